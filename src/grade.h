@@ -1,0 +1,30 @@
+/* grade: a score in [0,1] for an output, from the suite's grader.
+ *
+ * exact, contains, regex and numeric grade in-process; a command grader is
+ * a script run through proc with the output on stdin and EVAL_EXPECTED in
+ * its environment, printing "SCORE [reason]" as its last line. trim (on by
+ * default) strips whitespace around output and expected answers;
+ * ignore_case compares without case. With several expected answers, any
+ * one of them counts. */
+#ifndef GRADE_H
+#define GRADE_H
+
+#include "evalfile.h"
+#include "loop.h"
+#include "tasks.h"
+
+/* does the grader run in-process? */
+int gradeinline(const struct grader *g);
+/* grade in-process: 0 with *score and *reason (caller frees), or -1 and
+ * *err (a grading error: never cached) */
+int gradenow(const struct grader *g, const char *output, const struct task *t, double *score, char **reason, char **err);
+
+typedef void (*gradedone)(void *arg, double score, char *reason, char *err);
+/* start a command grader reading the output from outputpath; done gets
+ * the score and reason, or err (ownership passes to done) */
+int gradestart(struct loop *l, const struct grader *g, const char *outputpath, const struct task *t, double timeout,
+               gradedone done, void *arg, char **err);
+/* parse a grader script's stdout: 0 with *score and *reason, -1 with *err */
+int parsegrade(const char *out, double *score, char **reason, char **err);
+
+#endif

@@ -1,0 +1,28 @@
+/* loop: the one event loop. Everything that waits waits here: agent pipes,
+ * libcurl's sockets, the inotify descriptor, timers, and a self-pipe that
+ * turns SIGINT, SIGTERM and SIGCHLD into events. One poll() per step. */
+#ifndef LOOP_H
+#define LOOP_H
+
+#include <poll.h>
+
+struct loop;
+typedef void (*fdfn)(void *arg, int fd, int revents);
+typedef void (*timerfn)(void *arg);
+
+/* make the loop and install its signal handlers */
+struct loop *mkloop(void);
+/* watch fd for events (POLLIN/POLLOUT); events 0 stops watching it */
+void loopfd(struct loop *l, int fd, int events, fdfn fn, void *arg);
+/* call fn at monotonic time at (see now()); returns an id for loopcancel */
+long looptimer(struct loop *l, double at, timerfn fn, void *arg);
+void loopcancel(struct loop *l, long id);
+/* call fn after every SIGCHLD */
+void loopchild(struct loop *l, void (*fn)(void *), void *arg);
+/* wait at most maxwait seconds (< 0: until something happens), dispatch */
+void loopstep(struct loop *l, double maxwait);
+/* SIGINT or SIGTERM once received, else 0 */
+int loopinterrupted(struct loop *l);
+void freeloop(struct loop *l);
+
+#endif

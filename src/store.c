@@ -1,0 +1,568 @@
+/* store: see store.h for the layout and its guarantees.
+ *
+ * The log is loaded once at open into three hash tables. Lines look like
+ *   R <key> <outhash> <exit> <seconds> <check>
+ *   G <key> <score> <reason> <check>
+ *   C <cell> <run> <grade> <agent> <prompt> <task> <deps> <iteration> <check>
+ * separated by tabs, with tabs, newlines and backslashes escaped, and
+ * <check> the XXH32 of the rest of the line: a torn line from a killed
+ * process fails it and is skipped. Compaction (gc, or when most lines are
+ * dead) rewrites the log under an exclusive lock; appends take a shared one. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "store.h"
+#include "util.h"
+
+#define LOGHEADER "evalmake-log 1\n"
+
+struct store {
+	char *dir;
+	int logfd, lockfd;
+	struct htab *runs;   /* 16-byte key -> struct runrec */
+	struct htab *grades; /* 16-byte key -> struct graderec */
+	struct htab *cells;  /* cell id -> struct cellrec */
+	size_t lines;        /* lines in the log, live or not */
+	unsigned tmpcount;
+};
+
+static void unescape(char *s)
+{
+	char *w = s;
+
+	for (char *r = s; *r; r++) {
+		if (*r == '\\' && r[1]) {
+			r++;
+			*w++ = *r == 't' ? '\t' : *r == 'n' ? '\n' : *r;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+}
+
+static void addescaped(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\t')
+			bufadds(b, "\\t");
+		else if (*s == '\n')
+			bufadds(b, "\\n");
+		else if (*s == '\\')
+			bufadds(b, "\\\\");
+		else
+			bufaddc(b, *s);
+	}
+}
+
+static void freegrade(void *p)
+{
+	struct graderec *g = p;
+
+	free(g->reason);
+	free(g);
+}
+
+/* apply one log line (already checked) to the tables */
+static void apply(struct store *s, char *line)
+{
+	char *f[12];
+	int n = 0;
+	char *save = NULL;
+
+	for (char *t = strtok_r(line, "\t", &save); t && n < 12; t = strtok_r(NULL, "\t", &save))
+		f[n++] = t;
+	if (n < 2)
+		return;
+	hash key;
+	if (f[0][0] == 'R' && n == 5 && hashparse(f[1], &key) == 0) {
+		struct runrec r = {0};
+		if (hashparse(f[2], &r.out) < 0)
+			return;
+		r.exitcode = atoi(f[3]);
+		r.seconds = strtod(f[4], NULL);
+		void **slot = htabslot(s->runs, &key, sizeof(key), 1);
+		if (!*slot)
+			*slot = xmalloc(sizeof(r));
+		*(struct runrec *)*slot = r;
+	} else if (f[0][0] == 'G' && (n == 3 || n == 4) && hashparse(f[1], &key) == 0) {
+		struct graderec *g = xmalloc(sizeof(*g));
+		g->score = strtod(f[2], NULL);
+		if (n == 4)
+			unescape(f[3]);
+		g->reason = xstrdup(n == 4 ? f[3] : "");
+		void **slot = htabslot(s->grades, &key, sizeof(key), 1);
+		if (*slot)
+			freegrade(*slot);
+		*slot = g;
+	} else if (f[0][0] == 'C' && n == 9) {
+		struct cellrec c = {0};
+		unescape(f[1]);
+		if (hashparse(f[2], &c.run) < 0 || hashparse(f[3], &c.grade) < 0)
+			return;
+		for (int i = 0; i < NPARTS; i++)
+			if (hashparse(f[4 + i], &c.parts[i]) < 0)
+				return;
+		c.iteration = atoi(f[8]);
+		void **slot = htabslot(s->cells, f[1], strlen(f[1]), 1);
+		if (!*slot)
+			*slot = xmalloc(sizeof(c));
+		*(struct cellrec *)*slot = c;
+	}
+}
+
+/* check and apply every line of a log text; returns the line count */
+static size_t loadlog(struct store *s, char *text, size_t len)
+{
+	size_t count = 0;
+	char *p = text, *end;
+
+	if (len < strlen(LOGHEADER) || strncmp(text, LOGHEADER, strlen(LOGHEADER)))
+		return 0;
+	for (p = text + strlen(LOGHEADER); p < text + len; p = end + 1) {
+		end = memchr(p, '\n', (size_t)(text + len - p));
+		if (!end)
+			break; /* a torn last line */
+		*end = '\0';
+		char *tab = strrchr(p, '\t');
+		if (!tab || strlen(tab + 1) != 8)
+			continue;
+		char want[9];
+		snprintf(want, sizeof(want), "%08x", (unsigned)XXH32(p, (size_t)(tab - p), 0));
+		if (strcmp(want, tab + 1))
+			continue;
+		*tab = '\0';
+		apply(s, p);
+		count++;
+	}
+	return count;
+}
+
+static void appendline(struct store *s, struct buf *b)
+{
+	char check[16];
+
+	snprintf(check, sizeof(check), "\t%08x\n", (unsigned)XXH32(b->s, b->len, 0));
+	bufadds(b, check);
+	flock(s->lockfd, LOCK_SH);
+	if (write(s->logfd, b->s, b->len) != (ssize_t)b->len)
+		warn("cannot append to %s/log:", s->dir);
+	flock(s->lockfd, LOCK_UN);
+	s->lines++;
+}
+
+/* remove tmp/ folders of processes that are gone (killed mid-run) */
+static void cleantmp(struct store *s)
+{
+	char *tmp = pathjoin(s->dir, "tmp");
+	DIR *d = opendir(tmp);
+	struct dirent *e;
+
+	if (d) {
+		while ((e = readdir(d))) {
+			long pid = strtol(e->d_name, NULL, 10);
+			if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH) || pid == (long)getpid()) {
+				if (e->d_name[0] == '.')
+					continue;
+				char *p = pathjoin(tmp, e->d_name);
+				rmtree(p);
+				free(p);
+			}
+		}
+		closedir(d);
+	}
+	free(tmp);
+}
+
+struct store *openstore(const char *dir, char **err)
+{
+	struct store *s = xcalloc(1, sizeof(*s));
+	char *p;
+	size_t len;
+
+	*err = NULL;
+	s->dir = xstrdup(dir);
+	s->logfd = s->lockfd = -1;
+	s->runs = mkhtab(1024);
+	s->grades = mkhtab(1024);
+	s->cells = mkhtab(1024);
+	static const char *const sub[] = {"runs", "grades", "errors", "tmp"};
+	for (size_t i = 0; i < LEN(sub); i++) {
+		p = pathjoin(dir, sub[i]);
+		if (mkdirs(p, 0755) < 0) {
+			*err = xasprintf("cannot create cache folder %s: %s", p, strerror(errno));
+			free(p);
+			closestore(s);
+			return NULL;
+		}
+		free(p);
+	}
+	p = pathjoin(dir, "lock");
+	s->lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	free(p);
+	p = pathjoin(dir, "log");
+	s->logfd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (s->logfd < 0 || s->lockfd < 0) {
+		*err = xasprintf("cannot open %s: %s", p, strerror(errno));
+		free(p);
+		closestore(s);
+		return NULL;
+	}
+	flock(s->lockfd, LOCK_SH);
+	char *text = readfile(p, &len);
+	if (text && len == 0) {
+		if (write(s->logfd, LOGHEADER, strlen(LOGHEADER)) < 0)
+			warn("cannot write %s:", p);
+	} else if (text) {
+		s->lines = loadlog(s, text, len);
+		/* a torn last line: end it, so the next append starts clean */
+		if (len && text[len - 1] != '\n' && write(s->logfd, "\n", 1) < 0)
+			warn("cannot write %s:", p);
+	}
+	flock(s->lockfd, LOCK_UN);
+	free(text);
+	free(p);
+	cleantmp(s);
+	return s;
+}
+
+static char *keypath(struct store *s, const char *kind, hash key)
+{
+	char hx[33];
+
+	hashhex(key, hx);
+	return xasprintf("%s/%s/%.2s/%s", s->dir, kind, hx, hx);
+}
+
+char *runpath(struct store *s, hash key)
+{
+	return keypath(s, "runs", key);
+}
+
+char *errorpath(struct store *s, const char *cellid)
+{
+	char hx[33];
+
+	hashhex(hashbytes(cellid, strlen(cellid)), hx);
+	return xasprintf("%s/errors/%s", s->dir, hx);
+}
+
+static void logrun(struct store *s, hash key, const struct runrec *r)
+{
+	struct buf b = {0};
+	char k[33], o[33];
+
+	hashhex(key, k);
+	hashhex(r->out, o);
+	bufaddf(&b, "R\t%s\t%s\t%d\t%.6f", k, o, r->exitcode, r->seconds);
+	appendline(s, &b);
+	buffree(&b);
+}
+
+const struct runrec *findrun(struct store *s, hash key)
+{
+	struct runrec *r = htabget(s->runs, &key, sizeof(key));
+
+	if (r)
+		return r;
+	/* not indexed: an entry renamed into place by a process killed before
+	 * it could append its log line, or by another process since we loaded */
+	char *dir = runpath(s, key);
+	char *meta = pathjoin(dir, "meta.json");
+	char *text = readfile(meta, NULL);
+	free(meta);
+	free(dir);
+	if (!text)
+		return NULL;
+	cJSON *m = cJSON_Parse(text);
+	free(text);
+	const cJSON *out = cJSON_GetObjectItemCaseSensitive(m, "output_hash");
+	struct runrec rec = {0};
+	if (!cJSON_IsString(out) || hashparse(out->valuestring, &rec.out) < 0) {
+		cJSON_Delete(m);
+		return NULL;
+	}
+	rec.exitcode = cJSON_GetObjectItemCaseSensitive(m, "exit")
+		? (int)cJSON_GetObjectItemCaseSensitive(m, "exit")->valuedouble : 0;
+	const cJSON *sec = cJSON_GetObjectItemCaseSensitive(m, "seconds");
+	rec.seconds = cJSON_IsNumber(sec) ? sec->valuedouble : 0;
+	cJSON_Delete(m);
+	r = xmalloc(sizeof(*r));
+	*r = rec;
+	htabput(s->runs, &key, sizeof(key), r);
+	logrun(s, key, r);
+	return r;
+}
+
+const struct graderec *findgrade(struct store *s, hash key)
+{
+	return htabget(s->grades, &key, sizeof(key));
+}
+
+const struct cellrec *findcell(struct store *s, const char *id)
+{
+	return htabget(s->cells, id, strlen(id));
+}
+
+void setcell(struct store *s, const char *id, const struct cellrec *r)
+{
+	void **slot = htabslot(s->cells, id, strlen(id), 1);
+	struct cellrec *c = *slot;
+	struct buf b = {0};
+	char h[6][33];
+
+	if (c && !memcmp(c, r, sizeof(*r)))
+		return;
+	if (!c)
+		c = *slot = xmalloc(sizeof(*c));
+	*c = *r;
+	hashhex(r->run, h[0]);
+	hashhex(r->grade, h[1]);
+	for (int i = 0; i < NPARTS; i++)
+		hashhex(r->parts[i], h[2 + i]);
+	bufadds(&b, "C\t");
+	addescaped(&b, id);
+	bufaddf(&b, "\t%s\t%s\t%s\t%s\t%s\t%s\t%d", h[0], h[1], h[2], h[3], h[4], h[5], r->iteration);
+	appendline(s, &b);
+	buffree(&b);
+}
+
+char *newentry(struct store *s)
+{
+	char *p = xasprintf("%s/tmp/%ld.%u", s->dir, (long)getpid(), s->tmpcount++);
+	char *art = pathjoin(p, "artifacts");
+
+	rmtree(p);
+	if (mkdirs(art, 0755) < 0)
+		fatal(EXIT_GATE, "cannot create %s:", art);
+	free(art);
+	return p;
+}
+
+int commitrun(struct store *s, hash key, const char *tmp, const struct runrec *r)
+{
+	char *dst = runpath(s, key);
+	char *parent = dirname_of(dst);
+	int ret = 0;
+
+	mkdirs(parent, 0755);
+	if (rename(tmp, dst) < 0) {
+		if (errno == EEXIST || errno == ENOTEMPTY) {
+			rmtree(tmp); /* another process stored this key first: keep its entry */
+		} else {
+			warn("cannot store %s:", dst);
+			rmtree(tmp);
+			ret = -1;
+		}
+	}
+	free(parent);
+	free(dst);
+	if (ret == 0) {
+		void **slot = htabslot(s->runs, &key, sizeof(key), 1);
+		if (!*slot)
+			*slot = xmalloc(sizeof(*r));
+		*(struct runrec *)*slot = *r;
+		logrun(s, key, r);
+	}
+	return ret;
+}
+
+int commitgrade(struct store *s, hash key, double score, const char *reason)
+{
+	char *path = keypath(s, "grades", key);
+	char *parent = dirname_of(path);
+	struct buf b = {0};
+	char k[33];
+
+	mkdirs(parent, 0755);
+	bufaddf(&b, "%.17g\n%s\n", score, reason ? reason : "");
+	int ret = writefile(path, b.s, b.len);
+	if (ret < 0)
+		warn("cannot store %s:", path);
+	buffree(&b);
+	free(parent);
+	free(path);
+	if (ret < 0)
+		return -1;
+	struct graderec *g = xmalloc(sizeof(*g));
+	g->score = score;
+	g->reason = xstrdup(reason ? reason : "");
+	void **slot = htabslot(s->grades, &key, sizeof(key), 1);
+	if (*slot)
+		freegrade(*slot);
+	*slot = g;
+	hashhex(key, k);
+	bufaddf(&b, "G\t%s\t%.17g\t", k, score);
+	addescaped(&b, g->reason);
+	appendline(s, &b);
+	buffree(&b);
+	return 0;
+}
+
+void keeperror(struct store *s, const char *cellid, const char *tmp)
+{
+	char *dst = errorpath(s, cellid);
+	char *old = xasprintf("%s.old.%ld", dst, (long)getpid());
+
+	/* move the previous error aside first, so dst is replaced whole */
+	rename(dst, old);
+	if (rename(tmp, dst) < 0)
+		rmtree(tmp);
+	rmtree(old);
+	free(old);
+	free(dst);
+}
+
+/* delete every KK/KEY under kind/ whose key is not in live */
+static long sweep(struct store *s, const char *kind, struct htab *live)
+{
+	char *top = pathjoin(s->dir, kind);
+	DIR *d = opendir(top), *sd;
+	struct dirent *e, *se;
+	long n = 0;
+
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char *sub = pathjoin(top, e->d_name);
+		if ((sd = opendir(sub))) {
+			while ((se = readdir(sd))) {
+				hash k;
+				if (se->d_name[0] == '.')
+					continue;
+				char *p = pathjoin(sub, se->d_name);
+				if (strlen(se->d_name) != 32 || hashparse(se->d_name, &k) < 0 || !htabget(live, &k, sizeof(k))) {
+					if (rmtree(p) == 0)
+						n++;
+				}
+				free(p);
+			}
+			closedir(sd);
+			rmdir(sub);
+		}
+		free(sub);
+	}
+	if (d)
+		closedir(d);
+	free(top);
+	return n;
+}
+
+long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades)
+{
+	char *logp = pathjoin(s->dir, "log");
+	struct store fresh = {.runs = mkhtab(1024), .grades = mkhtab(1024), .cells = mkhtab(1024)};
+	struct buf b = {0};
+	size_t pos = 0, klen, len;
+	const void *key;
+	void *val;
+	long n = 0;
+
+	flock(s->lockfd, LOCK_EX);
+	/* re-read: other processes may have appended since we opened */
+	char *text = readfile(logp, &len);
+	if (text)
+		loadlog(&fresh, text, len);
+	free(text);
+	bufadds(&b, LOGHEADER);
+	while (htabnext(fresh.runs, &pos, &key, &klen, &val)) {
+		if (liveruns && !htabget(liveruns, key, klen))
+			continue;
+		const struct runrec *r = val;
+		char k[33], o[33];
+		struct buf line = {0};
+		hash h;
+		memcpy(&h, key, sizeof(h));
+		hashhex(h, k);
+		hashhex(r->out, o);
+		bufaddf(&line, "R\t%s\t%s\t%d\t%.6f", k, o, r->exitcode, r->seconds);
+		bufaddf(&line, "\t%08x\n", (unsigned)XXH32(line.s, line.len, 0));
+		bufadd(&b, line.s, line.len);
+		buffree(&line);
+	}
+	pos = 0;
+	while (htabnext(fresh.grades, &pos, &key, &klen, &val)) {
+		if (livegrades && !htabget(livegrades, key, klen))
+			continue;
+		const struct graderec *g = val;
+		char k[33];
+		struct buf line = {0};
+		hash h;
+		memcpy(&h, key, sizeof(h));
+		hashhex(h, k);
+		bufaddf(&line, "G\t%s\t%.17g\t", k, g->score);
+		addescaped(&line, g->reason);
+		bufaddf(&line, "\t%08x\n", (unsigned)XXH32(line.s, line.len, 0));
+		bufadd(&b, line.s, line.len);
+		buffree(&line);
+	}
+	pos = 0;
+	while (htabnext(fresh.cells, &pos, &key, &klen, &val)) {
+		const struct cellrec *r = val;
+		char h[6][33];
+		struct buf line = {0};
+		if (liveruns && !htabget(liveruns, &r->run, sizeof(r->run)))
+			continue;
+		hashhex(r->run, h[0]);
+		hashhex(r->grade, h[1]);
+		for (int i = 0; i < NPARTS; i++)
+			hashhex(r->parts[i], h[2 + i]);
+		char *id = xstrndup(key, klen);
+		bufadds(&line, "C\t");
+		addescaped(&line, id);
+		free(id);
+		bufaddf(&line, "\t%s\t%s\t%s\t%s\t%s\t%s\t%d", h[0], h[1], h[2], h[3], h[4], h[5], r->iteration);
+		bufaddf(&line, "\t%08x\n", (unsigned)XXH32(line.s, line.len, 0));
+		bufadd(&b, line.s, line.len);
+		buffree(&line);
+	}
+	if (writefile(logp, b.s, b.len) < 0) {
+		warn("cannot rewrite %s:", logp);
+	} else {
+		/* our descriptor points at the old file now */
+		close(s->logfd);
+		s->logfd = open(logp, O_WRONLY | O_APPEND | O_CLOEXEC);
+		if (liveruns)
+			n += sweep(s, "runs", liveruns);
+		if (livegrades)
+			n += sweep(s, "grades", livegrades);
+	}
+	flock(s->lockfd, LOCK_UN);
+	buffree(&b);
+	free(logp);
+	htabfree(fresh.runs, free);
+	htabfree(fresh.grades, freegrade);
+	htabfree(fresh.cells, free);
+	return n;
+}
+
+void closestore(struct store *s)
+{
+	if (!s)
+		return;
+	/* most lines superseded: compact, so loading stays proportional to the cells */
+	if (s->logfd >= 0 && s->lines > 4096
+	    && s->lines > 2 * (htabcount(s->runs) + htabcount(s->grades) + htabcount(s->cells)))
+		gcstore(s, NULL, NULL);
+	if (s->logfd >= 0)
+		close(s->logfd);
+	if (s->lockfd >= 0)
+		close(s->lockfd);
+	htabfree(s->runs, free);
+	htabfree(s->grades, freegrade);
+	htabfree(s->cells, free);
+	free(s->dir);
+	free(s);
+}

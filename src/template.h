@@ -1,0 +1,34 @@
+/* template: prompt and rubric templates with {{input}}, {{expected}},
+ * {{output}} and {{task.FIELD}} (FIELD may be a dotted path into the task's
+ * JSON fields). Whitespace inside the braces is allowed. A template is
+ * compiled once, so an unknown variable is an error before anything runs. */
+#ifndef TEMPLATE_H
+#define TEMPLATE_H
+
+#include <cjson/cJSON.h>
+
+enum {
+	TV_INPUT = 1,
+	TV_EXPECTED = 2,
+	TV_OUTPUT = 4,
+	TV_TASK = 8,
+};
+
+struct template;
+
+struct tmplvars {
+	const char *input, *expected, *output;
+	const cJSON *fields;   /* the task's fields, for {{task.FIELD}} */
+	const char *taskname;  /* for error messages */
+};
+
+/* compile text read from file (named in errors); allowed is a TV_ mask;
+ * NULL and *err on an unknown variable or an unclosed {{ */
+struct template *compiletemplate(const char *file, const char *text, unsigned allowed, char **err);
+/* the variables the template uses (a TV_ mask) */
+unsigned templateuses(const struct template *t);
+/* render; NULL and *err when a {{task.FIELD}} is missing from the task */
+char *render(const struct template *t, const struct tmplvars *v, char **err);
+void freetemplate(struct template *t);
+
+#endif

@@ -1,0 +1,81 @@
+/* util: the small helpers every module uses.
+ *
+ * Errors: die() prints "evalmake: MESSAGE" and exits 2 (bad usage or input is
+ * the common fatal case); warn() prints and returns. A format ending in ':'
+ * gets ": strerror(errno)" appended, as in samurai.
+ * Allocation never returns NULL: it dies instead.
+ * struct buf is a growable byte buffer with a hard cap; bufadd past the cap
+ * fails cleanly (returns -1) and keeps what fit. */
+#ifndef UTIL_H
+#define UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+#include <sys/types.h>
+
+#define EXIT_GATE 1      /* a gate failed or a cell errored */
+#define EXIT_USAGE 2     /* bad usage or a bad Evalfile: nothing was run */
+#define EXIT_INTR 130    /* interrupted */
+
+#define LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* print "evalmake: fmt" (+ strerror if fmt ends in ':') and exit with code */
+_Noreturn void fatal(int code, const char *fmt, ...);
+/* fatal(EXIT_USAGE, ...) */
+_Noreturn void die(const char *fmt, ...);
+/* print a warning to stderr, same ':' convention */
+void warn(const char *fmt, ...);
+
+/* allocators that never return NULL */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+/* grow an array *p of *cap elements of size so that it holds at least need */
+void xgrow(void *pp, size_t *cap, size_t need, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* a freshly allocated formatted string */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+struct buf {
+	char *s;        /* always NUL-terminated when non-NULL */
+	size_t len, cap;
+	size_t max;     /* hard maximum of len; 0 means no cap */
+	int truncated;  /* set once an add did not fit */
+};
+
+/* append n bytes; returns -1 (and keeps what fits) when past the cap */
+int bufadd(struct buf *b, const void *p, size_t n);
+int bufadds(struct buf *b, const char *s);
+int bufaddc(struct buf *b, int c);
+int bufaddf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* append s as a JSON string literal with quotes */
+void bufaddjson(struct buf *b, const char *s, size_t n);
+/* take the buffer's string (caller frees); the buffer is reset */
+char *bufdetach(struct buf *b);
+void buffree(struct buf *b);
+
+/* whole file into a NUL-terminated malloc'd string; NULL with errno set */
+char *readfile(const char *path, size_t *len);
+/* write a file atomically: temp file beside it, then rename; -1 with errno */
+int writefile(const char *path, const void *data, size_t len);
+/* mkdir -p; -1 with errno */
+int mkdirs(const char *path, mode_t mode);
+/* rm -rf; -1 on failure */
+int rmtree(const char *path);
+/* "dir/name", or name alone when it is absolute or dir is "" or "." */
+char *pathjoin(const char *dir, const char *name);
+/* the directory part of path ("." when none) */
+char *dirname_of(const char *path);
+/* final path component, without extension when stripext */
+char *basename_of(const char *path, int stripext);
+
+/* seconds since an arbitrary point, monotonic */
+double now(void);
+/* strip leading and trailing whitespace in place; returns start */
+char *trim(char *s);
+/* the Levenshtein distance of two short strings */
+int editdist(const char *a, const char *b);
+
+#endif
