@@ -5,7 +5,7 @@
 #   make install      install to $(PREFIX)/bin (PREFIX=/usr/local)
 PREFIX ?= /usr/local
 CC ?= cc
-PKGS = yaml-0.1 libcjson libxxhash
+PKGS = yaml-0.1 libcjson libxxhash libcurl
 CFLAGS ?= -O2 -g
 WARN = -std=c11 -Wall -Wextra -Werror
 SAN = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -13,7 +13,8 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lm
 
 SRC = src/util.c src/hash.c src/evalfile.c src/template.c src/state.c src/tasks.c \
-      src/store.c src/loop.c src/proc.c src/plan.c src/grade.c src/run.c src/report.c
+      src/store.c src/loop.c src/proc.c src/http.c src/provider.c src/plan.c src/grade.c src/run.c \
+      src/report.c
 OBJ = $(SRC:.c=.o)
 HDR = $(wildcard src/*.h)
 

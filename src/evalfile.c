@@ -407,6 +407,32 @@ static char *canonstr(const struct ynode *n)
 	return bufdetach(&b);
 }
 
+/* the canonical form of an agent or grader section, without the settings
+ * that change how fast cells run but not what they produce */
+static char *canonconfig(const struct ynode *n)
+{
+	static const char *const skip[] = {"max_connections", "retries"};
+	struct ynode m = *n;
+	struct ynode **keys = xcalloc(n->n + 1, sizeof(*keys)), **kids = xcalloc(n->n + 1, sizeof(*kids));
+
+	m.n = 0;
+	for (size_t i = 0; i < n->n; i++) {
+		int drop = 0;
+		for (size_t k = 0; k < LEN(skip); k++)
+			drop |= n->keys[i]->val && !strcmp(n->keys[i]->val, skip[k]);
+		if (drop)
+			continue;
+		keys[m.n] = n->keys[i];
+		kids[m.n++] = n->kids[i];
+	}
+	m.keys = keys;
+	m.kids = kids;
+	char *s = canonstr(&m);
+	free(keys);
+	free(kids);
+	return s;
+}
+
 /* a shallow copy of over, with base's keys added where over lacks them;
  * nested mappings are merged the same way, one level down. The new nodes
  * borrow their children from the tree and are listed in c to be freed. */
@@ -457,7 +483,7 @@ static const char *const agentkeys[] = {"command", "deps", "env", "provider", "m
                                         "system", "params", "max_connections", "retries", NULL};
 static const char *const graderkeys[] = {"type", "trim", "ignore_case", "pattern", "tolerance", "relative", "command",
                                          "rubric", "provider", "model", "base_url", "api_key_env", "system", "params",
-                                         "max_connections", "retries", NULL};
+                                         "max_connections", "retries", "choices", NULL};
 static const char *const gradertypes[] = {"exact", "contains", "regex", "numeric", "command", "judge", NULL};
 
 /* the HTTP part of an agent section (also a judge grader's model) */
@@ -487,8 +513,12 @@ static void loadhttp(struct ctx *c, const struct ynode *n, const char *where, st
 	else
 		a->api_key_env = xstrdup(!strcmp(a->provider, "openai") ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY");
 	snprintf(w, sizeof(w), "%s.system", where);
-	if ((v = get(n, "system")))
+	if ((v = get(n, "system"))) {
 		a->system = xstrdup(str(c, v, w));
+		/* a system prompt file's content is part of the key, like deps */
+		if (isfile(a->system))
+			strvadd(&a->deps, a->system);
+	}
 	snprintf(w, sizeof(w), "%s.params", where);
 	if ((v = get(n, "params"))) {
 		needmap(c, v, w);
@@ -510,7 +540,7 @@ static void loadagent(struct ctx *c, const struct ynode *n, const char *where, s
 
 	needmap(c, n, where);
 	checkkeys(c, n, where, agentkeys);
-	a->canon = canonstr(n);
+	a->canon = canonconfig(n);
 	if (get(n, "provider")) {
 		if ((v = get(n, "command")))
 			fail(c, v, "%s: give either 'command' or 'provider', not both", where);
@@ -560,7 +590,7 @@ static void loadgrader(struct ctx *c, const struct ynode *n, const char *where, 
 	}
 	needmap(c, n, where);
 	checkkeys(c, n, where, graderkeys);
-	g->canon = canonstr(n);
+	g->canon = canonconfig(n);
 	snprintf(w, sizeof(w), "%s.type", where);
 	if (!(v = get(n, "type")))
 		fail(c, n, "%s: expected a 'type': exact, contains, regex, numeric, command or judge", where);
@@ -624,9 +654,22 @@ static void loadgrader(struct ctx *c, const struct ynode *n, const char *where, 
 			fail(c, n, "%s: a judge grader needs a 'provider' and 'model'", where);
 		loadhttp(c, n, where, &g->judge);
 		g->judge.canon = xstrdup(g->canon);
+		for (size_t i = 0; i < g->judge.deps.n; i++)
+			strvadd(&g->files, g->judge.deps.v[i]);
+		snprintf(w, sizeof(w), "%s.choices", where);
+		if ((v = get(n, "choices"))) {
+			needmap(c, v, w);
+			g->choicescore = xcalloc(v->n + 1, sizeof(double));
+			for (size_t i = 0; i < v->n; i++) {
+				char cw[300];
+				snprintf(cw, sizeof(cw), "%s.%s", w, v->keys[i]->val);
+				g->choicescore[i] = num(c, v->kids[i], cw, 0, 1);
+				strvadd(&g->choices, v->keys[i]->val);
+			}
+		}
 	} else {
 		for (const char *const *k = (const char *const[]){"rubric", "provider", "model", "base_url", "api_key_env",
-		                                                   "system", "params", NULL}; *k; k++)
+		                                                   "system", "params", "choices", NULL}; *k; k++)
 			if ((v = get(n, *k)))
 				fail(c, v, "%s: '%s' is for judge graders", where, *k);
 	}
@@ -783,6 +826,8 @@ void freeevalfile(struct evalfile *ef)
 		free(s->grader.command);
 		free(s->grader.rubric);
 		freeagent(&s->grader.judge);
+		strvfree(&s->grader.choices);
+		free(s->grader.choicescore);
 		strvfree(&s->grader.files);
 		free(s->grader.canon);
 	}

@@ -46,6 +46,8 @@ struct grader {
 	char *command;          /* command grader */
 	char *rubric;           /* judge grader: template file */
 	struct agent judge;     /* judge grader: the model */
+	struct strv choices;    /* judge grader: answers the judge may give ... */
+	double *choicescore;    /* ... and the score of each */
 	struct strv files;      /* the grader's own files: part of the grade key */
 	char *canon;            /* grader section in canonical JSON */
 };

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 
@@ -230,4 +231,96 @@ int gradestart(struct loop *l, const struct grader *g, const char *outputpath, c
 		return -1;
 	}
 	return 0;
+}
+
+int parsejudge(const struct grader *g, const char *answer, double *score, char **err)
+{
+	char *copy = xstrdup(answer), *save = NULL, *last = NULL;
+	int found = 0;
+
+	*err = NULL;
+	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *t = trim(l);
+		if (!*t)
+			continue;
+		last = t;
+		if (!strncasecmp(t, "SCORE:", 6)) {
+			char *end;
+			double v = strtod(t + 6, &end);
+			if (end != t + 6 && v >= 0 && v <= 1) {
+				*score = v;
+				found = 1;
+			}
+		}
+	}
+	if (!found && g->choices.n && last) {
+		char *pick = last;
+		if (!strncasecmp(pick, "CHOICE:", 7))
+			pick = trim(pick + 7);
+		pick[strcspn(pick, " .)")] = '\0';
+		for (size_t i = 0; i < g->choices.n; i++) {
+			if (!strcasecmp(pick, g->choices.v[i])) {
+				*score = g->choicescore[i];
+				found = 1;
+			}
+		}
+	}
+	free(copy);
+	if (!found)
+		*err = xstrdup(g->choices.n ? "the judge named no known choice and gave no 'SCORE: x' line"
+		                            : "the judge's answer has no 'SCORE: x' line with x in [0,1]");
+	return found ? 0 : -1;
+}
+
+struct judging {
+	const struct grader *g;
+	gradedone done;
+	void *arg;
+};
+
+static void onjudged(void *arg, struct modelresult *r)
+{
+	struct judging *jg = arg;
+	double score = 0;
+	char *err = NULL, *reason = NULL;
+
+	if (r->error)
+		err = xasprintf("judge: %s", r->error);
+	else if (parsejudge(jg->g, r->text, &score, &err) == 0)
+		reason = xstrndup(r->text, strlen(r->text) > 2000 ? 2000 : strlen(r->text));
+	freemodelresult(r);
+	jg->done(jg->arg, score, reason, err);
+	free(jg);
+}
+
+int judgestart(struct providers *prov, const struct grader *g, const struct template *rubric, const char *output,
+               const struct task *t, double timeout, gradedone done, void *arg, char **err)
+{
+	struct tmplvars v = {.input = t->input, .expected = firstexpected(t), .output = output, .fields = t->fields,
+	                     .taskname = t->id};
+	char *prompt = render(rubric, &v, err);
+
+	if (!prompt)
+		return -1;
+	struct judging *jg = xcalloc(1, sizeof(*jg));
+	jg->g = g;
+	jg->done = done;
+	jg->arg = arg;
+	struct modelcall mc = {.a = &g->judge, .prompt = prompt, .seed = 0, .timeout = timeout};
+	if (g->judge.system) {
+		/* a judge's system prompt: a file's text, or the text itself */
+		char *sys = readfile(g->judge.system, NULL);
+		mc.system = sys ? sys : g->judge.system;
+		int r = modelstart(prov, &mc, onjudged, jg, err);
+		free(sys);
+		free(prompt);
+		if (r < 0)
+			free(jg);
+		return r;
+	}
+	int r = modelstart(prov, &mc, onjudged, jg, err);
+	free(prompt);
+	if (r < 0)
+		free(jg);
+	return r;
 }

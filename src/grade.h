@@ -11,7 +11,9 @@
 
 #include "evalfile.h"
 #include "loop.h"
+#include "provider.h"
 #include "tasks.h"
+#include "template.h"
 
 /* does the grader run in-process? */
 int gradeinline(const struct grader *g);
@@ -26,5 +28,13 @@ int gradestart(struct loop *l, const struct grader *g, const char *outputpath, c
                gradedone done, void *arg, char **err);
 /* parse a grader script's stdout: 0 with *score and *reason, -1 with *err */
 int parsegrade(const char *out, double *score, char **reason, char **err);
+
+/* start a judge grader: the rubric rendered over the task's input, the
+ * output and the expected answer goes to the judge's model */
+int judgestart(struct providers *prov, const struct grader *g, const struct template *rubric, const char *output,
+               const struct task *t, double timeout, gradedone done, void *arg, char **err);
+/* the score in a judge's answer: its last "SCORE: x" line, or with
+ * choices, the choice it names last ("CHOICE: X" or the last line) */
+int parsejudge(const struct grader *g, const char *answer, double *score, char **err);
 
 #endif

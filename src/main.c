@@ -326,7 +326,10 @@ static int cmdexplain(struct opts *o)
 	const struct cellrec *r = findcell(pr.store, c->id);
 	char a[33], b[33];
 
-	if (c->need == NEED_NOTHING)
+	if (c->need == NEED_NOTHING && r && memcmp(r->parts, c->parts, sizeof(c->parts)))
+		printf("%s is up to date: the cache holds a result for its current inputs (score %.3g);\n"
+		       "inputs changed since its last run are marked\n", c->id, c->score);
+	else if (c->need == NEED_NOTHING)
 		printf("%s is up to date (score %.3g)\n", c->id, c->score);
 	else
 		printf("%s would %s: %s\n", c->id, c->need == NEED_RUN ? "run" : "be graded again", c->why);

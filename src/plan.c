@@ -104,6 +104,22 @@ static int setupsuite(struct plan *p, struct suiteplan *sp, struct suite *s, con
 		if (!sp->tmpl)
 			return -1;
 	}
+	if (s->agent.system) {
+		sp->system = readfile(s->agent.system, NULL);
+		if (!sp->system) /* not a file: the text itself */
+			sp->system = xstrdup(s->agent.system);
+	}
+	if (s->grader.rubric) {
+		char *text = readfile(s->grader.rubric, NULL);
+		if (!text) {
+			*err = xasprintf("%s: cannot read: %s", s->grader.rubric, strerror(errno));
+			return -1;
+		}
+		sp->rubric = compiletemplate(s->grader.rubric, text, TV_INPUT | TV_OUTPUT | TV_EXPECTED | TV_TASK, err);
+		free(text);
+		if (!sp->rubric)
+			return -1;
+	}
 	hashstart(&h, "agent");
 	hashaddstr(&h, s->agent.canon);
 	sp->agenthash = hashend(&h);
@@ -437,6 +453,8 @@ void freeplan(struct plan *p)
 		free(sp->prompts);
 		freetasks(&sp->tasks);
 		freetemplate(sp->tmpl);
+		freetemplate(sp->rubric);
+		free(sp->system);
 	}
 	free(p->sp);
 	free(p);

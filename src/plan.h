@@ -29,6 +29,8 @@ enum cellstatus { CELL_PENDING, CELL_RAN, CELL_CACHED, CELL_ERROR };
 struct suiteplan {
 	struct suite *suite;
 	struct template *tmpl;    /* NULL: the prompt is the task's input */
+	struct template *rubric;  /* a judge grader's rubric */
+	char *system;             /* a model agent's system prompt text */
 	hash tmplhash;
 	struct tasklist tasks;
 	char **prompts;           /* per task: rendered when a cell must run */

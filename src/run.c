@@ -16,15 +16,19 @@
 
 #include "grade.h"
 #include "proc.h"
+#include "provider.h"
 #include "run.h"
 #include "util.h"
 
 struct sched {
 	struct plan *p;
 	struct loop *l;
+	struct providers *prov;
 	const struct runopts *o;
-	size_t next;        /* next cell of the plan to look at */
+	size_t nextcmd;     /* next cell to look at for the command lane */
+	size_t nexthttp;    /* ... and for the model-API lane */
 	int active;         /* cells with an agent or grader running */
+	int activecmd;      /* ... of which processes (bounded by jobs) */
 	int stopping;       /* an error without -k: start nothing new */
 	size_t done, total;
 	int errors;
@@ -130,6 +134,27 @@ static void startgrade(struct sched *s, struct cell *c)
 	char *dir = runpath(s->p->store, c->runkey);
 	char *outpath = pathjoin(dir, "output");
 	free(dir);
+	if (g->type == GRADE_JUDGE) {
+		size_t len;
+		char *out = readfile(outpath, &len);
+		free(outpath);
+		if (!out) {
+			fail(s, c, xasprintf("cannot read the stored output: %s", strerror(errno)));
+			return;
+		}
+		struct job *j = xcalloc(1, sizeof(*j));
+		j->s = s;
+		j->c = c;
+		int r = judgestart(s->prov, g, c->sp->rubric, out, c->task, c->sp->suite->timeout, ongrade, j, &err);
+		free(out);
+		if (r < 0) {
+			free(j);
+			fail(s, c, err);
+			return;
+		}
+		s->active++;
+		return;
+	}
 	if (gradeinline(g)) {
 		size_t len;
 		char *out = readfile(outpath, &len);
@@ -177,7 +202,20 @@ static void freejob(struct job *j)
 	free(j);
 }
 
-static char *meta(const struct cell *c, const struct procresult *r, const char *error)
+/* what an agent produced, whatever its kind */
+struct outcome {
+	const char *out, *transcript;
+	size_t outlen, translen;
+	double seconds;
+	char *error;                 /* owned; NULL on success */
+	int exitcode, outcut, transcut;
+	/* model APIs */
+	const char *request, *response, *model;
+	long intokens, outtokens;
+	int attempts;
+};
+
+static char *meta(const struct cell *c, const struct outcome *o)
 {
 	cJSON *m = cJSON_CreateObject();
 	char hx[33];
@@ -185,17 +223,25 @@ static char *meta(const struct cell *c, const struct procresult *r, const char *
 	cJSON_AddStringToObject(m, "cell", c->id);
 	hashhex(c->runkey, hx);
 	cJSON_AddStringToObject(m, "run_key", hx);
-	if (!error) {
-		hashhex(hashbytes(r->out, r->outlen), hx);
+	if (!o->error) {
+		hashhex(hashbytes(o->out, o->outlen), hx);
 		cJSON_AddStringToObject(m, "output_hash", hx);
 	}
-	cJSON_AddNumberToObject(m, "exit", r->exitcode);
-	cJSON_AddNumberToObject(m, "seconds", r->seconds);
+	cJSON_AddNumberToObject(m, "exit", o->exitcode);
+	cJSON_AddNumberToObject(m, "seconds", o->seconds);
 	cJSON_AddNumberToObject(m, "finished", (double)time(NULL));
-	cJSON_AddBoolToObject(m, "output_cut", r->outcut);
-	cJSON_AddBoolToObject(m, "transcript_cut", r->errcut);
-	if (error)
-		cJSON_AddStringToObject(m, "error", error);
+	cJSON_AddBoolToObject(m, "output_cut", o->outcut);
+	cJSON_AddBoolToObject(m, "transcript_cut", o->transcut);
+	if (o->error)
+		cJSON_AddStringToObject(m, "error", o->error);
+	if (o->attempts) {
+		if (o->model)
+			cJSON_AddStringToObject(m, "model", o->model);
+		cJSON *u = cJSON_AddObjectToObject(m, "usage");
+		cJSON_AddNumberToObject(u, "input_tokens", (double)o->intokens);
+		cJSON_AddNumberToObject(u, "output_tokens", (double)o->outtokens);
+		cJSON_AddNumberToObject(m, "attempts", o->attempts);
+	}
 	static const char *const names[NPARTS] = {"agent", "prompt", "task", "deps"};
 	cJSON *parts = cJSON_AddObjectToObject(m, "inputs");
 	for (int i = 0; i < NPARTS; i++) {
@@ -219,45 +265,29 @@ static char *lastline(const char *s)
 	return r;
 }
 
-static void onagent(void *arg, struct procresult *r)
+/* store what the agent produced: an entry under the run key, or the cell's
+ * last error; then grade */
+static void finishagent(struct job *j, struct outcome *o)
 {
-	struct job *j = arg;
 	struct sched *s = j->s;
 	struct cell *c = j->c;
-	char *error = NULL;
-
-	s->active--;
-	if (r->killed && !r->timedout) {
-		/* interrupted: store nothing, the cell stays pending */
-		rmtree(j->tmp);
-		freeprocresult(r);
-		freejob(j);
-		return;
-	}
-	if (r->timedout)
-		error = xasprintf("timed out after %gs", c->sp->suite->timeout);
-	else if (r->exitcode != 0) {
-		char *last = lastline(r->err);
-		error = r->exitcode > 128 ? xasprintf("killed by signal %d%s%s", r->exitcode - 128, *last ? ": " : "", last)
-		                          : xasprintf("exit status %d%s%s", r->exitcode, *last ? ": " : "", last);
-		free(last);
-	}
-	char *m = meta(c, r, error);
-	int ok = putfile(j->tmp, "output", r->out, r->outlen) == 0 && putfile(j->tmp, "transcript", r->err, r->errlen) == 0
-	         && putfile(j->tmp, "meta.json", m, strlen(m)) == 0;
+	char *m = meta(c, o);
+	int ok = putfile(j->tmp, "output", o->out, o->outlen) == 0
+	         && putfile(j->tmp, "transcript", o->transcript, o->translen) == 0
+	         && putfile(j->tmp, "meta.json", m, strlen(m)) == 0
+	         && (!o->request || putfile(j->tmp, "request.json", o->request, strlen(o->request)) == 0)
+	         && (!o->response || putfile(j->tmp, "response.json", o->response, strlen(o->response)) == 0);
 	free(m);
-	if (!ok && !error)
-		error = xasprintf("cannot write the cell's entry: %s", strerror(errno));
-	c->seconds = r->seconds;
-	if (error) {
+	if (!ok && !o->error)
+		o->error = xasprintf("cannot write the cell's entry: %s", strerror(errno));
+	c->seconds = o->seconds;
+	if (o->error) {
 		keeperror(s->p->store, c->id, j->tmp);
-		freeprocresult(r);
 		freejob(j);
-		fail(s, c, error);
+		fail(s, c, o->error);
 		return;
 	}
-	struct runrec rec = {.out = hashbytes(r->out, r->outlen), .exitcode = 0, .seconds = r->seconds};
-	freeprocresult(r);
+	struct runrec rec = {.out = hashbytes(o->out, o->outlen), .exitcode = 0, .seconds = o->seconds};
 	if (commitrun(s->p->store, c->runkey, j->tmp, &rec) < 0) {
 		freejob(j);
 		fail(s, c, xstrdup("cannot store the run"));
@@ -267,6 +297,91 @@ static void onagent(void *arg, struct procresult *r)
 	c->status = CELL_RAN;
 	setgradekey(s->p, c, rec.out);
 	startgrade(s, c);
+}
+
+static void onagent(void *arg, struct procresult *r)
+{
+	struct job *j = arg;
+	struct outcome o = {0};
+
+	j->s->active--;
+	j->s->activecmd--;
+	if (r->killed && !r->timedout) {
+		/* interrupted: store nothing, the cell stays pending */
+		rmtree(j->tmp);
+		freeprocresult(r);
+		freejob(j);
+		return;
+	}
+	if (r->timedout) {
+		o.error = xasprintf("timed out after %gs", j->c->sp->suite->timeout);
+	} else if (r->exitcode != 0) {
+		char *last = lastline(r->err);
+		o.error = r->exitcode > 128 ? xasprintf("killed by signal %d%s%s", r->exitcode - 128, *last ? ": " : "", last)
+		                            : xasprintf("exit status %d%s%s", r->exitcode, *last ? ": " : "", last);
+		free(last);
+	}
+	o.out = r->out;
+	o.outlen = r->outlen;
+	o.transcript = r->err;
+	o.translen = r->errlen;
+	o.seconds = r->seconds;
+	o.exitcode = r->exitcode;
+	o.outcut = r->outcut;
+	o.transcut = r->errcut;
+	finishagent(j, &o);
+	freeprocresult(r);
+}
+
+static void onmodel(void *arg, struct modelresult *r)
+{
+	struct job *j = arg;
+	struct outcome o = {0};
+
+	j->s->active--;
+	if (r->interrupted) {
+		rmtree(j->tmp);
+		freemodelresult(r);
+		freejob(j);
+		return;
+	}
+	o.error = r->error;
+	r->error = NULL;
+	o.out = r->text ? r->text : "";
+	o.outlen = strlen(o.out);
+	o.transcript = r->transcript ? r->transcript : "";
+	o.translen = strlen(o.transcript);
+	o.seconds = r->seconds;
+	o.request = r->request;
+	o.response = r->response;
+	o.model = r->model;
+	o.intokens = r->intokens;
+	o.outtokens = r->outtokens;
+	o.attempts = r->attempts;
+	finishagent(j, &o);
+	freemodelresult(r);
+}
+
+static void startmodel(struct sched *s, struct job *j, const char *prompt)
+{
+	struct cell *c = j->c;
+	struct modelcall mc = {
+		.a = &c->sp->suite->agent,
+		.system = c->sp->system,
+		.prompt = prompt,
+		.messages = c->sp->tmpl ? NULL : c->task->messages,
+		.seed = c->iteration,
+		.timeout = c->sp->suite->timeout,
+	};
+	char *err;
+
+	if (modelstart(s->prov, &mc, onmodel, j, &err) < 0) {
+		rmtree(j->tmp);
+		freejob(j);
+		fail(s, c, err);
+		return;
+	}
+	s->active++;
 }
 
 static void startagent(struct sched *s, struct cell *c)
@@ -279,24 +394,29 @@ static void startagent(struct sched *s, struct cell *c)
 		fail(s, c, err);
 		return;
 	}
-	if (c->sp->suite->agent.kind != AGENT_COMMAND) {
-		fail(s, c, xstrdup("HTTP model providers are not built yet: use a command agent"));
-		return;
-	}
 	j = xcalloc(1, sizeof(*j));
 	j->s = s;
 	j->c = c;
-	j->tmp = newentry(s->p->store);
-	char *taskj = taskjson(c->task);
-	if (putfile(j->tmp, "prompt", prompt, strlen(prompt)) < 0 || putfile(j->tmp, "task.json", taskj, strlen(taskj)) < 0) {
-		free(taskj);
+	j->tmp = newentry(s->p->store); /* absolute: the store's folder is */
+	if (putfile(j->tmp, "prompt", prompt, strlen(prompt)) < 0) {
 		rmtree(j->tmp);
 		freejob(j);
 		fail(s, c, xasprintf("cannot write the cell's entry: %s", strerror(errno)));
 		return;
 	}
+	if (c->sp->suite->agent.kind == AGENT_HTTP) {
+		startmodel(s, j, prompt);
+		return;
+	}
+	char *taskj = taskjson(c->task);
+	int r = putfile(j->tmp, "task.json", taskj, strlen(taskj));
 	free(taskj);
-	const char *abs = j->tmp; /* absolute: the store's folder is */
+	if (r < 0) {
+		rmtree(j->tmp);
+		freejob(j);
+		fail(s, c, xasprintf("cannot write the cell's entry: %s", strerror(errno)));
+		return;
+	}
 	const struct strv *env = &c->sp->suite->agent.env;
 	j->env = xcalloc(env->n + 8, sizeof(*j->env));
 	size_t k = 0;
@@ -307,8 +427,8 @@ static void startagent(struct sched *s, struct cell *c)
 	j->env[k++] = xasprintf("EVAL_ITERATION=%d", c->iteration);
 	j->env[k++] = xasprintf("EVAL_SEED=%d", c->iteration);
 	j->env[k++] = xasprintf("EVAL_TASK_PATH=%s", c->task->path);
-	j->env[k++] = xasprintf("EVAL_TASK_JSON=%s/task.json", abs);
-	j->env[k++] = xasprintf("EVAL_OUT_DIR=%s/artifacts", abs);
+	j->env[k++] = xasprintf("EVAL_TASK_JSON=%s/task.json", j->tmp);
+	j->env[k++] = xasprintf("EVAL_OUT_DIR=%s/artifacts", j->tmp);
 	char *stdinpath = pathjoin(j->tmp, "prompt");
 	struct procspec spec = {
 		.command = c->sp->suite->agent.command,
@@ -327,6 +447,7 @@ static void startagent(struct sched *s, struct cell *c)
 	}
 	free(stdinpath);
 	s->active++;
+	s->activecmd++;
 }
 
 int preparerun(struct plan *p, char **err)
@@ -338,18 +459,63 @@ int preparerun(struct plan *p, char **err)
 			return -1;
 		if (c->need != NEED_NOTHING && loadtask(c->task, err) < 0)
 			return -1;
+		/* a missing API key is a usage error, found before anything runs */
+		if (c->need == NEED_RUN && c->sp->suite->agent.kind == AGENT_HTTP && !apikey(&c->sp->suite->agent, err))
+			return -1;
+		if (c->need != NEED_NOTHING && c->sp->suite->grader.type == GRADE_JUDGE
+		    && !apikey(&c->sp->suite->grader.judge, err))
+			return -1;
 	}
 	return 0;
 }
 
+/* the model-API lane holds agent calls to a provider and judge grades */
+static const struct agent *httpagent(const struct cell *c)
+{
+	if (c->need == NEED_RUN)
+		return c->sp->suite->agent.kind == AGENT_HTTP ? &c->sp->suite->agent : NULL;
+	if (c->need == NEED_GRADE && c->sp->suite->grader.type == GRADE_JUDGE)
+		return &c->sp->suite->grader.judge;
+	return NULL;
+}
+
+static void startcell(struct sched *s, struct cell *c)
+{
+	if (c->need == NEED_RUN)
+		startagent(s, c);
+	else
+		startgrade(s, c);
+}
+
+/* start cells in plan order, each lane within its own limit: processes up
+ * to jobs, model calls up to their provider's limit */
 static void startmore(struct sched *s)
 {
-	while (!s->stopping && s->active < s->o->jobs && s->next < s->p->ncells) {
-		struct cell *c = &s->p->cells[s->next++];
-		if (c->need == NEED_RUN)
-			startagent(s, c);
-		else if (c->need == NEED_GRADE)
-			startgrade(s, c);
+	struct plan *p = s->p;
+
+	while (!s->stopping && s->nextcmd < p->ncells) {
+		struct cell *c = &p->cells[s->nextcmd];
+		if (c->need == NEED_NOTHING || httpagent(c)) {
+			s->nextcmd++;
+			continue;
+		}
+		int isproc = c->need == NEED_RUN || c->sp->suite->grader.type == GRADE_COMMAND;
+		if (isproc && s->activecmd >= s->o->jobs)
+			break;
+		s->nextcmd++;
+		startcell(s, c);
+	}
+	while (!s->stopping && s->nexthttp < p->ncells) {
+		struct cell *c = &p->cells[s->nexthttp];
+		const struct agent *a = httpagent(c);
+		if (!a) {
+			s->nexthttp++;
+			continue;
+		}
+		if (!modelready(s->prov, a))
+			break;
+		s->nexthttp++;
+		startcell(s, c);
 	}
 }
 
@@ -361,11 +527,13 @@ int runplan(struct plan *p, struct loop *l, const struct runopts *o)
 		s.total += p->cells[i].need != NEED_NOTHING;
 	if (!s.total)
 		return 0;
+	s.prov = mkproviders(l);
 	progress(&s);
 	startmore(&s);
-	while (s.active > 0 || (!s.stopping && s.next < p->ncells)) {
+	while (s.active > 0 || (!s.stopping && (s.nextcmd < p->ncells || s.nexthttp < p->ncells))) {
 		if (loopinterrupted(l)) {
 			killallprocs();
+			modelabortall(s.prov);
 			while (runningprocs() > 0)
 				loopstep(l, 0.1);
 			break;
@@ -375,6 +543,7 @@ int runplan(struct plan *p, struct loop *l, const struct runopts *o)
 	}
 	if (o->progress && !o->silent)
 		fputs("\r\033[K", stderr);
+	freeproviders(s.prov);
 	if (loopinterrupted(l))
 		return EXIT_INTR;
 	return s.errors ? EXIT_GATE : 0;
