@@ -154,7 +154,7 @@ generate() { # generate DIR N
 	    prompt: prompt.md
 	    iterations: 1
 	    agent:
-	      command: 'echo . >>counter; exec cat'
+	      command: 'echo . >>counter; while IFS= read -r l; do printf "%s\n" "$l"; done'
 	    grader: {type: exact, trim: true}
 	EOF
 	: >"$dir/counter"

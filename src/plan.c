@@ -306,6 +306,7 @@ struct plan *makeplan(struct evalfile *ef, struct state *st, struct store *store
 	p->ef = ef;
 	p->st = st;
 	p->store = store;
+	p->rebuild = o->rebuild;
 	if (parsetargets(ef, o, tg, err) < 0)
 		goto fail;
 	p->sp = xcalloc(ef->nsuites, sizeof(*p->sp));

@@ -67,6 +67,7 @@ struct plan {
 	size_t nsp;
 	struct cell *cells;
 	size_t ncells;
+	int rebuild;              /* -B: fresh results replace stored ones */
 };
 
 struct planopts {

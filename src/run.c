@@ -183,12 +183,21 @@ static void startgrade(struct sched *s, struct cell *c)
 	s->active++;
 }
 
+/* a file in an entry being written: the folder is private until it is
+ * renamed into place, so plain writes are enough */
 static int putfile(const char *dir, const char *name, const char *data, size_t len)
 {
 	char *p = pathjoin(dir, name);
-	int r = writefile(p, data, len);
+	FILE *f = fopen(p, "we");
+	int r = -1;
 
 	free(p);
+	if (!f)
+		return -1;
+	if (fwrite(data, 1, len, f) == len)
+		r = 0;
+	if (fclose(f) != 0)
+		r = -1;
 	return r;
 }
 
@@ -288,7 +297,7 @@ static void finishagent(struct job *j, struct outcome *o)
 		return;
 	}
 	struct runrec rec = {.out = hashbytes(o->out, o->outlen), .exitcode = 0, .seconds = o->seconds};
-	if (commitrun(s->p->store, c->runkey, j->tmp, &rec) < 0) {
+	if (commitrun(s->p->store, c->runkey, j->tmp, &rec, s->p->rebuild) < 0) {
 		freejob(j);
 		fail(s, c, xstrdup("cannot store the run"));
 		return;

@@ -351,13 +351,21 @@ char *newentry(struct store *s)
 	return p;
 }
 
-int commitrun(struct store *s, hash key, const char *tmp, const struct runrec *r)
+int commitrun(struct store *s, hash key, const char *tmp, const struct runrec *r, int replace)
 {
 	char *dst = runpath(s, key);
 	char *parent = dirname_of(dst);
 	int ret = 0;
 
 	mkdirs(parent, 0755);
+	if (replace) {
+		/* move the old entry aside: a crash in between leaves no entry for
+		 * key, which only means the cell runs again */
+		char *old = xasprintf("%s/tmp/%ld.old.%u", s->dir, (long)getpid(), s->tmpcount++);
+		if (rename(dst, old) == 0)
+			rmtree(old);
+		free(old);
+	}
 	if (rename(tmp, dst) < 0) {
 		if (errno == EEXIST || errno == ENOTEMPTY) {
 			rmtree(tmp); /* another process stored this key first: keep its entry */

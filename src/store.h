@@ -54,9 +54,10 @@ const struct cellrec *findcell(struct store *s, const char *id);
 void setcell(struct store *s, const char *id, const struct cellrec *r);
 /* a fresh private folder under tmp/ holding an empty artifacts/ */
 char *newentry(struct store *s);
-/* move a finished entry into place under key and index it; if another
- * process stored key first, its entry is kept and tmp is removed */
-int commitrun(struct store *s, hash key, const char *tmp, const struct runrec *r);
+/* move a finished entry into place under key and index it; if an entry
+ * for key exists (another process stored it first), it is kept and tmp is
+ * removed, unless replace (-B: a fresh measurement was asked for) */
+int commitrun(struct store *s, hash key, const char *tmp, const struct runrec *r, int replace);
 /* store a grade */
 int commitgrade(struct store *s, hash key, double score, const char *reason);
 /* keep a failed attempt as the cell's last error (replacing the previous) */
