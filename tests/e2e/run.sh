@@ -284,7 +284,7 @@ em -k --json r.json
 assert_rc 1
 assert_calls 12
 assert_json r.json '.errors' 2
-assert_json r.json '(.suites[] | select(.name == "calc") | .score)' 0.5 # t1 1, t2 0, t3 no score
+assert_json r.json '(.suites[] | select(.name == "calc") | .score)' 1 # t1 1, t2 1, t3 no score (not 0)
 assert_json r.json '(.suites[] | select(.name == "calc") | .tasks[] | select(.id == "t3") | .score)' null
 rm -f calls
 em -k
@@ -367,7 +367,7 @@ cat >/dev/null
 echo "\$EVAL_TASK"
 EOF
 chmod +x slow.sh
-sed -i 's#command: ./agent.sh } \# calc#command: ./slow.sh } \# calc#' Evalfile
+set_calc_agent slow.sh
 touch slow
 bg_em -j 2 calc/t1 # its two iterations at once
 check "both agents started" waitfor 10 '[ "$(ncalls)" = 2 ]'
@@ -397,7 +397,7 @@ in=\$(cat)
 printf '%s\n' "\$in" | sed -n 's/^Q: //p'
 EOF
 chmod +x slow.sh
-sed -i 's#command: ./agent.sh } \# calc#command: ./slow.sh } \# calc#' Evalfile
+set_calc_agent slow.sh
 em quiz # some cells done before the kill
 bg_em -j 2 calc
 check "agents started" waitfor 10 '[ "$(ncalls)" -ge 8 ]'
@@ -532,7 +532,7 @@ sed -i 's/"input": "alpha"/"topic": "greek", &/; s/"input": "Beta"/"topic": "gre
 em -k
 check "the run completed (exit 0 or 1, got $rc)" [ "$rc" = 0 -o "$rc" = 1 ]
 assert_calls 18
-check "no PWNED file anywhere" [ -z "$(find "$T" /tmp/PWNED* -name 'PWNED*' 2>/dev/null)" ]
+checks "no PWNED file anywhere" '[ -z "$(find "$T" -name "PWNED*")" ] && ! ls /tmp/PWNED* ~/PWNED* /PWNED*'
 em log 'quiz/`touch PWNED8`#1'
 check "log of the odd cell works" grep -q 'touch PWNED9' "$T/out"
 em status
@@ -564,7 +564,7 @@ em -f ../Evalfile
 cd "$P"
 assert_rc 0
 assert_calls 12
-check "cache is beside the Evalfile" [ -d "$P/cache" ] && [ ! -e elsewhere/cache ]
+checks "cache is beside the Evalfile" '[ -d "$P/cache" ] && [ ! -e elsewhere/cache ]'
 e=seen/calc-t2-2/env
 check "EVAL_SUITE" grep -qx 'EVAL_SUITE=calc' $e
 check "EVAL_TASK" grep -qx 'EVAL_TASK=t2' $e
@@ -580,7 +580,7 @@ check "the suite's env reaches the agent" grep -qx 'MODE=plain' seen/quiz-q1-1/e
 check "the agent runs in the Evalfile's folder" [ "$(cat seen/calc-t1-1/pwd)" = "$(pwd -P)" ]
 art=$(grep -rlx 'artifact of t2 2' cache 2>/dev/null | head -1)
 check "the artifact is kept in the cache" [ -n "$art" ]
-check "... not in cache/tmp" [ -n "$art" ] && ! echo "$art" | grep -q '/tmp/'
+checks "... and not in cache/tmp" '[ -n "$art" ] && ! echo "$art" | grep -q "^cache/tmp/"'
 em log 'calc/t2#2'
 assert_rc 0
 check "log shows the prompt" grep -q '^Q: two' "$T/out"
@@ -749,7 +749,7 @@ assert_calls 0
 em --sample 3
 assert_rc 0
 assert_calls 4
-check "new tasks only" [ -z "$(awk '{print $1, $2}' calls | sort -u | grep -xFf <(awk '{print $1, $2}' calls.2 | sort -u))" ]
+checks "new tasks only" '[ -z "$(awk "{print \$1, \$2}" calls | sort -u | grep -xFf <(awk "{print \$1, \$2}" calls.2 | sort -u))" ]'
 check "one new task per suite" [ "$(awk '{print $1}' calls | sort | uniq -c | awk '{print $1}' | tr -d '\n')" = 22 ]
 
 # ---------------------------------------------------------------------------
@@ -788,15 +788,15 @@ rm -f calls
 printf 'Q: {{input}}\nBe brief.\n' >prompts/calc.md
 em explain 'calc/t1#1'
 assert_rc 0
-check "says the prompt changed" grep -qi 'CHANGED.*' "$T/out" && grep -i 'changed' "$T/out" | grep -q prompt
-check "task input unchanged" ! grep -i 'task input' "$T/out" | grep -qi changed
+checks "says the prompt changed" 'grep -i changed "$T/out" | grep -q prompt'
+checks "task input unchanged" '! grep -i "task input" "$T/out" | grep -qi changed'
 em explain 'quiz/q1#1'
 check "a quiz cell is up to date" grep -qi 'up to date' "$T/out"
 em
 rm -f calls
 printf 'another one\n' >tasks/calc/t1/input.txt
 em explain 'calc/t1#2'
-check "says the task input changed" grep -i 'changed' "$T/out" | grep -q 'task input'
+checks "says the task input changed" 'grep -i changed "$T/out" | grep -q "task input"'
 assert_calls 0
 em explain 'calc/t1'
 assert_rc 2
@@ -874,7 +874,7 @@ sed -i 's#^    prompt: prompts/calc.md##' Evalfile
 em calc/t1#1
 assert_rc 0
 em log 'calc/t1#1'
-check "prompt is the input" grep -A1 '== prompt' "$T/out" | grep -qx one
+checks "prompt is the input" 'grep -A1 "== prompt" "$T/out" | grep -qx one'
 
 # ---------------------------------------------------------------------------
 # output hygiene and the command line

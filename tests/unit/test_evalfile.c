@@ -393,7 +393,7 @@ TEST(evalfile_wrong_types)
 	      "    tasks: tasks/*.json\n"
 	      "    agent: {command: ./agents/calc.sh}\n"
 	      "    grader: {type: exact, trim: maybe}\n",
-	      "Evalfile:5:35", "true or false");
+	      "Evalfile:5:33", "true or false");
 	FAILS("suites: [a, b]\n", "Evalfile:1:9", "expected a mapping");
 }
 
@@ -454,7 +454,7 @@ TEST(evalfile_glob_matching_nothing)
 	      "  s:\n"
 	      "    tasks: tasks/*.json\n"
 	      "    agent: {command: ./agents/calc.sh, deps: [nothing/*.py]}\n",
-	      "Evalfile:4:48", "'nothing/*.py' matches no file");
+	      "Evalfile:4:47", "'nothing/*.py' matches no file");
 }
 
 TEST(evalfile_invalid_yaml)
@@ -491,7 +491,7 @@ TEST(evalfile_unknown_grader_type)
 	      "    tasks: tasks/*.json\n"
 	      "    agent: {command: ./agents/calc.sh}\n"
 	      "    grader: {type: exactly}\n",
-	      "Evalfile:5:19", "got 'exactly'");
+	      "Evalfile:5:20", "got 'exactly'");
 	FAILS("suites:\n"
 	      "  s:\n"
 	      "    tasks: tasks/*.json\n"
@@ -508,7 +508,7 @@ TEST(evalfile_regex_grader_with_invalid_pattern)
 	      "    tasks: tasks/*.json\n"
 	      "    agent: {command: ./agents/calc.sh}\n"
 	      "    grader: {type: regex, pattern: \"a(b\"}\n",
-	      "Evalfile:5:35", "invalid regular expression");
+	      "Evalfile:5:36", "invalid regular expression");
 }
 
 TEST(evalfile_agent_with_command_and_provider)

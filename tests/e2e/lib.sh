@@ -1,0 +1,360 @@
+# Helpers of the end-to-end tests (sourced by run.sh).
+#
+# try "description"      start a case: a fresh folder $T, the project in
+#                        $P=$T/p, the current directory
+# em ARGS...             run evalmake; $rc, $T/out, $T/err (and $T/all)
+# bg_em ARGS...          start evalmake in the background: $bgpid
+# bg_wait SECS           wait for $bgpid (killed if it takes longer): $rc
+# check "what" CMD...    a failing CMD fails the case, printing the output
+# checks "what" 'SHELL'  the same for a shell expression
+# assert_* ...           the usual checks, named after what they check
+# mkproject [N]          the standard project: suites calc (task folders)
+#                        and quiz (.jsonl), N tasks each (default 3), 2
+#                        iterations; its agent logs each call to ./calls
+export LC_ALL=C
+export NO_COLOR=1
+unset GITHUB_STEP_SUMMARY OPENAI_API_KEY ANTHROPIC_API_KEY EVALMAKE_CACHE
+
+E=${EVALMAKE:-}
+if [ -z "$E" ]; then
+	echo "run.sh: set EVALMAKE to the evalmake binary" >&2
+	exit 2
+fi
+case $E in /*) ;; *) E=$PWD/$E ;; esac
+if [ ! -x "$E" ]; then
+	echo "run.sh: $E is not executable" >&2
+	exit 2
+fi
+for tool in jq pgrep timeout; do
+	if ! command -v $tool >/dev/null; then
+		echo "run.sh: needs $tool" >&2
+		exit 2
+	fi
+done
+
+TOP=$(mktemp -d "${TMPDIR:-/tmp}/evalmake-e2e.XXXXXX") || exit 2
+MARK="emke2e$$"              # in the name of every sleep a test agent runs
+mkdir "$TOP/bin"
+BGPIDS=()
+npass=0 nfail=0 cur="" curfail=0 rc=0 bgpid="" nbg=0 T="" P=""
+STARTED=$EPOCHREALTIME
+
+cleanup() {
+	local p
+	cd / || true
+	for p in "${BGPIDS[@]}"; do
+		kill -0 "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null
+	done
+	killmarked "$MARK"
+	rm -rf "$TOP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# the pids of processes whose command line holds $1, one by one
+killmarked() {
+	local p
+	for p in $(pgrep -f -- "$1"); do
+		kill -9 "$p" 2>/dev/null
+	done
+	waitfor 5 "! pgrep -f -- '$1' >/dev/null"
+}
+
+# a sleep command whose command line is unique to this run: print its path
+sleeper() {
+	local s="$TOP/bin/$1-sleep-$MARK"
+	[ -e "$s" ] || ln -s "$(command -v sleep)" "$s"
+	printf '%s\n' "$s"
+}
+
+# no process with $1 in its command line (allowing 3 s for the kernel)
+noproc() {
+	waitfor 3 "! pgrep -f -- '$1' >/dev/null"
+}
+
+# waitfor SECS 'SHELL': poll every 0.05 s until it holds; 1 if it never did
+waitfor() {
+	local end=$(($(date +%s) + $1 + 1)) i=0
+	while :; do
+		eval "$2" && return 0
+		[ "$(date +%s)" -ge "$end" ] && return 1
+		sleep 0.05
+	done
+}
+
+elapsed() {
+	awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'
+}
+
+finish() {
+	[ -n "$cur" ] || return 0
+	if pgrep -f -- "$MARK" >/dev/null; then
+		fail "processes left behind: $(pgrep -a -f -- "$MARK" | tr '\n' ';')"
+		killmarked "$MARK"
+	fi
+	local p
+	for p in "${BGPIDS[@]}"; do
+		if kill -0 "$p" 2>/dev/null; then
+			fail "background evalmake $p still running"
+			kill -9 "$p" 2>/dev/null
+			wait "$p" 2>/dev/null
+		fi
+	done
+	BGPIDS=()
+	if [ "$curfail" = 0 ]; then
+		npass=$((npass + 1))
+	else
+		nfail=$((nfail + 1))
+	fi
+	cur=""
+}
+
+try() {
+	finish
+	cur=$1
+	curfail=0
+	rc=0
+	T=$(mktemp -d "$TOP/t.XXXXXX") || exit 2
+	P=$T/p
+	mkdir "$P"
+	cd "$P" || exit 2
+	: >"$T/out"
+	: >"$T/err"
+	: >"$T/all"
+}
+
+summary() {
+	echo "# took $(elapsed "$STARTED")s with $E" >&2
+	echo "$npass passed, $nfail failed"
+	[ "$nfail" = 0 ]
+	exit $?
+}
+
+showfile() {
+	[ -s "$1" ] || return 0
+	echo "    --- $2:"
+	tail -n 15 "$1" | cut -c1-300 | sed 's/^/    | /'
+}
+
+fail() {
+	if [ "$curfail" = 0 ]; then
+		echo "FAIL: $cur"
+	fi
+	curfail=1
+	echo "  check failed: $*"
+	echo "    (in $PWD, after: ${last:-nothing})"
+	showfile "$T/out" stdout
+	showfile "$T/err" stderr
+	if [ -f calls ]; then
+		echo "    --- calls:"
+		sed 's/^/    | /' calls | head -n 20
+	fi
+}
+
+check() {
+	local what=$1
+	shift
+	"$@" >/dev/null 2>&1 || fail "$what"
+}
+
+checks() {
+	eval "$2" >/dev/null 2>&1 || fail "$1"
+}
+
+# sanitizer reports make a case fail even when the exit status looked right
+sancheck() {
+	if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|Undefined)' "$1" 2>/dev/null; then
+		fail "sanitizer report in $1: $(grep -m1 -E 'ERROR|runtime error' "$1")"
+	fi
+}
+
+last=""
+em() {
+	last="evalmake $*"
+	timeout -k 5 120 "$E" "$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	{
+		echo "\$ evalmake $*"
+		cat "$T/out" "$T/err"
+	} >>"$T/all"
+	sancheck "$T/err"
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		fail "evalmake $* did not finish within 120 s"
+	fi
+	return 0
+}
+
+# start evalmake in the background, with SIGINT at its default (set -m:
+# a background job of a script would otherwise ignore it)
+bg_em() {
+	nbg=$((nbg + 1))
+	last="evalmake $* (background #$nbg)"
+	set -m
+	"$E" "$@" >"$T/bg$nbg.out" 2>"$T/bg$nbg.err" &
+	bgpid=$!
+	set +m
+	BGPIDS+=("$bgpid")
+	eval "bgerr_$bgpid=\$T/bg\$nbg.err"
+}
+
+bg_wait() {
+	local f
+	if ! waitfor "$1" "! kill -0 $bgpid 2>/dev/null"; then
+		fail "background evalmake did not exit within $1 s"
+		kill -9 "$bgpid" 2>/dev/null
+	fi
+	wait "$bgpid" 2>/dev/null
+	rc=$?
+	eval "f=\${bgerr_$bgpid:-}"
+	[ -n "$f" ] && cp "$f" "$T/err" && sancheck "$f"
+	return 0
+}
+
+assert_rc() {
+	[ "$rc" = "$1" ] || fail "exit status $rc, expected $1"
+}
+
+ncalls() {
+	if [ -f calls ]; then wc -l <calls | tr -d ' '; else echo 0; fi
+}
+
+assert_calls() {
+	local n
+	n=$(ncalls)
+	[ "$n" = "$1" ] || fail "$n agent calls, expected $1"
+}
+
+# the calls file holds exactly these lines, in any order
+assert_calls_are() {
+	local got want
+	got=$(sort calls 2>/dev/null)
+	want=$(printf '%s\n' "$1" | sort)
+	[ "$got" = "$want" ] || fail "agent calls differ: expected [$(echo $want)], got [$(echo $got)]"
+}
+
+# assert_json FILE JQFILTER EXPECTED (a JSON value, compared as JSON)
+assert_json() {
+	local got
+	if ! got=$(jq -c "$2" "$1" 2>&1); then
+		fail "jq '$2' on $1: $got"
+		return
+	fi
+	jq -e --argjson want "$3" "($2) == \$want" "$1" >/dev/null 2>&1 ||
+		fail "$1: $2 is $got, expected $3"
+}
+
+cellsel() {
+	printf '(.suites[] | select(.name == "%s") | .tasks[] | select(.id == "%s") | .cells[] | select(.iteration == %s)' "$1" "$2" "$3"
+}
+cellscore() { printf '%s | .score)' "$(cellsel "$@")"; }
+cellstatus() { printf '%s | .status)' "$(cellsel "$@")"; }
+
+# "SUITE TASK K" for every cell of the standard project
+allcells() {
+	local s t k
+	for s in ${1:-calc quiz}; do
+		for t in 1 2 3; do
+			for k in ${2:-1 2}; do
+				case $s in calc) echo "calc t$t $k" ;; quiz) echo "quiz q$t $k" ;; esac
+			done
+		done
+	done
+}
+
+lineof() {
+	grep -n -- "$1" "$2" | head -n 1 | cut -d: -f1
+}
+
+# run entries in the cache
+nruns() {
+	find cache/runs -mindepth 2 -maxdepth 2 -type d 2>/dev/null | wc -l | tr -d ' '
+}
+
+# every run entry has its output and meta.json
+entries_whole() {
+	local d
+	for d in cache/runs/*/*; do
+		[ -d "$d" ] || continue
+		[ -f "$d/output" ] && [ -f "$d/meta.json" ] || return 1
+	done
+	return 0
+}
+
+# bad_input ERE [STRING...]: exit 2, stderr matches ERE and holds each
+# STRING, nothing ran, no cache folder
+bad_input() {
+	local s
+	em
+	assert_rc 2
+	grep -qE -- "$1" "$T/err" || fail "message does not match /$1/"
+	shift
+	for s in "$@"; do
+		grep -qF -- "$s" "$T/err" || fail "message does not mention '$s'"
+	done
+	assert_calls 0
+	[ ! -e cache ] || fail "a cache folder was created"
+}
+
+mkproject() {
+	local n=${1:-3} i
+	local words=(zero one two three four five six seven eight nine)
+	mkdir -p tasks prompts data
+	for ((i = 1; i <= n; i++)); do
+		mkdir -p "tasks/calc/t$i"
+		printf '%s\n' "${words[i]}" >"tasks/calc/t$i/input.txt"
+		printf '%s\n' "${words[i]}" >"tasks/calc/t$i/expected.txt"
+	done
+	printf 'THREE\n' >tasks/calc/t3/expected.txt # t3 fails an exact grader
+	{
+		echo '{"id": "q1", "input": "alpha", "expected": "alpha"}'
+		echo '{"id": "q2", "input": "Beta", "ideal": "beta"}'
+		echo '{"id": "q3", "input": "gamma ray", "target": "gamma"}'
+		[ "$n" -ge 4 ] && echo '{"id": "q4", "input": "delta", "answer": "delta"}'
+		[ "$n" -ge 5 ] && echo '{"id": "q5", "input": "epsilon", "expected": ["x", "epsilon"]}'
+	} >tasks/quiz.jsonl
+	printf 'Q: {{input}}\n' >prompts/calc.md
+	printf 'Answer this.\nQ: {{input}}\n' >prompts/quiz.md
+	printf 'some knowledge\n' >data/calc.txt
+	cat >agent.sh <<'EOF'
+#!/bin/sh
+# the test agent: logs its call, fails when asked to, echoes the question
+echo "$EVAL_SUITE $EVAL_TASK $EVAL_ITERATION" >>calls
+in=$(cat)
+echo "agent: working on $EVAL_TASK" >&2
+if [ -f fail ]; then
+	f=$(cat fail)
+	if [ "$f" = all ] || [ "$f" = "$EVAL_TASK" ]; then
+		echo "agent failed on purpose on $EVAL_TASK" >&2
+		exit 3
+	fi
+fi
+printf '%s\n' "$in" | sed -n 's/^Q: *//p'
+EOF
+	chmod +x agent.sh
+	cat >Evalfile <<'EOF'
+# the standard test project
+cache: cache
+jobs: 4
+defaults:
+  iterations: 2
+  timeout: 60
+suites:
+  calc:
+    tasks: tasks/calc/*
+    prompt: prompts/calc.md
+    agent: {command: ./agent.sh, deps: [agent.sh, data/calc.txt]} # calc agent
+    grader: {type: exact} # calc
+  quiz:
+    tasks: tasks/quiz.jsonl
+    prompt: prompts/quiz.md
+    agent:
+      command: ./agent.sh
+      env: {MODE: plain}
+    grader: {type: exact} # quiz
+EOF
+}
+
+# use another agent script for suite calc
+set_calc_agent() {
+	sed -i "/# calc agent\$/s#\\./agent\\.sh#./$1#" Evalfile
+}
