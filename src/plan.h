@@ -57,6 +57,8 @@ struct cell {
 	hash out;
 	char *error;              /* what went wrong, when status is CELL_ERROR */
 	int graded_now;           /* graded in this invocation */
+	int queued;               /* waiting in or taken by the scheduler */
+	void *job;                /* the scheduler's job working on it */
 };
 
 struct plan {

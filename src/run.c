@@ -1,11 +1,17 @@
 /* run: the scheduler. One loop; a cell moves
  *   queued -> agent running -> stored -> grading -> done
- * and each step's completion is a callback from the loop. Workload: from
- * one cell to hundreds of thousands, most of them cached; the queue is the
- * plan's cell array walked once, in order. */
+ * and each step's completion is a callback from the loop. Two lanes share
+ * the loop: processes (agents and grader scripts, at most jobs at once)
+ * and model calls (within each provider's limit). Workload: from one cell
+ * to hundreds of thousands, most of them cached.
+ *
+ * The scheduler outlives one run in watch mode: cells are queued as their
+ * inputs change, and a cell can be cancelled while it runs. Every job
+ * carries the key it was started for; a job finishing for a key its cell
+ * no longer has is stale: its result is stored under that key (it is a
+ * valid result for those inputs) but the cell is not touched. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,14 +26,19 @@
 #include "run.h"
 #include "util.h"
 
+struct queue {
+	struct cell **v;
+	size_t head, n, cap;
+};
+
 struct sched {
 	struct plan *p;
 	struct loop *l;
 	struct providers *prov;
 	const struct runopts *o;
-	size_t nextcmd;     /* next cell to look at for the command lane */
-	size_t nexthttp;    /* ... and for the model-API lane */
-	int active;         /* cells with an agent or grader running */
+	struct queue cmd;   /* cells for the process lane (and in-process grades) */
+	struct queue http;  /* cells for the model-call lane */
+	int active;         /* jobs running */
 	int activecmd;      /* ... of which processes (bounded by jobs) */
 	int stopping;       /* an error without -k: start nothing new */
 	size_t done, total;
@@ -37,9 +48,39 @@ struct sched {
 struct job {
 	struct sched *s;
 	struct cell *c;
+	hash key;           /* the run or grade key the job was started for */
+	struct proc *proc;  /* a running agent process */
 	char *tmp;          /* the entry being written */
 	char **env;
 };
+
+static void push(struct queue *q, struct cell *c, int front)
+{
+	if (front && q->head > 0) {
+		q->v[--q->head] = c;
+		return;
+	}
+	if (front) {
+		xgrow(&q->v, &q->cap, q->n + 1, sizeof(*q->v));
+		memmove(q->v + 1, q->v, q->n * sizeof(*q->v));
+		q->v[0] = c;
+		q->n++;
+		return;
+	}
+	xgrow(&q->v, &q->cap, q->n + 1, sizeof(*q->v));
+	q->v[q->n++] = c;
+}
+
+static struct cell *peek(struct queue *q)
+{
+	return q->head < q->n ? q->v[q->head] : NULL;
+}
+
+static void pop(struct queue *q)
+{
+	if (++q->head == q->n)
+		q->head = q->n = 0;
+}
 
 static void progress(struct sched *s)
 {
@@ -51,6 +92,8 @@ static void progress(struct sched *s)
 
 static void celldone(struct sched *s, struct cell *c)
 {
+	c->queued = 0;
+	c->job = NULL;
 	s->done++;
 	if (c->status == CELL_ERROR) {
 		s->errors++;
@@ -106,10 +149,31 @@ static void graded(struct sched *s, struct cell *c, double score, char *reason, 
 static void ongrade(void *arg, double score, char *reason, char *err)
 {
 	struct job *j = arg;
+	struct sched *s = j->s;
+	struct cell *c = j->c;
 
-	j->s->active--;
-	graded(j->s, j->c, score, reason, err);
+	s->active--;
+	if (!hasheq(c->gradekey, j->key) || c->job != j) {
+		/* stale: keep a good grade under the key it is for */
+		if (!err)
+			commitgrade(s->p->store, j->key, score, reason);
+		free(reason);
+		free(err);
+	} else {
+		graded(s, c, score, reason, err);
+	}
 	free(j);
+}
+
+static struct job *mkjob(struct sched *s, struct cell *c, hash key)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+
+	j->s = s;
+	j->c = c;
+	j->key = key;
+	c->job = j;
+	return j;
 }
 
 /* grade a cell whose run is stored (c->out and c->gradekey are set) */
@@ -134,17 +198,27 @@ static void startgrade(struct sched *s, struct cell *c)
 	char *dir = runpath(s->p->store, c->runkey);
 	char *outpath = pathjoin(dir, "output");
 	free(dir);
-	if (g->type == GRADE_JUDGE) {
-		size_t len;
-		char *out = readfile(outpath, &len);
-		free(outpath);
-		if (!out) {
-			fail(s, c, xasprintf("cannot read the stored output: %s", strerror(errno)));
+	if (g->type == GRADE_COMMAND) {
+		struct job *j = mkjob(s, c, c->gradekey);
+		if (gradestart(s->l, g, outpath, c->task, c->sp->suite->timeout, ongrade, j, &err) < 0) {
+			free(j);
+			free(outpath);
+			fail(s, c, err);
 			return;
 		}
-		struct job *j = xcalloc(1, sizeof(*j));
-		j->s = s;
-		j->c = c;
+		free(outpath);
+		s->active++;
+		return;
+	}
+	size_t len;
+	char *out = readfile(outpath, &len);
+	free(outpath);
+	if (!out) {
+		fail(s, c, xasprintf("cannot read the stored output: %s", strerror(errno)));
+		return;
+	}
+	if (g->type == GRADE_JUDGE) {
+		struct job *j = mkjob(s, c, c->gradekey);
 		int r = judgestart(s->prov, g, c->sp->rubric, out, c->task, c->sp->suite->timeout, ongrade, j, &err);
 		free(out);
 		if (r < 0) {
@@ -155,32 +229,11 @@ static void startgrade(struct sched *s, struct cell *c)
 		s->active++;
 		return;
 	}
-	if (gradeinline(g)) {
-		size_t len;
-		char *out = readfile(outpath, &len);
-		double score;
-		char *reason;
-		free(outpath);
-		if (!out) {
-			fail(s, c, xasprintf("cannot read the stored output: %s", strerror(errno)));
-			return;
-		}
-		int r = gradenow(g, out, c->task, &score, &reason, &err);
-		free(out);
-		graded(s, c, score, reason, r < 0 ? err : NULL);
-		return;
-	}
-	struct job *j = xcalloc(1, sizeof(*j));
-	j->s = s;
-	j->c = c;
-	if (gradestart(s->l, g, outpath, c->task, c->sp->suite->timeout, ongrade, j, &err) < 0) {
-		free(j);
-		free(outpath);
-		fail(s, c, err);
-		return;
-	}
-	free(outpath);
-	s->active++;
+	double score;
+	char *reason;
+	int r = gradenow(g, out, c->task, &score, &reason, &err);
+	free(out);
+	graded(s, c, score, reason, r < 0 ? err : NULL);
 }
 
 /* a file in an entry being written: the folder is private until it is
@@ -280,6 +333,7 @@ static void finishagent(struct job *j, struct outcome *o)
 {
 	struct sched *s = j->s;
 	struct cell *c = j->c;
+	int stale = c->job != j || !hasheq(c->runkey, j->key);
 	char *m = meta(c, o);
 	int ok = putfile(j->tmp, "output", o->out, o->outlen) == 0
 	         && putfile(j->tmp, "transcript", o->transcript, o->translen) == 0
@@ -289,20 +343,29 @@ static void finishagent(struct job *j, struct outcome *o)
 	free(m);
 	if (!ok && !o->error)
 		o->error = xasprintf("cannot write the cell's entry: %s", strerror(errno));
-	c->seconds = o->seconds;
 	if (o->error) {
-		keeperror(s->p->store, c->id, j->tmp);
+		if (stale) {
+			rmtree(j->tmp);
+			free(o->error);
+		} else {
+			c->seconds = o->seconds;
+			keeperror(s->p->store, c->id, j->tmp);
+			fail(s, c, o->error);
+		}
 		freejob(j);
-		fail(s, c, o->error);
 		return;
 	}
 	struct runrec rec = {.out = hashbytes(o->out, o->outlen), .exitcode = 0, .seconds = o->seconds};
-	if (commitrun(s->p->store, c->runkey, j->tmp, &rec, s->p->rebuild) < 0) {
-		freejob(j);
+	int r = commitrun(s->p->store, j->key, j->tmp, &rec, s->p->rebuild);
+	freejob(j);
+	if (stale)
+		return;
+	c->job = NULL;
+	c->seconds = o->seconds;
+	if (r < 0) {
 		fail(s, c, xstrdup("cannot store the run"));
 		return;
 	}
-	freejob(j);
 	c->status = CELL_RAN;
 	setgradekey(s->p, c, rec.out);
 	startgrade(s, c);
@@ -316,7 +379,9 @@ static void onagent(void *arg, struct procresult *r)
 	j->s->active--;
 	j->s->activecmd--;
 	if (r->killed && !r->timedout) {
-		/* interrupted: store nothing, the cell stays pending */
+		/* interrupted or cancelled: store nothing */
+		if (j->c->job == j)
+			j->c->job = NULL;
 		rmtree(j->tmp);
 		freeprocresult(r);
 		freejob(j);
@@ -349,6 +414,8 @@ static void onmodel(void *arg, struct modelresult *r)
 
 	j->s->active--;
 	if (r->interrupted) {
+		if (j->c->job == j)
+			j->c->job = NULL;
 		rmtree(j->tmp);
 		freemodelresult(r);
 		freejob(j);
@@ -403,9 +470,7 @@ static void startagent(struct sched *s, struct cell *c)
 		fail(s, c, err);
 		return;
 	}
-	j = xcalloc(1, sizeof(*j));
-	j->s = s;
-	j->c = c;
+	j = mkjob(s, c, c->runkey);
 	j->tmp = newentry(s->p->store); /* absolute: the store's folder is */
 	if (putfile(j->tmp, "prompt", prompt, strlen(prompt)) < 0) {
 		rmtree(j->tmp);
@@ -447,14 +512,14 @@ static void startagent(struct sched *s, struct cell *c)
 		.outcap = OUTPUT_CAP,
 		.errcap = TRANSCRIPT_CAP,
 	};
-	if (!spawnproc(s->l, &spec, onagent, j, &err)) {
-		free(stdinpath);
+	j->proc = spawnproc(s->l, &spec, onagent, j, &err);
+	free(stdinpath);
+	if (!j->proc) {
 		rmtree(j->tmp);
 		freejob(j);
 		fail(s, c, err);
 		return;
 	}
-	free(stdinpath);
 	s->active++;
 	s->activecmd++;
 }
@@ -462,19 +527,24 @@ static void startagent(struct sched *s, struct cell *c)
 int preparerun(struct plan *p, char **err)
 {
 	*err = NULL;
-	for (size_t i = 0; i < p->ncells; i++) {
-		struct cell *c = &p->cells[i];
-		if (c->need == NEED_RUN && !cellprompt(p, c, err))
+	for (size_t i = 0; i < p->ncells; i++)
+		if (preparecell(p, &p->cells[i], err) < 0)
 			return -1;
-		if (c->need != NEED_NOTHING && loadtask(c->task, err) < 0)
-			return -1;
-		/* a missing API key is a usage error, found before anything runs */
-		if (c->need == NEED_RUN && c->sp->suite->agent.kind == AGENT_HTTP && !apikey(&c->sp->suite->agent, err))
-			return -1;
-		if (c->need != NEED_NOTHING && c->sp->suite->grader.type == GRADE_JUDGE
-		    && !apikey(&c->sp->suite->grader.judge, err))
-			return -1;
-	}
+	return 0;
+}
+
+int preparecell(struct plan *p, struct cell *c, char **err)
+{
+	*err = NULL;
+	if (c->need == NEED_RUN && !cellprompt(p, c, err))
+		return -1;
+	if (c->need != NEED_NOTHING && loadtask(c->task, err) < 0)
+		return -1;
+	/* a missing API key is a usage error, found before anything runs */
+	if (c->need == NEED_RUN && c->sp->suite->agent.kind == AGENT_HTTP && !apikey(&c->sp->suite->agent, err))
+		return -1;
+	if (c->need != NEED_NOTHING && c->sp->suite->grader.type == GRADE_JUDGE && !apikey(&c->sp->suite->grader.judge, err))
+		return -1;
 	return 0;
 }
 
@@ -488,74 +558,143 @@ static const struct agent *httpagent(const struct cell *c)
 	return NULL;
 }
 
-static void startcell(struct sched *s, struct cell *c)
+struct sched *mksched(struct plan *p, struct loop *l, const struct runopts *o)
 {
-	if (c->need == NEED_RUN)
-		startagent(s, c);
-	else
-		startgrade(s, c);
+	struct sched *s = xcalloc(1, sizeof(*s));
+
+	s->p = p;
+	s->l = l;
+	s->o = o;
+	s->prov = mkproviders(l);
+	return s;
 }
 
-/* start cells in plan order, each lane within its own limit: processes up
- * to jobs, model calls up to their provider's limit */
-static void startmore(struct sched *s)
+void schedplan(struct sched *s, struct plan *p)
 {
-	struct plan *p = s->p;
+	s->p = p;
+	s->cmd.head = s->cmd.n = 0;
+	s->http.head = s->http.n = 0;
+	s->stopping = 0;
+	s->done = s->total = 0;
+	s->errors = 0;
+}
 
-	while (!s->stopping && s->nextcmd < p->ncells) {
-		struct cell *c = &p->cells[s->nextcmd];
-		if (c->need == NEED_NOTHING || httpagent(c)) {
-			s->nextcmd++;
+void schedqueue(struct sched *s, struct cell *c, int urgent)
+{
+	if (c->need == NEED_NOTHING || c->queued)
+		return;
+	c->queued = 1;
+	c->status = CELL_PENDING;
+	c->scored = 0;
+	s->total++;
+	push(httpagent(c) ? &s->http : &s->cmd, c, urgent);
+}
+
+void schedcancel(struct sched *s, struct cell *c)
+{
+	struct job *j = c->job;
+
+	(void)s;
+	if (!j)
+		return;
+	c->job = NULL;
+	c->queued = 0;
+	if (j->proc)
+		killproc(j->proc); /* its result is dropped when it ends */
+	/* a model call or grade finishes and is stored under its own key */
+}
+
+void schedpump(struct sched *s)
+{
+	struct cell *c;
+
+	while (!s->stopping && (c = peek(&s->cmd))) {
+		if (!c->queued || c->need == NEED_NOTHING) {
+			pop(&s->cmd);
 			continue;
 		}
 		int isproc = c->need == NEED_RUN || c->sp->suite->grader.type == GRADE_COMMAND;
 		if (isproc && s->activecmd >= s->o->jobs)
 			break;
-		s->nextcmd++;
-		startcell(s, c);
+		pop(&s->cmd);
+		if (c->need == NEED_RUN)
+			startagent(s, c);
+		else
+			startgrade(s, c);
 	}
-	while (!s->stopping && s->nexthttp < p->ncells) {
-		struct cell *c = &p->cells[s->nexthttp];
+	while (!s->stopping && (c = peek(&s->http))) {
 		const struct agent *a = httpagent(c);
-		if (!a) {
-			s->nexthttp++;
+		if (!c->queued || !a) {
+			pop(&s->http);
 			continue;
 		}
 		if (!modelready(s->prov, a))
 			break;
-		s->nexthttp++;
-		startcell(s, c);
+		pop(&s->http);
+		if (c->need == NEED_RUN)
+			startagent(s, c);
+		else
+			startgrade(s, c);
 	}
+}
+
+int schedbusy(struct sched *s)
+{
+	return s->active > 0 || (!s->stopping && (peek(&s->cmd) || peek(&s->http)));
+}
+
+int schedrunning(struct sched *s)
+{
+	return s->active;
+}
+
+void schedabort(struct sched *s)
+{
+	killallprocs();
+	modelabortall(s->prov);
+	for (int i = 0; i < 200 && s->active > 0; i++)
+		loopstep(s->l, 0.05);
+	s->cmd.head = s->cmd.n = 0;
+	s->http.head = s->http.n = 0;
+}
+
+int schederrors(struct sched *s)
+{
+	return s->errors;
+}
+
+void freesched(struct sched *s)
+{
+	if (!s)
+		return;
+	freeproviders(s->prov);
+	free(s->cmd.v);
+	free(s->http.v);
+	free(s);
 }
 
 int runplan(struct plan *p, struct loop *l, const struct runopts *o)
 {
-	struct sched s = {.p = p, .l = l, .o = o};
+	struct sched *s = mksched(p, l, o);
+	int rc;
 
 	for (size_t i = 0; i < p->ncells; i++)
-		s.total += p->cells[i].need != NEED_NOTHING;
-	if (!s.total)
-		return 0;
-	s.prov = mkproviders(l);
-	progress(&s);
-	startmore(&s);
-	while (s.active > 0 || (!s.stopping && (s.nextcmd < p->ncells || s.nexthttp < p->ncells))) {
+		schedqueue(s, &p->cells[i], 0);
+	progress(s);
+	schedpump(s);
+	while (schedbusy(s)) {
 		if (loopinterrupted(l)) {
-			killallprocs();
-			modelabortall(s.prov);
-			while (runningprocs() > 0)
-				loopstep(l, 0.1);
+			schedabort(s);
 			break;
 		}
 		loopstep(l, -1);
-		startmore(&s);
+		schedpump(s);
 	}
-	if (o->progress && !o->silent)
+	if (o->progress && !o->silent && s->total)
 		fputs("\r\033[K", stderr);
-	freeproviders(s.prov);
-	if (loopinterrupted(l))
-		return EXIT_INTR;
-	return s.errors ? EXIT_GATE : 0;
+	rc = loopinterrupted(l) ? EXIT_INTR : s->errors ? EXIT_GATE : 0;
+	freesched(s);
+	return rc;
 }
 
 void recordcells(struct plan *p)

@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # End-to-end tests of evalmake: what a user sees from the command line.
 #
-#   EVALMAKE=/abs/path/to/evalmake bash tests/e2e/run.sh [PATTERN]
+#   EVALMAKE=/abs/path/to/evalmake bash tests/e2e/run.sh
 #
 # Each `try "description"` case runs in a fresh folder under one mktemp -d
 # (removed by the trap at the end); `check`/`assert_*` print the failing
 # check and the last command's output, and the case goes on. The test agent
 # (tests/e2e/lib.sh, mkproject) appends "$EVAL_SUITE $EVAL_TASK
 # $EVAL_ITERATION" to the project's file `calls`, so a case counts agent
-# calls exactly. With PATTERN, only the cases whose description contains it
-# run. Needs: bash, coreutils, jq, pgrep.
+# calls exactly. Needs: bash, coreutils, jq, pgrep, timeout.
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -593,8 +592,7 @@ check "log points at the artifacts" grep -q 'artifacts' "$T/out"
 # graders
 
 try "graders: one project with one suite per grader"
-T=$(mktemp -d "$TOP/graders.XXXXXX") && P=$T/p && mkdir -p "$P" && cd "$P" || exit 1
-GR=$P
+GR=$P GRT=$T
 cat >echo.sh <<'EOF'
 #!/bin/sh
 echo "$EVAL_SUITE $EVAL_TASK $EVAL_ITERATION" >>calls
@@ -653,7 +651,7 @@ suites:
     grader: {type: exact}
 EOF
 em -k --json r.json
-cp "$T/out" "$T/out.run"
+cp "$T/out" "$GRT/out.run"
 cp "$T/err" "$T/err.run"
 assert_rc 1 # the exploding grader
 assert_calls 19
@@ -689,7 +687,7 @@ assert_json "$GRJSON" "$(cellscore command other 1)" 0.5
 assert_json "$GRJSON" "$(cellstatus command boom 1)" '"error"'
 assert_json "$GRJSON" "$(cellscore command boom 1)" null
 assert_json "$GRJSON" '(.suites[] | select(.name == "command") | .score)' 0.75
-check "the grader error names the cell" grep -q 'command/boom#1' "$T/err.run"
+check "the grader error names the cell" grep -q 'command/boom#1' "$GRT/err.run"
 rm -f calls
 em -k command --json r2.json
 assert_rc 1
@@ -706,7 +704,7 @@ assert_json "$GRJSON" "$(cellscore fields nolist 1)" 0
 
 try "graders: the table names failing tasks with expected and got"
 cd "$GR"
-check "a FAIL line for contains/no" grep -q 'contains/no.*paris.*London' "$T/out.run"
+check "a FAIL line for contains/no" grep -q 'contains/no.*paris.*London' "$GRT/out.run"
 
 # ---------------------------------------------------------------------------
 # targets and sampling
@@ -887,7 +885,8 @@ em -k
 em status
 em -n
 em explain 'calc/t1#1'
-cat "$T"/all.out >/dev/null 2>&1
+em log 'calc/t2#1'
+em calcc
 check "no ESC byte in any output" ! grep -q $'\033' "$T/all"
 check "no CR byte in any output" ! grep -q $'\r' "$T/all"
 
