@@ -86,12 +86,19 @@ static hash filelisthash(struct state *st, const char *tag, const struct strv *f
 	return hashend(&h);
 }
 
-static int setupsuite(struct plan *p, struct suiteplan *sp, struct suite *s, const struct planopts *o, char **err)
+/* the suite-wide inputs: the prompt template, the system prompt, the
+ * rubric, and the hashes of the agent, deps and grader */
+static int setupconfig(struct plan *p, struct suiteplan *sp, char **err)
 {
+	struct suite *s = sp->suite;
 	struct hasher h;
 
-	sp->suite = s;
-	sp->iterations = o->iterations > 0 ? o->iterations : s->iterations;
+	freetemplate(sp->tmpl);
+	freetemplate(sp->rubric);
+	free(sp->system);
+	sp->tmpl = sp->rubric = NULL;
+	sp->system = NULL;
+	sp->tmplhash = (hash){0, 0};
 	if (s->prompt) {
 		char *text = readfile(s->prompt, NULL);
 		if (!text) {
@@ -129,7 +136,14 @@ static int setupsuite(struct plan *p, struct suiteplan *sp, struct suite *s, con
 	hashaddstr(&h, s->grader.canon);
 	hashaddhash(&h, filelisthash(p->st, "graderfiles", &s->grader.files, err));
 	sp->graderhash = hashend(&h);
-	if (*err)
+	return *err ? -1 : 0;
+}
+
+static int setupsuite(struct plan *p, struct suiteplan *sp, struct suite *s, const struct planopts *o, char **err)
+{
+	sp->suite = s;
+	sp->iterations = o->iterations > 0 ? o->iterations : s->iterations;
+	if (setupconfig(p, sp, err) < 0)
 		return -1;
 	if (listtasks(s, p->st, &sp->tasks, err) < 0)
 		return -1;
@@ -295,6 +309,78 @@ static int checktargets(struct plan *p, const struct target *t, int nt, char **e
 	return 0;
 }
 
+/* what a cell needs now, from the store */
+static void resolve(struct plan *p, struct cell *c, int rebuild)
+{
+	const struct runrec *r = rebuild ? NULL : findrun(p->store, c->runkey);
+
+	free(c->why);
+	c->why = NULL;
+	c->scored = 0;
+	c->status = CELL_PENDING;
+	if (!r) {
+		c->need = NEED_RUN;
+		c->why = rebuild ? xstrdup("rebuild (-B)") : whyrun(p->store, c);
+		return;
+	}
+	setgradekey(p, c, r->out);
+	c->seconds = r->seconds;
+	const struct graderec *g = findgrade(p->store, c->gradekey);
+	if (!g) {
+		c->need = NEED_GRADE;
+		c->why = xstrdup("run cached; grader, its files or the expected answer changed");
+		return;
+	}
+	c->need = NEED_NOTHING;
+	c->status = CELL_CACHED;
+	c->scored = 1;
+	c->score = g->score;
+}
+
+/* new prompt and task hashes, keys and needs for the cells of one task */
+static int rekeycells(struct plan *p, struct suiteplan *sp, size_t ti, char **err)
+{
+	hash th[2];
+	struct idxlist *il = sp->cellsof ? &sp->cellsof[ti] : NULL;
+
+	if (!il || !il->n)
+		return 0;
+	free(sp->prompts[ti]);
+	sp->prompts[ti] = NULL;
+	if (taskhashes(p, sp, ti, th, err) < 0)
+		return -1;
+	for (size_t k = 0; k < il->n; k++) {
+		struct cell *c = &p->cells[il->v[k]];
+		c->parts[PART_AGENT] = sp->agenthash;
+		c->parts[PART_PROMPT] = th[0];
+		c->parts[PART_TASK] = c->task->content;
+		c->parts[PART_DEPS] = sp->depshash;
+		c->expectedhash = th[1];
+		c->runkey = runkey(c);
+		resolve(p, c, 0);
+	}
+	return 0;
+}
+
+int rekeytask(struct plan *p, struct suiteplan *sp, size_t taskno, char **err)
+{
+	*err = NULL;
+	if (rehashtask(&sp->tasks.v[taskno], p->st, err) < 0)
+		return -1;
+	return rekeycells(p, sp, taskno, err);
+}
+
+int rekeysuite(struct plan *p, struct suiteplan *sp, char **err)
+{
+	*err = NULL;
+	if (setupconfig(p, sp, err) < 0)
+		return -1;
+	for (size_t t = 0; t < sp->tasks.n; t++)
+		if (rekeycells(p, sp, t, err) < 0)
+			return -1;
+	return 0;
+}
+
 struct plan *makeplan(struct evalfile *ef, struct state *st, struct store *store, const struct planopts *o, char **err)
 {
 	struct plan *p = xcalloc(1, sizeof(*p));
@@ -387,24 +473,13 @@ struct plan *makeplan(struct evalfile *ef, struct state *st, struct store *store
 
 	for (size_t i = 0; i < p->ncells; i++) {
 		struct cell *c = &p->cells[i];
-		const struct runrec *r = o->rebuild ? NULL : findrun(store, c->runkey);
-		if (!r) {
-			c->need = NEED_RUN;
-			c->why = o->rebuild ? xstrdup("rebuild (-B)") : whyrun(store, c);
-			continue;
-		}
-		setgradekey(p, c, r->out);
-		c->seconds = r->seconds;
-		const struct graderec *g = findgrade(store, c->gradekey);
-		if (!g) {
-			c->need = NEED_GRADE;
-			c->why = xstrdup("run cached; grader, its files or the expected answer changed");
-			continue;
-		}
-		c->need = NEED_NOTHING;
-		c->status = CELL_CACHED;
-		c->scored = 1;
-		c->score = g->score;
+		struct suiteplan *sp = c->sp;
+		if (!sp->cellsof)
+			sp->cellsof = xcalloc(sp->tasks.n + 1, sizeof(*sp->cellsof));
+		struct idxlist *il = &sp->cellsof[c->taskno];
+		xgrow(&il->v, &il->cap, il->n + 1, sizeof(*il->v));
+		il->v[il->n++] = i;
+		resolve(p, c, o->rebuild);
 	}
 	for (int i = 0; i < o->ntargets; i++)
 		free(tg[i].task);
@@ -456,6 +531,9 @@ void freeplan(struct plan *p)
 		freetemplate(sp->tmpl);
 		freetemplate(sp->rubric);
 		free(sp->system);
+		for (size_t j = 0; sp->cellsof && j < sp->tasks.n; j++)
+			free(sp->cellsof[j].v);
+		free(sp->cellsof);
 	}
 	free(p->sp);
 	free(p);

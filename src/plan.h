@@ -26,6 +26,11 @@
 enum need { NEED_NOTHING, NEED_GRADE, NEED_RUN };
 enum cellstatus { CELL_PENDING, CELL_RAN, CELL_CACHED, CELL_ERROR };
 
+struct idxlist {
+	size_t *v;
+	size_t n, cap;
+};
+
 struct suiteplan {
 	struct suite *suite;
 	struct template *tmpl;    /* NULL: the prompt is the task's input */
@@ -37,6 +42,7 @@ struct suiteplan {
 	hash agenthash, depshash, graderhash;
 	int iterations;
 	size_t ncells;            /* targeted cells of this suite */
+	struct idxlist *cellsof;  /* per task: its cells' indices in the plan */
 };
 
 struct cell {
@@ -87,6 +93,11 @@ struct plan *makeplan(struct evalfile *ef, struct state *st, struct store *store
 const char *cellprompt(struct plan *p, struct cell *c, char **err);
 /* compute a cell's grade key from its output hash */
 void setgradekey(struct plan *p, struct cell *c, hash out);
+/* after a task's files changed: rehash it, then recompute its cells' keys
+ * and what they need; -1 and *err when the task is now unreadable */
+int rekeytask(struct plan *p, struct suiteplan *sp, size_t taskno, char **err);
+/* after a suite's prompt, deps, system prompt or grader files changed */
+int rekeysuite(struct plan *p, struct suiteplan *sp, char **err);
 /* the cell named id (SUITE/TASK#K), or NULL */
 struct cell *findcellid(struct plan *p, const char *id);
 void freeplan(struct plan *p);

@@ -346,6 +346,43 @@ int loadtask(struct task *t, char **err)
 	return 0;
 }
 
+static void unload(struct task *t)
+{
+	free(t->input);
+	cJSON_Delete(t->messages);
+	strvfree(&t->expected);
+	cJSON_Delete(t->fields);
+	t->input = NULL;
+	t->messages = t->fields = NULL;
+	t->loaded = 0;
+}
+
+int rehashtask(struct task *t, struct state *st, char **err)
+{
+	*err = NULL;
+	unload(t);
+	if (t->kind == TASK_JSON) {
+		forgetfile(st, t->path);
+		if (filehash(st, t->path, &t->content) < 0) {
+			*err = xasprintf("%s: cannot read: %s", t->path, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (t->kind != TASK_DIR) {
+		*err = xasprintf("%s: a .jsonl task cannot be rehashed alone", t->path);
+		return -1;
+	}
+	struct tasklist one = {0};
+	if (dirtask(&one, t->path, st, err) < 0) {
+		freetasks(&one);
+		return -1;
+	}
+	t->content = one.v[0].content;
+	freetasks(&one);
+	return 0;
+}
+
 char *taskjson(struct task *t)
 {
 	char *s = t->fields ? cJSON_PrintUnformatted(t->fields) : NULL;
@@ -367,10 +404,7 @@ void freetasks(struct tasklist *tl)
 		free(t->id);
 		free(t->path);
 		free(t->text);
-		free(t->input);
-		cJSON_Delete(t->messages);
-		strvfree(&t->expected);
-		cJSON_Delete(t->fields);
+		unload(t);
 	}
 	free(tl->v);
 	memset(tl, 0, sizeof(*tl));

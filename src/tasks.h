@@ -47,6 +47,9 @@ struct tasklist {
 int listtasks(const struct suite *s, struct state *st, struct tasklist *out, char **err);
 /* parse a task's fields; -1 and *err on a bad file */
 int loadtask(struct task *t, char **err);
+/* recompute a directory or .json task's content hash after its files
+ * changed, and forget what was loaded; -1 and *err when unreadable */
+int rehashtask(struct task *t, struct state *st, char **err);
 /* the task's fields as one JSON object (for EVAL_TASK_JSON); caller frees */
 char *taskjson(struct task *t);
 /* the first expected answer, or "" */
