@@ -43,6 +43,7 @@ struct suiteplan {
 	int iterations;
 	size_t ncells;            /* targeted cells of this suite */
 	struct idxlist *cellsof;  /* per task: its cells' indices in the plan */
+	int broken;               /* watch: its prompt or files are invalid now */
 };
 
 struct cell {
@@ -64,6 +65,7 @@ struct cell {
 	char *error;              /* what went wrong, when status is CELL_ERROR */
 	int graded_now;           /* graded in this invocation */
 	int queued;               /* waiting in or taken by the scheduler */
+	int failed;               /* watch: it failed at the last update */
 	void *job;                /* the scheduler's job working on it */
 };
 

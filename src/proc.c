@@ -98,6 +98,26 @@ static void onpipe(void *arg, int fd, int revents)
 	finish(p);
 }
 
+static void closepipes(void *arg)
+{
+	struct proc *p = arg;
+
+	p->timer = 0;
+	for (int *fd = &p->outfd; fd; fd = fd == &p->outfd ? &p->errfd : NULL) {
+		if (*fd < 0)
+			continue;
+		struct buf *b = fd == &p->outfd ? &p->out : &p->err;
+		char tmp[65536];
+		ssize_t n;
+		while ((n = read(*fd, tmp, sizeof(tmp))) > 0)
+			bufadd(b, tmp, (size_t)n);
+		loopfd(p->l, *fd, 0, NULL, NULL);
+		close(*fd);
+		*fd = -1;
+	}
+	finish(p);
+}
+
 static void reap(void *arg)
 {
 	static int busy, again;
@@ -129,6 +149,11 @@ static void reap(void *arg)
 				again = 1;
 				break;
 			}
+			/* a descendant that left the group may hold the pipes open:
+			 * give it a moment, then stop reading */
+			if (p->timer)
+				loopcancel(p->l, p->timer);
+			p->timer = looptimer(p->l, now() + 1.0, closepipes, p);
 		}
 	} while (again);
 	busy = 0;
