@@ -527,13 +527,13 @@ void freeplan(struct plan *p)
 		for (size_t j = 0; j < sp->tasks.n; j++)
 			free(sp->prompts ? sp->prompts[j] : NULL);
 		free(sp->prompts);
+		for (size_t j = 0; sp->cellsof && j < sp->tasks.n; j++)
+			free(sp->cellsof[j].v);
+		free(sp->cellsof);
 		freetasks(&sp->tasks);
 		freetemplate(sp->tmpl);
 		freetemplate(sp->rubric);
 		free(sp->system);
-		for (size_t j = 0; sp->cellsof && j < sp->tasks.n; j++)
-			free(sp->cellsof[j].v);
-		free(sp->cellsof);
 	}
 	free(p->sp);
 	free(p);
