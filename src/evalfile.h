@@ -4,8 +4,8 @@
  * a fully checked configuration: every key known, every type right, every
  * named file present and every glob matching something. Errors name
  * FILE:LINE:COLUMN and what was expected; nothing else runs before the
- * whole file is valid. Paths in the result are relative to the current
- * directory (the Evalfile's directory joined in front). */
+ * whole file is valid. The loader runs in the Evalfile's directory (main
+ * changes there first), so paths in the result are relative to it. */
 #ifndef EVALFILE_H
 #define EVALFILE_H
 

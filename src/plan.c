@@ -179,10 +179,11 @@ static int taskhashes(struct plan *p, struct suiteplan *sp, size_t ti, hash out[
 	struct hasher h;
 	hash key;
 
-	hashstart(&h, "memo-v1");
+	hashstart(&h, "memo-v2");
 	hashaddhash(&h, sp->tmplhash);
 	hashaddu64(&h, sp->tmpl != NULL);
 	hashaddhash(&h, t->content);
+	hashaddstr(&h, t->id); /* {{task.id}} may be in the prompt */
 	key = hashend(&h);
 	if (memoget(p->st, key, out) == 0)
 		return 0;

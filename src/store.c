@@ -36,7 +36,21 @@ struct store {
 	struct htab *cells;  /* cell id -> struct cellrec */
 	size_t lines;        /* lines in the log, live or not */
 	unsigned tmpcount;
+	unsigned char made[2][256]; /* runs/KK and grades/KK folders known to exist */
 };
+
+/* make the KK folder of path (kind 0: runs, 1: grades) once per process */
+static void makeparent(struct store *s, int kind, hash key, const char *path)
+{
+	unsigned kk = (unsigned)(key.high64 >> 56);
+
+	if (s->made[kind][kk])
+		return;
+	char *parent = dirname_of(path);
+	if (mkdirs(parent, 0755) == 0)
+		s->made[kind][kk] = 1;
+	free(parent);
+}
 
 static void unescape(char *s)
 {
@@ -220,10 +234,21 @@ struct store *openstore(const char *dir, char **err)
 		closestore(s);
 		return NULL;
 	}
-	flock(s->lockfd, LOCK_SH);
+	flock(s->lockfd, LOCK_EX);
 	char *text = readfile(p, &len);
+	if (text && len && strncmp(text, LOGHEADER, len < strlen(LOGHEADER) ? len : strlen(LOGHEADER))) {
+		/* not our log (or its start was damaged): keep it aside and start
+		 * a new one; entries are found on disk and indexed again */
+		char *aside = xasprintf("%s.damaged.%ld", p, (long)time(NULL));
+		warn("%s is damaged: kept as %s, starting a new index", p, aside);
+		rename(p, aside);
+		free(aside);
+		close(s->logfd);
+		s->logfd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		len = 0;
+	}
 	if (text && len == 0) {
-		if (write(s->logfd, LOGHEADER, strlen(LOGHEADER)) < 0)
+		if (s->logfd < 0 || write(s->logfd, LOGHEADER, strlen(LOGHEADER)) < 0)
 			warn("cannot write %s:", p);
 	} else if (text) {
 		s->lines = loadlog(s, text, len);
@@ -271,17 +296,13 @@ static void logrun(struct store *s, hash key, const struct runrec *r)
 	buffree(&b);
 }
 
-const struct runrec *findrun(struct store *s, hash key)
+/* index a run entry found on disk (its meta.json); NULL when there is none */
+static const struct runrec *indexrun(struct store *s, hash key)
 {
-	struct runrec *r = htabget(s->runs, &key, sizeof(key));
-
-	if (r)
-		return r;
-	/* not indexed: an entry renamed into place by a process killed before
-	 * it could append its log line, or by another process since we loaded */
 	char *dir = runpath(s, key);
 	char *meta = pathjoin(dir, "meta.json");
 	char *text = readfile(meta, NULL);
+
 	free(meta);
 	free(dir);
 	if (!text)
@@ -294,21 +315,54 @@ const struct runrec *findrun(struct store *s, hash key)
 		cJSON_Delete(m);
 		return NULL;
 	}
-	rec.exitcode = cJSON_GetObjectItemCaseSensitive(m, "exit")
-		? (int)cJSON_GetObjectItemCaseSensitive(m, "exit")->valuedouble : 0;
+	const cJSON *ex = cJSON_GetObjectItemCaseSensitive(m, "exit");
+	rec.exitcode = cJSON_IsNumber(ex) ? (int)ex->valuedouble : 0;
 	const cJSON *sec = cJSON_GetObjectItemCaseSensitive(m, "seconds");
 	rec.seconds = cJSON_IsNumber(sec) ? sec->valuedouble : 0;
 	cJSON_Delete(m);
-	r = xmalloc(sizeof(*r));
-	*r = rec;
-	htabput(s->runs, &key, sizeof(key), r);
-	logrun(s, key, r);
-	return r;
+	void **slot = htabslot(s->runs, &key, sizeof(key), 1);
+	if (!*slot)
+		*slot = xmalloc(sizeof(rec));
+	*(struct runrec *)*slot = rec;
+	logrun(s, key, *slot);
+	return *slot;
+}
+
+const struct runrec *findrun(struct store *s, hash key)
+{
+	struct runrec *r = htabget(s->runs, &key, sizeof(key));
+
+	/* not indexed: an entry renamed into place by a process killed before
+	 * it could append its log line, or by another process since we loaded */
+	return r ? r : indexrun(s, key);
 }
 
 const struct graderec *findgrade(struct store *s, hash key)
 {
-	return htabget(s->grades, &key, sizeof(key));
+	struct graderec *g = htabget(s->grades, &key, sizeof(key));
+
+	if (g)
+		return g;
+	/* not indexed: look for the grade file itself */
+	char *path = keypath(s, "grades", key);
+	char *text = readfile(path, NULL);
+	free(path);
+	if (!text)
+		return NULL;
+	char *nl = strchr(text, '\n'), *end;
+	double score = strtod(text, &end);
+	if (!nl || end != nl || !(score >= 0 && score <= 1)) {
+		free(text);
+		return NULL;
+	}
+	char *reason = nl + 1;
+	reason[strcspn(reason, "\n")] = '\0';
+	g = xmalloc(sizeof(*g));
+	g->score = score;
+	g->reason = xstrdup(reason);
+	free(text);
+	htabput(s->grades, &key, sizeof(key), g);
+	return g;
 }
 
 const struct cellrec *findcell(struct store *s, const char *id)
@@ -323,8 +377,13 @@ void setcell(struct store *s, const char *id, const struct cellrec *r)
 	struct buf b = {0};
 	char h[6][33];
 
-	if (c && !memcmp(c, r, sizeof(*r)))
-		return;
+	if (c && hasheq(c->run, r->run) && hasheq(c->grade, r->grade) && c->iteration == r->iteration) {
+		int same = 1;
+		for (int i = 0; i < NPARTS; i++)
+			same &= hasheq(c->parts[i], r->parts[i]);
+		if (same)
+			return;
+	}
 	if (!c)
 		c = *slot = xmalloc(sizeof(*c));
 	*c = *r;
@@ -354,10 +413,9 @@ char *newentry(struct store *s)
 int commitrun(struct store *s, hash key, const char *tmp, const struct runrec *r, int replace)
 {
 	char *dst = runpath(s, key);
-	char *parent = dirname_of(dst);
 	int ret = 0;
 
-	mkdirs(parent, 0755);
+	makeparent(s, 0, key, dst);
 	if (replace) {
 		/* move the old entry aside: a crash in between leaves no entry for
 		 * key, which only means the cell runs again */
@@ -368,14 +426,18 @@ int commitrun(struct store *s, hash key, const char *tmp, const struct runrec *r
 	}
 	if (rename(tmp, dst) < 0) {
 		if (errno == EEXIST || errno == ENOTEMPTY) {
-			rmtree(tmp); /* another process stored this key first: keep its entry */
+			/* another process stored this key first: keep its entry */
+			rmtree(tmp);
+			free(dst);
+			if (htabget(s->runs, &key, sizeof(key)))
+				return 0;
+			return indexrun(s, key) ? 0 : -1;
 		} else {
 			warn("cannot store %s:", dst);
 			rmtree(tmp);
 			ret = -1;
 		}
 	}
-	free(parent);
 	free(dst);
 	if (ret == 0) {
 		void **slot = htabslot(s->runs, &key, sizeof(key), 1);
@@ -390,17 +452,15 @@ int commitrun(struct store *s, hash key, const char *tmp, const struct runrec *r
 int commitgrade(struct store *s, hash key, double score, const char *reason)
 {
 	char *path = keypath(s, "grades", key);
-	char *parent = dirname_of(path);
 	struct buf b = {0};
 	char k[33];
 
-	mkdirs(parent, 0755);
+	makeparent(s, 1, key, path);
 	bufaddf(&b, "%.17g\n%s\n", score, reason ? reason : "");
 	int ret = writefile(path, b.s, b.len);
 	if (ret < 0)
 		warn("cannot store %s:", path);
 	buffree(&b);
-	free(parent);
 	free(path);
 	if (ret < 0)
 		return -1;
@@ -542,6 +602,16 @@ long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades)
 		/* our descriptor points at the old file now */
 		close(s->logfd);
 		s->logfd = open(logp, O_WRONLY | O_APPEND | O_CLOEXEC);
+		/* and what we hold in memory is what the new log holds */
+		htabfree(s->runs, free);
+		htabfree(s->grades, freegrade);
+		htabfree(s->cells, free);
+		s->runs = mkhtab(1024);
+		s->grades = mkhtab(1024);
+		s->cells = mkhtab(1024);
+		char *copy = xstrndup(b.s, b.len);
+		s->lines = loadlog(s, copy, b.len);
+		free(copy);
 		if (liveruns)
 			n += sweep(s, "runs", liveruns);
 		if (livegrades)

@@ -188,8 +188,11 @@ int listtasks(const struct suite *s, struct state *st, struct tasklist *out, cha
 		struct task *t = &out->v[i];
 		struct task *o = htabget(seen, t->id, strlen(t->id));
 		if (o) {
-			*err = xasprintf("%s:%d: suite '%s': duplicate task id '%s' (also %s%s%.0d)", t->path, t->line, s->name,
-			                 t->id, o->path, o->line ? ":" : "", o->line);
+			char *at = t->line ? xasprintf("%s:%d", t->path, t->line) : xstrdup(t->path);
+			char *other = o->line ? xasprintf("%s:%d", o->path, o->line) : xstrdup(o->path);
+			*err = xasprintf("%s: suite '%s': duplicate task id '%s' (also %s)", at, s->name, t->id, other);
+			free(at);
+			free(other);
 			htabfree(seen, NULL);
 			return -1;
 		}
