@@ -155,8 +155,10 @@ static struct ynode *parse(struct ctx *c, const char *path)
 	yaml_parser_set_input_string(&p, (unsigned char *)text, len);
 	if (!yaml_parser_load(&p, &doc)) {
 		struct ynode at = {.line = (int)p.problem_mark.line + 1, .col = (int)p.problem_mark.column + 1};
-		char *msg = xasprintf("invalid YAML: %s%s%s", p.problem ? p.problem : "syntax error",
-		                      p.context ? " " : "", p.context ? p.context : "");
+		char *msg = p.context
+			? xasprintf("invalid YAML: %s %s that starts at line %d, column %d", p.problem ? p.problem : "syntax error",
+			            p.context, (int)p.context_mark.line + 1, (int)p.context_mark.column + 1)
+			: xasprintf("invalid YAML: %s", p.problem ? p.problem : "syntax error");
 		yaml_parser_delete(&p);
 		free(text);
 		struct buf b = {0};

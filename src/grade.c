@@ -210,7 +210,10 @@ int gradestart(struct loop *l, const struct grader *g, const char *outputpath, c
 	char *allj = cJSON_PrintUnformatted(all);
 	cJSON_Delete(all);
 	pg->env = xcalloc(3, sizeof(*pg->env));
-	pg->env[0] = xasprintf("EVAL_EXPECTED=%s", firstexpected(t));
+	/* trim applies to what the script compares with, too */
+	char *want = xstrdup(firstexpected(t));
+	pg->env[0] = xasprintf("EVAL_EXPECTED=%s", g->trim ? trim(want) : want);
+	free(want);
 	pg->env[1] = xasprintf("EVAL_EXPECTED_JSON=%s", allj ? allj : "[]");
 	cJSON_free(allj);
 	pg->done = done;

@@ -211,6 +211,9 @@ void savestate(struct state *s)
 		hashhex(v[1], h3);
 		bufaddf(&b, "M %s %s %s\n", h1, h2, h3);
 	}
+	char *dir = dirname_of(s->path);
+	mkdirs(dir, 0755);
+	free(dir);
 	if (writefile(s->path, b.s, b.len) < 0)
 		warn("cannot write %s:", s->path);
 	else

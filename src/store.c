@@ -164,10 +164,14 @@ static size_t loadlog(struct store *s, char *text, size_t len)
 	return count;
 }
 
+static int ready(struct store *s);
+
 static void appendline(struct store *s, struct buf *b)
 {
 	char check[16];
 
+	if (ready(s) < 0)
+		return;
 	snprintf(check, sizeof(check), "\t%08x\n", (unsigned)XXH32(b->s, b->len, 0));
 	bufadds(b, check);
 	flock(s->lockfd, LOCK_SH);
@@ -200,11 +204,50 @@ static void cleantmp(struct store *s)
 	free(tmp);
 }
 
+/* create the cache folder and its log on the first write: a run that
+ * fails before storing anything leaves no cache behind */
+static int ready(struct store *s)
+{
+	static const char *const sub[] = {"runs", "grades", "errors", "tmp"};
+	char *p;
+
+	if (s->logfd >= 0)
+		return 0;
+	for (size_t i = 0; i < LEN(sub); i++) {
+		p = pathjoin(s->dir, sub[i]);
+		if (mkdirs(p, 0755) < 0) {
+			warn("cannot create cache folder %s:", p);
+			free(p);
+			return -1;
+		}
+		free(p);
+	}
+	p = pathjoin(s->dir, "lock");
+	if (s->lockfd < 0)
+		s->lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	free(p);
+	p = pathjoin(s->dir, "log");
+	s->logfd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (s->logfd < 0 || s->lockfd < 0) {
+		warn("cannot open %s:", p);
+		free(p);
+		return -1;
+	}
+	struct stat st;
+	flock(s->lockfd, LOCK_EX);
+	if (fstat(s->logfd, &st) == 0 && st.st_size == 0 && write(s->logfd, LOGHEADER, strlen(LOGHEADER)) < 0)
+		warn("cannot write %s:", p);
+	flock(s->lockfd, LOCK_UN);
+	free(p);
+	return 0;
+}
+
 struct store *openstore(const char *dir, char **err)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
 	char *p;
 	size_t len;
+	struct stat st;
 
 	*err = NULL;
 	s->dir = xstrdup(dir);
@@ -212,29 +255,24 @@ struct store *openstore(const char *dir, char **err)
 	s->runs = mkhtab(1024);
 	s->grades = mkhtab(1024);
 	s->cells = mkhtab(1024);
-	static const char *const sub[] = {"runs", "grades", "errors", "tmp"};
-	for (size_t i = 0; i < LEN(sub); i++) {
-		p = pathjoin(dir, sub[i]);
-		if (mkdirs(p, 0755) < 0) {
-			*err = xasprintf("cannot create cache folder %s: %s", p, strerror(errno));
-			free(p);
-			closestore(s);
-			return NULL;
-		}
-		free(p);
+	if (stat(dir, &st) < 0) {
+		if (errno == ENOENT)
+			return s; /* made on the first write */
+		*err = xasprintf("cannot use cache folder %s: %s", dir, strerror(errno));
+		closestore(s);
+		return NULL;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		*err = xasprintf("cache folder %s is not a folder", dir);
+		closestore(s);
+		return NULL;
 	}
 	p = pathjoin(dir, "lock");
 	s->lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	free(p);
 	p = pathjoin(dir, "log");
-	s->logfd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (s->logfd < 0 || s->lockfd < 0) {
-		*err = xasprintf("cannot open %s: %s", p, strerror(errno));
-		free(p);
-		closestore(s);
-		return NULL;
-	}
-	flock(s->lockfd, LOCK_EX);
+	if (s->lockfd >= 0)
+		flock(s->lockfd, LOCK_EX);
 	char *text = readfile(p, &len);
 	if (text && len && strncmp(text, LOGHEADER, len < strlen(LOGHEADER) ? len : strlen(LOGHEADER))) {
 		/* not our log (or its start was damaged): keep it aside and start
@@ -243,20 +281,19 @@ struct store *openstore(const char *dir, char **err)
 		warn("%s is damaged: kept as %s, starting a new index", p, aside);
 		rename(p, aside);
 		free(aside);
-		close(s->logfd);
-		s->logfd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-		len = 0;
-	}
-	if (text && len == 0) {
-		if (s->logfd < 0 || write(s->logfd, LOGHEADER, strlen(LOGHEADER)) < 0)
-			warn("cannot write %s:", p);
 	} else if (text) {
 		s->lines = loadlog(s, text, len);
 		/* a torn last line: end it, so the next append starts clean */
-		if (len && text[len - 1] != '\n' && write(s->logfd, "\n", 1) < 0)
-			warn("cannot write %s:", p);
+		if (len && text[len - 1] != '\n') {
+			int fd = open(p, O_WRONLY | O_APPEND | O_CLOEXEC);
+			if (fd < 0 || write(fd, "\n", 1) < 0)
+				warn("cannot write %s:", p);
+			if (fd >= 0)
+				close(fd);
+		}
 	}
-	flock(s->lockfd, LOCK_UN);
+	if (s->lockfd >= 0)
+		flock(s->lockfd, LOCK_UN);
 	free(text);
 	free(p);
 	cleantmp(s);
@@ -400,6 +437,8 @@ void setcell(struct store *s, const char *id, const struct cellrec *r)
 
 char *newentry(struct store *s)
 {
+	if (ready(s) < 0)
+		fatal(EXIT_GATE, "cannot use the cache folder %s", s->dir);
 	char *p = xasprintf("%s/tmp/%ld.%u", s->dir, (long)getpid(), s->tmpcount++);
 	char *art = pathjoin(p, "artifacts");
 
@@ -415,6 +454,11 @@ int commitrun(struct store *s, hash key, const char *tmp, const struct runrec *r
 	char *dst = runpath(s, key);
 	int ret = 0;
 
+	if (ready(s) < 0) {
+		free(dst);
+		rmtree(tmp);
+		return -1;
+	}
 	makeparent(s, 0, key, dst);
 	if (replace) {
 		/* move the old entry aside: a crash in between leaves no entry for
@@ -455,6 +499,10 @@ int commitgrade(struct store *s, hash key, double score, const char *reason)
 	struct buf b = {0};
 	char k[33];
 
+	if (ready(s) < 0) {
+		free(path);
+		return -1;
+	}
 	makeparent(s, 1, key, path);
 	bufaddf(&b, "%.17g\n%s\n", score, reason ? reason : "");
 	int ret = writefile(path, b.s, b.len);
@@ -481,6 +529,7 @@ int commitgrade(struct store *s, hash key, double score, const char *reason)
 
 void keeperror(struct store *s, const char *cellid, const char *tmp)
 {
+	ready(s);
 	char *dst = errorpath(s, cellid);
 	char *old = xasprintf("%s.old.%ld", dst, (long)getpid());
 
@@ -538,6 +587,13 @@ long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades)
 	void *val;
 	long n = 0;
 
+	if (ready(s) < 0) {
+		free(logp);
+		htabfree(fresh.runs, free);
+		htabfree(fresh.grades, freegrade);
+		htabfree(fresh.cells, free);
+		return 0;
+	}
 	flock(s->lockfd, LOCK_EX);
 	/* re-read: other processes may have appended since we opened */
 	char *text = readfile(logp, &len);

@@ -2,7 +2,7 @@
 #
 # try "description"      start a case: a fresh folder $T, the project in
 #                        $P=$T/p, the current directory
-# em ARGS...             run evalmake; $rc, $T/out, $T/err (and $T/all)
+# em ARGS...             run evalmake: $rc, $T/out, $T/err
 # bg_em ARGS...          start evalmake in the background: $bgpid
 # bg_wait SECS           wait for $bgpid (killed if it takes longer): $rc
 # check "what" CMD...    a failing CMD fails the case, printing the output
@@ -36,7 +36,7 @@ TOP=$(mktemp -d "${TMPDIR:-/tmp}/evalmake-e2e.XXXXXX") || exit 2
 MARK="emke2e$$"              # in the name of every sleep a test agent runs
 mkdir "$TOP/bin"
 BGPIDS=()
-npass=0 nfail=0 cur="" curfail=0 rc=0 bgpid="" nbg=0 T="" P=""
+npass=0 nfail=0 cur="" curstart="" curcpu=0 curfail=0 rc=0 bgpid="" nbg=0 T="" P=""
 STARTED=$EPOCHREALTIME
 
 cleanup() {
@@ -74,16 +74,22 @@ noproc() {
 
 # waitfor SECS 'SHELL': poll every 0.05 s until it holds; 1 if it never did
 waitfor() {
-	local end=$(($(date +%s) + $1 + 1)) i=0
+	local end=$((EPOCHSECONDS + $1 + 1))
 	while :; do
 		eval "$2" && return 0
-		[ "$(date +%s)" -ge "$end" ] && return 1
+		[ "$EPOCHSECONDS" -ge "$end" ] && return 1
 		sleep 0.05
 	done
 }
 
 elapsed() {
 	awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'
+}
+
+# seconds of CPU used by the shell's children so far
+cputime() {
+	times >"$TOP/times" # no subshell: its children would be none
+	awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.2f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$TOP/times"
 }
 
 finish() {
@@ -101,6 +107,10 @@ finish() {
 		fi
 	done
 	BGPIDS=()
+	if [ -n "${E2E_TIMES:-}" ]; then
+		cputime >"$TOP/cpu"
+		echo "# $(elapsed "$curstart")s $(awk -v a="$curcpu" '{ printf "%.2f", $1 - a }' "$TOP/cpu")s cpu  $cur" >&2
+	fi
 	if [ "$curfail" = 0 ]; then
 		npass=$((npass + 1))
 	else
@@ -112,6 +122,11 @@ finish() {
 try() {
 	finish
 	cur=$1
+	curstart=$EPOCHREALTIME
+	if [ -n "${E2E_TIMES:-}" ]; then
+		cputime >"$TOP/cpu"
+		read -r curcpu <"$TOP/cpu"
+	fi
 	curfail=0
 	rc=0
 	T=$(mktemp -d "$TOP/t.XXXXXX") || exit 2
@@ -151,10 +166,21 @@ fail() {
 	fi
 }
 
+# check "what" [!] CMD...: CMD succeeds (with !: fails)
 check() {
 	local what=$1
 	shift
-	"$@" >/dev/null 2>&1 || fail "$what"
+	if [ "$1" = "!" ]; then
+		shift
+		! "$@" >/dev/null 2>&1 || fail "$what"
+	else
+		"$@" >/dev/null 2>&1 || fail "$what"
+	fi
+}
+
+# some line naming $1 says it changed (not "unchanged")
+names_changed() {
+	grep -i -- "$1" "$2" | grep -iv unchanged | grep -qi changed
 }
 
 checks() {
@@ -173,11 +199,7 @@ em() {
 	last="evalmake $*"
 	timeout -k 5 120 "$E" "$@" >"$T/out" 2>"$T/err"
 	rc=$?
-	{
-		echo "\$ evalmake $*"
-		cat "$T/out" "$T/err"
-	} >>"$T/all"
-	sancheck "$T/err"
+	[ -s "$T/err" ] && sancheck "$T/err"
 	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 		fail "evalmake $* did not finish within 120 s"
 	fi
@@ -319,16 +341,24 @@ mkproject() {
 #!/bin/sh
 # the test agent: logs its call, fails when asked to, echoes the question
 echo "$EVAL_SUITE $EVAL_TASK $EVAL_ITERATION" >>calls
-in=$(cat)
 echo "agent: working on $EVAL_TASK" >&2
 if [ -f fail ]; then
-	f=$(cat fail)
+	read -r f <fail
 	if [ "$f" = all ] || [ "$f" = "$EVAL_TASK" ]; then
 		echo "agent failed on purpose on $EVAL_TASK" >&2
 		exit 3
 	fi
 fi
-printf '%s\n' "$in" | sed -n 's/^Q: *//p'
+# answer with what follows "Q:" (shell builtins only: agents run often)
+while IFS= read -r line || [ -n "$line" ]; do
+	case $line in
+	Q:*)
+		a=${line#Q:}
+		while :; do case $a in " "*) a=${a# } ;; *) break ;; esac; done
+		printf '%s\n' "$a"
+		;;
+	esac
+done
 EOF
 	chmod +x agent.sh
 	cat >Evalfile <<'EOF'

@@ -21,11 +21,26 @@
  *               [--max-body BYTES] [--threads N]
  *
  * API endpoints (POST): /v1/chat/completions, /chat/completions, /v1/messages
- * Control endpoints:    GET /_stats, POST /_reset, POST /_faults
+ * Control endpoints (no auth):
+ *   GET  /_stats   counters: requests (API POSTs received, faulted ones too),
+ *                  ok, faulted, rejected (401/400/413), by_path, by_fault,
+ *                  auth_headers (distinct keys seen; keys themselves are never
+ *                  shown), queued_faults, latency_ms, with_seed, last_seed,
+ *                  with_temperature, last_temperature.
+ *   POST /_reset   zeroes counters, empties the fault queue and restores the
+ *                  --latency-ms latency.
+ *   POST /_faults  {"faults":[{"type":"429","count":2,"retry_after":"1"}, ...],
+ *                   "latency_ms":50}: appends to the fault queue (the next
+ *                  API requests take them in order) and/or sets the latency.
+ *                  Types: 429 500 400 malformed truncated drop hang.
+ *   A prompt containing FAULT:<type> gets that fault on every request.
  *
  * Order of checks for an API request: body size (413), queued fault, auth
  * (401), JSON and fields (400), FAULT:<type> in the prompt, then the answer.
  * Content given as a list of parts is joined with "\n" between text parts.
+ * The latency applies to every API answer, injected faults included (a drop
+ * closes after it); a hang never answers, and its socket is closed when the
+ * client gives up or the server exits.
  */
 #define _GNU_SOURCE
 
@@ -57,6 +72,9 @@
 #define LISTEN_BACKLOG 4096
 #define HANG_POLL_MS 200 /* how often hung connections are checked for a client hang-up */
 #define RESUME_BATCH 256
+/* MHD clears each connection's memory pool between requests, so its 32 KiB
+ * default costs a memset per request; API request headers are small. */
+#define CONNECTION_MEMORY (16u * 1024u)
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
@@ -1153,7 +1171,6 @@ static enum MHD_Result deliver(struct MHD_Connection *c, struct request *r)
  * so that no MHD thread is tied up. */
 static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r)
 {
-    uint64_t latency = r->route == R_API ? current_latency() : 0;
     if (r->action == ACT_HANG) {
         const union MHD_ConnectionInfo *info =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -1164,6 +1181,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r)
         timer_add_hung(c, info->connect_fd);
         return MHD_YES;
     }
+    uint64_t latency = r->route == R_API ? current_latency() : 0;
     if (latency == 0)
         return deliver(c, r);
     r->phase = PH_WAITING;
@@ -1346,21 +1364,21 @@ static int write_port_file(const char *path, unsigned port)
 
 static struct MHD_Daemon *start_daemon(const struct config *cfg)
 {
-    static struct sockaddr_in addr; /* MHD reads it during start only, but keep it simple */
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)cfg->port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    /* Loopback only: this server must never be reachable from outside. */
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons((uint16_t)cfg->port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     /* No MHD_USE_ERROR_LOG: injected faults make MHD log "errors" that are
      * the point of the exercise. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                     MHD_ALLOW_SUSPEND_RESUME;
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
     return MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_request, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)LISTEN_BACKLOG,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
         MHD_OPTION_END);
 }

@@ -64,13 +64,16 @@ static int linecount(const char *path)
 	return n;
 }
 
-TEST(store_open_creates_layout)
+TEST(store_creates_layout_on_first_write)
 {
 	const char *d = tmpdir();
 	char *c = pathjoin(d, "cache/nested");
 	struct store *s = open_(c);
 
 	REQUIRE(s != NULL);
+	/* opening writes nothing: a plan that fails leaves no cache behind */
+	CHECK(!exists(c));
+	CHECK_INT(commitgrade(s, key("g"), 1, ""), 0);
 	const char *subs[] = {"runs", "grades", "errors", "tmp", "log"};
 	for (size_t i = 0; i < LEN(subs); i++) {
 		char *p = pathjoin(c, subs[i]);
