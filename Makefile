@@ -14,14 +14,17 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lm
 
 SRC = src/util.c src/hash.c src/evalfile.c src/template.c src/state.c src/tasks.c \
       src/store.c src/loop.c src/proc.c src/http.c src/provider.c src/plan.c src/grade.c src/run.c \
-      src/report.c
+      src/report.c src/fswatch.c src/watch.c src/project.c \
+      src/markup.c src/stats.c src/results.c src/gate.c src/ci.c src/history.c src/lock.c src/diff.c src/check.c src/html.c
 OBJ = $(SRC:.c=.o)
 HDR = $(wildcard src/*.h)
 
 all: evalmake
 
+# linked beside and renamed: a running evalmake keeps its binary
 evalmake: $(OBJ) src/main.o
-	$(CC) $(CFLAGS) -o $@ $(OBJ) src/main.o $(PKG_LIBS) $(LDFLAGS)
+	$(CC) $(CFLAGS) -o $@.tmp $(OBJ) src/main.o $(PKG_LIBS) $(LDFLAGS)
+	mv -f $@.tmp $@
 
 src/%.o: src/%.c $(HDR)
 	$(CC) $(WARN) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
@@ -32,17 +35,26 @@ build/unittest: tests/unit/*.c $(OBJ)
 
 build/san/evalmake: $(SRC) src/main.c $(HDR)
 	@mkdir -p build/san
-	$(CC) $(WARN) $(PKG_CFLAGS) $(SAN) -o $@ $(SRC) src/main.c $(PKG_LIBS)
+	$(CC) $(WARN) $(PKG_CFLAGS) $(SAN) -o $@.tmp $(SRC) src/main.c $(PKG_LIBS)
+	mv -f $@.tmp $@
 
 build/san/unittest: tests/unit/*.c $(SRC) $(HDR)
 	@mkdir -p build/san
 	$(CC) $(WARN) $(PKG_CFLAGS) $(SAN) -Isrc -o $@ tests/unit/*.c $(SRC) $(PKG_LIBS)
 
-test: evalmake build/unittest build/san/evalmake build/san/unittest
+# the local model server of the HTTP tests and benchmarks
+build/modelserver: tests/modelserver/modelserver.c
+	@mkdir -p build
+	$(CC) $(WARN) -O2 -o $@ $< $(shell pkg-config --cflags --libs libmicrohttpd libcjson libxxhash) -lpthread
+
+E2E = tests/e2e/run.sh tests/e2e/watch.sh tests/e2e/http.sh tests/e2e/check.sh
+
+test: evalmake build/unittest build/san/evalmake build/san/unittest build/modelserver
 	./build/unittest
-	EVALMAKE=$(CURDIR)/evalmake bash tests/e2e/run.sh
+	for t in $(E2E); do EVALMAKE=$(CURDIR)/evalmake MODELSERVER=$(CURDIR)/build/modelserver bash $$t || exit 1; done
 	ASAN_OPTIONS=detect_leaks=1 ./build/san/unittest
-	ASAN_OPTIONS=detect_leaks=1 EVALMAKE=$(CURDIR)/build/san/evalmake bash tests/e2e/run.sh
+	for t in $(E2E); do ASAN_OPTIONS=detect_leaks=1 EVALMAKE=$(CURDIR)/build/san/evalmake \
+		MODELSERVER=$(CURDIR)/build/modelserver bash $$t || exit 1; done
 
 install: evalmake
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -16,11 +16,18 @@
 #include "evalfile.h"
 #include "loop.h"
 #include "plan.h"
+#include "project.h"
 #include "report.h"
 #include "run.h"
 #include "state.h"
 #include "store.h"
 #include "util.h"
+#include "watch.h"
+#include "check.h"
+#include "diff.h"
+#include "history.h"
+#include "html.h"
+#include "lock.h"
 
 #define VERSION "0.1.0"
 
@@ -30,6 +37,13 @@ static const char usage[] =
 	"       evalmake explain CELL                  why a cell would run\n"
 	"       evalmake log CELL                      a cell's prompt, output, transcript, grade\n"
 	"       evalmake gc                            drop cache entries no cell refers to\n"
+	"       evalmake watch [--jsonl] [TARGET...]   run, then rerun affected cells on every save\n"
+	"       evalmake check [TARGET...]             CI gate: run, then require every suite's threshold\n"
+	"       evalmake diff OLD.json [NEW.json]      per-suite deltas and the tasks that flipped\n"
+	"                                              (NEW: the current cached state)\n"
+	"       evalmake lock                          write Evalfile.lock: every cell's keys and score\n"
+	"       evalmake report --html FILE [TARGET...]\n"
+	"                                              one page: grids, transcripts, history\n"
 	"\n"
 	"A TARGET is SUITE, SUITE/TASK or SUITE/TASK#K (iterations count from 1).\n"
 	"\n"
@@ -48,17 +62,16 @@ static const char usage[] =
 	"  -h, --help        this help\n"
 	"  --version         print the version\n"
 	"\n"
-	"exit status: 0 all good, 1 a cell errored, 2 bad usage or a bad Evalfile,\n"
-	"130 interrupted.\n";
-
-struct opts {
-	const char *file;
-	int jobs, rebuild, dryrun, question, keepgoing, silent, verbose;
-	int iterations, sample;
-	char *json;
-	char **args;
-	int nargs;
-};
+	"check options:\n"
+	"  --min-score X     every suite's score must be at least X\n"
+	"  --baseline FILE   a JSON report (--json) to compare with, e.g. main's\n"
+	"  --max-drop D      a suite may score at most D below the baseline (default 0)\n"
+	"  --junit FILE      JUnit XML: a testsuite per suite, a testcase per task\n"
+	"  --markdown FILE   a Markdown summary (also appended to $GITHUB_STEP_SUMMARY)\n"
+	"  --locked          run nothing: require Evalfile.lock to match, gate its scores\n"
+	"\n"
+	"exit status: 0 all good, 1 a gate failed or a cell errored, 2 bad usage or a\n"
+	"bad Evalfile (nothing is run), 130 interrupted.\n";
 
 static int posint(const char *s, const char *what)
 {
@@ -70,15 +83,35 @@ static int posint(const char *s, const char *what)
 	return (int)v;
 }
 
+/* a score or a score difference: a number in [0,1] */
+static double fraction(const char *s, const char *what)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || *end || !(v >= 0 && v <= 1))
+		die("%s: expected a number from 0 to 1, got '%s'", what, s);
+	return v;
+}
+
 static void parseopts(int argc, char **argv, struct opts *o)
 {
-	enum { OPT_ITER = 256, OPT_SAMPLE, OPT_JSON, OPT_VERSION };
+	enum { OPT_ITER = 256, OPT_SAMPLE, OPT_JSON, OPT_VERSION, OPT_JSONL,
+	       OPT_MINSCORE, OPT_BASELINE, OPT_MAXDROP, OPT_JUNIT, OPT_MARKDOWN, OPT_LOCKED, OPT_HTML };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{"iterations", required_argument, NULL, OPT_ITER},
 		{"sample", required_argument, NULL, OPT_SAMPLE},
 		{"json", required_argument, NULL, OPT_JSON},
+		{"jsonl", no_argument, NULL, OPT_JSONL},
+		{"min-score", required_argument, NULL, OPT_MINSCORE},
+		{"baseline", required_argument, NULL, OPT_BASELINE},
+		{"max-drop", required_argument, NULL, OPT_MAXDROP},
+		{"junit", required_argument, NULL, OPT_JUNIT},
+		{"markdown", required_argument, NULL, OPT_MARKDOWN},
+		{"locked", no_argument, NULL, OPT_LOCKED},
+		{"html", required_argument, NULL, OPT_HTML},
 		{"file", required_argument, NULL, 'f'},
 		{"jobs", required_argument, NULL, 'j'},
 		{"keep-going", no_argument, NULL, 'k'},
@@ -106,6 +139,14 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		case OPT_ITER: o->iterations = posint(optarg, "--iterations"); break;
 		case OPT_SAMPLE: o->sample = posint(optarg, "--sample"); break;
 		case OPT_JSON: o->json = optarg; break;
+		case OPT_JSONL: o->jsonl = 1; break;
+		case OPT_MINSCORE: o->minscore = fraction(optarg, "--min-score"); break;
+		case OPT_BASELINE: o->baseline = optarg; break;
+		case OPT_MAXDROP: o->maxdrop = fraction(optarg, "--max-drop"); break;
+		case OPT_JUNIT: o->junit = optarg; break;
+		case OPT_MARKDOWN: o->markdown = optarg; break;
+		case OPT_LOCKED: o->locked = 1; break;
+		case OPT_HTML: o->html = optarg; break;
 		case ':':
 			fprintf(stderr, "evalmake: option '%s' needs a value\n%s", argv[optind - 1], usage);
 			exit(EXIT_USAGE);
@@ -116,102 +157,6 @@ static void parseopts(int argc, char **argv, struct opts *o)
 	}
 	o->args = argv + optind;
 	o->nargs = argc - optind;
-}
-
-/* an absolute version of a path given relative to the starting directory */
-static char *absfrom(const char *cwd, const char *path)
-{
-	if (!path || path[0] == '/' || !strcmp(path, "-"))
-		return path ? xstrdup(path) : NULL;
-	return xasprintf("%s/%s", cwd, path);
-}
-
-struct project {
-	struct evalfile *ef;
-	struct state *st;
-	struct store *store;
-	char *cache;
-};
-
-/* find and load the Evalfile, change to its directory, open the cache */
-static void openproject(struct opts *o, struct project *pr)
-{
-	char *path = findevalfile(o->file), *err;
-	char cwd[PATH_MAX];
-
-	if (!path)
-		die("no Evalfile here (looked for ./Evalfile and ./evalfile); -f FILE names another");
-	if (access(path, R_OK) < 0)
-		die("cannot read %s:", path);
-	if (!getcwd(cwd, sizeof(cwd)))
-		die("getcwd:");
-	if (o->json) {
-		char *j = absfrom(cwd, o->json);
-		o->json = j; /* freed at exit */
-	}
-	char *dir = dirname_of(path);
-	if (chdir(dir) < 0)
-		die("cannot change to %s:", dir);
-	free(dir);
-	char *base = basename_of(path, 0);
-	/* load from the Evalfile's directory, but name it as the user did */
-	pr->ef = loadevalfile(base, &err);
-	if (pr->ef && strcmp(base, path)) {
-		free(pr->ef->path);
-		pr->ef->path = xstrdup(path);
-	}
-	if (!pr->ef) {
-		/* the loader named the file as it read it: say it as the user did */
-		if (strcmp(base, path) && !strncmp(err, base, strlen(base)))
-			fprintf(stderr, "evalmake: %s%s\n", path, err + strlen(base));
-		else
-			fprintf(stderr, "evalmake: %s\n", err);
-		free(err);
-		free(base);
-		free(path);
-		exit(EXIT_USAGE);
-	}
-	free(base);
-	free(path);
-	if (mkdirs(pr->ef->cache, 0755) < 0)
-		die("cannot create cache folder %s:", pr->ef->cache);
-	char real[PATH_MAX];
-	if (!realpath(pr->ef->cache, real))
-		die("%s:", pr->ef->cache);
-	pr->cache = xstrdup(real);
-	pr->st = openstate(pr->cache);
-	pr->store = openstore(pr->cache, &err);
-	if (!pr->store)
-		die("%s", err);
-}
-
-static void closeproject(struct project *pr)
-{
-	closestore(pr->store);
-	closestate(pr->st);
-	freeevalfile(pr->ef);
-	free(pr->cache);
-}
-
-static struct plan *planor2(struct project *pr, const struct planopts *po)
-{
-	char *err;
-	struct plan *p = makeplan(pr->ef, pr->st, pr->store, po, &err);
-
-	if (!p) {
-		fprintf(stderr, "evalmake: %s\n", err);
-		free(err);
-		closeproject(pr);
-		exit(EXIT_USAGE);
-	}
-	return p;
-}
-
-static int usecolor(FILE *f)
-{
-	const char *nc = getenv("NO_COLOR");
-
-	return isatty(fileno(f)) && !(nc && nc[0]) && getenv("TERM") && strcmp(getenv("TERM"), "dumb");
 }
 
 static int dryrun(struct plan *p)
@@ -281,6 +226,8 @@ static int cmdbuild(struct opts *o, int statusonly)
 	}
 	savestate(pr.st);
 	struct suitesum *sum = summarize(p);
+	if (!statusonly)
+		appendhistory(pr.cache, p, sum, "evalmake", o->nargs || o->sample || o->iterations);
 	if (!o->silent) {
 		struct reportopts ro = {.color = usecolor(stdout), .verbose = o->verbose};
 		printtable(stdout, p, sum, &ro);
@@ -441,10 +388,39 @@ static int cmdgc(struct opts *o)
 	return 0;
 }
 
+static int cmdwatch(struct opts *o)
+{
+	struct project pr = {0};
+
+	openproject(o, &pr);
+	char *base = basename_of(pr.ef->path, 0);
+	char *display = xstrdup(pr.ef->path); /* a reload replaces pr.ef */
+	struct watchopts wo = {
+		.run = {
+			.jobs = o->jobs ? o->jobs : pr.ef->jobs ? pr.ef->jobs : 4,
+			.keepgoing = 1, /* watch mode reports errors and goes on */
+			.verbose = o->verbose,
+			.silent = o->silent || o->jsonl,
+			.progress = 0,
+			.color = usecolor(stdout) && !o->jsonl,
+		},
+		.plan = {.targets = o->args, .ntargets = o->nargs, .iterations = o->iterations, .sample = o->sample,
+		         .rebuild = o->rebuild},
+		.evalfile = base,
+		.display = display,
+		.jsonl = o->jsonl,
+	};
+	int rc = watchrun(&pr.ef, pr.st, pr.store, &wo);
+	free(base);
+	free(display);
+	closeproject(&pr);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
-	struct opts o = {0};
-	static const char *const cmds[] = {"status", "explain", "log", "gc"};
+	struct opts o = {.minscore = -1, .maxdrop = -1};
+	static const char *const cmds[] = {"status", "explain", "log", "gc", "watch", "check", "diff", "lock", "report"};
 	int cmd = -1;
 
 	if (argc > 1)
@@ -457,15 +433,33 @@ int main(int argc, char **argv)
 		argc--;
 	}
 	parseopts(argc, argv, &o);
+	char *jsonarg = o.json;
+	/* the command may also follow options: evalmake -f FILE log CELL */
+	for (size_t i = 0; cmd < 0 && o.nargs > 0 && i < LEN(cmds); i++) {
+		if (!strcmp(o.args[0], cmds[i])) {
+			cmd = (int)i;
+			o.args++;
+			o.nargs--;
+		}
+	}
+	if (cmd != 5 && (o.minscore >= 0 || o.maxdrop >= 0 || o.baseline || o.junit || o.markdown || o.locked))
+		die("--min-score, --baseline, --max-drop, --junit, --markdown and --locked are options of check");
+	if (cmd != 8 && o.html)
+		die("--html is an option of report");
 	int rc;
 	switch (cmd) {
 	case 0: rc = cmdbuild(&o, 1); break;
 	case 1: rc = cmdexplain(&o); break;
 	case 2: rc = cmdlog(&o); break;
 	case 3: rc = cmdgc(&o); break;
+	case 4: rc = cmdwatch(&o); break;
+	case 5: rc = cmdcheck(&o); break;
+	case 6: rc = cmddiff(&o); break;
+	case 7: rc = cmdlock(&o); break;
+	case 8: rc = cmdreport(&o); break;
 	default: rc = cmdbuild(&o, 0); break;
 	}
-	if (o.json && o.json[0] == '/')
+	if (o.json != jsonarg) /* openproject made it absolute */
 		free(o.json);
 	return rc;
 }
