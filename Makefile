@@ -5,11 +5,11 @@
 #   make install      install to $(PREFIX)/bin (PREFIX=/usr/local)
 PREFIX ?= /usr/local
 CC ?= cc
-PKGS = yaml-0.1 libcjson libxxhash libcurl
+PKGS = yaml-0.1 libcjson libxxhash
 CFLAGS ?= -O2 -g
 WARN = -std=c11 -Wall -Wextra -Werror
 SAN = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lm
 
 SRC = src/util.c src/hash.c src/evalfile.c src/template.c src/state.c src/tasks.c \
@@ -49,12 +49,20 @@ build/modelserver: tests/modelserver/modelserver.c
 
 E2E = tests/e2e/run.sh tests/e2e/watch.sh tests/e2e/http.sh tests/e2e/check.sh
 
+# every script runs, even after one fails; the recipe fails at the end
 test: evalmake build/unittest build/san/evalmake build/san/unittest build/modelserver
-	./build/unittest
-	for t in $(E2E); do EVALMAKE=$(CURDIR)/evalmake MODELSERVER=$(CURDIR)/build/modelserver bash $$t || exit 1; done
-	ASAN_OPTIONS=detect_leaks=1 ./build/san/unittest
-	for t in $(E2E); do ASAN_OPTIONS=detect_leaks=1 EVALMAKE=$(CURDIR)/build/san/evalmake \
-		MODELSERVER=$(CURDIR)/build/modelserver bash $$t || exit 1; done
+	@fail=0; \
+	./build/unittest || fail=1; \
+	MODELSERVER=$(CURDIR)/build/modelserver bash tests/modelserver/selftest.sh || fail=1; \
+	for t in $(E2E); do \
+		EVALMAKE=$(CURDIR)/evalmake MODELSERVER=$(CURDIR)/build/modelserver bash $$t || fail=1; \
+	done; \
+	ASAN_OPTIONS=detect_leaks=1 ./build/san/unittest || fail=1; \
+	for t in $(E2E); do \
+		ASAN_OPTIONS=detect_leaks=1 EVALMAKE=$(CURDIR)/build/san/evalmake \
+		MODELSERVER=$(CURDIR)/build/modelserver bash $$t || fail=1; \
+	done; \
+	exit $$fail
 
 install: evalmake
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -44,12 +44,10 @@ static char *expectedtext(struct task *t)
 static char *celloutput(struct plan *p, const struct cell *c)
 {
 	char *dir = runpath(p->store, c->runkey);
-	char *path = pathjoin(dir, "output");
-	char *out = readfile(path, NULL);
+	char *out = readpart(dir, "output", NULL);
 	char *r;
 
 	free(dir);
-	free(path);
 	if (!out)
 		return xstrdup("(output not in the cache)");
 	char *t0 = trim(out);
@@ -106,7 +104,7 @@ static void taskcase(struct buf *b, struct plan *p, struct suitesum *s, size_t t
 			if (!c->scored || c->score >= 1)
 				continue;
 			char *got = celloutput(p, c);
-			const struct graderec *g = c->need != NEED_RUN ? findgrade(p->store, c->gradekey) : NULL;
+			const struct graderec *g = c->need != NEED_RUN ? findgrade(p->store, c->gradekey, 1) : NULL;
 			bufaddf(&body, "#%d score %.3g\ngot: %s\n", c->iteration, c->score, got);
 			if (g && g->reason && g->reason[0])
 				bufaddf(&body, "reason: %s\n", g->reason);

@@ -248,21 +248,15 @@ struct texts {
  * NULL when there is no such file */
 static cJSON *filetext(struct texts *tx, const char *dir, const char *name)
 {
-	char *path = pathjoin(dir, name);
-	struct stat st;
 	struct buf b = {0};
+	size_t len;
+	char *s = readpart(dir, name, &len);
 
-	if (tx->used >= BUDGET) { /* do not even read it */
-		int there = stat(path, &st) == 0;
-		free(path);
-		if (!there)
-			return NULL;
+	if (s && tx->used >= BUDGET) { /* the page holds enough */
+		free(s);
 		tx->cut++;
 		return cJSON_CreateString("[evalmake: not embedded, the page holds enough text; evalmake log shows it]");
 	}
-	size_t len;
-	char *s = readfile(path, &len);
-	free(path);
 	if (!s)
 		return NULL;
 	size_t n = len > FIELDCAP ? FIELDCAP : len;
@@ -301,7 +295,7 @@ static void celltexts(struct plan *p, struct cell *c, cJSON *co, struct texts *t
 
 	if (c->need != NEED_RUN) {
 		dir = runpath(p->store, c->runkey);
-		const struct graderec *g = findgrade(p->store, c->gradekey);
+		const struct graderec *g = findgrade(p->store, c->gradekey, 1);
 		if (g && g->reason && g->reason[0]) {
 			char *r = utf8str(g->reason);
 			cJSON_AddStringToObject(co, "reason", r);

@@ -23,7 +23,8 @@ struct httpresp {
 struct http;
 typedef void (*httpdone)(void *arg, struct httpresp *r);
 
-struct http *mkhttp(struct loop *l, size_t maxconns);
+/* NULL and *err when libcurl cannot be loaded */
+struct http *mkhttp(struct loop *l, size_t maxconns, char **err);
 /* POST body to url with the given headers ("Name: value", NULL-terminated);
  * done is called once from the loop. Returns -1 if it cannot start. */
 int httppost(struct http *h, const char *url, char *const *headers, const char *body, double timeout, size_t cap,

@@ -305,9 +305,8 @@ static int cmdexplain(struct opts *o)
 
 static void section(const char *title, const char *dir, const char *name)
 {
-	char *path = pathjoin(dir, name);
 	size_t len;
-	char *text = readfile(path, &len);
+	char *text = readpart(dir, name, &len);
 
 	printf("== %s\n", title);
 	if (text) {
@@ -318,7 +317,6 @@ static void section(const char *title, const char *dir, const char *name)
 		printf("(none)\n");
 	}
 	free(text);
-	free(path);
 }
 
 static int cmdlog(struct opts *o)
@@ -332,7 +330,7 @@ static int cmdlog(struct opts *o)
 
 	if (c->need != NEED_RUN) {
 		dir = runpath(pr.store, c->runkey);
-		const struct graderec *g = findgrade(pr.store, c->gradekey);
+		const struct graderec *g = findgrade(pr.store, c->gradekey, 1);
 		printf("%s: stored result (%s)\n", c->id, dir);
 		section("prompt", dir, "prompt");
 		section("output", dir, "output");
@@ -341,7 +339,8 @@ static int cmdlog(struct opts *o)
 			printf("== grade\n%.3g%s%s\n", g->score, g->reason[0] ? "  " : "", g->reason);
 		else
 			printf("== grade\nnot graded yet (the grader changed)\n");
-		printf("== artifacts\n%s/artifacts\n", dir);
+		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+			printf("== artifacts\n%s/artifacts\n", dir);
 	} else if ((dir = errorpath(pr.store, c->id)) && stat(dir, &st) == 0) {
 		char *mp = pathjoin(dir, "meta.json");
 		char *m = readfile(mp, NULL);

@@ -326,7 +326,8 @@ static void resolve(struct plan *p, struct cell *c, int rebuild)
 	}
 	setgradekey(p, c, r->out);
 	c->seconds = r->seconds;
-	const struct graderec *g = findgrade(p->store, c->gradekey);
+	const struct graderec *g = findgrade(p->store, c->gradekey,
+	                                          c->sp->suite->grader.type == GRADE_COMMAND || c->sp->suite->grader.type == GRADE_JUDGE);
 	if (!g) {
 		c->need = NEED_GRADE;
 		c->why = xstrdup("run cached; grader, its files or the expected answer changed");

@@ -140,8 +140,8 @@ static void reap(void *arg)
 			if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid != p->pid)
 				continue;
 			kill(-p->pid, SIGKILL); /* what is left of its group */
-			int status;
-			waitpid(p->pid, &status, 0);
+			int status = 0;
+			waitpid(p->pid, &status, 0); /* a zombie already: returns at once */
 			p->exited = 1;
 			p->r.exitcode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 			if (p->outfd < 0 && p->errfd < 0) {

@@ -76,9 +76,6 @@ static struct limiter *limiter(struct providers *p, const struct agent *a)
 	l->limit = l->max = a->max_connections;
 	l->next = p->limiters;
 	p->limiters = l;
-	if (!p->http) {
-		p->http = mkhttp(p->l, (size_t)a->max_connections * 2);
-	}
 	return l;
 }
 
@@ -353,6 +350,8 @@ int modelstart(struct providers *p, const struct modelcall *c, modeldone done, v
 	int anthropic = !strcmp(c->a->provider, "anthropic");
 
 	if (!key)
+		return -1;
+	if (!p->http && !(p->http = mkhttp(p->l, (size_t)c->a->max_connections * 2, err)))
 		return -1;
 	cs = xcalloc(1, sizeof(*cs));
 	cs->p = p;

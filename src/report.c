@@ -86,12 +86,10 @@ void freesummary(struct plan *p, struct suitesum *s)
 char *gotline(struct plan *p, const struct cell *c)
 {
 	char *dir = runpath(p->store, c->runkey);
-	char *path = pathjoin(dir, "output");
-	char *out = readfile(path, NULL);
+	char *out = readpart(dir, "output", NULL);
 	char *r;
 
 	free(dir);
-	free(path);
 	if (!out)
 		return xstrdup("?");
 	char *t = trim(out);

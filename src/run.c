@@ -50,7 +50,8 @@ struct job {
 	struct cell *c;
 	hash key;           /* the run or grade key the job was started for */
 	struct proc *proc;  /* a running agent process */
-	char *tmp;          /* the entry being written */
+	char *tmp;          /* the entry being written (command agents) */
+	char *prompt;       /* the rendered prompt (model calls) */
 	char **env;
 };
 
@@ -132,7 +133,7 @@ static void graded(struct sched *s, struct cell *c, double score, char *reason, 
 		fail(s, c, err);
 		return;
 	}
-	if (commitgrade(s->p->store, c->gradekey, score, reason) < 0) {
+	if (commitgrade(s->p->store, c->gradekey, score, reason, !gradeinline(&c->sp->suite->grader)) < 0) {
 		free(reason);
 		fail(s, c, xstrdup("cannot store the grade"));
 		return;
@@ -146,6 +147,9 @@ static void graded(struct sched *s, struct cell *c, double score, char *reason, 
 	celldone(s, c);
 }
 
+static void freejob(struct job *j);
+static int putfile(const char *dir, const char *name, const char *data, size_t len);
+
 static void ongrade(void *arg, double score, char *reason, char *err)
 {
 	struct job *j = arg;
@@ -156,13 +160,15 @@ static void ongrade(void *arg, double score, char *reason, char *err)
 	if (!hasheq(c->gradekey, j->key) || c->job != j) {
 		/* stale: keep a good grade under the key it is for */
 		if (!err)
-			commitgrade(s->p->store, j->key, score, reason);
+			commitgrade(s->p->store, j->key, score, reason, 1);
 		free(reason);
 		free(err);
 	} else {
 		graded(s, c, score, reason, err);
 	}
-	free(j);
+	if (j->tmp)
+		rmtree(j->tmp);
+	freejob(j);
 }
 
 static struct job *mkjob(struct sched *s, struct cell *c, hash key)
@@ -176,11 +182,12 @@ static struct job *mkjob(struct sched *s, struct cell *c, hash key)
 	return j;
 }
 
-/* grade a cell whose run is stored (c->out and c->gradekey are set) */
-static void startgrade(struct sched *s, struct cell *c)
+/* grade a cell whose run is stored (c->out and c->gradekey are set);
+ * out is its output when at hand, else NULL: read from the store */
+static void startgrade(struct sched *s, struct cell *c, const char *out)
 {
 	const struct grader *g = &c->sp->suite->grader;
-	const struct graderec *have = findgrade(s->p->store, c->gradekey);
+	const struct graderec *have = findgrade(s->p->store, c->gradekey, !gradeinline(g));
 	char *err = NULL;
 
 	if (have) { /* e.g. a rerun produced an output graded before */
@@ -196,12 +203,25 @@ static void startgrade(struct sched *s, struct cell *c)
 		return;
 	}
 	char *dir = runpath(s->p->store, c->runkey);
-	char *outpath = pathjoin(dir, "output");
+	char *read = NULL;
+	if (!out && !(out = read = readpart(dir, "output", NULL))) {
+		fail(s, c, xasprintf("cannot read the stored output of %s", dir));
+		free(dir);
+		return;
+	}
 	free(dir);
 	if (g->type == GRADE_COMMAND) {
+		/* the script reads the output from a file of its own */
 		struct job *j = mkjob(s, c, c->gradekey);
-		if (gradestart(s->l, g, outpath, c->task, c->sp->suite->timeout, ongrade, j, &err) < 0) {
-			free(j);
+		j->tmp = newentry(s->p->store, 0);
+		char *outpath = pathjoin(j->tmp, "output");
+		int r = putfile(j->tmp, "output", out, strlen(out));
+		free(read);
+		if (r < 0 || gradestart(s->l, g, outpath, c->task, c->sp->suite->timeout, ongrade, j, &err) < 0) {
+			if (r < 0)
+				err = xasprintf("cannot write %s: %s", outpath, strerror(errno));
+			rmtree(j->tmp);
+			freejob(j);
 			free(outpath);
 			fail(s, c, err);
 			return;
@@ -210,17 +230,10 @@ static void startgrade(struct sched *s, struct cell *c)
 		s->active++;
 		return;
 	}
-	size_t len;
-	char *out = readfile(outpath, &len);
-	free(outpath);
-	if (!out) {
-		fail(s, c, xasprintf("cannot read the stored output: %s", strerror(errno)));
-		return;
-	}
 	if (g->type == GRADE_JUDGE) {
 		struct job *j = mkjob(s, c, c->gradekey);
 		int r = judgestart(s->prov, g, c->sp->rubric, out, c->task, c->sp->suite->timeout, ongrade, j, &err);
-		free(out);
+		free(read);
 		if (r < 0) {
 			free(j);
 			fail(s, c, err);
@@ -232,7 +245,7 @@ static void startgrade(struct sched *s, struct cell *c)
 	double score;
 	char *reason;
 	int r = gradenow(g, out, c->task, &score, &reason, &err);
-	free(out);
+	free(read);
 	graded(s, c, score, reason, r < 0 ? err : NULL);
 }
 
@@ -261,6 +274,7 @@ static void freejob(struct job *j)
 			free(*e);
 	free(j->env);
 	free(j->tmp);
+	free(j->prompt);
 	free(j);
 }
 
@@ -335,28 +349,50 @@ static void finishagent(struct job *j, struct outcome *o)
 	struct cell *c = j->c;
 	int stale = c->job != j || !hasheq(c->runkey, j->key);
 	char *m = meta(c, o);
-	int ok = putfile(j->tmp, "output", o->out, o->outlen) == 0
-	         && putfile(j->tmp, "transcript", o->transcript, o->translen) == 0
-	         && putfile(j->tmp, "meta.json", m, strlen(m)) == 0
-	         && (!o->request || putfile(j->tmp, "request.json", o->request, strlen(o->request)) == 0)
-	         && (!o->response || putfile(j->tmp, "response.json", o->response, strlen(o->response)) == 0);
-	free(m);
-	if (!ok && !o->error)
-		o->error = xasprintf("cannot write the cell's entry: %s", strerror(errno));
+	struct part parts[6];
+	size_t n = 0;
+	int r = 0;
+
+	if (!j->tmp && j->prompt)
+		parts[n++] = (struct part){"prompt", j->prompt, strlen(j->prompt)};
+	parts[n++] = (struct part){"output", o->out, o->outlen};
+	parts[n++] = (struct part){"transcript", o->transcript, o->translen};
+	parts[n++] = (struct part){"meta.json", m, strlen(m)};
+	if (o->request)
+		parts[n++] = (struct part){"request.json", o->request, strlen(o->request)};
+	if (o->response)
+		parts[n++] = (struct part){"response.json", o->response, strlen(o->response)};
+	if (o->error && !stale && !j->tmp)
+		j->tmp = newentry(s->p->store, 0); /* a failed model call: kept for log */
+	if (j->tmp && !stale) {
+		for (size_t i = 0; i < n && r == 0; i++)
+			r = putfile(j->tmp, parts[i].name, parts[i].data, parts[i].len);
+		if (r < 0 && !o->error)
+			o->error = xasprintf("cannot write the cell's entry: %s", strerror(errno));
+	}
+	struct runrec rec = {.out = hashbytes(o->out, o->outlen), .exitcode = 0, .seconds = o->seconds};
 	if (o->error) {
 		if (stale) {
-			rmtree(j->tmp);
+			if (j->tmp)
+				rmtree(j->tmp);
 			free(o->error);
 		} else {
 			c->seconds = o->seconds;
 			keeperror(s->p->store, c->id, j->tmp);
 			fail(s, c, o->error);
 		}
+		free(m);
 		freejob(j);
 		return;
 	}
-	struct runrec rec = {.out = hashbytes(o->out, o->outlen), .exitcode = 0, .seconds = o->seconds};
-	int r = commitrun(s->p->store, j->key, j->tmp, &rec, s->p->rebuild);
+	/* a stale result is still a good one for the key it was made for */
+	if (j->tmp && stale)
+		rmtree(j->tmp);
+	else if (j->tmp)
+		r = commitrun(s->p->store, j->key, j->tmp, &rec, s->p->rebuild);
+	else
+		r = commitpacked(s->p->store, j->key, parts, n, &rec, s->p->rebuild);
+	free(m);
 	freejob(j);
 	if (stale)
 		return;
@@ -368,7 +404,7 @@ static void finishagent(struct job *j, struct outcome *o)
 	}
 	c->status = CELL_RAN;
 	setgradekey(s->p, c, rec.out);
-	startgrade(s, c);
+	startgrade(s, c, o->out);
 }
 
 static void onagent(void *arg, struct procresult *r)
@@ -416,7 +452,6 @@ static void onmodel(void *arg, struct modelresult *r)
 	if (r->interrupted) {
 		if (j->c->job == j)
 			j->c->job = NULL;
-		rmtree(j->tmp);
 		freemodelresult(r);
 		freejob(j);
 		return;
@@ -452,7 +487,6 @@ static void startmodel(struct sched *s, struct job *j, const char *prompt)
 	char *err;
 
 	if (modelstart(s->prov, &mc, onmodel, j, &err) < 0) {
-		rmtree(j->tmp);
 		freejob(j);
 		fail(s, c, err);
 		return;
@@ -471,15 +505,17 @@ static void startagent(struct sched *s, struct cell *c)
 		return;
 	}
 	j = mkjob(s, c, c->runkey);
-	j->tmp = newentry(s->p->store); /* absolute: the store's folder is */
+	if (c->sp->suite->agent.kind == AGENT_HTTP) {
+		/* no folder: the entry is written in one piece when it is done */
+		j->prompt = xstrdup(prompt); /* a re-key may free the plan's copy */
+		startmodel(s, j, j->prompt);
+		return;
+	}
+	j->tmp = newentry(s->p->store, 1); /* absolute: the store's folder is */
 	if (putfile(j->tmp, "prompt", prompt, strlen(prompt)) < 0) {
 		rmtree(j->tmp);
 		freejob(j);
 		fail(s, c, xasprintf("cannot write the cell's entry: %s", strerror(errno)));
-		return;
-	}
-	if (c->sp->suite->agent.kind == AGENT_HTTP) {
-		startmodel(s, j, prompt);
 		return;
 	}
 	char *taskj = taskjson(c->task);
@@ -620,7 +656,7 @@ void schedpump(struct sched *s)
 		if (c->need == NEED_RUN)
 			startagent(s, c);
 		else
-			startgrade(s, c);
+			startgrade(s, c, NULL);
 	}
 	while (!s->stopping && (c = peek(&s->http))) {
 		const struct agent *a = httpagent(c);
@@ -634,7 +670,7 @@ void schedpump(struct sched *s)
 		if (c->need == NEED_RUN)
 			startagent(s, c);
 		else
-			startgrade(s, c);
+			startgrade(s, c, NULL);
 	}
 }
 

@@ -39,35 +39,61 @@ static long long nsec(struct timespec ts)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static void load(struct state *s, char *text)
+/* a decimal number and the space after it; -1 at *ok when malformed */
+static long long field(char **p, int *ok)
 {
-	char *line, *save = NULL;
+	char *end;
+	long long v = strtoll(*p, &end, 10);
+
+	if (end == *p || *end != ' ')
+		*ok = 0;
+	*p = end + (*end == ' ');
+	return v;
+}
+
+/* a hash and the separator after it */
+static int hashfield(char **p, hash *h)
+{
+	if (hashparse(*p, h) < 0 || ((*p)[32] != ' ' && (*p)[32] != '\0'))
+		return -1;
+	*p += 32 + ((*p)[32] == ' ');
+	return 0;
+}
+
+static void load(struct state *s, char *text, size_t len)
+{
+	char *p, *end;
 
 	if (strncmp(text, STATEHEADER, strlen(STATEHEADER)))
 		return;
-	for (line = strtok_r(text + strlen(STATEHEADER), "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char hx[33], kx[33], vx[2][33];
-		int off = 0;
-		if (line[0] == 'F') {
+	for (p = text + strlen(STATEHEADER); p < text + len; p = end + 1) {
+		end = memchr(p, '\n', (size_t)(text + len - p));
+		if (!end)
+			break; /* a torn last line */
+		*end = '\0';
+		if (p[0] == 'F' && p[1] == ' ') {
 			struct fileinfo fi = {0};
-			if (sscanf(line, "F %lld %lld %lld %lld %32s %n", &fi.size, &fi.mtime, &fi.ctime, &fi.ino, hx, &off) < 5
-			    || !off || hashparse(hx, &fi.h) < 0)
+			int ok = 1;
+			char *q = p + 2;
+			fi.size = field(&q, &ok);
+			fi.mtime = field(&q, &ok);
+			fi.ctime = field(&q, &ok);
+			fi.ino = field(&q, &ok);
+			if (!ok || hashfield(&q, &fi.h) < 0 || !*q)
 				continue;
-			struct fileinfo *p = xmalloc(sizeof(*p));
-			*p = fi;
-			void **slot = htabslot(s->files, line + off, strlen(line + off), 1);
-			free(*slot);
-			*slot = p;
-		} else if (line[0] == 'M') {
-			hash k, *v = xmalloc(2 * sizeof(*v));
-			if (sscanf(line, "M %32s %32s %32s", kx, vx[0], vx[1]) != 3 || hashparse(kx, &k) < 0
-			    || hashparse(vx[0], &v[0]) < 0 || hashparse(vx[1], &v[1]) < 0) {
-				free(v);
+			void **slot = htabslot(s->files, q, (size_t)(end - q), 1);
+			if (!*slot)
+				*slot = xmalloc(sizeof(fi));
+			*(struct fileinfo *)*slot = fi;
+		} else if (p[0] == 'M' && p[1] == ' ') {
+			hash k, v[2];
+			char *q = p + 2;
+			if (hashfield(&q, &k) < 0 || hashfield(&q, &v[0]) < 0 || hashfield(&q, &v[1]) < 0)
 				continue;
-			}
 			void **slot = htabslot(s->memo, &k, sizeof(k), 1);
-			free(*slot);
-			*slot = v;
+			if (!*slot)
+				*slot = xmalloc(sizeof(v));
+			memcpy(*slot, v, sizeof(v));
 		}
 	}
 }
@@ -77,11 +103,17 @@ struct state *openstate(const char *cachedir)
 	struct state *s = xcalloc(1, sizeof(*s));
 	char *text;
 
+	size_t len = 0, lines = 0;
+
 	s->path = pathjoin(cachedir, "state");
-	s->files = mkhtab(1024);
-	s->memo = mkhtab(1024);
-	if ((text = readfile(s->path, NULL))) {
-		load(s, text);
+	text = readfile(s->path, &len);
+	/* size the tables once: a line is a file or a memo */
+	for (char *p = text; p && (p = memchr(p, '\n', (size_t)(text + len - p))); p++)
+		lines++;
+	s->files = mkhtab(lines / 2 + 64);
+	s->memo = mkhtab(lines / 2 + 64);
+	if (text) {
+		load(s, text, len);
 		free(text);
 	}
 	return s;
@@ -119,6 +151,10 @@ int filehash(struct state *s, const char *path, hash *out)
 
 	if (stat(path, &st) < 0)
 		return -1;
+	if (S_ISDIR(st.st_mode)) {
+		errno = EISDIR;
+		return -1;
+	}
 	slot = htabslot(s->files, path, len, 1);
 	fi = *slot;
 	if (fi && !fi->racy && fi->size == st.st_size && fi->mtime == nsec(st.st_mtim) && fi->ctime == nsec(st.st_ctim)

@@ -37,6 +37,7 @@ struct store {
 	size_t lines;        /* lines in the log, live or not */
 	unsigned tmpcount;
 	unsigned char made[2][256]; /* runs/KK and grades/KK folders known to exist */
+	struct buf pending;  /* log lines not written yet */
 };
 
 /* make the KK folder of path (kind 0: runs, 1: grades) once per process */
@@ -150,12 +151,12 @@ static size_t loadlog(struct store *s, char *text, size_t len)
 		if (!end)
 			break; /* a torn last line */
 		*end = '\0';
-		char *tab = strrchr(p, '\t');
-		if (!tab || strlen(tab + 1) != 8)
+		/* the last field: 8 hex digits of the rest's checksum */
+		char *tab = end - 9, *cend;
+		if (end - p < 10 || *tab != '\t')
 			continue;
-		char want[9];
-		snprintf(want, sizeof(want), "%08x", (unsigned)XXH32(p, (size_t)(tab - p), 0));
-		if (strcmp(want, tab + 1))
+		unsigned long check = strtoul(tab + 1, &cend, 16);
+		if (cend != end || check != (unsigned long)XXH32(p, (size_t)(tab - p), 0))
 			continue;
 		*tab = '\0';
 		apply(s, p);
@@ -166,19 +167,29 @@ static size_t loadlog(struct store *s, char *text, size_t len)
 
 static int ready(struct store *s);
 
+void storeflush(struct store *s)
+{
+	if (!s->pending.len || ready(s) < 0)
+		return;
+	flock(s->lockfd, LOCK_SH);
+	if (write(s->logfd, s->pending.s, s->pending.len) != (ssize_t)s->pending.len)
+		warn("cannot append to %s/log:", s->dir);
+	flock(s->lockfd, LOCK_UN);
+	s->pending.len = 0;
+}
+
+/* Lines are gathered and written in batches: the log is only an index, and
+ * what a crash loses of it is found again on disk (meta.json, grade files) */
 static void appendline(struct store *s, struct buf *b)
 {
 	char check[16];
 
-	if (ready(s) < 0)
-		return;
 	snprintf(check, sizeof(check), "\t%08x\n", (unsigned)XXH32(b->s, b->len, 0));
 	bufadds(b, check);
-	flock(s->lockfd, LOCK_SH);
-	if (write(s->logfd, b->s, b->len) != (ssize_t)b->len)
-		warn("cannot append to %s/log:", s->dir);
-	flock(s->lockfd, LOCK_UN);
+	bufadd(&s->pending, b->s, b->len);
 	s->lines++;
+	if (s->pending.len >= 32768)
+		storeflush(s);
 }
 
 /* remove tmp/ folders of processes that are gone (killed mid-run) */
@@ -274,6 +285,18 @@ struct store *openstore(const char *dir, char **err)
 	if (s->lockfd >= 0)
 		flock(s->lockfd, LOCK_EX);
 	char *text = readfile(p, &len);
+	/* size the tables once: runs, grades and cells come about evenly */
+	size_t lines = 0;
+	for (char *q = text; q && (q = memchr(q, '\n', (size_t)(text + len - q))); q++)
+		lines++;
+	if (lines > 3000) {
+		htabfree(s->runs, free);
+		htabfree(s->grades, freegrade);
+		htabfree(s->cells, free);
+		s->runs = mkhtab(lines / 3);
+		s->grades = mkhtab(lines / 3);
+		s->cells = mkhtab(lines / 3);
+	}
 	if (text && len && strncmp(text, LOGHEADER, len < strlen(LOGHEADER) ? len : strlen(LOGHEADER))) {
 		/* not our log (or its start was damaged): keep it aside and start
 		 * a new one; entries are found on disk and indexed again */
@@ -333,14 +356,52 @@ static void logrun(struct store *s, hash key, const struct runrec *r)
 	buffree(&b);
 }
 
+#define PACKHEADER "evalmake-entry 1\n"
+
+char *readpart(const char *entry, const char *part, size_t *lenp)
+{
+	struct stat st;
+	size_t len;
+
+	if (stat(entry, &st) < 0)
+		return NULL;
+	if (S_ISDIR(st.st_mode)) {
+		char *p = pathjoin(entry, part);
+		char *r = readfile(p, lenp);
+		free(p);
+		return r;
+	}
+	/* packed: a header, then per part "NAME LENGTH\n" and the bytes */
+	char *text = readfile(entry, &len), *r = NULL;
+	if (!text || strncmp(text, PACKHEADER, strlen(PACKHEADER))) {
+		free(text);
+		return NULL;
+	}
+	for (char *p = text + strlen(PACKHEADER); p < text + len;) {
+		char *nl = memchr(p, '\n', (size_t)(text + len - p)), *sp, *end;
+		if (!nl || !(sp = memchr(p, ' ', (size_t)(nl - p))))
+			break;
+		unsigned long long n = strtoull(sp + 1, &end, 10);
+		if (end != nl || n > (unsigned long long)(text + len - (nl + 1)))
+			break;
+		if ((size_t)(sp - p) == strlen(part) && !memcmp(p, part, (size_t)(sp - p))) {
+			r = xstrndup(nl + 1, (size_t)n);
+			if (lenp)
+				*lenp = (size_t)n;
+			break;
+		}
+		p = nl + 1 + n;
+	}
+	free(text);
+	return r;
+}
+
 /* index a run entry found on disk (its meta.json); NULL when there is none */
 static const struct runrec *indexrun(struct store *s, hash key)
 {
 	char *dir = runpath(s, key);
-	char *meta = pathjoin(dir, "meta.json");
-	char *text = readfile(meta, NULL);
+	char *text = readpart(dir, "meta.json", NULL);
 
-	free(meta);
 	free(dir);
 	if (!text)
 		return NULL;
@@ -374,11 +435,11 @@ const struct runrec *findrun(struct store *s, hash key)
 	return r ? r : indexrun(s, key);
 }
 
-const struct graderec *findgrade(struct store *s, hash key)
+const struct graderec *findgrade(struct store *s, hash key, int ondisk)
 {
 	struct graderec *g = htabget(s->grades, &key, sizeof(key));
 
-	if (g)
+	if (g || !ondisk)
 		return g;
 	/* not indexed: look for the grade file itself */
 	char *path = keypath(s, "grades", key);
@@ -435,17 +496,21 @@ void setcell(struct store *s, const char *id, const struct cellrec *r)
 	buffree(&b);
 }
 
-char *newentry(struct store *s)
+char *newentry(struct store *s, int artifacts)
 {
 	if (ready(s) < 0)
 		fatal(EXIT_GATE, "cannot use the cache folder %s", s->dir);
+	/* a fresh name: our pid and a counter, and tmp/ is swept of dead pids */
 	char *p = xasprintf("%s/tmp/%ld.%u", s->dir, (long)getpid(), s->tmpcount++);
-	char *art = pathjoin(p, "artifacts");
 
-	rmtree(p);
-	if (mkdirs(art, 0755) < 0)
-		fatal(EXIT_GATE, "cannot create %s:", art);
-	free(art);
+	if (mkdirs(p, 0755) < 0)
+		fatal(EXIT_GATE, "cannot create %s:", p);
+	if (artifacts) {
+		char *art = pathjoin(p, "artifacts");
+		if (mkdir(art, 0755) < 0)
+			fatal(EXIT_GATE, "cannot create %s:", art);
+		free(art);
+	}
 	return p;
 }
 
@@ -493,25 +558,71 @@ int commitrun(struct store *s, hash key, const char *tmp, const struct runrec *r
 	return ret;
 }
 
-int commitgrade(struct store *s, hash key, double score, const char *reason)
+int commitpacked(struct store *s, hash key, const struct part *parts, size_t n, const struct runrec *r, int replace)
 {
-	char *path = keypath(s, "grades", key);
+	struct buf b = {0};
+	char *tmp, *dst;
+	int ret = 0;
+
+	if (ready(s) < 0)
+		return -1;
+	bufadds(&b, PACKHEADER);
+	for (size_t i = 0; i < n; i++) {
+		bufaddf(&b, "%s %zu\n", parts[i].name, parts[i].len);
+		bufadd(&b, parts[i].data, parts[i].len);
+	}
+	tmp = xasprintf("%s/tmp/%ld.%u", s->dir, (long)getpid(), s->tmpcount++);
+	dst = runpath(s, key);
+	makeparent(s, 0, key, dst);
+	FILE *f = fopen(tmp, "we");
+	if (!f || fwrite(b.s, 1, b.len, f) != b.len || fclose(f) != 0) {
+		if (f)
+			fclose(f);
+		warn("cannot write %s:", tmp);
+		ret = -1;
+	} else if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, replace ? 0 : RENAME_NOREPLACE) < 0) {
+		if (errno == EEXIST) {
+			/* stored first by another process: keep it */
+			ret = htabget(s->runs, &key, sizeof(key)) || indexrun(s, key) ? 1 : -1;
+		} else {
+			warn("cannot store %s:", dst);
+			ret = -1;
+		}
+	}
+	if (ret != 0)
+		unlink(tmp);
+	free(tmp);
+	free(dst);
+	buffree(&b);
+	if (ret != 0)
+		return ret > 0 ? 0 : -1;
+	void **slot = htabslot(s->runs, &key, sizeof(key), 1);
+	if (!*slot)
+		*slot = xmalloc(sizeof(*r));
+	*(struct runrec *)*slot = *r;
+	logrun(s, key, r);
+	return 0;
+}
+
+int commitgrade(struct store *s, hash key, double score, const char *reason, int durable)
+{
 	struct buf b = {0};
 	char k[33];
 
-	if (ready(s) < 0) {
+	if (ready(s) < 0)
+		return -1;
+	if (durable) {
+		char *path = keypath(s, "grades", key);
+		makeparent(s, 1, key, path);
+		bufaddf(&b, "%.17g\n%s\n", score, reason ? reason : "");
+		int ret = writefile(path, b.s, b.len);
+		if (ret < 0)
+			warn("cannot store %s:", path);
+		buffree(&b);
 		free(path);
-		return -1;
+		if (ret < 0)
+			return -1;
 	}
-	makeparent(s, 1, key, path);
-	bufaddf(&b, "%.17g\n%s\n", score, reason ? reason : "");
-	int ret = writefile(path, b.s, b.len);
-	if (ret < 0)
-		warn("cannot store %s:", path);
-	buffree(&b);
-	free(path);
-	if (ret < 0)
-		return -1;
 	struct graderec *g = xmalloc(sizeof(*g));
 	g->score = score;
 	g->reason = xstrdup(reason ? reason : "");
@@ -587,6 +698,7 @@ long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades)
 	void *val;
 	long n = 0;
 
+	storeflush(s);
 	if (ready(s) < 0) {
 		free(logp);
 		htabfree(fresh.runs, free);
@@ -686,6 +798,8 @@ void closestore(struct store *s)
 {
 	if (!s)
 		return;
+	storeflush(s);
+	buffree(&s->pending);
 	/* most lines superseded: compact, so loading stays proportional to the cells */
 	if (s->logfd >= 0 && s->lines > 4096
 	    && s->lines > 2 * (htabcount(s->runs) + htabcount(s->grades) + htabcount(s->cells)))

@@ -224,13 +224,25 @@ char *readfile(const char *path, size_t *lenp)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct buf b = {0};
-	char tmp[65536];
+	struct stat st;
 	ssize_t n;
 
 	if (fd < 0)
 		return NULL;
+	/* one allocation of the right size, then reads until the end (the
+	 * file may grow while being read) */
+	b.cap = fstat(fd, &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+	b.s = xmalloc(b.cap);
+	b.s[0] = '\0';
 	for (;;) {
-		n = read(fd, tmp, sizeof(tmp));
+		char extra[4096];
+		int full = b.cap - b.len < 2;
+		/* full: look for the end in a small buffer before growing */
+		n = full ? read(fd, extra, sizeof(extra)) : read(fd, b.s + b.len, b.cap - b.len - 1);
+		if (full && n > 0) {
+			bufadd(&b, extra, (size_t)n);
+			continue;
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -242,8 +254,9 @@ char *readfile(const char *path, size_t *lenp)
 		}
 		if (n == 0)
 			break;
-		bufadd(&b, tmp, (size_t)n);
+		b.len += (size_t)n;
 	}
+	b.s[b.len] = '\0';
 	close(fd);
 	if (lenp)
 		*lenp = b.len;
@@ -294,21 +307,17 @@ fail:
 
 int mkdirs(const char *path, mode_t mode)
 {
-	char *p = xstrdup(path);
-
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST) {
-			free(p);
-			return -1;
-		}
-		*s = '/';
-	}
-	int ret = mkdir(p, mode) < 0 && errno != EEXIST ? -1 : 0;
-	free(p);
-	return ret;
+	/* the common case first: only the last folder is missing, or none */
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	char *parent = dirname_of(path);
+	int r = strcmp(parent, path) && strcmp(parent, ".") ? mkdirs(parent, mode) : -1;
+	free(parent);
+	if (r < 0)
+		return -1;
+	return mkdir(path, mode) == 0 || errno == EEXIST ? 0 : -1;
 }
 
 int rmtree(const char *path)

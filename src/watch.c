@@ -324,6 +324,7 @@ static void report(struct watcher *w, int first)
 		c->graded_now = 0;
 	}
 	recordcells(w->p);
+	storeflush(w->store);
 	savestate(w->st);
 }
 

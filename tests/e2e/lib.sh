@@ -287,9 +287,9 @@ lineof() {
 	grep -n -- "$1" "$2" | head -n 1 | cut -d: -f1
 }
 
-# run entries in the cache
+# run entries in the cache: folders, or packed files (model calls)
 nruns() {
-	find cache/runs -mindepth 2 -maxdepth 2 -type d 2>/dev/null | wc -l | tr -d ' '
+	find cache/runs -mindepth 2 -maxdepth 2 2>/dev/null | wc -l | tr -d ' '
 }
 
 # every run entry has its output and meta.json

@@ -426,7 +426,7 @@ TEST(plan_cached_run_needs_grade_then_nothing)
 	struct cell *c = findcellid(p, "arith/t1#1");
 	REQUIRE(c != NULL);
 	hash rk = c->runkey;
-	char *tmp = newentry(w.store);
+	char *tmp = newentry(w.store, 1);
 	struct runrec r = {.out = hashbytes("2", 1), .seconds = 0.5};
 	CHECK_INT(commitrun(w.store, rk, tmp, &r, 0), 0);
 	free(tmp);
@@ -440,7 +440,7 @@ TEST(plan_cached_run_needs_grade_then_nothing)
 	CHECK(hasheq(c->out, r.out));
 	CHECK_INT(findcellid(p, "arith/t2#1")->need, NEED_RUN);
 	CHECK_INT(findcellid(p, "arith/t1#2")->need, NEED_RUN);
-	CHECK_INT(commitgrade(w.store, c->gradekey, 1, ""), 0);
+	CHECK_INT(commitgrade(w.store, c->gradekey, 1, "", 1), 0);
 	freeplan(p);
 
 	p = planall(&w);

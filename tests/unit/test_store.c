@@ -34,7 +34,7 @@ static struct store *open_(const char *dir)
 /* a run entry with an output file, committed under k */
 static int addrun(struct store *s, hash k, const char *output, double seconds)
 {
-	char *tmp = newentry(s);
+	char *tmp = newentry(s, 1);
 	char *out = pathjoin(tmp, "output");
 	struct runrec r = {.out = key(output), .exitcode = 0, .seconds = seconds};
 	int ret;
@@ -73,7 +73,7 @@ TEST(store_creates_layout_on_first_write)
 	REQUIRE(s != NULL);
 	/* opening writes nothing: a plan that fails leaves no cache behind */
 	CHECK(!exists(c));
-	CHECK_INT(commitgrade(s, key("g"), 1, ""), 0);
+	CHECK_INT(commitgrade(s, key("g"), 1, "", 1), 0);
 	const char *subs[] = {"runs", "grades", "errors", "tmp", "log"};
 	for (size_t i = 0; i < LEN(subs); i++) {
 		char *p = pathjoin(c, subs[i]);
@@ -135,7 +135,7 @@ TEST(store_newentry_is_fresh_private_folder)
 	struct store *s = open_(d);
 
 	REQUIRE(s != NULL);
-	char *a = newentry(s), *b = newentry(s);
+	char *a = newentry(s, 1), *b = newentry(s, 1);
 	CHECK(strcmp(a, b) != 0);
 	char *art = pathjoin(a, "artifacts");
 	CHECK(exists(art));
@@ -157,21 +157,21 @@ TEST(store_commitgrade_then_findgrade_after_reopen)
 	struct store *s = open_(d);
 
 	REQUIRE(s != NULL);
-	CHECK(findgrade(s, key("g")) == NULL);
-	CHECK_INT(commitgrade(s, key("g"), 0.25, "partly\tright\nsee \\ here"), 0);
-	CHECK_INT(commitgrade(s, key("g2"), 1, NULL), 0);
-	const struct graderec *g = findgrade(s, key("g"));
+	CHECK(findgrade(s, key("g"), 1) == NULL);
+	CHECK_INT(commitgrade(s, key("g"), 0.25, "partly\tright\nsee \\ here", 1), 0);
+	CHECK_INT(commitgrade(s, key("g2"), 1, NULL, 1), 0);
+	const struct graderec *g = findgrade(s, key("g"), 1);
 	REQUIRE(g != NULL);
 	CHECK(g->score == 0.25);
 	closestore(s);
 
 	s = open_(d);
 	REQUIRE(s != NULL);
-	g = findgrade(s, key("g"));
+	g = findgrade(s, key("g"), 1);
 	REQUIRE(g != NULL);
 	CHECK(g->score == 0.25);
 	CHECK_STR(g->reason, "partly\tright\nsee \\ here");
-	g = findgrade(s, key("g2"));
+	g = findgrade(s, key("g2"), 1);
 	REQUIRE(g != NULL);
 	CHECK(g->score == 1);
 	CHECK_STR(g->reason, "");
@@ -365,12 +365,12 @@ TEST(store_damaged_log_header_still_records_new_work)
 	/* the index is lost, and the entries carry no meta.json: not found,
 	 * but nothing crashes and new work is recorded */
 	CHECK(findrun(s, key("a")) == NULL);
-	CHECK(findgrade(s, key("a")) == NULL);
-	CHECK_INT(commitgrade(s, key("g"), 0.5, "ok"), 0);
+	CHECK(findgrade(s, key("a"), 1) == NULL);
+	CHECK_INT(commitgrade(s, key("g"), 0.5, "ok", 1), 0);
 	closestore(s);
 	s = open_(d);
 	REQUIRE(s != NULL);
-	CHECK(findgrade(s, key("g")) != NULL);
+	CHECK(findgrade(s, key("g"), 1) != NULL);
 	closestore(s);
 	free(logp);
 }
@@ -383,7 +383,7 @@ TEST(store_entry_missing_from_log_found_by_meta)
 	char hx[33];
 
 	REQUIRE(s != NULL);
-	char *tmp = newentry(s);
+	char *tmp = newentry(s, 1);
 	char *meta = pathjoin(tmp, "meta.json");
 	hashhex(key("the output"), hx);
 	char *m = xasprintf("{\"output_hash\": \"%s\", \"exit\": 0, \"seconds\": 0.75}", hx);
@@ -442,7 +442,7 @@ TEST(store_commitrun_existing_key_keeps_first)
 
 	REQUIRE(s != NULL);
 	CHECK_INT(addrun(s, key("k"), "first", 1), 0);
-	char *tmp = newentry(s);
+	char *tmp = newentry(s, 1);
 	char *out = pathjoin(tmp, "output");
 	writefile(out, "second", 6);
 	struct runrec r = {.out = key("second"), .seconds = 2};
@@ -477,7 +477,7 @@ TEST(store_commitrun_replace_takes_the_new_entry)
 
 	REQUIRE(s != NULL);
 	CHECK_INT(addrun(s, key("k"), "first", 1), 0);
-	char *tmp = newentry(s);
+	char *tmp = newentry(s, 1);
 	char *out = pathjoin(tmp, "output");
 	writefile(out, "second", 6);
 	struct runrec r = {.out = key("second"), .seconds = 2};
@@ -514,7 +514,7 @@ TEST(store_grade_missing_from_log_found_on_disk)
 	struct store *s = open_(d);
 
 	REQUIRE(s != NULL);
-	CHECK_INT(commitgrade(s, key("g"), 0.5, "half"), 0);
+	CHECK_INT(commitgrade(s, key("g"), 0.5, "half", 1), 0);
 	closestore(s);
 	char *text = readfile(logp, &len);
 	REQUIRE(text != NULL);
@@ -522,7 +522,7 @@ TEST(store_grade_missing_from_log_found_on_disk)
 	free(text);
 	s = open_(d);
 	REQUIRE(s != NULL);
-	const struct graderec *g = findgrade(s, key("g"));
+	const struct graderec *g = findgrade(s, key("g"), 1);
 	CHECK(g != NULL && g->score == 0.5);
 	closestore(s);
 	free(logp);
@@ -536,8 +536,8 @@ TEST(store_gc_removes_dead_entries)
 	REQUIRE(s != NULL);
 	addrun(s, key("live"), "L", 1);
 	addrun(s, key("dead"), "D", 1);
-	commitgrade(s, key("glive"), 1, "");
-	commitgrade(s, key("gdead"), 0, "");
+	commitgrade(s, key("glive"), 1, "", 1);
+	commitgrade(s, key("gdead"), 0, "", 1);
 	struct cellrec cl = {.run = key("live"), .iteration = 1}, cd = {.run = key("dead"), .iteration = 1};
 	setcell(s, "s/live#1", &cl);
 	setcell(s, "s/dead#1", &cd);
@@ -559,8 +559,8 @@ TEST(store_gc_removes_dead_entries)
 	CHECK(findrun(s, key("live")) != NULL);
 	CHECK(findrun(s, key("dead")) == NULL);
 	CHECK(findrun(s, key("new")) != NULL);
-	CHECK(findgrade(s, key("glive")) != NULL);
-	CHECK(findgrade(s, key("gdead")) == NULL);
+	CHECK(findgrade(s, key("glive"), 1) != NULL);
+	CHECK(findgrade(s, key("gdead"), 1) == NULL);
 	CHECK(findcell(s, "s/live#1") != NULL);
 	CHECK(findcell(s, "s/dead#1") == NULL);
 	closestore(s);
@@ -578,11 +578,11 @@ TEST(store_gc_forgets_deleted_entries_in_memory)
 
 	REQUIRE(s != NULL);
 	addrun(s, key("dead"), "D", 1);
-	commitgrade(s, key("gdead"), 0, "");
+	commitgrade(s, key("gdead"), 0, "", 1);
 	struct htab *runs = mkhtab(1), *grades = mkhtab(1);
 	CHECK_INT(gcstore(s, runs, grades), 2);
 	CHECK(findrun(s, key("dead")) == NULL);
-	CHECK(findgrade(s, key("gdead")) == NULL);
+	CHECK(findgrade(s, key("gdead"), 1) == NULL);
 	closestore(s);
 	htabfree(runs, NULL);
 	htabfree(grades, NULL);
@@ -595,13 +595,13 @@ TEST(store_gc_without_live_sets_keeps_everything)
 
 	REQUIRE(s != NULL);
 	addrun(s, key("a"), "A", 1);
-	commitgrade(s, key("g"), 1, "");
+	commitgrade(s, key("g"), 1, "", 1);
 	CHECK_INT(gcstore(s, NULL, NULL), 0);
 	closestore(s);
 	s = open_(d);
 	REQUIRE(s != NULL);
 	CHECK(findrun(s, key("a")) != NULL);
-	CHECK(findgrade(s, key("g")) != NULL);
+	CHECK(findgrade(s, key("g"), 1) != NULL);
 	closestore(s);
 }
 
@@ -639,7 +639,7 @@ TEST(store_keeperror_replaces_previous)
 	struct store *s = open_(d);
 
 	REQUIRE(s != NULL);
-	char *t1 = newentry(s), *t2 = newentry(s);
+	char *t1 = newentry(s, 1), *t2 = newentry(s, 1);
 	char *f1 = pathjoin(t1, "transcript"), *f2 = pathjoin(t2, "transcript");
 	writefile(f1, "first failure", 13);
 	writefile(f2, "second failure", 14);
@@ -670,7 +670,7 @@ TEST(store_two_handles_share_a_cache)
 
 	REQUIRE(a != NULL);
 	addrun(a, key("x"), "X", 1);
-	commitgrade(a, key("gx"), 1, "");
+	commitgrade(a, key("gx"), 1, "", 1);
 	struct store *b = open_(d);
 	REQUIRE(b != NULL);
 	addrun(b, key("y"), "Y", 1);
@@ -682,6 +682,6 @@ TEST(store_two_handles_share_a_cache)
 	REQUIRE(a != NULL);
 	CHECK(findrun(a, key("x")) != NULL);
 	CHECK(findrun(a, key("y")) != NULL);
-	CHECK(findgrade(a, key("gx")) != NULL);
+	CHECK(findgrade(a, key("gx"), 1) != NULL);
 	closestore(a);
 }
