@@ -218,7 +218,7 @@ for N in "${sizes[@]}"; do
 	else
 		echo "ninja state: written by bench/ninjalog.py (N > NINJA_BUILD_MAX) ..."
 		ninjalog write "$proj"
-		pop_nj= pop_nj_cpu=
+		pop_nj='' pop_nj_cpu=''
 		timed 0 "$work/log" ninja -C "$proj" -n
 		ninja_noop "$work/log"
 	fi
