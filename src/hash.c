@@ -65,19 +65,23 @@ void hashhex(hash x, char out[33])
 	out[32] = '\0';
 }
 
+/* hex digit values; 16 marks a character that is not one */
+static const unsigned char hexval[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
+
 int hashparse(const char *s, hash *x)
 {
 	uint64_t w[2] = {0, 0};
 
+	/* the table holds value + 1, so 0 means "not a digit" (and stops at
+	 * the NUL of a short string) */
 	for (int i = 0; i < 32; i++) {
-		int c = s[i], v;
-		if (c >= '0' && c <= '9')
-			v = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v = c - 'a' + 10;
-		else
+		unsigned v = hexval[(unsigned char)s[i]];
+		if (!v)
 			return -1;
-		w[i / 16] = (w[i / 16] << 4) | (uint64_t)v;
+		w[i / 16] = (w[i / 16] << 4) | (v - 1);
 	}
 	x->high64 = w[0];
 	x->low64 = w[1];
@@ -104,7 +108,28 @@ struct slot {
 struct htab {
 	struct slot *s;
 	size_t cap, count;  /* cap is a power of two */
+	/* keys live in chunks freed with the table: entries are never removed
+	 * one by one, and a malloc per key is most of the cost of a big load */
+	char **chunks;
+	size_t nchunks, chunkcap, left;
+	char *next;
 };
+
+static char *keycopy(struct htab *t, const void *key, size_t len)
+{
+	if (len + 1 > t->left) {
+		size_t size = len + 1 > 65536 ? len + 1 : 65536;
+		xgrow(&t->chunks, &t->chunkcap, t->nchunks + 1, sizeof(*t->chunks));
+		t->next = t->chunks[t->nchunks++] = xmalloc(size);
+		t->left = size;
+	}
+	char *k = t->next;
+	memcpy(k, key, len);
+	k[len] = '\0';
+	t->next += len + 1;
+	t->left -= len + 1;
+	return k;
+}
 
 struct htab *mkhtab(size_t hint)
 {
@@ -168,7 +193,7 @@ void **htabslot(struct htab *t, const void *key, size_t keylen, int create)
 		s = find(t, h, key, keylen);
 	}
 	s->h = h;
-	s->key = xstrndup(key, keylen);
+	s->key = keycopy(t, key, keylen);
 	s->keylen = keylen;
 	s->val = NULL;
 	t->count++;
@@ -213,13 +238,12 @@ void htabfree(struct htab *t, void (*freeval)(void *))
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->cap; i++) {
-		if (!t->s[i].h)
-			continue;
-		free(t->s[i].key);
-		if (freeval && t->s[i].val)
+	for (size_t i = 0; freeval && i < t->cap; i++)
+		if (t->s[i].h && t->s[i].val)
 			freeval(t->s[i].val);
-	}
+	for (size_t i = 0; i < t->nchunks; i++)
+		free(t->chunks[i]);
+	free(t->chunks);
 	free(t->s);
 	free(t);
 }
