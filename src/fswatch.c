@@ -2,7 +2,6 @@
  * descriptor to directory; the pending batch is a hash set of paths. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -25,15 +24,6 @@ struct fswatch {
 	batchfn fn;
 	void *arg;
 };
-
-int fsignored(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (!strcmp(name, "4913") || (n && name[n - 1] == '~') || !strncmp(name, ".#", 2))
-		return 1;
-	return name[0] == '.' && (fnmatch(".*.sw?", name, 0) == 0 || fnmatch(".*.sw??", name, 0) == 0);
-}
 
 static void deliver(void *arg)
 {
@@ -84,7 +74,7 @@ static void onevents(void *arg, int fd, int revents)
 				any = 1;
 				continue;
 			}
-			if (!e->len || fsignored(e->name))
+			if (!e->len || editorjunk(e->name))
 				continue;
 			char *path = pathjoin(dir, e->name);
 			htabput(w->batch, path, strlen(path), (void *)1);

@@ -29,8 +29,6 @@ struct fswatch *mkfswatch(struct loop *l, batchfn fn, void *arg, char **err);
 int fswatchdir(struct fswatch *w, const char *dir);
 /* how many directories are watched */
 size_t fswatchcount(struct fswatch *w);
-/* is path a name editors drop beside the files they save? */
-int fsignored(const char *name);
 void freefswatch(struct fswatch *w);
 
 #endif

@@ -142,6 +142,7 @@ static void graded(struct sched *s, struct cell *c, double score, char *reason, 
 	c->scored = 1;
 	c->score = score;
 	c->graded_now = 1;
+	c->need = NEED_NOTHING; /* up to date now */
 	if (c->status != CELL_RAN)
 		c->status = CELL_CACHED;
 	celldone(s, c);
@@ -193,6 +194,7 @@ static void startgrade(struct sched *s, struct cell *c, const char *out)
 	if (have) { /* e.g. a rerun produced an output graded before */
 		c->scored = 1;
 		c->score = have->score;
+		c->need = NEED_NOTHING;
 		if (c->status != CELL_RAN)
 			c->status = CELL_CACHED;
 		celldone(s, c);

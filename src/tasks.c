@@ -29,8 +29,8 @@ static int walk(const char *dir, const char *rel, struct strv *out)
 		return -1;
 	}
 	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
+		if (e->d_name[0] == '.' || editorjunk(e->d_name))
+			continue; /* hidden files and editors' droppings are not inputs */
 		char *sub = rel[0] ? xasprintf("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
 		char *full = pathjoin(dir, sub);
 		struct stat st;

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -423,4 +424,13 @@ int editdist(const char *a, const char *b)
 		}
 	}
 	return row[lb];
+}
+
+int editorjunk(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!strcmp(name, "4913") || (n && name[n - 1] == '~') || !strncmp(name, ".#", 2))
+		return 1;
+	return name[0] == '.' && (fnmatch(".*.sw?", name, 0) == 0 || fnmatch(".*.sw??", name, 0) == 0);
 }

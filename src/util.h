@@ -75,6 +75,10 @@ char *basename_of(const char *path, int stripext);
 double now(void);
 /* strip leading and trailing whitespace in place; returns start */
 char *trim(char *s);
+/* is name a file editors drop beside the files they save (vim's .*.swp and
+ * 4913 probe, backups ending in ~, emacs's .#locks)? Neither a task's
+ * input nor a change to watch. */
+int editorjunk(const char *name);
 /* the Levenshtein distance of two short strings */
 int editdist(const char *a, const char *b);
 

@@ -371,6 +371,14 @@ static int replan(struct watcher *w, struct evalfile *ef)
 		free(err);
 		return -1;
 	}
+	/* a reload that changed no cell (the Evalfile saved as it was) is no
+	 * update; one that did is, even if nothing needs to run */
+	int changed = !w->p || p->ncells != w->p->ncells;
+	for (size_t i = 0; !changed && i < p->ncells; i++) {
+		struct cell *a = &p->cells[i], *b = &w->p->cells[i];
+		changed = strcmp(a->id, b->id) || !hasheq(a->runkey, b->runkey) || !hasheq(a->gradekey, b->gradekey)
+		          || a->need != b->need;
+	}
 	/* carry over which cells were failing, so they run first */
 	if (w->p) {
 		for (size_t i = 0; i < p->ncells; i++) {
@@ -389,6 +397,8 @@ static int replan(struct watcher *w, struct evalfile *ef)
 		all[i] = &p->cells[i];
 	queueneeded(w, all, p->ncells);
 	free(all);
+	if (changed)
+		w->updating = 1;
 	return 0;
 }
 
@@ -416,14 +426,28 @@ static void reload(struct watcher *w)
 	w->ef = ef;
 }
 
+/* add the cells of one task to a list */
+static void addcells(struct watcher *w, struct suiteplan *sp, size_t t, struct cell ***v, size_t *n, size_t *cap)
+{
+	for (size_t k = 0; sp->cellsof && k < sp->cellsof[t].n; k++) {
+		xgrow(v, cap, *n + 1, sizeof(**v));
+		(*v)[(*n)++] = &w->p->cells[sp->cellsof[t].v[k]];
+	}
+}
+
+struct before {
+	hash run, grade;
+	enum need need;
+};
+
 static void onbatch(void *arg, char **paths, size_t n, int overflow)
 {
 	struct watcher *w = arg;
-	int full = overflow;
+	int full = overflow, relevant = overflow;
 	char *err;
 	char *suites = xcalloc(w->p->nsp + 1, 1);
 	struct htab *tasks = mkhtab(16);
-	int relevant = overflow;
+	struct strv inside = {0}; /* gone paths inside folder tasks: named only if the task changed */
 
 	for (size_t i = 0; i < n; i++) {
 		const char *path = paths[i];
@@ -434,6 +458,7 @@ static void onbatch(void *arg, char **paths, size_t n, int overflow)
 		} else if (r) {
 			relevant = 1;
 			forgetfile(w->st, path);
+			int exact = htabget(w->index, path, strlen(path)) != NULL;
 			for (; r; r = r->next) {
 				if (r->kind == REF_SUITE) {
 					suites[r->sp] = 1;
@@ -444,6 +469,11 @@ static void onbatch(void *arg, char **paths, size_t n, int overflow)
 					full = 1; /* lines may come and go; a task is gone */
 				else
 					htabput(tasks, (size_t[2]){r->sp, r->task}, sizeof(size_t[2]), t);
+			}
+			if (!here && !exact) {
+				/* e.g. an editor's temporary file, renamed away */
+				strvadd(&inside, path);
+				continue;
 			}
 		} else if (here && matchesglob(w, path)) {
 			full = relevant = 1; /* a new task or deps file */
@@ -458,19 +488,33 @@ static void onbatch(void *arg, char **paths, size_t n, int overflow)
 		}
 		htabput(w->trigger, path, strlen(path), (void *)1);
 	}
-	if (overflow) {
+	if (overflow)
 		htabput(w->trigger, "(events lost: rescanned)", 24, (void *)1);
-		/* nothing known of files can be trusted now */
-	}
 	if (!relevant)
 		goto done;
 	if (full) {
 		reload(w);
 		goto done;
 	}
-	/* re-key what the batch touched; cancel and requeue what changed */
+	/* the cells the batch may affect, and what they were before */
 	struct cell **touched = NULL;
 	size_t nt = 0, cap = 0;
+	for (size_t i = 0; i < w->p->nsp; i++)
+		for (size_t t = 0; suites[i] && t < w->p->sp[i].tasks.n; t++)
+			addcells(w, &w->p->sp[i], t, &touched, &nt, &cap);
+	size_t pos = 0, klen;
+	const void *key;
+	void *val;
+	while (htabnext(tasks, &pos, &key, &klen, &val)) {
+		size_t idx[2];
+		memcpy(idx, key, sizeof(idx));
+		if (!suites[idx[0]])
+			addcells(w, &w->p->sp[idx[0]], idx[1], &touched, &nt, &cap);
+	}
+	struct before *was = xcalloc(nt + 1, sizeof(*was));
+	for (size_t i = 0; i < nt; i++)
+		was[i] = (struct before){touched[i]->runkey, touched[i]->gradekey, touched[i]->need};
+	/* re-key them: suites first, then the tasks of the other suites */
 	for (size_t i = 0; i < w->p->nsp; i++) {
 		struct suiteplan *sp = &w->p->sp[i];
 		if (!suites[i])
@@ -482,18 +526,9 @@ static void onbatch(void *arg, char **paths, size_t n, int overflow)
 			continue;
 		}
 		sp->broken = 0;
-		for (size_t t = 0; t < sp->tasks.n; t++)
-			for (size_t k = 0; sp->cellsof && k < sp->cellsof[t].n; k++) {
-				xgrow(&touched, &cap, nt + 1, sizeof(*touched));
-				touched[nt++] = &w->p->cells[sp->cellsof[t].v[k]];
-			}
 	}
-	size_t pos = 0, klen;
-	const void *key;
-	void *val;
+	pos = 0;
 	while (htabnext(tasks, &pos, &key, &klen, &val)) {
-		if (klen != sizeof(size_t[2]) || !val)
-			continue;
 		size_t idx[2];
 		memcpy(idx, key, sizeof(idx));
 		struct suiteplan *sp = &w->p->sp[idx[0]];
@@ -502,19 +537,37 @@ static void onbatch(void *arg, char **paths, size_t n, int overflow)
 		if (rekeytask(w->p, sp, idx[1], &err) < 0) {
 			fprintf(stderr, "evalmake: %s\n", err);
 			free(err);
-			continue;
-		}
-		for (size_t k = 0; k < sp->cellsof[idx[1]].n; k++) {
-			xgrow(&touched, &cap, nt + 1, sizeof(*touched));
-			touched[nt++] = &w->p->cells[sp->cellsof[idx[1]].v[k]];
 		}
 	}
-	/* a running cell's inputs changed: its result would be stale */
-	for (size_t i = 0; i < nt; i++)
-		if (touched[i]->job)
-			schedcancel(w->sched, touched[i]);
+	/* what really changed: a running cell with new inputs is cancelled;
+	 * any change (even back to cached results) is an update to report */
+	int changed = 0;
+	for (size_t i = 0; i < nt; i++) {
+		struct cell *c = touched[i];
+		int moved = !hasheq(was[i].run, c->runkey) || !hasheq(was[i].grade, c->gradekey) || was[i].need != c->need;
+		if (!moved)
+			continue;
+		changed = 1;
+		if (c->job)
+			schedcancel(w->sched, c);
+		/* a folder task's vanished file is worth naming if the task moved
+		 * and no file of it is named yet (an editor's temporary file,
+		 * renamed onto the saved one, is not) */
+		size_t tl = strlen(c->task->path);
+		int named = 0;
+		size_t tp = 0, tkl;
+		const void *tk;
+		while (!named && htabnext(w->trigger, &tp, &tk, &tkl, NULL))
+			named = tkl > tl && !strncmp(tk, c->task->path, tl) && ((const char *)tk)[tl] == '/';
+		for (size_t k = 0; k < inside.n && !named; k++)
+			if (!strncmp(inside.v[k], c->task->path, tl) && inside.v[k][tl] == '/')
+				htabput(w->trigger, inside.v[k], strlen(inside.v[k]), (void *)1);
+	}
+	free(was);
+	if (changed)
+		w->updating = 1;
 	/* errors are never cached: every update tries them again */
-	for (size_t i = 0; i < w->p->ncells; i++) {
+	for (size_t i = 0; changed && i < w->p->ncells; i++) {
 		if (w->p->cells[i].status == CELL_ERROR && !w->p->cells[i].queued) {
 			xgrow(&touched, &cap, nt + 1, sizeof(*touched));
 			touched[nt++] = &w->p->cells[i];
@@ -526,10 +579,13 @@ static void onbatch(void *arg, char **paths, size_t n, int overflow)
 		printf("no change to any score (%s)\n", n ? paths[0] : "");
 	fflush(stdout);
 done:
-	if (!w->updating)
-		htabfree(w->trigger, NULL), w->trigger = mkhtab(16);
+	if (!w->updating) {
+		htabfree(w->trigger, NULL);
+		w->trigger = mkhtab(16);
+	}
 	free(suites);
 	htabfree(tasks, NULL);
+	strvfree(&inside);
 }
 
 int watchrun(struct evalfile **efp, struct state *st, struct store *store, const struct watchopts *o)

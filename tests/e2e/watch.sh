@@ -126,7 +126,8 @@ startwatch() {
 	callmark
 }
 
-# Ctrl-C: exits 130 within $1 seconds (default 10)
+# Ctrl-C: exits 130 within $1 seconds (default 10), having printed WANT
+# report lines (WANT=any: any number)
 stopwatch() {
 	kill -INT "$WPID" 2>/dev/null
 	if ! until_ "${1:-10}" '! kill -0 $WPID 2>/dev/null'; then
@@ -138,7 +139,7 @@ stopwatch() {
 	assert_rc 130
 	sancheck "$T/err"
 	count "$T/out"
-	[ "$NL" = "$WANT" ] || fail "$NL report lines in all, expected $WANT"
+	[ "$WANT" = any ] || [ "$NL" = "$WANT" ] || fail "$NL report lines in all, expected $WANT"
 }
 
 # callmark: remember how many agent calls there were; newcalls prints the
@@ -540,8 +541,7 @@ echo "slow sleep30" >tasks/t1/input.txt
 waitcalls 2
 until_ 5 "pgrep -f -- '$SLOW' >/dev/null" || fail "the slow agents did not start"
 t0=$EPOCHREALTIME
-count "$T/out"
-WANT=$NL # the interrupted update prints no line
+WANT=any # the interrupted update may report what finished, or not
 stopwatch 5
 took=$(elapsed "$t0")
 awk -v t="$took" 'BEGIN { exit !(t < 5) }' || fail "exit took ${took}s"
