@@ -739,7 +739,8 @@ void recordcells(struct plan *p)
 {
 	for (size_t i = 0; i < p->ncells; i++) {
 		struct cell *c = &p->cells[i];
-		if (!c->scored)
+		/* a cell's record holds the inputs it last ran (or was graded) with */
+		if (!c->scored || (c->status != CELL_RAN && !c->graded_now))
 			continue;
 		struct cellrec r = {.run = c->runkey, .grade = c->gradekey, .iteration = c->iteration};
 		memcpy(r.parts, c->parts, sizeof(r.parts));

@@ -51,7 +51,8 @@ void schedabort(struct sched *s);
 /* cells that errored since schedplan */
 int schederrors(struct sched *s);
 void freesched(struct sched *s);
-/* record every resolved cell in the store (what explain compares with) */
+/* record the inputs of every cell run or graded now (what explain and -n
+ * compare with: what changed since the cell last ran) */
 void recordcells(struct plan *p);
 
 #endif

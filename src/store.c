@@ -27,6 +27,7 @@
 #include "util.h"
 
 #define LOGHEADER "evalmake-log 1\n"
+#define CELLSHEADER "evalmake-cells 1\n"
 
 struct store {
 	char *dir;
@@ -38,6 +39,10 @@ struct store {
 	unsigned tmpcount;
 	unsigned char made[2][256]; /* runs/KK and grades/KK folders known to exist */
 	struct buf pending;  /* log lines not written yet */
+	/* cell records live in their own file, read only when asked for: a
+	 * no-op run needs none of them */
+	int cellsloaded;
+	struct buf cpending; /* cell lines not written yet */
 };
 
 /* make the KK folder of path (kind 0: runs, 1: grades) once per process */
@@ -139,14 +144,36 @@ static void apply(struct store *s, char *line)
 }
 
 /* check and apply every line of a log text; returns the line count */
+static size_t loadlines(struct store *s, char *text, size_t len, const char *header);
+
 static size_t loadlog(struct store *s, char *text, size_t len)
+{
+	return loadlines(s, text, len, LOGHEADER);
+}
+
+/* read the cells file, once */
+static void loadcells(struct store *s)
+{
+	size_t len;
+
+	if (s->cellsloaded)
+		return;
+	s->cellsloaded = 1;
+	char *p = pathjoin(s->dir, "cells");
+	char *text = readfile(p, &len);
+	if (text)
+		loadlines(s, text, len, CELLSHEADER);
+	free(text);
+	free(p);
+}
+static size_t loadlines(struct store *s, char *text, size_t len, const char *header)
 {
 	size_t count = 0;
 	char *p = text, *end;
 
-	if (len < strlen(LOGHEADER) || strncmp(text, LOGHEADER, strlen(LOGHEADER)))
+	if (len < strlen(header) || strncmp(text, header, strlen(header)))
 		return 0;
-	for (p = text + strlen(LOGHEADER); p < text + len; p = end + 1) {
+	for (p = text + strlen(header); p < text + len; p = end + 1) {
 		end = memchr(p, '\n', (size_t)(text + len - p));
 		if (!end)
 			break; /* a torn last line */
@@ -169,13 +196,26 @@ static int ready(struct store *s);
 
 void storeflush(struct store *s)
 {
-	if (!s->pending.len || ready(s) < 0)
+	if ((!s->pending.len && !s->cpending.len) || ready(s) < 0)
 		return;
 	flock(s->lockfd, LOCK_SH);
-	if (write(s->logfd, s->pending.s, s->pending.len) != (ssize_t)s->pending.len)
+	if (s->pending.len && write(s->logfd, s->pending.s, s->pending.len) != (ssize_t)s->pending.len)
 		warn("cannot append to %s/log:", s->dir);
-	flock(s->lockfd, LOCK_UN);
 	s->pending.len = 0;
+	if (s->cpending.len) {
+		char *p = pathjoin(s->dir, "cells");
+		int fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		struct stat st;
+		if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size == 0 && write(fd, CELLSHEADER, strlen(CELLSHEADER)) < 0)
+			warn("cannot write %s:", p);
+		if (fd < 0 || write(fd, s->cpending.s, s->cpending.len) != (ssize_t)s->cpending.len)
+			warn("cannot append to %s:", p);
+		if (fd >= 0)
+			close(fd);
+		free(p);
+		s->cpending.len = 0;
+	}
+	flock(s->lockfd, LOCK_UN);
 }
 
 /* Lines are gathered and written in batches: the log is only an index, and
@@ -465,11 +505,13 @@ const struct graderec *findgrade(struct store *s, hash key, int ondisk)
 
 const struct cellrec *findcell(struct store *s, const char *id)
 {
+	loadcells(s);
 	return htabget(s->cells, id, strlen(id));
 }
 
 void setcell(struct store *s, const char *id, const struct cellrec *r)
 {
+	loadcells(s);
 	void **slot = htabslot(s->cells, id, strlen(id), 1);
 	struct cellrec *c = *slot;
 	struct buf b = {0};
@@ -492,7 +534,10 @@ void setcell(struct store *s, const char *id, const struct cellrec *r)
 	bufadds(&b, "C\t");
 	addescaped(&b, id);
 	bufaddf(&b, "\t%s\t%s\t%s\t%s\t%s\t%s\t%d", h[0], h[1], h[2], h[3], h[4], h[5], r->iteration);
-	appendline(s, &b);
+	bufaddf(&b, "\t%08x\n", (unsigned)XXH32(b.s, b.len, 0));
+	bufadd(&s->cpending, b.s, b.len);
+	if (s->cpending.len >= 32768)
+		storeflush(s);
 	buffree(&b);
 }
 
@@ -712,6 +757,12 @@ long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades)
 	if (text)
 		loadlog(&fresh, text, len);
 	free(text);
+	char *cellsp = pathjoin(s->dir, "cells");
+	if ((text = readfile(cellsp, &len)))
+		loadlines(&fresh, text, len, CELLSHEADER);
+	free(text);
+	struct buf cb = {0};
+	bufadds(&cb, CELLSHEADER);
 	bufadds(&b, LOGHEADER);
 	while (htabnext(fresh.runs, &pos, &key, &klen, &val)) {
 		if (liveruns && !htabget(liveruns, key, klen))
@@ -761,9 +812,13 @@ long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades)
 		free(id);
 		bufaddf(&line, "\t%s\t%s\t%s\t%s\t%s\t%s\t%d", h[0], h[1], h[2], h[3], h[4], h[5], r->iteration);
 		bufaddf(&line, "\t%08x\n", (unsigned)XXH32(line.s, line.len, 0));
-		bufadd(&b, line.s, line.len);
+		bufadd(&cb, line.s, line.len);
 		buffree(&line);
 	}
+	if (writefile(cellsp, cb.s, cb.len) < 0)
+		warn("cannot rewrite %s:", cellsp);
+	free(cellsp);
+	buffree(&cb);
 	if (writefile(logp, b.s, b.len) < 0) {
 		warn("cannot rewrite %s:", logp);
 	} else {
@@ -780,6 +835,7 @@ long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades)
 		char *copy = xstrndup(b.s, b.len);
 		s->lines = loadlog(s, copy, b.len);
 		free(copy);
+		s->cellsloaded = 0; /* read again when asked for */
 		if (liveruns)
 			n += sweep(s, "runs", liveruns);
 		if (livegrades)
@@ -800,6 +856,7 @@ void closestore(struct store *s)
 		return;
 	storeflush(s);
 	buffree(&s->pending);
+	buffree(&s->cpending);
 	/* most lines superseded: compact, so loading stays proportional to the cells */
 	if (s->logfd >= 0 && s->lines > 4096
 	    && s->lines > 2 * (htabcount(s->runs) + htabcount(s->grades) + htabcount(s->cells)))

@@ -8,8 +8,10 @@
  *   grades/KK/KEY    a grade per grade key of a script or judge grader
  *   errors/ID/       the last failed attempt of a cell, for `log`; never
  *                    used as a result
- *   log              the index: one checksummed line per run, grade and
- *                    cell record, appended as work finishes
+ *   log              the index: one checksummed line per run and grade,
+ *                    appended as work finishes
+ *   cells            each cell's inputs when it last ran (for explain and
+ *                    -n), the same kind of lines, read only when asked for
  *   tmp/             entries being written
  *
  * Entries are immutable and appear atomically: written in tmp/, then

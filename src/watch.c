@@ -303,8 +303,12 @@ static void report(struct watcher *w, int first)
 				char *got = fc ? gotline(w->p, fc) : xstrdup("?"), *err = NULL;
 				if (loadtask(task, &err) < 0)
 					free(err);
+				/* one line each: the first line of the expected answer */
+				char *want = xstrdup(firstexpected(task)), *wt = trim(want);
+				wt[strcspn(wt, "\n")] = '\0';
 				printf("    %sbroke%s %s/%s  expected \"%.60s\", got \"%s\"\n", ro->color ? "\033[31m" : "",
-				       ro->color ? "\033[0m" : "", name, task->id, firstexpected(task), got);
+				       ro->color ? "\033[0m" : "", name, task->id, wt, got);
+				free(want);
 				free(got);
 			}
 		}
