@@ -284,6 +284,21 @@ static int writeall(int fd, const void *data, size_t len)
 int writefile(const char *path, const void *data, size_t len)
 {
 	static unsigned counter;
+	struct stat st;
+
+	/* not a regular file (/dev/null, /dev/stdout, a pipe): write to it as
+	 * it is; a rename would replace the device with a file */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		int r = writeall(fd, data, len);
+		int err = errno;
+		if (close(fd) < 0 && r == 0)
+			return -1;
+		errno = err;
+		return r;
+	}
 	char *tmp = xasprintf("%s.tmp.%ld.%u", path, (long)getpid(), counter++);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	int err;

@@ -58,7 +58,8 @@ void buffree(struct buf *b);
 
 /* whole file into a NUL-terminated malloc'd string; NULL with errno set */
 char *readfile(const char *path, size_t *len);
-/* write a file atomically: temp file beside it, then rename; -1 with errno */
+/* write a file atomically: temp file beside it, then rename (a device or
+ * pipe such as /dev/null is written as it is); -1 with errno */
 int writefile(const char *path, const void *data, size_t len);
 /* mkdir -p; -1 with errno */
 int mkdirs(const char *path, mode_t mode);

@@ -305,3 +305,13 @@ TEST(xasprintf_and_strndup)
 	free(s);
 	free(t);
 }
+
+/* a report written to /dev/null must not replace the device with a file
+ * (the atomic rename did, as root) */
+TEST(util_writefile_keeps_a_device_a_device)
+{
+	struct stat st;
+
+	CHECK_INT(writefile("/dev/null", "x", 1), 0);
+	CHECK(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode));
+}
