@@ -125,9 +125,10 @@ waitlines() {
 waitgrown() {
 	local end=$((EPOCHSECONDS + $3)) sz
 	while :; do
-		sz=$(stat -c %s "$1")
-		# $(...) drops a trailing newline: empty means the last byte is one
-		if [ "$sz" -gt "$2" ] && [ -z "$(tail -c 1 "$1")" ]; then
+		sz=$(stat -c %s "$1" 2>/dev/null) || sz=0
+		# $(...) drops a trailing newline: empty means the last byte is
+		# one; the size again: nothing was appended in between
+		if [ "$sz" -gt "$2" ] && [ -z "$(tail -c 1 "$1")" ] && [ "$(stat -c %s "$1")" = "$sz" ]; then
 			SIZE=$sz
 			return 0
 		fi
@@ -191,12 +192,14 @@ for n in "${sizes[@]}"; do
 	: >"$starts"
 
 	t0=$EPOCHREALTIME
-	(cd "$d" && "$em" -s -j "$JOBS") || die "N=$n: the run that fills the cache failed"
+	(cd "$d" && "$em" -k -j "$JOBS" --json "$top/fill.$n.json" >"$top/fill.$n.out" 2>&1) ||
+		die "N=$n: the run that fills the cache failed: $(tail -n 12 "$top/fill.$n.out")"
 	t1=$EPOCHREALTIME
 	fill=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 	echo "N=$n: cache filled in ${fill}s ($(awk -v s="$fill" -v n="$n" 'BEGIN { printf "%.2f", s * 1000 / n }') ms/cell)" >&2
 	measuringagent "$d" "$starts"
 
+	: >"$out"
 	t0=$EPOCHREALTIME
 	set -m # SIGINT at its default in the background job
 	(cd "$d" && exec "$em" watch --jsonl >"$out" 2>"$err") &

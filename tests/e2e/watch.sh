@@ -103,7 +103,6 @@ count() {
 	nl=${s//[!$'\n']/}
 	NL=${#nl}
 }
-nlines() { count "$T/out"; echo "$NL"; }
 
 # start `evalmake watch --jsonl ARGS` in the project; wait for its first
 # line, then a moment for the watches to settle
@@ -581,6 +580,27 @@ timeout 60 "$E" log 'a/t1#1' >"$T/log.out" 2>&1
 check "the stored output is the new content's" grep -q 'new2 sleep2' "$T/log.out"
 check "... not the old one's" ! grep -q 'new1 sleep2' "$T/log.out"
 uptodate
+
+try "watch: on a terminal, an update shows the trigger, the score's move and what broke, expected vs got"
+mkwproject
+last="evalmake watch (background)"
+set -m
+"$E" watch >"$T/out" 2>"$T/err" {NAPFD}<&- &
+WPID=$!
+set +m
+BGPIDS+=("$WPID")
+until_ 20 "grep -q '^watching' '$T/out'" || fail "no 'watching' line within 20 s"
+nap 0.2
+echo new1 >tasks/t1/input.txt # t1 now fails: expected old1
+until_ 10 "grep -q 'broke' '$T/out'" || fail "no 'broke' line within 10 s"
+nap 0.2
+check "the trigger is named" grep -q 'tasks/t1/input.txt' "$T/out"
+check "suite a went down by a third" grep -qE '^ +a +0\.667 .*down -0\.333' "$T/out"
+check "t1 broke, expected vs got on one line" grep -qx '    broke a/t1  expected "old1", got "new1"' "$T/out"
+echo old1 >tasks/t1/input.txt # back: cached, fixed
+until_ 10 "grep -q 'fixed a/t1' '$T/out'" || fail "no 'fixed a/t1' line within 10 s"
+WANT=any
+stopwatch
 
 try "watch: idle costs no CPU"
 mkwproject
