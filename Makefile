@@ -12,30 +12,28 @@ SAN = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lm
 
-SRC = src/util.c src/hash.c src/evalfile.c src/template.c src/state.c src/tasks.c \
-      src/store.c src/loop.c src/proc.c src/http.c src/provider.c src/plan.c src/grade.c src/run.c \
-      src/report.c src/fswatch.c src/watch.c src/project.c \
-      src/markup.c src/stats.c src/results.c src/gate.c src/ci.c src/history.c src/lock.c src/diff.c src/check.c src/html.c
-OBJ = $(SRC:.c=.o)
-HDR = $(wildcard src/*.h)
+SRC = $(filter-out src/cmd/main.c,$(sort $(wildcard src/*/*.c)))
+OBJ = $(SRC:src/%.c=build/obj/%.o)
+HDR = $(wildcard src/*/*.h)
 
 all: evalmake
 
 # linked beside and renamed: a running evalmake keeps its binary
-evalmake: $(OBJ) src/main.o
-	$(CC) $(CFLAGS) -o $@.tmp $(OBJ) src/main.o $(PKG_LIBS) $(LDFLAGS)
+evalmake: $(OBJ) build/obj/cmd/main.o
+	$(CC) $(CFLAGS) -o $@.tmp $(OBJ) build/obj/cmd/main.o $(PKG_LIBS) $(LDFLAGS)
 	mv -f $@.tmp $@
 
-src/%.o: src/%.c $(HDR)
-	$(CC) $(WARN) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+build/obj/%.o: src/%.c $(HDR)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -Isrc $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 build/unittest: tests/unit/*.c $(OBJ)
 	@mkdir -p build
 	$(CC) $(WARN) $(PKG_CFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/*.c $(OBJ) $(PKG_LIBS)
 
-build/san/evalmake: $(SRC) src/main.c $(HDR)
+build/san/evalmake: $(SRC) src/cmd/main.c $(HDR)
 	@mkdir -p build/san
-	$(CC) $(WARN) $(PKG_CFLAGS) $(SAN) -o $@.tmp $(SRC) src/main.c $(PKG_LIBS)
+	$(CC) $(WARN) -Isrc $(PKG_CFLAGS) $(SAN) -o $@.tmp $(SRC) src/cmd/main.c $(PKG_LIBS)
 	mv -f $@.tmp $@
 
 build/san/unittest: tests/unit/*.c $(SRC) $(HDR)
@@ -69,7 +67,7 @@ install: evalmake
 	install -m 755 evalmake $(DESTDIR)$(PREFIX)/bin/evalmake
 
 clean:
-	rm -f evalmake $(OBJ) src/main.o
+	rm -f evalmake
 	rm -rf build
 
 .PHONY: all test install clean

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "evalfile.h"
+#include "load/evalfile.h"
 #include "test.h"
-#include "util.h"
+#include "core/util.h"
 
 /* a project with two tasks, an agent script, a prompt and a regex file */
 static void project(void)

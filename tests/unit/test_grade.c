@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grade.h"
+#include "run/grade.h"
 #include "test.h"
-#include "util.h"
+#include "core/util.h"
 
 /* a task with the given expected answers (NULL-terminated) */
 static void mktask(struct task *t, const char *id, const char *const *expected)

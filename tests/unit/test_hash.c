@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash.h"
+#include "core/hash.h"
 #include "test.h"
-#include "util.h"
+#include "core/util.h"
 
 static hash fields2(const char *a, const char *b)
 {

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plan.h"
+#include "plan/plan.h"
 #include "test.h"
-#include "util.h"
+#include "core/util.h"
 
 struct world {
 	struct evalfile *ef;

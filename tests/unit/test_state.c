@@ -9,9 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "state.h"
+#include "store/state.h"
 #include "test.h"
-#include "util.h"
+#include "core/util.h"
 
 static hash fh(struct state *s, const char *path)
 {

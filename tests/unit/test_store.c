@@ -10,9 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "store/store.h"
 #include "test.h"
-#include "util.h"
+#include "core/util.h"
 
 static hash key(const char *s)
 {

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tasks.h"
+#include "load/tasks.h"
 #include "test.h"
-#include "util.h"
+#include "core/util.h"
 
 /* a suite named s over the given task paths, listed into tl */
 static int list(struct tasklist *tl, char **err, const char *const *paths)

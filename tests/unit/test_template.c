@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "template.h"
+#include "load/template.h"
 #include "test.h"
-#include "util.h"
+#include "core/util.h"
 
 #define ALL (TV_INPUT | TV_EXPECTED | TV_TASK)
 

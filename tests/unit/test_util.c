@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "test.h"
-#include "util.h"
+#include "core/util.h"
 
 TEST(buf_without_cap_grows)
 {

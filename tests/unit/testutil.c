@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "test.h"
-#include "util.h"
+#include "core/util.h"
 
 static char *dirs[16];
 static int ndirs;

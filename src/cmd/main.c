@@ -1,0 +1,464 @@
+/* main: the command line. Parses options, finds and loads the Evalfile,
+ * then hands over to one command: build (the default), status, explain,
+ * log or gc. The data flows one way:
+ *   Evalfile -> plan (cells, keys, what each needs) -> run -> grade ->
+ *   store -> report. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "load/evalfile.h"
+#include "core/loop.h"
+#include "plan/plan.h"
+#include "cmd/project.h"
+#include "report/report.h"
+#include "run/run.h"
+#include "store/state.h"
+#include "store/store.h"
+#include "core/util.h"
+#include "cmd/watch.h"
+#include "cmd/check.h"
+#include "report/diff.h"
+#include "store/history.h"
+#include "report/html.h"
+#include "store/lock.h"
+
+#define VERSION "0.1.0"
+
+static const char usage[] =
+	"usage: evalmake [OPTION...] [TARGET...]      bring scores up to date\n"
+	"       evalmake status [TARGET...]            scores from the cache, nothing run\n"
+	"       evalmake explain CELL                  why a cell would run\n"
+	"       evalmake log CELL                      a cell's prompt, output, transcript, grade\n"
+	"       evalmake gc                            drop cache entries no cell refers to\n"
+	"       evalmake watch [--jsonl] [TARGET...]   run, then rerun affected cells on every save\n"
+	"       evalmake check [TARGET...]             CI gate: run, then require every suite's threshold\n"
+	"       evalmake diff OLD.json [NEW.json]      per-suite deltas and the tasks that flipped\n"
+	"                                              (NEW: the current cached state)\n"
+	"       evalmake lock                          write Evalfile.lock: every cell's keys and score\n"
+	"       evalmake report --html FILE [TARGET...]\n"
+	"                                              one page: grids, transcripts, history\n"
+	"\n"
+	"A TARGET is SUITE, SUITE/TASK or SUITE/TASK#K (iterations count from 1).\n"
+	"\n"
+	"options:\n"
+	"  -f FILE           the Evalfile (default: ./Evalfile, then ./evalfile)\n"
+	"  -j N              run N cells at once (default: the Evalfile's jobs, else 4)\n"
+	"  -B                rebuild: run every targeted cell again\n"
+	"  -n                dry run: list what would run and why, run nothing\n"
+	"  -q                question: exit 0 if every targeted cell is up to date, else 1\n"
+	"  -k                keep going after a cell error\n"
+	"  -s                silent: no progress, no table\n"
+	"  -v                verbose: every cell as it finishes, every failing task\n"
+	"  --iterations N    N iterations for every suite\n"
+	"  --sample K        K tasks per suite (a fixed sample: a larger K adds tasks)\n"
+	"  --json FILE       write the JSON report to FILE ('-': stdout)\n"
+	"  -h, --help        this help\n"
+	"  --version         print the version\n"
+	"\n"
+	"check options:\n"
+	"  --min-score X     every suite's score must be at least X\n"
+	"  --baseline FILE   a JSON report (--json) to compare with, e.g. main's\n"
+	"  --max-drop D      a suite may score at most D below the baseline (default 0)\n"
+	"  --junit FILE      JUnit XML: a testsuite per suite, a testcase per task\n"
+	"  --markdown FILE   a Markdown summary (also appended to $GITHUB_STEP_SUMMARY)\n"
+	"  --locked          run nothing: require Evalfile.lock to match, gate its scores\n"
+	"\n"
+	"exit status: 0 all good, 1 a gate failed or a cell errored, 2 bad usage or a\n"
+	"bad Evalfile (nothing is run), 130 interrupted.\n";
+
+static int posint(const char *s, const char *what)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (end == s || *end || v < 1 || v > 1000000)
+		die("%s: expected a positive integer, got '%s'", what, s);
+	return (int)v;
+}
+
+/* a score or a score difference: a number in [0,1] */
+static double fraction(const char *s, const char *what)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || *end || !(v >= 0 && v <= 1))
+		die("%s: expected a number from 0 to 1, got '%s'", what, s);
+	return v;
+}
+
+static void parseopts(int argc, char **argv, struct opts *o)
+{
+	enum { OPT_ITER = 256, OPT_SAMPLE, OPT_JSON, OPT_VERSION, OPT_JSONL,
+	       OPT_MINSCORE, OPT_BASELINE, OPT_MAXDROP, OPT_JUNIT, OPT_MARKDOWN, OPT_LOCKED, OPT_HTML };
+	static const struct option longopts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{"iterations", required_argument, NULL, OPT_ITER},
+		{"sample", required_argument, NULL, OPT_SAMPLE},
+		{"json", required_argument, NULL, OPT_JSON},
+		{"jsonl", no_argument, NULL, OPT_JSONL},
+		{"min-score", required_argument, NULL, OPT_MINSCORE},
+		{"baseline", required_argument, NULL, OPT_BASELINE},
+		{"max-drop", required_argument, NULL, OPT_MAXDROP},
+		{"junit", required_argument, NULL, OPT_JUNIT},
+		{"markdown", required_argument, NULL, OPT_MARKDOWN},
+		{"locked", no_argument, NULL, OPT_LOCKED},
+		{"html", required_argument, NULL, OPT_HTML},
+		{"file", required_argument, NULL, 'f'},
+		{"jobs", required_argument, NULL, 'j'},
+		{"keep-going", no_argument, NULL, 'k'},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"question", no_argument, NULL, 'q'},
+		{"silent", no_argument, NULL, 's'},
+		{"verbose", no_argument, NULL, 'v'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":f:j:BnqksvhC", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f': o->file = optarg; break;
+		case 'j': o->jobs = posint(optarg, "-j"); break;
+		case 'B': o->rebuild = 1; break;
+		case 'n': o->dryrun = 1; break;
+		case 'q': o->question = 1; break;
+		case 'k': o->keepgoing = 1; break;
+		case 's': o->silent = 1; break;
+		case 'v': o->verbose = 1; break;
+		case 'h': fputs(usage, stdout); exit(0);
+		case OPT_VERSION: printf("evalmake %s\n", VERSION); exit(0);
+		case OPT_ITER: o->iterations = posint(optarg, "--iterations"); break;
+		case OPT_SAMPLE: o->sample = posint(optarg, "--sample"); break;
+		case OPT_JSON: o->json = optarg; break;
+		case OPT_JSONL: o->jsonl = 1; break;
+		case OPT_MINSCORE: o->minscore = fraction(optarg, "--min-score"); break;
+		case OPT_BASELINE: o->baseline = optarg; break;
+		case OPT_MAXDROP: o->maxdrop = fraction(optarg, "--max-drop"); break;
+		case OPT_JUNIT: o->junit = optarg; break;
+		case OPT_MARKDOWN: o->markdown = optarg; break;
+		case OPT_LOCKED: o->locked = 1; break;
+		case OPT_HTML: o->html = optarg; break;
+		case ':':
+			fprintf(stderr, "evalmake: option '%s' needs a value\n%s", argv[optind - 1], usage);
+			exit(EXIT_USAGE);
+		default:
+			fprintf(stderr, "evalmake: unknown option '%s'\n%s", argv[optind - 1], usage);
+			exit(EXIT_USAGE);
+		}
+	}
+	o->args = argv + optind;
+	o->nargs = argc - optind;
+}
+
+static int dryrun(struct plan *p)
+{
+	size_t run = 0, grade = 0, fresh = 0;
+
+	for (size_t i = 0; i < p->ncells; i++) {
+		struct cell *c = &p->cells[i];
+		if (c->need == NEED_RUN) {
+			printf("run   %s: %s\n", c->id, c->why);
+			run++;
+		} else if (c->need == NEED_GRADE) {
+			printf("grade %s: %s\n", c->id, c->why);
+			grade++;
+		} else {
+			fresh++;
+		}
+	}
+	printf("%zu cell%s would run, %zu would be graded again, %zu up to date\n", run, run == 1 ? "" : "s", grade, fresh);
+	return 0;
+}
+
+static int cmdbuild(struct opts *o, int statusonly)
+{
+	struct project pr = {0};
+	int rc = 0;
+
+	openproject(o, &pr);
+	struct planopts po = {.targets = o->args, .ntargets = o->nargs, .iterations = o->iterations,
+	                      .sample = o->sample, .rebuild = o->rebuild && !statusonly};
+	struct plan *p = planor2(&pr, &po);
+	if (o->question) {
+		for (size_t i = 0; i < p->ncells; i++)
+			if (p->cells[i].need != NEED_NOTHING)
+				rc = 1;
+		freeplan(p);
+		closeproject(&pr);
+		return rc;
+	}
+	if (o->dryrun && !statusonly) {
+		rc = dryrun(p);
+		freeplan(p);
+		closeproject(&pr);
+		return rc;
+	}
+	if (!statusonly) {
+		char *err;
+		if (preparerun(p, &err) < 0) {
+			fprintf(stderr, "evalmake: %s\n", err);
+			free(err);
+			freeplan(p);
+			closeproject(&pr);
+			return EXIT_USAGE;
+		}
+		struct loop *l = mkloop();
+		struct runopts ro = {
+			.jobs = o->jobs ? o->jobs : pr.ef->jobs ? pr.ef->jobs : 4,
+			.keepgoing = o->keepgoing,
+			.verbose = o->verbose,
+			.silent = o->silent,
+			.progress = isatty(2),
+			.color = usecolor(stderr),
+		};
+		rc = runplan(p, l, &ro);
+		freeloop(l);
+		recordcells(p);
+	}
+	savestate(pr.st);
+	struct suitesum *sum = summarize(p);
+	if (!statusonly)
+		appendhistory(pr.cache, p, sum, "evalmake", o->nargs || o->sample || o->iterations);
+	if (!o->silent) {
+		struct reportopts ro = {.color = usecolor(stdout), .verbose = o->verbose};
+		printtable(stdout, p, sum, &ro);
+		if (rc == EXIT_INTR)
+			fprintf(stderr, "evalmake: interrupted: finished cells are stored, the rest are pending\n");
+	}
+	if (o->json && writejson(p, sum, o->json) < 0) {
+		warn("cannot write %s:", o->json);
+		if (!rc)
+			rc = EXIT_GATE;
+	}
+	freesummary(p, sum);
+	freeplan(p);
+	closeproject(&pr);
+	return rc;
+}
+
+/* plan the one cell named on the command line */
+static struct cell *onecell(struct opts *o, struct project *pr, struct plan **pp, const char *cmd)
+{
+	if (o->nargs != 1)
+		die("%s: expected one CELL (SUITE/TASK#K)", cmd);
+	if (!strchr(o->args[0], '/') || !strchr(o->args[0], '#'))
+		die("%s: '%s' is not a cell: expected SUITE/TASK#K", cmd, o->args[0]);
+	openproject(o, pr);
+	struct planopts po = {.targets = o->args, .ntargets = 1, .iterations = o->iterations};
+	*pp = planor2(pr, &po);
+	if ((*pp)->ncells != 1) {
+		fprintf(stderr, "evalmake: %s: no cell '%s'\n", cmd, o->args[0]);
+		freeplan(*pp);
+		closeproject(pr);
+		exit(EXIT_USAGE);
+	}
+	return &(*pp)->cells[0];
+}
+
+static int cmdexplain(struct opts *o)
+{
+	struct project pr = {0};
+	struct plan *p;
+	struct cell *c = onecell(o, &pr, &p, "explain");
+	static const char *const names[NPARTS] = {"agent config", "prompt", "task input", "deps"};
+	const struct cellrec *r = findcell(pr.store, c->id);
+	char a[33], b[33];
+
+	if (c->need == NEED_NOTHING && r && memcmp(r->parts, c->parts, sizeof(c->parts)))
+		printf("%s is up to date: the cache holds a result for its current inputs (score %.3g);\n"
+		       "inputs changed since its last run are marked\n", c->id, c->score);
+	else if (c->need == NEED_NOTHING)
+		printf("%s is up to date (score %.3g)\n", c->id, c->score);
+	else
+		printf("%s would %s: %s\n", c->id, c->need == NEED_RUN ? "run" : "be graded again", c->why);
+	for (int i = 0; i < NPARTS; i++) {
+		hashhex(c->parts[i], b);
+		if (!r) {
+			printf("  %-13s %s\n", names[i], b);
+		} else if (hasheq(r->parts[i], c->parts[i])) {
+			printf("  %-13s unchanged  %s\n", names[i], b);
+		} else {
+			hashhex(r->parts[i], a);
+			printf("  %-13s CHANGED    %s (was %s)\n", names[i], b, a);
+		}
+	}
+	printf("  %-13s %d\n", "iteration", c->iteration);
+	hashhex(c->runkey, b);
+	printf("  %-13s %s\n", "run key", b);
+	if (c->need != NEED_RUN) {
+		hashhex(c->gradekey, b);
+		printf("  %-13s %s%s\n", "grade key", b, r && !hasheq(r->grade, c->gradekey) ? " (changed)" : "");
+	}
+	freeplan(p);
+	closeproject(&pr);
+	return 0;
+}
+
+static void section(const char *title, const char *dir, const char *name)
+{
+	size_t len;
+	char *text = readpart(dir, name, &len);
+
+	printf("== %s\n", title);
+	if (text) {
+		fwrite(text, 1, len, stdout);
+		if (len && text[len - 1] != '\n')
+			putchar('\n');
+	} else {
+		printf("(none)\n");
+	}
+	free(text);
+}
+
+static int cmdlog(struct opts *o)
+{
+	struct project pr = {0};
+	struct plan *p;
+	struct cell *c = onecell(o, &pr, &p, "log");
+	char *dir = NULL;
+	struct stat st;
+	int rc = 0;
+
+	if (c->need != NEED_RUN) {
+		dir = runpath(pr.store, c->runkey);
+		const struct graderec *g = findgrade(pr.store, c->gradekey, 1);
+		printf("%s: stored result (%s)\n", c->id, dir);
+		section("prompt", dir, "prompt");
+		section("output", dir, "output");
+		section("transcript", dir, "transcript");
+		if (g)
+			printf("== grade\n%.3g%s%s\n", g->score, g->reason[0] ? "  " : "", g->reason);
+		else
+			printf("== grade\nnot graded yet (the grader changed)\n");
+		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+			printf("== artifacts\n%s/artifacts\n", dir);
+	} else if ((dir = errorpath(pr.store, c->id)) && stat(dir, &st) == 0) {
+		char *mp = pathjoin(dir, "meta.json");
+		char *m = readfile(mp, NULL);
+		free(mp);
+		printf("%s: no result; its last attempt failed (errors are not cached)\n", c->id);
+		section("prompt", dir, "prompt");
+		section("output", dir, "output");
+		section("transcript", dir, "transcript");
+		printf("== attempt\n%s\n", m ? m : "?");
+		free(m);
+		rc = 1;
+	} else {
+		printf("%s has not run yet (%s)\n", c->id, c->why);
+		rc = 1;
+	}
+	free(dir);
+	freeplan(p);
+	closeproject(&pr);
+	return rc;
+}
+
+static int cmdgc(struct opts *o)
+{
+	struct project pr = {0};
+
+	if (o->nargs)
+		die("gc: takes no targets");
+	openproject(o, &pr);
+	struct planopts po = {0};
+	struct plan *p = planor2(&pr, &po);
+	struct htab *runs = mkhtab(p->ncells), *grades = mkhtab(p->ncells);
+	for (size_t i = 0; i < p->ncells; i++) {
+		struct cell *c = &p->cells[i];
+		htabput(runs, &c->runkey, sizeof(c->runkey), c);
+		if (c->need != NEED_RUN)
+			htabput(grades, &c->gradekey, sizeof(c->gradekey), c);
+	}
+	long n = gcstore(pr.store, runs, grades);
+	printf("removed %ld cache entr%s no cell refers to\n", n, n == 1 ? "y" : "ies");
+	htabfree(runs, NULL);
+	htabfree(grades, NULL);
+	freeplan(p);
+	closeproject(&pr);
+	return 0;
+}
+
+static int cmdwatch(struct opts *o)
+{
+	struct project pr = {0};
+
+	openproject(o, &pr);
+	char *base = basename_of(pr.ef->path, 0);
+	char *display = xstrdup(pr.ef->path); /* a reload replaces pr.ef */
+	struct watchopts wo = {
+		.run = {
+			.jobs = o->jobs ? o->jobs : pr.ef->jobs ? pr.ef->jobs : 4,
+			.keepgoing = 1, /* watch mode reports errors and goes on */
+			.verbose = o->verbose,
+			.silent = o->silent || o->jsonl,
+			.progress = 0,
+			.color = usecolor(stdout) && !o->jsonl,
+		},
+		.plan = {.targets = o->args, .ntargets = o->nargs, .iterations = o->iterations, .sample = o->sample,
+		         .rebuild = o->rebuild},
+		.evalfile = base,
+		.display = display,
+		.jsonl = o->jsonl,
+	};
+	int rc = watchrun(&pr.ef, pr.st, pr.store, &wo);
+	free(base);
+	free(display);
+	closeproject(&pr);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {.minscore = -1, .maxdrop = -1};
+	static const char *const cmds[] = {"status", "explain", "log", "gc", "watch", "check", "diff", "lock", "report"};
+	int cmd = -1;
+
+	if (argc > 1)
+		for (size_t i = 0; i < LEN(cmds); i++)
+			if (!strcmp(argv[1], cmds[i]))
+				cmd = (int)i;
+	if (cmd >= 0) {
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
+	parseopts(argc, argv, &o);
+	char *jsonarg = o.json;
+	/* the command may also follow options: evalmake -f FILE log CELL */
+	for (size_t i = 0; cmd < 0 && o.nargs > 0 && i < LEN(cmds); i++) {
+		if (!strcmp(o.args[0], cmds[i])) {
+			cmd = (int)i;
+			o.args++;
+			o.nargs--;
+		}
+	}
+	if (cmd != 5 && (o.minscore >= 0 || o.maxdrop >= 0 || o.baseline || o.junit || o.markdown || o.locked))
+		die("--min-score, --baseline, --max-drop, --junit, --markdown and --locked are options of check");
+	if (cmd != 8 && o.html)
+		die("--html is an option of report");
+	int rc;
+	switch (cmd) {
+	case 0: rc = cmdbuild(&o, 1); break;
+	case 1: rc = cmdexplain(&o); break;
+	case 2: rc = cmdlog(&o); break;
+	case 3: rc = cmdgc(&o); break;
+	case 4: rc = cmdwatch(&o); break;
+	case 5: rc = cmdcheck(&o); break;
+	case 6: rc = cmddiff(&o); break;
+	case 7: rc = cmdlock(&o); break;
+	case 8: rc = cmdreport(&o); break;
+	default: rc = cmdbuild(&o, 0); break;
+	}
+	if (o.json != jsonarg) /* openproject made it absolute */
+		free(o.json);
+	return rc;
+}

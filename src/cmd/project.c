@@ -1,0 +1,126 @@
+/* project: see project.h. Shared by the commands in main.c and by the
+ * commands that live in their own modules (check, diff, lock, report). */
+#define _GNU_SOURCE
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/loop.h"
+#include "cmd/project.h"
+#include "run/run.h"
+#include "core/util.h"
+
+char *absfrom(const char *cwd, const char *path)
+{
+	if (!path || path[0] == '/' || !strcmp(path, "-"))
+		return path ? xstrdup(path) : NULL;
+	return xasprintf("%s/%s", cwd, path);
+}
+
+void openproject(struct opts *o, struct project *pr)
+{
+	char *path = findevalfile(o->file), *err;
+	char cwd[PATH_MAX];
+
+	if (!path)
+		die("no Evalfile here (looked for ./Evalfile and ./evalfile); -f FILE names another");
+	if (access(path, R_OK) < 0)
+		die("cannot read %s:", path);
+	if (!getcwd(cwd, sizeof(cwd)))
+		die("getcwd:");
+	pr->cwd = xstrdup(cwd);
+	if (o->json) {
+		char *j = absfrom(cwd, o->json);
+		o->json = j; /* freed at exit */
+	}
+	char *dir = dirname_of(path);
+	if (chdir(dir) < 0)
+		die("cannot change to %s:", dir);
+	free(dir);
+	char *base = basename_of(path, 0);
+	/* load from the Evalfile's directory, but name it as the user did */
+	pr->ef = loadevalfile(base, &err);
+	if (pr->ef && strcmp(base, path)) {
+		free(pr->ef->path);
+		pr->ef->path = xstrdup(path);
+	}
+	if (!pr->ef) {
+		/* the loader named the file as it read it: say it as the user did */
+		if (strcmp(base, path) && !strncmp(err, base, strlen(base)))
+			fprintf(stderr, "evalmake: %s%s\n", path, err + strlen(base));
+		else
+			fprintf(stderr, "evalmake: %s\n", err);
+		free(err);
+		free(base);
+		free(path);
+		exit(EXIT_USAGE);
+	}
+	free(base);
+	free(path);
+	/* absolute, but not created yet: a plan that fails writes nothing */
+	char here[PATH_MAX];
+	if (!getcwd(here, sizeof(here)))
+		die("getcwd:");
+	pr->cache = pr->ef->cache[0] == '/' ? xstrdup(pr->ef->cache) : xasprintf("%s/%s", here, pr->ef->cache);
+	pr->st = openstate(pr->cache);
+	pr->store = openstore(pr->cache, &err);
+	if (!pr->store)
+		die("%s", err);
+}
+
+void closeproject(struct project *pr)
+{
+	closestore(pr->store);
+	closestate(pr->st);
+	freeevalfile(pr->ef);
+	free(pr->cache);
+	free(pr->cwd);
+}
+
+struct plan *planor2(struct project *pr, const struct planopts *po)
+{
+	char *err;
+	struct plan *p = makeplan(pr->ef, pr->st, pr->store, po, &err);
+
+	if (!p) {
+		fprintf(stderr, "evalmake: %s\n", err);
+		free(err);
+		closeproject(pr);
+		exit(EXIT_USAGE);
+	}
+	return p;
+}
+
+int runcells(struct opts *o, struct project *pr, struct plan *p)
+{
+	char *err;
+	int rc;
+
+	if (preparerun(p, &err) < 0) {
+		fprintf(stderr, "evalmake: %s\n", err);
+		free(err);
+		return EXIT_USAGE;
+	}
+	struct loop *l = mkloop();
+	struct runopts ro = {
+		.jobs = o->jobs ? o->jobs : pr->ef->jobs ? pr->ef->jobs : 4,
+		.keepgoing = o->keepgoing,
+		.verbose = o->verbose,
+		.silent = o->silent,
+		.progress = isatty(2),
+		.color = usecolor(stderr),
+	};
+	rc = runplan(p, l, &ro);
+	freeloop(l);
+	recordcells(p);
+	return rc;
+}
+
+int usecolor(FILE *f)
+{
+	const char *nc = getenv("NO_COLOR");
+
+	return isatty(fileno(f)) && !(nc && nc[0]) && getenv("TERM") && strcmp(getenv("TERM"), "dumb");
+}

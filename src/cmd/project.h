@@ -1,0 +1,55 @@
+/* project: what every command starts from. The parsed command line
+ * (struct opts, filled by main), and the open project: the loaded
+ * Evalfile, the stat cache and the store. Opening a project changes to the
+ * Evalfile's directory, so paths the user gave relative to where evalmake
+ * started are made absolute first (or later, from pr->cwd). */
+#ifndef PROJECT_H
+#define PROJECT_H
+
+#include <stdio.h>
+
+#include "load/evalfile.h"
+#include "plan/plan.h"
+#include "store/state.h"
+#include "store/store.h"
+
+struct opts {
+	const char *file;
+	int jobs, rebuild, dryrun, question, keepgoing, silent, verbose;
+	int iterations, sample;
+	char *json;
+	/* check, diff, report */
+	double minscore;          /* --min-score; < 0 when not given */
+	double maxdrop;           /* --max-drop; < 0 when not given */
+	char *baseline, *junit, *markdown, *html;
+	int locked;
+	int jsonl;                /* watch --jsonl */
+	char **args;
+	int nargs;
+};
+
+struct project {
+	struct evalfile *ef;
+	struct state *st;
+	struct store *store;
+	char *cache;              /* the cache folder, absolute */
+	char *cwd;                /* where evalmake started */
+};
+
+/* find and load the Evalfile (exit 2 when missing or bad), change to its
+ * directory, open the cache; o->json becomes absolute */
+void openproject(struct opts *o, struct project *pr);
+/* close the store and free what openproject made (savestate is separate) */
+void closeproject(struct project *pr);
+/* makeplan, or print its error, close the project and exit 2 */
+struct plan *planor2(struct project *pr, const struct planopts *po);
+/* bring the plan's cells up to date as the default command does (-j, -k,
+ * -v, -s); returns 0, EXIT_GATE (a cell errored), EXIT_INTR, or
+ * EXIT_USAGE when nothing could start (a prompt failed to render) */
+int runcells(struct opts *o, struct project *pr, struct plan *p);
+/* colour on f: a terminal, NO_COLOR unset, TERM not dumb */
+int usecolor(FILE *f);
+/* path made absolute against cwd ("-" and NULL stay as they are); a copy */
+char *absfrom(const char *cwd, const char *path);
+
+#endif

@@ -1,0 +1,151 @@
+/* fswatch: inotify. One descriptor in the loop; a table from watch
+ * descriptor to directory; the pending batch is a hash set of paths. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "core/fswatch.h"
+#include "core/hash.h"
+#include "core/util.h"
+
+#define MASK (IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF)
+
+struct fswatch {
+	struct loop *l;
+	int fd;
+	struct htab *wds;     /* watch descriptor -> directory */
+	struct htab *dirs;    /* directory -> (void *)1 */
+	struct htab *batch;   /* path -> (void *)1 */
+	int overflow;
+	long timer;
+	batchfn fn;
+	void *arg;
+};
+
+static void deliver(void *arg)
+{
+	struct fswatch *w = arg;
+	size_t n = htabcount(w->batch), i = 0, pos = 0, klen;
+	char **paths = xcalloc(n + 1, sizeof(*paths));
+	const void *key;
+	int overflow = w->overflow;
+
+	w->timer = 0;
+	while (htabnext(w->batch, &pos, &key, &klen, NULL))
+		paths[i++] = xstrndup(key, klen);
+	htabfree(w->batch, NULL);
+	w->batch = mkhtab(64);
+	w->overflow = 0;
+	w->fn(w->arg, paths, i, overflow);
+	for (size_t k = 0; k < i; k++)
+		free(paths[k]);
+	free(paths);
+}
+
+static void onevents(void *arg, int fd, int revents)
+{
+	struct fswatch *w = arg;
+	char buf[65536] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int any = 0;
+	ssize_t n;
+
+	(void)revents;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *e = (struct inotify_event *)p;
+			p += sizeof(*e) + e->len;
+			if (e->mask & IN_Q_OVERFLOW) {
+				w->overflow = 1;
+				any = 1;
+				continue;
+			}
+			const char *dir = htabget(w->wds, &e->wd, sizeof(e->wd));
+			if (!dir)
+				continue;
+			if (e->mask & IN_IGNORED) {
+				htabput(w->dirs, dir, strlen(dir), NULL);
+				continue;
+			}
+			if (e->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) {
+				htabput(w->batch, dir, strlen(dir), (void *)1);
+				any = 1;
+				continue;
+			}
+			if (!e->len || editorjunk(e->name))
+				continue;
+			char *path = pathjoin(dir, e->name);
+			htabput(w->batch, path, strlen(path), (void *)1);
+			free(path);
+			any = 1;
+		}
+	}
+	if (!any)
+		return;
+	/* wait for a quiet period: one batch per burst of saves */
+	if (w->timer)
+		loopcancel(w->l, w->timer);
+	w->timer = looptimer(w->l, now() + QUIET_PERIOD, deliver, w);
+}
+
+struct fswatch *mkfswatch(struct loop *l, batchfn fn, void *arg, char **err)
+{
+	struct fswatch *w;
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+
+	*err = NULL;
+	if (fd < 0) {
+		*err = xasprintf("cannot watch files: inotify: %s", strerror(errno));
+		return NULL;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->l = l;
+	w->fd = fd;
+	w->wds = mkhtab(64);
+	w->dirs = mkhtab(64);
+	w->batch = mkhtab(64);
+	w->fn = fn;
+	w->arg = arg;
+	loopfd(l, fd, POLLIN, onevents, w);
+	return w;
+}
+
+int fswatchdir(struct fswatch *w, const char *dir)
+{
+	if (htabget(w->dirs, dir, strlen(dir)))
+		return 0;
+	int wd = inotify_add_watch(w->fd, dir, MASK | IN_ONLYDIR);
+	if (wd < 0)
+		return -1;
+	void **slot = htabslot(w->wds, &wd, sizeof(wd), 1);
+	free(*slot);
+	*slot = xstrdup(dir);
+	htabput(w->dirs, dir, strlen(dir), (void *)1);
+	return 0;
+}
+
+size_t fswatchcount(struct fswatch *w)
+{
+	size_t n = 0, pos = 0;
+	void *v;
+
+	while (htabnext(w->dirs, &pos, NULL, NULL, &v))
+		n += v != NULL;
+	return n;
+}
+
+void freefswatch(struct fswatch *w)
+{
+	if (!w)
+		return;
+	if (w->timer)
+		loopcancel(w->l, w->timer);
+	loopfd(w->l, w->fd, 0, NULL, NULL);
+	close(w->fd);
+	htabfree(w->wds, free);
+	htabfree(w->dirs, NULL);
+	htabfree(w->batch, NULL);
+	free(w);
+}

@@ -1,0 +1,451 @@
+/* util: error reporting, allocation, buffers and file helpers.
+ * Everything here is leaf code: it calls no other module. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/util.h"
+
+static void vwarn(const char *fmt, va_list ap)
+{
+	int err = errno;
+	size_t n = strlen(fmt);
+
+	fflush(stdout);
+	fputs("evalmake: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	if (n > 0 && fmt[n - 1] == ':')
+		fprintf(stderr, " %s", strerror(err));
+	fputc('\n', stderr);
+}
+
+void fatal(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+	exit(code);
+}
+
+void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+	exit(EXIT_USAGE);
+}
+
+void warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p)
+		fatal(EXIT_GATE, "out of memory");
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (!p)
+		fatal(EXIT_GATE, "out of memory");
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		fatal(EXIT_GATE, "out of memory");
+	return p;
+}
+
+void xgrow(void *pp, size_t *cap, size_t need, size_t size)
+{
+	void **p = pp;
+	size_t c = *cap;
+
+	if (need <= c)
+		return;
+	if (c < 8)
+		c = 8;
+	while (c < need)
+		c *= 2;
+	*p = xrealloc(*p, c * size);
+	*cap = c;
+}
+
+char *xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		fatal(EXIT_GATE, "out of memory");
+	va_end(ap);
+	return s;
+}
+
+int bufadd(struct buf *b, const void *p, size_t n)
+{
+	int ret = 0;
+
+	if (b->max && b->len + n > b->max) {
+		n = b->max > b->len ? b->max - b->len : 0;
+		b->truncated = 1;
+		ret = -1;
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t c = b->cap ? b->cap : 64;
+		while (c < b->len + n + 1)
+			c *= 2;
+		b->s = xrealloc(b->s, c);
+		b->cap = c;
+	}
+	if (n)
+		memcpy(b->s + b->len, p, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+	return ret;
+}
+
+int bufadds(struct buf *b, const char *s)
+{
+	return bufadd(b, s, strlen(s));
+}
+
+int bufaddc(struct buf *b, int c)
+{
+	char ch = (char)c;
+
+	return bufadd(b, &ch, 1);
+}
+
+int bufaddf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char small[256], *s = small;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	if ((size_t)n >= sizeof(small)) {
+		s = xmalloc((size_t)n + 1);
+		va_start(ap, fmt);
+		vsnprintf(s, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	n = bufadd(b, s, (size_t)n);
+	if (s != small)
+		free(s);
+	return n;
+}
+
+void bufaddjson(struct buf *b, const char *s, size_t n)
+{
+	bufaddc(b, '"');
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		switch (c) {
+		case '"': bufadds(b, "\\\""); break;
+		case '\\': bufadds(b, "\\\\"); break;
+		case '\n': bufadds(b, "\\n"); break;
+		case '\r': bufadds(b, "\\r"); break;
+		case '\t': bufadds(b, "\\t"); break;
+		default:
+			if (c < 0x20)
+				bufaddf(b, "\\u%04x", c);
+			else
+				bufaddc(b, c);
+		}
+	}
+	bufaddc(b, '"');
+}
+
+char *bufdetach(struct buf *b)
+{
+	char *s = b->s ? b->s : xstrdup("");
+
+	b->s = NULL;
+	b->len = b->cap = 0;
+	b->truncated = 0;
+	return s;
+}
+
+void buffree(struct buf *b)
+{
+	free(b->s);
+	b->s = NULL;
+	b->len = b->cap = 0;
+	b->truncated = 0;
+}
+
+char *readfile(const char *path, size_t *lenp)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct buf b = {0};
+	struct stat st;
+	ssize_t n;
+
+	if (fd < 0)
+		return NULL;
+	/* one allocation of the right size, then reads until the end (the
+	 * file may grow while being read) */
+	b.cap = fstat(fd, &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+	b.s = xmalloc(b.cap);
+	b.s[0] = '\0';
+	for (;;) {
+		char extra[4096];
+		int full = b.cap - b.len < 2;
+		/* full: look for the end in a small buffer before growing */
+		n = full ? read(fd, extra, sizeof(extra)) : read(fd, b.s + b.len, b.cap - b.len - 1);
+		if (full && n > 0) {
+			bufadd(&b, extra, (size_t)n);
+			continue;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int err = errno;
+			close(fd);
+			buffree(&b);
+			errno = err;
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		b.len += (size_t)n;
+	}
+	b.s[b.len] = '\0';
+	close(fd);
+	if (lenp)
+		*lenp = b.len;
+	return bufdetach(&b);
+}
+
+static int writeall(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int writefile(const char *path, const void *data, size_t len)
+{
+	static unsigned counter;
+	struct stat st;
+
+	/* not a regular file (/dev/null, /dev/stdout, a pipe): write to it as
+	 * it is; a rename would replace the device with a file */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		int r = writeall(fd, data, len);
+		int err = errno;
+		if (close(fd) < 0 && r == 0)
+			return -1;
+		errno = err;
+		return r;
+	}
+	char *tmp = xasprintf("%s.tmp.%ld.%u", path, (long)getpid(), counter++);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int err;
+
+	if (fd < 0)
+		goto fail;
+	if (writeall(fd, data, len) < 0) {
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0)
+		goto fail;
+	free(tmp);
+	return 0;
+fail:
+	err = errno;
+	unlink(tmp);
+	free(tmp);
+	errno = err;
+	return -1;
+}
+
+int mkdirs(const char *path, mode_t mode)
+{
+	/* the common case first: only the last folder is missing, or none */
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	char *parent = dirname_of(path);
+	int r = strcmp(parent, path) && strcmp(parent, ".") ? mkdirs(parent, mode) : -1;
+	free(parent);
+	if (r < 0)
+		return -1;
+	return mkdir(path, mode) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+int rmtree(const char *path)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+	int ret = 0;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char *sub = pathjoin(path, e->d_name);
+		if (rmtree(sub) < 0)
+			ret = -1;
+		free(sub);
+	}
+	closedir(d);
+	if (rmdir(path) < 0)
+		ret = -1;
+	return ret;
+}
+
+char *pathjoin(const char *dir, const char *name)
+{
+	if (name[0] == '/' || !dir[0] || !strcmp(dir, "."))
+		return xstrdup(name);
+	size_t n = strlen(dir);
+	return xasprintf("%s%s%s", dir, dir[n - 1] == '/' ? "" : "/", name);
+}
+
+char *dirname_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return xstrdup(".");
+	if (slash == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
+}
+
+char *basename_of(const char *path, int stripext)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	const char *dot = stripext ? strrchr(base, '.') : NULL;
+
+	if (dot && dot != base)
+		return xstrndup(base, (size_t)(dot - base));
+	return xstrdup(base);
+}
+
+double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		e--;
+	*e = '\0';
+	return s;
+}
+
+int editdist(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	int row[64];
+
+	if (la >= LEN(row) || lb >= LEN(row))
+		return 99;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		int prev = row[0];
+		row[0] = (int)i;
+		for (size_t j = 1; j <= lb; j++) {
+			int cur = row[j];
+			int best = prev + (a[i - 1] != b[j - 1]);
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			prev = cur;
+		}
+	}
+	return row[lb];
+}
+
+int editorjunk(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!strcmp(name, "4913") || (n && name[n - 1] == '~') || !strncmp(name, ".#", 2))
+		return 1;
+	return name[0] == '.' && (fnmatch(".*.sw?", name, 0) == 0 || fnmatch(".*.sw??", name, 0) == 0);
+}

@@ -1,0 +1,849 @@
+/* evalfile: the Evalfile's YAML, read with libyaml's document loader into a
+ * small tree that keeps each node's line and column, then checked key by key
+ * against the schema below. The first error wins: it is formatted as
+ * "FILE:LINE:COL: where: what was expected" and unwinds with longjmp to
+ * loadevalfile(), which frees the half-built result.
+ *
+ * The loader runs in the Evalfile's directory (main changes there first), so
+ * globs and paths are plain relative paths. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <glob.h>
+#include <regex.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "load/evalfile.h"
+#include "core/util.h"
+
+enum { YSCALAR, YSEQ, YMAP };
+
+struct ynode {
+	int type;
+	char *val;            /* scalars */
+	int plain;            /* unquoted scalar: may be a number or a bool */
+	int line, col;        /* 1-based */
+	struct ynode **keys;  /* maps: key scalars, parallel to kids */
+	struct ynode **kids;
+	size_t n;
+};
+
+struct ctx {
+	const char *file;
+	char *err;
+	jmp_buf jb;
+	struct ynode **merged;  /* nodes merge() made: freed (shallowly) at the end */
+	size_t nmerged, mergedcap;
+};
+
+void strvadd(struct strv *sv, const char *s)
+{
+	xgrow(&sv->v, &sv->cap, sv->n + 2, sizeof(*sv->v));
+	sv->v[sv->n++] = xstrdup(s);
+	sv->v[sv->n] = NULL;
+}
+
+void strvfree(struct strv *sv)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	memset(sv, 0, sizeof(*sv));
+}
+
+__attribute__((format(printf, 3, 4)))
+static _Noreturn void fail(struct ctx *c, const struct ynode *at, const char *fmt, ...)
+{
+	struct buf b = {0};
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (at)
+		bufaddf(&b, "%s:%d:%d: %s", c->file, at->line, at->col, msg ? msg : "error");
+	else
+		bufaddf(&b, "%s: %s", c->file, msg ? msg : "error");
+	free(msg);
+	c->err = bufdetach(&b);
+	longjmp(c->jb, 1);
+}
+
+static void freenode(struct ynode *n)
+{
+	if (!n)
+		return;
+	for (size_t i = 0; i < n->n; i++) {
+		freenode(n->kids[i]);
+		if (n->keys)
+			freenode(n->keys[i]);
+	}
+	free(n->kids);
+	free(n->keys);
+	free(n->val);
+	free(n);
+}
+
+static struct ynode *convert(yaml_document_t *doc, yaml_node_t *yn, int depth)
+{
+	struct ynode *n = xcalloc(1, sizeof(*n));
+
+	n->line = (int)yn->start_mark.line + 1;
+	n->col = (int)yn->start_mark.column + 1;
+	if (depth > 64) {
+		n->type = YSCALAR;
+		n->val = xstrdup("");
+		return n;
+	}
+	switch (yn->type) {
+	case YAML_SCALAR_NODE:
+		n->type = YSCALAR;
+		n->val = xstrndup((char *)yn->data.scalar.value, yn->data.scalar.length);
+		n->plain = yn->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+		break;
+	case YAML_SEQUENCE_NODE: {
+		n->type = YSEQ;
+		size_t cnt = (size_t)(yn->data.sequence.items.top - yn->data.sequence.items.start);
+		n->kids = xcalloc(cnt, sizeof(*n->kids));
+		for (size_t i = 0; i < cnt; i++)
+			n->kids[n->n++] = convert(doc, yaml_document_get_node(doc, yn->data.sequence.items.start[i]), depth + 1);
+		break;
+	}
+	case YAML_MAPPING_NODE: {
+		n->type = YMAP;
+		size_t cnt = (size_t)(yn->data.mapping.pairs.top - yn->data.mapping.pairs.start);
+		n->kids = xcalloc(cnt, sizeof(*n->kids));
+		n->keys = xcalloc(cnt, sizeof(*n->keys));
+		for (size_t i = 0; i < cnt; i++) {
+			yaml_node_pair_t *p = &yn->data.mapping.pairs.start[i];
+			n->keys[n->n] = convert(doc, yaml_document_get_node(doc, p->key), depth + 1);
+			n->kids[n->n++] = convert(doc, yaml_document_get_node(doc, p->value), depth + 1);
+		}
+		break;
+	}
+	default:
+		n->type = YSCALAR;
+		n->val = xstrdup("");
+		n->plain = 1;
+	}
+	return n;
+}
+
+/* parse the file into a tree; fails through c on a syntax error */
+static struct ynode *parse(struct ctx *c, const char *path)
+{
+	yaml_parser_t p;
+	yaml_document_t doc;
+	size_t len;
+	char *text = readfile(path, &len);
+	struct ynode *root = NULL;
+
+	if (!text) {
+		char *msg = xasprintf("%s: cannot read: %s", c->file, strerror(errno));
+		c->err = msg;
+		longjmp(c->jb, 1);
+	}
+	yaml_parser_initialize(&p);
+	yaml_parser_set_input_string(&p, (unsigned char *)text, len);
+	if (!yaml_parser_load(&p, &doc)) {
+		struct ynode at = {.line = (int)p.problem_mark.line + 1, .col = (int)p.problem_mark.column + 1};
+		char *msg = p.context
+			? xasprintf("invalid YAML: %s %s that starts at line %d, column %d", p.problem ? p.problem : "syntax error",
+			            p.context, (int)p.context_mark.line + 1, (int)p.context_mark.column + 1)
+			: xasprintf("invalid YAML: %s", p.problem ? p.problem : "syntax error");
+		yaml_parser_delete(&p);
+		free(text);
+		struct buf b = {0};
+		bufaddf(&b, "%s:%d:%d: %s", c->file, at.line, at.col, msg);
+		free(msg);
+		c->err = bufdetach(&b);
+		longjmp(c->jb, 1);
+	}
+	yaml_node_t *yr = yaml_document_get_root_node(&doc);
+	if (yr)
+		root = convert(&doc, yr, 0);
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&p);
+	free(text);
+	return root;
+}
+
+static const char *typename(const struct ynode *n)
+{
+	return n->type == YMAP ? "a mapping" : n->type == YSEQ ? "a list" : "a scalar";
+}
+
+static struct ynode *get(const struct ynode *map, const char *key)
+{
+	for (size_t i = 0; i < map->n; i++)
+		if (!strcmp(map->keys[i]->val ? map->keys[i]->val : "", key))
+			return map->kids[i];
+	return NULL;
+}
+
+/* every key of map must be in known; suggests the closest one */
+static void checkkeys(struct ctx *c, const struct ynode *map, const char *where, const char *const *known)
+{
+	for (size_t i = 0; i < map->n; i++) {
+		const struct ynode *k = map->keys[i];
+		const char *best = NULL;
+		int bestd = 3, found = 0;
+
+		if (k->type != YSCALAR)
+			fail(c, k, "%s: expected a key name, got %s", where, typename(k));
+		for (const char *const *kn = known; *kn; kn++) {
+			if (!strcmp(*kn, k->val)) {
+				found = 1;
+				break;
+			}
+			int d = editdist(*kn, k->val);
+			if (d < bestd) {
+				bestd = d;
+				best = *kn;
+			}
+		}
+		if (found)
+			continue;
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(map->keys[j]->val, k->val))
+				fail(c, k, "%s: duplicate key '%s'", where, k->val);
+		if (best)
+			fail(c, k, "%s: unknown key '%s' (did you mean '%s'?)", where, k->val, best);
+		struct buf b = {0};
+		for (const char *const *kn = known; *kn; kn++)
+			bufaddf(&b, "%s%s", kn == known ? "" : ", ", *kn);
+		char msg[512];
+		snprintf(msg, sizeof(msg), "%s", b.s);
+		buffree(&b);
+		fail(c, k, "%s: unknown key '%s' (expected one of: %s)", where, k->val, msg);
+	}
+	for (size_t i = 0; i < map->n; i++)
+		for (size_t j = i + 1; j < map->n; j++)
+			if (!strcmp(map->keys[i]->val, map->keys[j]->val))
+				fail(c, map->keys[j], "%s: duplicate key '%s'", where, map->keys[j]->val);
+}
+
+static const char *str(struct ctx *c, const struct ynode *n, const char *where)
+{
+	if (n->type != YSCALAR)
+		fail(c, n, "%s: expected a string, got %s", where, typename(n));
+	if (!n->val[0])
+		fail(c, n, "%s: expected a non-empty string", where);
+	return n->val;
+}
+
+static double num(struct ctx *c, const struct ynode *n, const char *where, double lo, double hi)
+{
+	char *end;
+	double v;
+
+	if (n->type != YSCALAR)
+		fail(c, n, "%s: expected a number, got %s", where, typename(n));
+	v = strtod(n->val, &end);
+	if (end == n->val || *end || v != v)
+		fail(c, n, "%s: expected a number, got '%s'", where, n->val);
+	if (v < lo || v > hi)
+		fail(c, n, "%s: expected a number from %g to %g, got %s", where, lo, hi, n->val);
+	return v;
+}
+
+static int integer(struct ctx *c, const struct ynode *n, const char *where, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	if (n->type != YSCALAR)
+		fail(c, n, "%s: expected an integer, got %s", where, typename(n));
+	v = strtol(n->val, &end, 10);
+	if (end == n->val || *end)
+		fail(c, n, "%s: expected an integer, got '%s'", where, n->val);
+	if (v < lo || v > hi)
+		fail(c, n, "%s: expected an integer from %ld to %ld, got %s", where, lo, hi, n->val);
+	return (int)v;
+}
+
+static int boolean(struct ctx *c, const struct ynode *n, const char *where)
+{
+	static const char *const yes[] = {"true", "True", "TRUE", "yes", "on"};
+	static const char *const no[] = {"false", "False", "FALSE", "no", "off"};
+
+	if (n->type == YSCALAR) {
+		for (size_t i = 0; i < LEN(yes); i++) {
+			if (!strcmp(n->val, yes[i]))
+				return 1;
+			if (!strcmp(n->val, no[i]))
+				return 0;
+		}
+	}
+	fail(c, n, "%s: expected true or false", where);
+}
+
+static void needmap(struct ctx *c, const struct ynode *n, const char *where)
+{
+	if (n->type != YMAP)
+		fail(c, n, "%s: expected a mapping, got %s", where, typename(n));
+}
+
+static int isfile(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int cmpstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* expand one glob (a string or a list of them) into out, each must match */
+static void globs(struct ctx *c, const struct ynode *n, const char *where, struct strv *pats, struct strv *out, int filesonly)
+{
+	const struct ynode *one = n;
+	size_t cnt = 1;
+
+	if (n->type == YSEQ) {
+		cnt = n->n;
+		if (!cnt)
+			fail(c, n, "%s: expected a glob or a non-empty list of globs", where);
+	} else if (n->type != YSCALAR) {
+		fail(c, n, "%s: expected a glob or a list of globs, got %s", where, typename(n));
+	}
+	for (size_t i = 0; i < cnt; i++) {
+		glob_t g;
+		size_t matched = 0;
+
+		if (n->type == YSEQ)
+			one = n->kids[i];
+		const char *pat = str(c, one, where);
+		strvadd(pats, pat);
+		int r = glob(pat, GLOB_BRACE | GLOB_NOCHECK * 0, NULL, &g);
+		if (r == 0) {
+			for (size_t j = 0; j < g.gl_pathc; j++) {
+				if (filesonly && !isfile(g.gl_pathv[j]))
+					continue;
+				strvadd(out, g.gl_pathv[j]);
+				matched++;
+			}
+		}
+		globfree(&g);
+		if (!matched)
+			fail(c, one, "%s: '%s' matches no %s", where, pat, filesonly ? "file" : "file or directory");
+	}
+	qsort(out->v, out->n, sizeof(*out->v), cmpstr);
+	size_t k = 0;
+	for (size_t i = 0; i < out->n; i++) {
+		if (k && !strcmp(out->v[k - 1], out->v[i])) {
+			free(out->v[i]);
+			continue;
+		}
+		out->v[k++] = out->v[i];
+	}
+	out->n = k;
+	if (out->v)
+		out->v[k] = NULL;
+}
+
+/* canonical JSON: keys sorted, no spaces, plain scalars that are JSON
+ * literals kept as they are: the form agent and grader configs are hashed in */
+static void canon(struct buf *b, const struct ynode *n)
+{
+	if (n->type == YSCALAR) {
+		char *end;
+		if (n->plain && (!strcmp(n->val, "true") || !strcmp(n->val, "false") || !strcmp(n->val, "null"))) {
+			bufadds(b, n->val);
+			return;
+		}
+		if (n->plain && n->val[0] && (strtod(n->val, &end), !*end) && !isspace((unsigned char)n->val[0])
+		    && strspn(n->val, "0123456789+-.eE") == strlen(n->val)) {
+			bufadds(b, n->val);
+			return;
+		}
+		bufaddjson(b, n->val, strlen(n->val));
+		return;
+	}
+	if (n->type == YSEQ) {
+		bufaddc(b, '[');
+		for (size_t i = 0; i < n->n; i++) {
+			if (i)
+				bufaddc(b, ',');
+			canon(b, n->kids[i]);
+		}
+		bufaddc(b, ']');
+		return;
+	}
+	size_t *order = xcalloc(n->n, sizeof(*order));
+	for (size_t i = 0; i < n->n; i++)
+		order[i] = i;
+	for (size_t i = 1; i < n->n; i++)
+		for (size_t j = i; j > 0 && strcmp(n->keys[order[j - 1]]->val, n->keys[order[j]]->val) > 0; j--) {
+			size_t t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	bufaddc(b, '{');
+	for (size_t i = 0; i < n->n; i++) {
+		if (i)
+			bufaddc(b, ',');
+		bufaddjson(b, n->keys[order[i]]->val, strlen(n->keys[order[i]]->val));
+		bufaddc(b, ':');
+		canon(b, n->kids[order[i]]);
+	}
+	bufaddc(b, '}');
+	free(order);
+}
+
+static char *canonstr(const struct ynode *n)
+{
+	struct buf b = {0};
+
+	canon(&b, n);
+	return bufdetach(&b);
+}
+
+/* the canonical form of an agent or grader section, without the settings
+ * that change how fast cells run but not what they produce */
+static char *canonconfig(const struct ynode *n)
+{
+	static const char *const skip[] = {"max_connections", "retries"};
+	struct ynode m = *n;
+	struct ynode **keys = xcalloc(n->n + 1, sizeof(*keys)), **kids = xcalloc(n->n + 1, sizeof(*kids));
+
+	m.n = 0;
+	for (size_t i = 0; i < n->n; i++) {
+		int drop = 0;
+		for (size_t k = 0; k < LEN(skip); k++)
+			drop |= n->keys[i]->val && !strcmp(n->keys[i]->val, skip[k]);
+		if (drop)
+			continue;
+		keys[m.n] = n->keys[i];
+		kids[m.n++] = n->kids[i];
+	}
+	m.keys = keys;
+	m.kids = kids;
+	char *s = canonstr(&m);
+	free(keys);
+	free(kids);
+	return s;
+}
+
+/* a shallow copy of over, with base's keys added where over lacks them;
+ * nested mappings are merged the same way, one level down. The new nodes
+ * borrow their children from the tree and are listed in c to be freed. */
+static struct ynode *merge(struct ctx *c, const struct ynode *base, const struct ynode *over, int depth)
+{
+	struct ynode *m;
+
+	if (!base || base->type != YMAP || !over || over->type != YMAP)
+		return NULL;
+	m = xcalloc(1, sizeof(*m));
+	xgrow(&c->merged, &c->mergedcap, c->nmerged + 1, sizeof(*c->merged));
+	c->merged[c->nmerged++] = m;
+	m->type = YMAP;
+	m->line = over->line;
+	m->col = over->col;
+	m->kids = xcalloc(base->n + over->n, sizeof(*m->kids));
+	m->keys = xcalloc(base->n + over->n, sizeof(*m->keys));
+	for (size_t i = 0; i < over->n; i++) {
+		const struct ynode *bk = over->keys[i]->val ? get(base, over->keys[i]->val) : NULL;
+		struct ynode *sub = depth < 1 ? merge(c, bk, over->kids[i], depth + 1) : NULL;
+		m->keys[m->n] = over->keys[i];
+		m->kids[m->n++] = sub ? sub : over->kids[i];
+	}
+	for (size_t i = 0; i < base->n; i++) {
+		if (base->keys[i]->type == YSCALAR && get(over, base->keys[i]->val))
+			continue;
+		m->keys[m->n] = base->keys[i];
+		m->kids[m->n++] = base->kids[i];
+	}
+	return m;
+}
+
+static void freemerged(struct ctx *c)
+{
+	for (size_t i = 0; i < c->nmerged; i++) {
+		free(c->merged[i]->kids);
+		free(c->merged[i]->keys);
+		free(c->merged[i]);
+	}
+	free(c->merged);
+	c->merged = NULL;
+	c->nmerged = c->mergedcap = 0;
+}
+
+static const char *const topkeys[] = {"cache", "jobs", "defaults", "suites", NULL};
+static const char *const suitekeys[] = {"tasks", "prompt", "iterations", "timeout", "agent", "grader", "threshold", NULL};
+static const char *const agentkeys[] = {"command", "deps", "env", "provider", "model", "base_url", "api_key_env",
+                                        "system", "params", "max_connections", "retries", NULL};
+static const char *const graderkeys[] = {"type", "trim", "ignore_case", "pattern", "tolerance", "relative", "command",
+                                         "rubric", "provider", "model", "base_url", "api_key_env", "system", "params",
+                                         "max_connections", "retries", "choices", NULL};
+static const char *const gradertypes[] = {"exact", "contains", "regex", "numeric", "command", "judge", NULL};
+
+/* the HTTP part of an agent section (also a judge grader's model) */
+static void loadhttp(struct ctx *c, const struct ynode *n, const char *where, struct agent *a)
+{
+	const struct ynode *v;
+	char w[256];
+
+	a->kind = AGENT_HTTP;
+	v = get(n, "provider");
+	snprintf(w, sizeof(w), "%s.provider", where);
+	a->provider = xstrdup(str(c, v, w));
+	if (strcmp(a->provider, "openai") && strcmp(a->provider, "anthropic"))
+		fail(c, v, "%s: expected 'openai' or 'anthropic', got '%s'", w, a->provider);
+	snprintf(w, sizeof(w), "%s.model", where);
+	if (!(v = get(n, "model")))
+		fail(c, n, "%s: a provider needs a 'model'", where);
+	a->model = xstrdup(str(c, v, w));
+	snprintf(w, sizeof(w), "%s.base_url", where);
+	if ((v = get(n, "base_url")))
+		a->base_url = xstrdup(str(c, v, w));
+	else
+		a->base_url = xstrdup(!strcmp(a->provider, "openai") ? "https://api.openai.com/v1" : "https://api.anthropic.com");
+	snprintf(w, sizeof(w), "%s.api_key_env", where);
+	if ((v = get(n, "api_key_env")))
+		a->api_key_env = xstrdup(str(c, v, w));
+	else
+		a->api_key_env = xstrdup(!strcmp(a->provider, "openai") ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY");
+	snprintf(w, sizeof(w), "%s.system", where);
+	if ((v = get(n, "system"))) {
+		a->system = xstrdup(str(c, v, w));
+		/* a system prompt file's content is part of the key, like deps */
+		if (isfile(a->system))
+			strvadd(&a->deps, a->system);
+	}
+	snprintf(w, sizeof(w), "%s.params", where);
+	if ((v = get(n, "params"))) {
+		needmap(c, v, w);
+		a->params = canonstr(v);
+	}
+	snprintf(w, sizeof(w), "%s.max_connections", where);
+	a->max_connections = (v = get(n, "max_connections")) ? integer(c, v, w, 1, 100000) : 32;
+	snprintf(w, sizeof(w), "%s.retries", where);
+	a->retries = (v = get(n, "retries")) ? integer(c, v, w, 0, 100) : 5;
+	for (const char *const *k = (const char *const[]){"command", "deps", "env", NULL}; *k; k++)
+		if ((v = get(n, *k)))
+			fail(c, v, "%s: '%s' is for command agents, not with 'provider'", where, *k);
+}
+
+static void loadagent(struct ctx *c, const struct ynode *n, const char *where, struct agent *a)
+{
+	const struct ynode *v;
+	char w[256];
+
+	needmap(c, n, where);
+	checkkeys(c, n, where, agentkeys);
+	a->canon = canonconfig(n);
+	if (get(n, "provider")) {
+		if ((v = get(n, "command")))
+			fail(c, v, "%s: give either 'command' or 'provider', not both", where);
+		loadhttp(c, n, where, a);
+		return;
+	}
+	a->kind = AGENT_COMMAND;
+	if (!(v = get(n, "command")))
+		fail(c, n, "%s: expected 'command' (a program to run) or 'provider' (a model API)", where);
+	snprintf(w, sizeof(w), "%s.command", where);
+	a->command = xstrdup(str(c, v, w));
+	snprintf(w, sizeof(w), "%s.deps", where);
+	if ((v = get(n, "deps")))
+		globs(c, v, w, &a->depglobs, &a->deps, 1);
+	snprintf(w, sizeof(w), "%s.env", where);
+	if ((v = get(n, "env"))) {
+		needmap(c, v, w);
+		for (size_t i = 0; i < v->n; i++) {
+			const char *k = v->keys[i]->val;
+			if (v->kids[i]->type != YSCALAR)
+				fail(c, v->kids[i], "%s.%s: expected a string, got %s", w, k, typename(v->kids[i]));
+			if (!k[0] || strchr(k, '=') || !strncmp(k, "EVAL_", 5))
+				fail(c, v->keys[i], "%s: '%s' is not a variable name you may set", w, k);
+			char *kv = xasprintf("%s=%s", k, v->kids[i]->val);
+			strvadd(&a->env, kv);
+			free(kv);
+		}
+	}
+	for (const char *const *k = (const char *const[]){"model", "base_url", "api_key_env", "system", "params",
+	                                                   "max_connections", "retries", NULL}; *k; k++)
+		if ((v = get(n, *k)))
+			fail(c, v, "%s: '%s' needs 'provider' (a model API), not 'command'", where, *k);
+}
+
+static void loadgrader(struct ctx *c, const struct ynode *n, const char *where, struct grader *g)
+{
+	const struct ynode *v;
+	char w[256];
+	int type = -1;
+
+	g->trim = 1;
+	g->tolerance = 1e-6;
+	if (!n) {
+		g->type = GRADE_EXACT;
+		g->canon = xstrdup("{\"type\":\"exact\"}");
+		return;
+	}
+	needmap(c, n, where);
+	checkkeys(c, n, where, graderkeys);
+	g->canon = canonconfig(n);
+	snprintf(w, sizeof(w), "%s.type", where);
+	if (!(v = get(n, "type")))
+		fail(c, n, "%s: expected a 'type': exact, contains, regex, numeric, command or judge", where);
+	for (int i = 0; gradertypes[i]; i++)
+		if (!strcmp(str(c, v, w), gradertypes[i]))
+			type = i;
+	if (type < 0)
+		fail(c, v, "%s: expected exact, contains, regex, numeric, command or judge, got '%s'", w, v->val);
+	g->type = (enum gradertype)type;
+	snprintf(w, sizeof(w), "%s.trim", where);
+	if ((v = get(n, "trim")))
+		g->trim = boolean(c, v, w);
+	snprintf(w, sizeof(w), "%s.ignore_case", where);
+	if ((v = get(n, "ignore_case")))
+		g->ignore_case = boolean(c, v, w);
+	snprintf(w, sizeof(w), "%s.tolerance", where);
+	if ((v = get(n, "tolerance")))
+		g->tolerance = num(c, v, w, 0, 1e300);
+	snprintf(w, sizeof(w), "%s.relative", where);
+	if ((v = get(n, "relative")))
+		g->relative = boolean(c, v, w);
+	snprintf(w, sizeof(w), "%s.pattern", where);
+	if ((v = get(n, "pattern"))) {
+		regex_t re;
+		g->pattern = xstrdup(str(c, v, w));
+		int r = regcomp(&re, g->pattern, REG_EXTENDED | REG_NOSUB | (g->ignore_case ? REG_ICASE : 0));
+		if (r) {
+			char e[128];
+			regerror(r, &re, e, sizeof(e));
+			fail(c, v, "%s: invalid regular expression: %s", w, e);
+		}
+		regfree(&re);
+	}
+	if (g->type == GRADE_COMMAND) {
+		snprintf(w, sizeof(w), "%s.command", where);
+		if (!(v = get(n, "command")))
+			fail(c, n, "%s: a command grader needs a 'command'", where);
+		g->command = xstrdup(str(c, v, w));
+		/* the program's own file is part of the grade key */
+		char *prog = xstrndup(g->command, strcspn(g->command, " \t"));
+		if (strchr(prog, '/')) {
+			if (!isfile(prog)) {
+				free(prog);
+				fail(c, v, "%s: no such file '%.*s'", w, (int)strcspn(g->command, " \t"), g->command);
+			}
+			strvadd(&g->files, prog);
+		}
+		free(prog);
+	} else if ((v = get(n, "command"))) {
+		fail(c, v, "%s: 'command' is for graders of type command", where);
+	}
+	if (g->type == GRADE_JUDGE) {
+		snprintf(w, sizeof(w), "%s.rubric", where);
+		if (!(v = get(n, "rubric")))
+			fail(c, n, "%s: a judge grader needs a 'rubric' template file", where);
+		g->rubric = xstrdup(str(c, v, w));
+		if (!isfile(g->rubric))
+			fail(c, v, "%s: no such file '%s'", w, g->rubric);
+		strvadd(&g->files, g->rubric);
+		if (!get(n, "provider"))
+			fail(c, n, "%s: a judge grader needs a 'provider' and 'model'", where);
+		loadhttp(c, n, where, &g->judge);
+		g->judge.canon = xstrdup(g->canon);
+		for (size_t i = 0; i < g->judge.deps.n; i++)
+			strvadd(&g->files, g->judge.deps.v[i]);
+		snprintf(w, sizeof(w), "%s.choices", where);
+		if ((v = get(n, "choices"))) {
+			needmap(c, v, w);
+			g->choicescore = xcalloc(v->n + 1, sizeof(double));
+			for (size_t i = 0; i < v->n; i++) {
+				char cw[300];
+				snprintf(cw, sizeof(cw), "%s.%s", w, v->keys[i]->val);
+				g->choicescore[i] = num(c, v->kids[i], cw, 0, 1);
+				strvadd(&g->choices, v->keys[i]->val);
+			}
+		}
+	} else {
+		for (const char *const *k = (const char *const[]){"rubric", "provider", "model", "base_url", "api_key_env",
+		                                                   "system", "params", "choices", NULL}; *k; k++)
+			if ((v = get(n, *k)))
+				fail(c, v, "%s: '%s' is for judge graders", where, *k);
+	}
+}
+
+static void loadsuite(struct ctx *c, const char *name, const struct ynode *keynode, const struct ynode *n, struct suite *s)
+{
+	const struct ynode *v;
+	char where[128], w[192];
+
+	snprintf(where, sizeof(where), "suites.%s", name);
+	s->name = xstrdup(name);
+	s->where = xasprintf("%s:%d:%d", c->file, keynode->line, keynode->col);
+	s->iterations = 1;
+	s->timeout = 120;
+	s->threshold = -1;
+	needmap(c, n, where);
+	checkkeys(c, n, where, suitekeys);
+	for (const char *p = name; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_-.", *p))
+			fail(c, keynode, "%s: a suite name may hold letters, digits, '_', '-' and '.'", where);
+	snprintf(w, sizeof(w), "%s.tasks", where);
+	if (!(v = get(n, "tasks")))
+		fail(c, keynode, "%s: expected 'tasks' (a glob or a list of globs)", where);
+	globs(c, v, w, &s->taskglobs, &s->taskpaths, 0);
+	snprintf(w, sizeof(w), "%s.prompt", where);
+	if ((v = get(n, "prompt"))) {
+		s->prompt = xstrdup(str(c, v, w));
+		if (!isfile(s->prompt))
+			fail(c, v, "%s: no such file '%s'", w, s->prompt);
+	}
+	snprintf(w, sizeof(w), "%s.iterations", where);
+	if ((v = get(n, "iterations")))
+		s->iterations = integer(c, v, w, 1, 1000000);
+	snprintf(w, sizeof(w), "%s.timeout", where);
+	if ((v = get(n, "timeout")))
+		s->timeout = num(c, v, w, 0.001, 1e7);
+	snprintf(w, sizeof(w), "%s.threshold", where);
+	if ((v = get(n, "threshold")))
+		s->threshold = num(c, v, w, 0, 1);
+	snprintf(w, sizeof(w), "%s.agent", where);
+	if (!(v = get(n, "agent")))
+		fail(c, keynode, "%s: expected an 'agent' (a command or a provider)", where);
+	loadagent(c, v, w, &s->agent);
+	snprintf(w, sizeof(w), "%s.grader", where);
+	loadgrader(c, get(n, "grader"), w, &s->grader);
+}
+
+static void load(struct ctx *c, struct evalfile *ef, struct ynode *root)
+{
+	const struct ynode *v, *suites, *defaults;
+
+	if (!root || root->type != YMAP)
+		fail(c, root, "expected a mapping with 'suites' at the top level");
+	checkkeys(c, root, "top level", topkeys);
+	ef->jobs = 0;
+	if ((v = get(root, "cache")))
+		ef->cache = xstrdup(str(c, v, "cache"));
+	else
+		ef->cache = xstrdup("cache");
+	if ((v = get(root, "jobs")))
+		ef->jobs = integer(c, v, "jobs", 1, 10000);
+	defaults = get(root, "defaults");
+	if (defaults) {
+		needmap(c, defaults, "defaults");
+		checkkeys(c, defaults, "defaults", suitekeys);
+	}
+	if (!(suites = get(root, "suites")))
+		fail(c, root, "expected 'suites' at the top level");
+	needmap(c, suites, "suites");
+	if (!suites->n)
+		fail(c, suites, "suites: expected at least one suite");
+	ef->suites = xcalloc(suites->n, sizeof(*ef->suites));
+	for (size_t i = 0; i < suites->n; i++) {
+		const struct ynode *k = suites->keys[i];
+		if (k->type != YSCALAR || !k->val[0])
+			fail(c, k, "suites: expected a suite name");
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(suites->keys[j]->val, k->val))
+				fail(c, k, "suites: duplicate suite '%s'", k->val);
+		struct ynode *m = NULL;
+		if (defaults && suites->kids[i]->type == YMAP)
+			m = merge(c, defaults, suites->kids[i], 0);
+		ef->nsuites++;
+		loadsuite(c, k->val, k, m ? m : suites->kids[i], &ef->suites[i]);
+	}
+}
+
+char *findevalfile(const char *path)
+{
+	if (path)
+		return xstrdup(path);
+	if (access("Evalfile", F_OK) == 0)
+		return xstrdup("Evalfile");
+	if (access("evalfile", F_OK) == 0)
+		return xstrdup("evalfile");
+	return NULL;
+}
+
+struct evalfile *loadevalfile(const char *path, char **err)
+{
+	struct evalfile *ef = xcalloc(1, sizeof(*ef));
+	/* on the heap: what the loader changes must survive the longjmp */
+	struct ctx *c = xcalloc(1, sizeof(*c));
+	struct ynode *volatile root = NULL;
+	struct evalfile *ret = ef;
+
+	c->file = path;
+	ef->path = xstrdup(path);
+	ef->dir = dirname_of(path);
+	*err = NULL;
+	if (setjmp(c->jb)) {
+		freeevalfile(ef);
+		*err = c->err;
+		ret = NULL;
+	} else {
+		root = parse(c, path);
+		load(c, ef, root);
+	}
+	freemerged(c);
+	freenode(root);
+	free(c);
+	return ret;
+}
+
+static void freeagent(struct agent *a)
+{
+	free(a->command);
+	strvfree(&a->depglobs);
+	strvfree(&a->deps);
+	strvfree(&a->env);
+	free(a->provider);
+	free(a->model);
+	free(a->base_url);
+	free(a->api_key_env);
+	free(a->system);
+	free(a->params);
+	free(a->canon);
+}
+
+void freeevalfile(struct evalfile *ef)
+{
+	if (!ef)
+		return;
+	for (size_t i = 0; i < ef->nsuites; i++) {
+		struct suite *s = &ef->suites[i];
+		free(s->name);
+		free(s->where);
+		strvfree(&s->taskglobs);
+		strvfree(&s->taskpaths);
+		free(s->prompt);
+		freeagent(&s->agent);
+		free(s->grader.pattern);
+		free(s->grader.command);
+		free(s->grader.rubric);
+		freeagent(&s->grader.judge);
+		strvfree(&s->grader.choices);
+		free(s->grader.choicescore);
+		strvfree(&s->grader.files);
+		free(s->grader.canon);
+	}
+	free(ef->suites);
+	free(ef->path);
+	free(ef->dir);
+	free(ef->cache);
+	free(ef);
+}
+
+struct suite *findsuite(struct evalfile *ef, const char *name)
+{
+	for (size_t i = 0; i < ef->nsuites; i++)
+		if (!strcmp(ef->suites[i].name, name))
+			return &ef->suites[i];
+	return NULL;
+}

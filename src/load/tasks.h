@@ -1,0 +1,59 @@
+/* tasks: what a suite's task globs matched, as tasks.
+ *
+ * A match is a task when it is a directory (every file in it is an input;
+ * input* is {{input}}, expected* is {{expected}}, task.json holds fields),
+ * a .json file (one object; the id is the file's stem) or a .jsonl file (one
+ * task per line; the id is the "id" field, else the line number). Fields
+ * "input" (a string or a list of chat messages) and "expected" (or "ideal",
+ * "target", "answer"; a list means any of them) are read as OpenAI evals and
+ * Inspect write them.
+ *
+ * Listing is cheap: ids and content hashes only, through the stat cache, so
+ * a no-op run reads no .json task and no task directory's files. Loading
+ * (parsing the fields) happens only for the tasks that need it. */
+#ifndef TASKS_H
+#define TASKS_H
+
+#include <cjson/cJSON.h>
+
+#include "load/evalfile.h"
+#include "core/hash.h"
+#include "store/state.h"
+
+enum taskkind { TASK_DIR, TASK_JSON, TASK_JSONL };
+
+struct task {
+	char *id;
+	char *path;          /* the directory, .json or .jsonl file */
+	int line;            /* .jsonl: the line number; else 0 */
+	enum taskkind kind;
+	hash content;        /* hash of the task's input files (.jsonl: its line) */
+	char *text;          /* .jsonl: the line itself, until loaded */
+	/* filled by loadtask() */
+	int loaded;
+	char *input;         /* {{input}}: the input text (chat messages as text) */
+	cJSON *messages;     /* the input when it is a list of chat messages */
+	struct strv expected;
+	cJSON *fields;       /* every field of the task, for {{task.FIELD}} */
+};
+
+struct tasklist {
+	struct task *v;
+	size_t n, cap;
+};
+
+/* list the tasks of suite s; -1 and *err (naming file and line) on a bad
+ * .jsonl line, an unreadable file or a duplicate id */
+int listtasks(const struct suite *s, struct state *st, struct tasklist *out, char **err);
+/* parse a task's fields; -1 and *err on a bad file */
+int loadtask(struct task *t, char **err);
+/* recompute a directory or .json task's content hash after its files
+ * changed, and forget what was loaded; -1 and *err when unreadable */
+int rehashtask(struct task *t, struct state *st, char **err);
+/* the task's fields as one JSON object (for EVAL_TASK_JSON); caller frees */
+char *taskjson(struct task *t);
+/* the first expected answer, or "" */
+const char *firstexpected(const struct task *t);
+void freetasks(struct tasklist *tl);
+
+#endif

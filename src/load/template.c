@@ -1,0 +1,165 @@
+/* template: a template is split once into literal and variable segments;
+ * rendering is a walk over the segments. Only values from task data are
+ * substituted; nothing is evaluated. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "load/template.h"
+#include "core/util.h"
+
+struct seg {
+	int var;        /* 0 for a literal, else a TV_ value */
+	char *text;     /* literal text, or the FIELD path of {{task.FIELD}} */
+	int line;
+};
+
+struct template {
+	char *file;
+	struct seg *segs;
+	size_t n, cap;
+	unsigned uses;
+};
+
+static void addseg(struct template *t, int var, const char *text, size_t len, int line)
+{
+	xgrow(&t->segs, &t->cap, t->n + 1, sizeof(*t->segs));
+	t->segs[t->n++] = (struct seg){var, xstrndup(text, len), line};
+}
+
+struct template *compiletemplate(const char *file, const char *text, unsigned allowed, char **err)
+{
+	struct template *t = xcalloc(1, sizeof(*t));
+	const char *p = text, *lit = text;
+	int line = 1;
+
+	t->file = xstrdup(file);
+	*err = NULL;
+	while (*p) {
+		if (p[0] != '{' || p[1] != '{') {
+			if (*p++ == '\n')
+				line++;
+			continue;
+		}
+		const char *close = strstr(p + 2, "}}");
+		if (!close) {
+			*err = xasprintf("%s:%d: '{{' without a closing '}}'", file, line);
+			goto fail;
+		}
+		if (p > lit)
+			addseg(t, 0, lit, (size_t)(p - lit), line);
+		const char *a = p + 2, *b = close;
+		while (a < b && isspace((unsigned char)*a))
+			a++;
+		while (b > a && isspace((unsigned char)b[-1]))
+			b--;
+		size_t n = (size_t)(b - a);
+		int var = 0;
+		const char *name = a;
+		if (n == 5 && !memcmp(a, "input", 5))
+			var = TV_INPUT;
+		else if (n == 8 && !memcmp(a, "expected", 8))
+			var = TV_EXPECTED;
+		else if (n == 6 && !memcmp(a, "output", 6))
+			var = TV_OUTPUT;
+		else if (n > 5 && !memcmp(a, "task.", 5)) {
+			var = TV_TASK;
+			name = a + 5;
+			n -= 5;
+		}
+		if (!var || !(var & allowed)) {
+			struct buf known = {0};
+			static const char *const names[] = {"input", "expected", "output", "task.FIELD"};
+			for (int i = 0; i < 4; i++)
+				if (allowed & (1u << i))
+					bufaddf(&known, "%s{{%s}}", known.len ? ", " : "", names[i]);
+			*err = xasprintf("%s:%d: unknown variable {{%.*s}} (known: %s)", file, line, (int)(b - a), a,
+			                 known.s ? known.s : "none");
+			buffree(&known);
+			goto fail;
+		}
+		addseg(t, var, name, n, line);
+		t->uses |= (unsigned)var;
+		for (const char *q = p; q < close; q++)
+			if (*q == '\n')
+				line++;
+		p = lit = close + 2;
+	}
+	if (p > lit)
+		addseg(t, 0, lit, (size_t)(p - lit), line);
+	return t;
+fail:
+	freetemplate(t);
+	return NULL;
+}
+
+unsigned templateuses(const struct template *t)
+{
+	return t->uses;
+}
+
+/* the field at a dotted path, or NULL */
+static const cJSON *field(const cJSON *o, const char *path)
+{
+	char *copy = xstrdup(path), *save = NULL;
+
+	for (char *k = strtok_r(copy, ".", &save); k && o; k = strtok_r(NULL, ".", &save)) {
+		if (cJSON_IsArray(o)) {
+			char *end;
+			long i = strtol(k, &end, 10);
+			o = *end ? NULL : cJSON_GetArrayItem(o, (int)i);
+		} else {
+			o = cJSON_GetObjectItemCaseSensitive(o, k);
+		}
+	}
+	free(copy);
+	return o;
+}
+
+char *render(const struct template *t, const struct tmplvars *v, char **err)
+{
+	struct buf b = {0};
+
+	*err = NULL;
+	bufadds(&b, "");
+	for (size_t i = 0; i < t->n; i++) {
+		const struct seg *s = &t->segs[i];
+		switch (s->var) {
+		case 0: bufadds(&b, s->text); break;
+		case TV_INPUT: bufadds(&b, v->input ? v->input : ""); break;
+		case TV_EXPECTED: bufadds(&b, v->expected ? v->expected : ""); break;
+		case TV_OUTPUT: bufadds(&b, v->output ? v->output : ""); break;
+		case TV_TASK: {
+			const cJSON *f = v->fields ? field(v->fields, s->text) : NULL;
+			if (!f) {
+				*err = xasprintf("%s:%d: {{task.%s}}: task '%s' has no field '%s'", t->file, s->line, s->text,
+				                 v->taskname ? v->taskname : "?", s->text);
+				buffree(&b);
+				return NULL;
+			}
+			if (cJSON_IsString(f)) {
+				bufadds(&b, f->valuestring);
+			} else {
+				char *j = cJSON_PrintUnformatted(f);
+				bufadds(&b, j ? j : "");
+				cJSON_free(j);
+			}
+			break;
+		}
+		}
+	}
+	return bufdetach(&b);
+}
+
+void freetemplate(struct template *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n; i++)
+		free(t->segs[i].text);
+	free(t->segs);
+	free(t->file);
+	free(t);
+}

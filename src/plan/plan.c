@@ -1,0 +1,542 @@
+/* plan: see plan.h. The work per cell on a no-op run is a few hash-table
+ * lookups: task and deps hashes come through the stat cache, and the
+ * rendered prompt's hash through a memo, so nothing is read or rendered
+ * unless a cell must run. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "plan/plan.h"
+#include "core/util.h"
+
+struct target {
+	const char *suite;
+	char *task;      /* NULL: every task */
+	int iteration;   /* 0: every iteration */
+};
+
+static int parsetargets(struct evalfile *ef, const struct planopts *o, struct target *t, char **err)
+{
+	for (int i = 0; i < o->ntargets; i++) {
+		char *s = xstrdup(o->targets[i]);
+		char *slash = strchr(s, '/');
+		t[i] = (struct target){0};
+		if (slash) {
+			*slash = '\0';
+			char *task = slash + 1;
+			char *hashp = strrchr(task, '#');
+			if (hashp) {
+				char *end;
+				long k = strtol(hashp + 1, &end, 10);
+				if (end == hashp + 1 || *end || k < 1) {
+					*err = xasprintf("bad target '%s': expected SUITE, SUITE/TASK or SUITE/TASK#K (K from 1)", o->targets[i]);
+					free(s);
+					return -1;
+				}
+				t[i].iteration = (int)k;
+				*hashp = '\0';
+			}
+			if (!task[0]) {
+				*err = xasprintf("bad target '%s': expected SUITE, SUITE/TASK or SUITE/TASK#K", o->targets[i]);
+				free(s);
+				return -1;
+			}
+			t[i].task = xstrdup(task);
+		}
+		struct suite *su = findsuite(ef, s);
+		if (!su) {
+			const char *best = NULL;
+			int bestd = 3;
+			for (size_t j = 0; j < ef->nsuites; j++) {
+				int d = editdist(s, ef->suites[j].name);
+				if (d < bestd) {
+					bestd = d;
+					best = ef->suites[j].name;
+				}
+			}
+			*err = best ? xasprintf("no suite '%s' in %s (did you mean '%s'?)", s, ef->path, best)
+			            : xasprintf("no suite '%s' in %s", s, ef->path);
+			free(s);
+			return -1;
+		}
+		t[i].suite = su->name;
+		free(s);
+	}
+	return 0;
+}
+
+static hash filelisthash(struct state *st, const char *tag, const struct strv *files, char **err)
+{
+	struct hasher h;
+
+	hashstart(&h, tag);
+	for (size_t i = 0; i < files->n; i++) {
+		hash fh;
+		if (filehash(st, files->v[i], &fh) < 0) {
+			if (!*err)
+				*err = xasprintf("%s: cannot read: %s", files->v[i], strerror(errno));
+			continue;
+		}
+		hashaddstr(&h, files->v[i]);
+		hashaddhash(&h, fh);
+	}
+	return hashend(&h);
+}
+
+/* the suite-wide inputs: the prompt template, the system prompt, the
+ * rubric, and the hashes of the agent, deps and grader */
+static int setupconfig(struct plan *p, struct suiteplan *sp, char **err)
+{
+	struct suite *s = sp->suite;
+	struct hasher h;
+
+	freetemplate(sp->tmpl);
+	freetemplate(sp->rubric);
+	free(sp->system);
+	sp->tmpl = sp->rubric = NULL;
+	sp->system = NULL;
+	sp->tmplhash = (hash){0, 0};
+	if (s->prompt) {
+		char *text = readfile(s->prompt, NULL);
+		if (!text) {
+			*err = xasprintf("%s: cannot read: %s", s->prompt, strerror(errno));
+			return -1;
+		}
+		sp->tmplhash = hashbytes(text, strlen(text));
+		sp->tmpl = compiletemplate(s->prompt, text, TV_INPUT | TV_EXPECTED | TV_TASK, err);
+		free(text);
+		if (!sp->tmpl)
+			return -1;
+	}
+	if (s->agent.system) {
+		sp->system = readfile(s->agent.system, NULL);
+		if (!sp->system) /* not a file: the text itself */
+			sp->system = xstrdup(s->agent.system);
+	}
+	if (s->grader.rubric) {
+		char *text = readfile(s->grader.rubric, NULL);
+		if (!text) {
+			*err = xasprintf("%s: cannot read: %s", s->grader.rubric, strerror(errno));
+			return -1;
+		}
+		sp->rubric = compiletemplate(s->grader.rubric, text, TV_INPUT | TV_OUTPUT | TV_EXPECTED | TV_TASK, err);
+		free(text);
+		if (!sp->rubric)
+			return -1;
+	}
+	hashstart(&h, "agent");
+	hashaddstr(&h, s->agent.canon);
+	sp->agenthash = hashend(&h);
+	*err = NULL;
+	sp->depshash = filelisthash(p->st, "deps", &s->agent.deps, err);
+	hashstart(&h, "grader");
+	hashaddstr(&h, s->grader.canon);
+	hashaddhash(&h, filelisthash(p->st, "graderfiles", &s->grader.files, err));
+	sp->graderhash = hashend(&h);
+	return *err ? -1 : 0;
+}
+
+static int setupsuite(struct plan *p, struct suiteplan *sp, struct suite *s, const struct planopts *o, char **err)
+{
+	sp->suite = s;
+	sp->iterations = o->iterations > 0 ? o->iterations : s->iterations;
+	if (setupconfig(p, sp, err) < 0)
+		return -1;
+	if (listtasks(s, p->st, &sp->tasks, err) < 0)
+		return -1;
+	sp->prompts = xcalloc(sp->tasks.n, sizeof(*sp->prompts));
+	return 0;
+}
+
+static char *renderprompt(struct suiteplan *sp, struct task *t, char **err)
+{
+	if (loadtask(t, err) < 0)
+		return NULL;
+	if (!sp->tmpl)
+		return xstrdup(t->input);
+	struct tmplvars v = {.input = t->input, .expected = firstexpected(t), .fields = t->fields, .taskname = t->id};
+	return render(sp->tmpl, &v, err);
+}
+
+static hash expectedhash(const struct task *t)
+{
+	struct hasher h;
+
+	hashstart(&h, "expected");
+	for (size_t i = 0; i < t->expected.n; i++)
+		hashaddstr(&h, t->expected.v[i]);
+	return hashend(&h);
+}
+
+/* the rendered prompt's hash and the expected answer's hash of a task,
+ * from the memo when the template and the task are unchanged */
+static int taskhashes(struct plan *p, struct suiteplan *sp, size_t ti, hash out[2], char **err)
+{
+	struct task *t = &sp->tasks.v[ti];
+	struct hasher h;
+	hash key;
+
+	hashstart(&h, "memo-v2");
+	hashaddhash(&h, sp->tmplhash);
+	hashaddu64(&h, sp->tmpl != NULL);
+	hashaddhash(&h, t->content);
+	hashaddstr(&h, t->id); /* {{task.id}} may be in the prompt */
+	key = hashend(&h);
+	if (memoget(p->st, key, out) == 0)
+		return 0;
+	char *prompt = renderprompt(sp, t, err);
+	if (!prompt)
+		return -1;
+	out[0] = hashbytes(prompt, strlen(prompt));
+	out[1] = expectedhash(t);
+	sp->prompts[ti] = prompt;
+	memoput(p->st, key, out);
+	return 0;
+}
+
+static hash runkey(const struct cell *c)
+{
+	struct hasher h;
+
+	hashstart(&h, "run");
+	hashaddu64(&h, CACHE_VERSION);
+	for (int i = 0; i < NPARTS; i++)
+		hashaddhash(&h, c->parts[i]);
+	hashaddu64(&h, (uint64_t)c->iteration);
+	return hashend(&h);
+}
+
+void setgradekey(struct plan *p, struct cell *c, hash out)
+{
+	struct hasher h;
+
+	(void)p;
+	c->out = out;
+	hashstart(&h, "grade");
+	hashaddu64(&h, CACHE_VERSION);
+	hashaddhash(&h, out);
+	hashaddhash(&h, c->sp->graderhash);
+	hashaddhash(&h, c->expectedhash);
+	c->gradekey = hashend(&h);
+}
+
+/* why a cell needs a run, from what it last resolved to */
+static char *whyrun(struct store *store, const struct cell *c)
+{
+	static const char *const names[NPARTS] = {"agent config", "prompt", "task input", "deps"};
+	const struct cellrec *r = findcell(store, c->id);
+	struct buf b = {0};
+
+	if (!r)
+		return xstrdup("new cell: never run");
+	for (int i = 0; i < NPARTS; i++)
+		if (!hasheq(r->parts[i], c->parts[i]))
+			bufaddf(&b, "%s%s", b.len ? ", " : "", names[i]);
+	if (b.len) {
+		bufadds(&b, " changed");
+		return bufdetach(&b);
+	}
+	char *err = errorpath(store, c->id);
+	struct stat st;
+	int failed = stat(err, &st) == 0;
+	free(err);
+	if (failed)
+		return xstrdup("last attempt failed (errors are not cached)");
+	return xstrdup("no result in the cache");
+}
+
+static int targeted(const struct target *t, int nt, const struct suiteplan *sp, const struct task *task, int k)
+{
+	if (!nt)
+		return 1;
+	for (int i = 0; i < nt; i++)
+		if (!strcmp(t[i].suite, sp->suite->name) && (!t[i].task || !strcmp(t[i].task, task->id))
+		    && (!t[i].iteration || t[i].iteration == k))
+			return 1;
+	return 0;
+}
+
+/* a deterministic per-task rank: sampling K tasks keeps the first K, so
+ * asking for more later only adds tasks */
+static uint64_t samplerank(const struct suiteplan *sp, const struct task *t)
+{
+	struct hasher h;
+
+	hashstart(&h, "sample");
+	hashaddstr(&h, sp->suite->name);
+	hashaddstr(&h, t->id);
+	return hashend(&h).low64;
+}
+
+struct ranked {
+	uint64_t rank;
+	size_t idx;
+};
+
+static int cmprank(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int checktargets(struct plan *p, const struct target *t, int nt, char **err)
+{
+	for (int i = 0; i < nt; i++) {
+		struct suiteplan *sp = NULL;
+		for (size_t j = 0; j < p->nsp; j++)
+			if (!strcmp(p->sp[j].suite->name, t[i].suite))
+				sp = &p->sp[j];
+		if (t[i].task) {
+			int found = 0;
+			for (size_t j = 0; j < sp->tasks.n && !found; j++)
+				found = !strcmp(sp->tasks.v[j].id, t[i].task);
+			if (!found) {
+				*err = xasprintf("no task '%s' in suite '%s'", t[i].task, t[i].suite);
+				return -1;
+			}
+		}
+		if (t[i].iteration > sp->iterations) {
+			*err = xasprintf("suite '%s' has %d iteration%s: no #%d", t[i].suite, sp->iterations,
+			                 sp->iterations == 1 ? "" : "s", t[i].iteration);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* what a cell needs now, from the store */
+static void resolve(struct plan *p, struct cell *c, int rebuild)
+{
+	const struct runrec *r = rebuild ? NULL : findrun(p->store, c->runkey);
+
+	free(c->why);
+	c->why = NULL;
+	c->scored = 0;
+	c->status = CELL_PENDING;
+	if (!r) {
+		c->need = NEED_RUN;
+		c->why = rebuild ? xstrdup("rebuild (-B)") : whyrun(p->store, c);
+		return;
+	}
+	setgradekey(p, c, r->out);
+	c->seconds = r->seconds;
+	const struct graderec *g = findgrade(p->store, c->gradekey,
+	                                          c->sp->suite->grader.type == GRADE_COMMAND || c->sp->suite->grader.type == GRADE_JUDGE);
+	if (!g) {
+		c->need = NEED_GRADE;
+		c->why = xstrdup("run cached; grader, its files or the expected answer changed");
+		return;
+	}
+	c->need = NEED_NOTHING;
+	c->status = CELL_CACHED;
+	c->scored = 1;
+	c->score = g->score;
+}
+
+/* new prompt and task hashes, keys and needs for the cells of one task */
+static int rekeycells(struct plan *p, struct suiteplan *sp, size_t ti, char **err)
+{
+	hash th[2];
+	struct idxlist *il = sp->cellsof ? &sp->cellsof[ti] : NULL;
+
+	if (!il || !il->n)
+		return 0;
+	free(sp->prompts[ti]);
+	sp->prompts[ti] = NULL;
+	if (taskhashes(p, sp, ti, th, err) < 0)
+		return -1;
+	for (size_t k = 0; k < il->n; k++) {
+		struct cell *c = &p->cells[il->v[k]];
+		c->parts[PART_AGENT] = sp->agenthash;
+		c->parts[PART_PROMPT] = th[0];
+		c->parts[PART_TASK] = c->task->content;
+		c->parts[PART_DEPS] = sp->depshash;
+		c->expectedhash = th[1];
+		c->runkey = runkey(c);
+		resolve(p, c, 0);
+	}
+	return 0;
+}
+
+int rekeytask(struct plan *p, struct suiteplan *sp, size_t taskno, char **err)
+{
+	*err = NULL;
+	if (rehashtask(&sp->tasks.v[taskno], p->st, err) < 0)
+		return -1;
+	return rekeycells(p, sp, taskno, err);
+}
+
+int rekeysuite(struct plan *p, struct suiteplan *sp, char **err)
+{
+	*err = NULL;
+	if (setupconfig(p, sp, err) < 0)
+		return -1;
+	for (size_t t = 0; t < sp->tasks.n; t++)
+		if (rekeycells(p, sp, t, err) < 0)
+			return -1;
+	return 0;
+}
+
+struct plan *makeplan(struct evalfile *ef, struct state *st, struct store *store, const struct planopts *o, char **err)
+{
+	struct plan *p = xcalloc(1, sizeof(*p));
+	struct target *tg = xcalloc((size_t)o->ntargets + 1, sizeof(*tg));
+	int maxiter = 0;
+	size_t cap = 0;
+
+	*err = NULL;
+	p->ef = ef;
+	p->st = st;
+	p->store = store;
+	p->rebuild = o->rebuild;
+	if (parsetargets(ef, o, tg, err) < 0)
+		goto fail;
+	p->sp = xcalloc(ef->nsuites, sizeof(*p->sp));
+	for (size_t i = 0; i < ef->nsuites; i++) {
+		int wanted = !o->ntargets;
+		for (int j = 0; j < o->ntargets; j++)
+			if (!strcmp(tg[j].suite, ef->suites[i].name))
+				wanted = 1;
+		if (!wanted)
+			continue;
+		struct suiteplan *sp = &p->sp[p->nsp++];
+		if (setupsuite(p, sp, &ef->suites[i], o, err) < 0)
+			goto fail;
+		if (sp->iterations > maxiter)
+			maxiter = sp->iterations;
+	}
+	if (checktargets(p, tg, o->ntargets, err) < 0)
+		goto fail;
+
+	/* per task: is it targeted at all, and its prompt and expected hashes */
+	hash **th = xcalloc(p->nsp, sizeof(*th));
+	char **sel = xcalloc(p->nsp, sizeof(*sel));
+	for (size_t i = 0; i < p->nsp; i++) {
+		struct suiteplan *sp = &p->sp[i];
+		th[i] = xcalloc(sp->tasks.n * 2 + 1, sizeof(**th));
+		sel[i] = xcalloc(sp->tasks.n + 1, 1);
+		for (size_t j = 0; j < sp->tasks.n; j++)
+			sel[i][j] = 1; /* targets are applied per cell below */
+		if (o->sample > 0 && (size_t)o->sample < sp->tasks.n) {
+			struct ranked *r = xcalloc(sp->tasks.n, sizeof(*r));
+			for (size_t j = 0; j < sp->tasks.n; j++)
+				r[j] = (struct ranked){samplerank(sp, &sp->tasks.v[j]), j};
+			qsort(r, sp->tasks.n, sizeof(*r), cmprank);
+			for (size_t j = (size_t)o->sample; j < sp->tasks.n; j++)
+				sel[i][r[j].idx] = 0;
+			free(r);
+		}
+	}
+	for (int k = 1; k <= maxiter && !*err; k++) {
+		for (size_t i = 0; i < p->nsp && !*err; i++) {
+			struct suiteplan *sp = &p->sp[i];
+			if (k > sp->iterations)
+				continue;
+			for (size_t j = 0; j < sp->tasks.n; j++) {
+				struct task *t = &sp->tasks.v[j];
+				if (!sel[i][j] || !targeted(tg, o->ntargets, sp, t, k))
+					continue;
+				if (hashzero(th[i][2 * j + 1]) && hashzero(th[i][2 * j])) {
+					if (taskhashes(p, sp, j, &th[i][2 * j], err) < 0)
+						break;
+				}
+				xgrow(&p->cells, &cap, p->ncells + 1, sizeof(*p->cells));
+				struct cell *c = &p->cells[p->ncells++];
+				memset(c, 0, sizeof(*c));
+				c->sp = sp;
+				c->task = t;
+				c->taskno = j;
+				c->iteration = k;
+				c->id = xasprintf("%s/%s#%d", sp->suite->name, t->id, k);
+				c->parts[PART_AGENT] = sp->agenthash;
+				c->parts[PART_PROMPT] = th[i][2 * j];
+				c->parts[PART_TASK] = t->content;
+				c->parts[PART_DEPS] = sp->depshash;
+				c->expectedhash = th[i][2 * j + 1];
+				c->runkey = runkey(c);
+				sp->ncells++;
+			}
+		}
+	}
+	for (size_t i = 0; i < p->nsp; i++) {
+		free(th[i]);
+		free(sel[i]);
+	}
+	free(th);
+	free(sel);
+	if (*err)
+		goto fail;
+
+	for (size_t i = 0; i < p->ncells; i++) {
+		struct cell *c = &p->cells[i];
+		struct suiteplan *sp = c->sp;
+		if (!sp->cellsof)
+			sp->cellsof = xcalloc(sp->tasks.n + 1, sizeof(*sp->cellsof));
+		struct idxlist *il = &sp->cellsof[c->taskno];
+		xgrow(&il->v, &il->cap, il->n + 1, sizeof(*il->v));
+		il->v[il->n++] = i;
+		resolve(p, c, o->rebuild);
+	}
+	for (int i = 0; i < o->ntargets; i++)
+		free(tg[i].task);
+	free(tg);
+	return p;
+fail:
+	for (int i = 0; i < o->ntargets; i++)
+		free(tg[i].task);
+	free(tg);
+	freeplan(p);
+	return NULL;
+}
+
+const char *cellprompt(struct plan *p, struct cell *c, char **err)
+{
+	struct suiteplan *sp = c->sp;
+
+	(void)p;
+	*err = NULL;
+	if (!sp->prompts[c->taskno])
+		sp->prompts[c->taskno] = renderprompt(sp, c->task, err);
+	return sp->prompts[c->taskno];
+}
+
+struct cell *findcellid(struct plan *p, const char *id)
+{
+	for (size_t i = 0; i < p->ncells; i++)
+		if (!strcmp(p->cells[i].id, id))
+			return &p->cells[i];
+	return NULL;
+}
+
+void freeplan(struct plan *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->ncells; i++) {
+		free(p->cells[i].id);
+		free(p->cells[i].why);
+		free(p->cells[i].error);
+	}
+	free(p->cells);
+	for (size_t i = 0; i < p->nsp; i++) {
+		struct suiteplan *sp = &p->sp[i];
+		for (size_t j = 0; j < sp->tasks.n; j++)
+			free(sp->prompts ? sp->prompts[j] : NULL);
+		free(sp->prompts);
+		for (size_t j = 0; sp->cellsof && j < sp->tasks.n; j++)
+			free(sp->cellsof[j].v);
+		free(sp->cellsof);
+		freetasks(&sp->tasks);
+		freetemplate(sp->tmpl);
+		freetemplate(sp->rubric);
+		free(sp->system);
+	}
+	free(p->sp);
+	free(p);
+}

@@ -1,0 +1,107 @@
+/* plan: from the loaded Evalfile to cells, their keys, and what each needs.
+ *
+ * A cell is one (suite, task, iteration). Its run key is the hash of the
+ * cache format version, the agent's canonical config, the rendered prompt,
+ * the task's input files, the agent's deps files and the iteration; its
+ * grade key the hash of the run's output, the grader's config and files,
+ * and the expected answer. A cell needs a run when no entry has its run
+ * key, a grade when no grade has its grade key, else nothing.
+ *
+ * Cells are ordered iteration-major (every task's first iteration before
+ * any task's second), so a partial run already covers the whole suite.
+ * A no-op plan reads no task file: hashes come from the stat cache, the
+ * rendered prompt's hash from a memo keyed by template and task content. */
+#ifndef PLAN_H
+#define PLAN_H
+
+#include "load/evalfile.h"
+#include "core/hash.h"
+#include "store/state.h"
+#include "store/store.h"
+#include "load/tasks.h"
+#include "load/template.h"
+
+#define CACHE_VERSION 1
+
+enum need { NEED_NOTHING, NEED_GRADE, NEED_RUN };
+enum cellstatus { CELL_PENDING, CELL_RAN, CELL_CACHED, CELL_ERROR };
+
+struct idxlist {
+	size_t *v;
+	size_t n, cap;
+};
+
+struct suiteplan {
+	struct suite *suite;
+	struct template *tmpl;    /* NULL: the prompt is the task's input */
+	struct template *rubric;  /* a judge grader's rubric */
+	char *system;             /* a model agent's system prompt text */
+	hash tmplhash;
+	struct tasklist tasks;
+	char **prompts;           /* per task: rendered when a cell must run */
+	hash agenthash, depshash, graderhash;
+	int iterations;
+	size_t ncells;            /* targeted cells of this suite */
+	struct idxlist *cellsof;  /* per task: its cells' indices in the plan */
+	int broken;               /* watch: its prompt or files are invalid now */
+};
+
+struct cell {
+	struct suiteplan *sp;
+	struct task *task;
+	size_t taskno;            /* index in sp->tasks */
+	int iteration;
+	char *id;                 /* SUITE/TASK#K */
+	hash runkey, gradekey;
+	hash parts[NPARTS];
+	hash expectedhash;
+	enum need need;
+	char *why;                /* why it needs what it needs */
+	/* the outcome */
+	enum cellstatus status;
+	int scored;
+	double score, seconds;
+	hash out;
+	char *error;              /* what went wrong, when status is CELL_ERROR */
+	int graded_now;           /* graded in this invocation */
+	int queued;               /* waiting in or taken by the scheduler */
+	int failed;               /* watch: it failed at the last update */
+	void *job;                /* the scheduler's job working on it */
+};
+
+struct plan {
+	struct evalfile *ef;
+	struct state *st;
+	struct store *store;
+	struct suiteplan *sp;
+	size_t nsp;
+	struct cell *cells;
+	size_t ncells;
+	int rebuild;              /* -B: fresh results replace stored ones */
+};
+
+struct planopts {
+	char **targets;           /* SUITE, SUITE/TASK or SUITE/TASK#K; none: all */
+	int ntargets;
+	int iterations;           /* > 0: overrides every suite's */
+	int sample;               /* > 0: this many tasks per suite */
+	int rebuild;              /* -B: every targeted cell needs a run */
+};
+
+/* plan the targeted cells; NULL and *err (exit 2 material) on bad targets,
+ * bad task files or templates */
+struct plan *makeplan(struct evalfile *ef, struct state *st, struct store *store, const struct planopts *o, char **err);
+/* the rendered prompt of a cell (loading its task); NULL and *err */
+const char *cellprompt(struct plan *p, struct cell *c, char **err);
+/* compute a cell's grade key from its output hash */
+void setgradekey(struct plan *p, struct cell *c, hash out);
+/* after a task's files changed: rehash it, then recompute its cells' keys
+ * and what they need; -1 and *err when the task is now unreadable */
+int rekeytask(struct plan *p, struct suiteplan *sp, size_t taskno, char **err);
+/* after a suite's prompt, deps, system prompt or grader files changed */
+int rekeysuite(struct plan *p, struct suiteplan *sp, char **err);
+/* the cell named id (SUITE/TASK#K), or NULL */
+struct cell *findcellid(struct plan *p, const char *id);
+void freeplan(struct plan *p);
+
+#endif

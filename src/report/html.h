@@ -1,0 +1,17 @@
+/* html: `evalmake report --html FILE [TARGET...]`, one self-contained page
+ * of the cached state (nothing is run): per suite a summary, the score
+ * over time from CACHE/history (an inline SVG plot), and a grid of tasks x
+ * iterations coloured by score; a click on a cell shows its prompt,
+ * output, transcript, expected answer, grade reason or error. The data is
+ * JSON inside the page, every '<' escaped; the CSS and JS are inline; the
+ * page loads nothing, so it can be opened offline or attached to a CI run.
+ * FILE#cell=SUITE/TASK%23K opens a cell directly. */
+#ifndef HTML_H
+#define HTML_H
+
+#include "cmd/project.h"
+
+/* the report command */
+int cmdreport(struct opts *o);
+
+#endif

@@ -1,0 +1,141 @@
+/* markup: see markup.h. A small UTF-8 decoder (RFC 3629: no overlongs,
+ * no surrogates, nothing past U+10FFFF) feeds every escaper. */
+#include <stdint.h>
+#include <string.h>
+
+#include "report/markup.h"
+
+/* decode one character at s (n > 0 bytes left): its length, with the code
+ * point in *cp, or 1 with *cp = 0xFFFD for an invalid sequence */
+static size_t utf8dec(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	uint32_t c = s[0], min;
+	size_t len;
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if (c >= 0xC2 && c <= 0xDF) {
+		len = 2;
+		c &= 0x1F;
+		min = 0x80;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		len = 3;
+		c &= 0x0F;
+		min = 0x800;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		len = 4;
+		c &= 0x07;
+		min = 0x10000;
+	} else {
+		goto bad;
+	}
+	if (n < len)
+		goto bad;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			goto bad;
+		c = (c << 6) | (s[i] & 0x3F);
+	}
+	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+		goto bad;
+	*cp = c;
+	return len;
+bad:
+	*cp = 0xFFFD;
+	return 1;
+}
+
+static const char replacement[] = "\xEF\xBF\xBD";
+
+void bufaddutf8(struct buf *b, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < n) {
+		uint32_t cp;
+		size_t k = utf8dec(u + i, n - i, &cp);
+		if (k == 1 && u[i] >= 0x80) /* not a character */
+			bufadds(b, replacement);
+		else
+			bufadd(b, u + i, k);
+		i += k;
+	}
+}
+
+void bufaddxml(struct buf *b, const char *s, size_t n, int attr)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < n) {
+		uint32_t cp;
+		size_t k = utf8dec(u + i, n - i, &cp);
+		switch (cp) {
+		case '&': bufadds(b, "&amp;"); break;
+		case '<': bufadds(b, "&lt;"); break;
+		case '>': bufadds(b, "&gt;"); break;
+		case '"': bufadds(b, "&quot;"); break;
+		case '\'': bufadds(b, "&#39;"); break;
+		/* an attribute value's line breaks and tabs survive only as
+		 * references (XML normalizes them to spaces otherwise) */
+		case '\t': bufadds(b, attr ? "&#9;" : "\t"); break;
+		case '\n': bufadds(b, attr ? "&#10;" : "\n"); break;
+		case '\r': bufadds(b, "&#13;"); break;
+		default:
+			/* XML 1.0 has no place for other C0 controls, nor for
+			 * U+FFFE and U+FFFF */
+			if (cp < 0x20 || cp == 0xFFFE || cp == 0xFFFF || cp == 0xFFFD)
+				bufadds(b, replacement);
+			else
+				bufadd(b, u + i, k);
+		}
+		i += k;
+	}
+}
+
+void bufaddmdcell(struct buf *b, const char *s)
+{
+	struct buf t = {0};
+
+	bufaddutf8(&t, s, strlen(s));
+	for (const char *p = t.s ? t.s : ""; *p; p++) {
+		switch (*p) {
+		case '|': bufadds(b, "\\|"); break;
+		case '\\': bufadds(b, "\\\\"); break;
+		case '<': bufadds(b, "&lt;"); break;
+		case '>': bufadds(b, "&gt;"); break;
+		case '&': bufadds(b, "&amp;"); break;
+		case '`': bufadds(b, "\\`"); break;
+		case '\n': case '\r': case '\t': bufaddc(b, ' '); break;
+		default:
+			if ((unsigned char)*p >= 0x20)
+				bufaddc(b, *p);
+		}
+	}
+	buffree(&t);
+}
+
+void bufaddscriptjson(struct buf *b, const char *json)
+{
+	for (const char *p = json; *p; p++) {
+		if (*p == '<')
+			bufadds(b, "\\u003c");
+		else
+			bufaddc(b, *p);
+	}
+}
+
+char *utf8cut(const char *s, size_t n)
+{
+	size_t len = strlen(s);
+
+	if (len <= n)
+		return xstrdup(s);
+	/* back off continuation bytes so no character is split */
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return xstrndup(s, n);
+}

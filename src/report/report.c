@@ -1,0 +1,280 @@
+/* report: tallies, the terminal table and the JSON report. */
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "report/report.h"
+#include "core/util.h"
+
+struct suitesum *summarize(struct plan *p)
+{
+	struct suitesum *sum = xcalloc(p->nsp + 1, sizeof(*sum));
+	double **acc = xcalloc(p->nsp + 1, sizeof(*acc));
+	int **cnt = xcalloc(p->nsp + 1, sizeof(*cnt));
+
+	for (size_t i = 0; i < p->nsp; i++) {
+		size_t n = p->sp[i].tasks.n;
+		sum[i].sp = &p->sp[i];
+		sum[i].taskscore = xcalloc(n + 1, sizeof(double));
+		sum[i].taskcells = xcalloc(n + 1, sizeof(int));
+		acc[i] = xcalloc(n + 1, sizeof(double));
+		cnt[i] = xcalloc(n + 1, sizeof(int));
+	}
+	for (size_t i = 0; i < p->ncells; i++) {
+		const struct cell *c = &p->cells[i];
+		size_t k = (size_t)(c->sp - p->sp);
+		struct suitesum *s = &sum[k];
+		s->cells++;
+		s->taskcells[c->taskno]++;
+		if (c->status == CELL_RAN)
+			s->ran++;
+		else if (c->status == CELL_CACHED && c->graded_now)
+			s->cached++;
+		else if (c->status == CELL_CACHED)
+			s->cached++;
+		else if (c->status == CELL_ERROR)
+			s->errors++;
+		else
+			s->pending++;
+		if (c->scored) {
+			acc[k][c->taskno] += c->score;
+			cnt[k][c->taskno]++;
+		}
+	}
+	for (size_t i = 0; i < p->nsp; i++) {
+		struct suitesum *s = &sum[i];
+		double total = 0, sq = 0;
+		for (size_t t = 0; t < p->sp[i].tasks.n; t++) {
+			if (s->taskcells[t])
+				s->tasks++;
+			if (!cnt[i][t]) {
+				s->taskscore[t] = -1;
+				continue;
+			}
+			s->taskscore[t] = acc[i][t] / cnt[i][t];
+			total += s->taskscore[t];
+			s->scoredtasks++;
+		}
+		s->score = s->scoredtasks ? total / (double)s->scoredtasks : NAN;
+		for (size_t t = 0; t < p->sp[i].tasks.n; t++)
+			if (s->taskscore[t] >= 0)
+				sq += (s->taskscore[t] - s->score) * (s->taskscore[t] - s->score);
+		s->se = s->scoredtasks > 1 ? sqrt(sq / (double)(s->scoredtasks - 1) / (double)s->scoredtasks) : 0;
+		free(acc[i]);
+		free(cnt[i]);
+	}
+	free(acc);
+	free(cnt);
+	return sum;
+}
+
+void freesummary(struct plan *p, struct suitesum *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < p->nsp; i++) {
+		free(s[i].taskscore);
+		free(s[i].taskcells);
+	}
+	free(s);
+}
+
+char *gotline(struct plan *p, const struct cell *c)
+{
+	char *dir = runpath(p->store, c->runkey);
+	char *out = readpart(dir, "output", NULL);
+	char *r;
+
+	free(dir);
+	if (!out)
+		return xstrdup("?");
+	char *t = trim(out);
+	size_t n = strcspn(t, "\n");
+	if (n > 60)
+		r = xasprintf("%.57s...", t);
+	else
+		r = xasprintf("%.*s%s", (int)n, t, t[n] ? "..." : "");
+	free(out);
+	return r;
+}
+
+static const char *col(const struct reportopts *o, const char *c)
+{
+	return o->color ? c : "";
+}
+
+void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct reportopts *o)
+{
+	int w = 5;
+	int anypending = 0;
+
+	for (size_t i = 0; i < p->nsp; i++) {
+		int n = (int)strlen(p->sp[i].suite->name);
+		if (n > w)
+			w = n;
+		anypending |= sum[i].pending > 0;
+	}
+	if (o->title)
+		fprintf(f, "%s\n", o->title);
+	fprintf(f, "%s%-*s  %6s  %7s  %5s  %5s  %5s  %6s  %6s%s%s\n", col(o, "\033[1m"), w, "suite", "score", "stderr",
+	        "tasks", "cells", "ran", "cached", "errors", anypending ? "  pending" : "", col(o, "\033[0m"));
+	for (size_t i = 0; i < p->nsp; i++) {
+		struct suitesum *s = &sum[i];
+		char score[32], se[32];
+		if (s->scoredtasks) {
+			snprintf(score, sizeof(score), "%.3f", s->score);
+			snprintf(se, sizeof(se), "±%.3f", s->se);
+		} else {
+			snprintf(score, sizeof(score), "-");
+			snprintf(se, sizeof(se), "-");
+		}
+		double th = s->sp->suite->threshold;
+		const char *sc = th >= 0 && s->scoredtasks ? (s->score >= th ? "\033[32m" : "\033[31m") : "";
+		fprintf(f, "%-*s  %s%6s%s  %7s  %5zu  %5zu  %5zu  %6zu  %s%6zu%s", w, s->sp->suite->name, col(o, sc), score,
+		        col(o, *sc ? "\033[0m" : ""), se, s->tasks, s->cells, s->ran, s->cached,
+		        col(o, s->errors ? "\033[31m" : ""), s->errors, col(o, s->errors ? "\033[0m" : ""));
+		if (anypending)
+			fprintf(f, "  %7zu", s->pending);
+		fputc('\n', f);
+	}
+	/* failing tasks: expected vs got, the first failing iteration's output */
+	for (size_t i = 0; i < p->nsp; i++) {
+		struct suitesum *s = &sum[i];
+		size_t shown = 0, failing = 0;
+		char **seen = xcalloc(s->sp->tasks.n + 1, sizeof(*seen));
+		for (size_t j = 0; j < p->ncells; j++) {
+			const struct cell *c = &p->cells[j];
+			if (c->sp != s->sp || !c->scored || c->score >= 1 || seen[c->taskno])
+				continue;
+			if (s->taskscore[c->taskno] >= 1)
+				continue;
+			seen[c->taskno] = (char *)"";
+			failing++;
+			if (!o->verbose && shown >= 10)
+				continue;
+			shown++;
+			char *got = gotline(p, c), *lerr = NULL;
+			if (loadtask(c->task, &lerr) < 0)
+				free(lerr);
+			const char *exp = firstexpected(c->task);
+			char *ex = xstrndup(exp, strcspn(exp, "\n") > 60 ? 60 : strcspn(exp, "\n"));
+			if (c->task->loaded && c->task->expected.n)
+				fprintf(f, "%sFAIL%s %s/%s  %.2f  expected \"%s\", got \"%s\"\n", col(o, "\033[31m"),
+				        col(o, "\033[0m"), s->sp->suite->name, c->task->id, s->taskscore[c->taskno], trim(ex), got);
+			else
+				fprintf(f, "%sFAIL%s %s/%s  %.2f  got \"%s\"\n", col(o, "\033[31m"), col(o, "\033[0m"),
+				        s->sp->suite->name, c->task->id, s->taskscore[c->taskno], got);
+			free(ex);
+			free(got);
+		}
+		if (failing > shown)
+			fprintf(f, "... and %zu more failing task%s in %s (-v shows all)\n", failing - shown,
+			        failing - shown == 1 ? "" : "s", s->sp->suite->name);
+		free(seen);
+	}
+}
+
+static const char *statusname(enum cellstatus st)
+{
+	switch (st) {
+	case CELL_RAN: return "ran";
+	case CELL_CACHED: return "cached";
+	case CELL_ERROR: return "error";
+	default: return "pending";
+	}
+}
+
+static cJSON *num(double v)
+{
+	return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(round(v * 1e6) / 1e6);
+}
+
+char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
+{
+	cJSON *r = cJSON_CreateObject();
+	size_t ran = 0, cached = 0, errors = 0;
+	char hx[33];
+
+	for (size_t i = 0; i < p->nsp; i++) {
+		ran += sum[i].ran;
+		cached += sum[i].cached;
+		errors += sum[i].errors;
+	}
+	cJSON_AddNumberToObject(r, "version", 1);
+	cJSON_AddNumberToObject(r, "ran", (double)ran);
+	cJSON_AddNumberToObject(r, "cached", (double)cached);
+	cJSON_AddNumberToObject(r, "errors", (double)errors);
+	if (trigger) {
+		cJSON *t = cJSON_AddArrayToObject(r, "trigger");
+		for (char *const *s = trigger; *s; s++)
+			cJSON_AddItemToArray(t, cJSON_CreateString(*s));
+	}
+	cJSON *suites = cJSON_AddArrayToObject(r, "suites");
+	for (size_t i = 0; i < p->nsp; i++) {
+		struct suitesum *s = &sum[i];
+		struct suiteplan *sp = s->sp;
+		cJSON *so = cJSON_CreateObject();
+		cJSON_AddItemToArray(suites, so);
+		cJSON_AddStringToObject(so, "name", sp->suite->name);
+		cJSON_AddItemToObject(so, "score", num(s->score));
+		cJSON_AddItemToObject(so, "stderr", s->scoredtasks ? num(s->se) : cJSON_CreateNull());
+		if (sp->suite->threshold >= 0)
+			cJSON_AddNumberToObject(so, "threshold", sp->suite->threshold);
+		cJSON_AddNumberToObject(so, "tasks_total", (double)s->tasks);
+		cJSON_AddNumberToObject(so, "cells_total", (double)s->cells);
+		cJSON_AddNumberToObject(so, "ran", (double)s->ran);
+		cJSON_AddNumberToObject(so, "cached", (double)s->cached);
+		cJSON_AddNumberToObject(so, "errors", (double)s->errors);
+		cJSON *tasks = cJSON_AddArrayToObject(so, "tasks");
+		cJSON **tobj = xcalloc(sp->tasks.n + 1, sizeof(*tobj));
+		for (size_t j = 0; j < p->ncells; j++) {
+			const struct cell *c = &p->cells[j];
+			if (c->sp != sp)
+				continue;
+			if (!tobj[c->taskno]) {
+				tobj[c->taskno] = cJSON_CreateObject();
+				cJSON_AddStringToObject(tobj[c->taskno], "id", c->task->id);
+				double ts = s->taskscore[c->taskno];
+				cJSON_AddItemToObject(tobj[c->taskno], "score", ts >= 0 ? num(ts) : cJSON_CreateNull());
+				cJSON_AddArrayToObject(tobj[c->taskno], "cells");
+			}
+			cJSON *co = cJSON_CreateObject();
+			cJSON_AddNumberToObject(co, "iteration", c->iteration);
+			cJSON_AddStringToObject(co, "status", statusname(c->status));
+			cJSON_AddItemToObject(co, "score", c->scored ? num(c->score) : cJSON_CreateNull());
+			hashhex(c->runkey, hx);
+			cJSON_AddStringToObject(co, "key", hx);
+			cJSON_AddItemToObject(co, "seconds", c->status == CELL_PENDING ? cJSON_CreateNull() : num(c->seconds));
+			if (c->status == CELL_ERROR && c->error)
+				cJSON_AddStringToObject(co, "error", c->error);
+			cJSON_AddItemToArray(cJSON_GetObjectItem(tobj[c->taskno], "cells"), co);
+		}
+		for (size_t t = 0; t < sp->tasks.n; t++)
+			if (tobj[t])
+				cJSON_AddItemToArray(tasks, tobj[t]);
+		free(tobj);
+	}
+	char *s = cJSON_PrintUnformatted(r);
+	cJSON_Delete(r);
+	char *ret = xstrdup(s);
+	cJSON_free(s);
+	return ret;
+}
+
+int writejson(struct plan *p, struct suitesum *s, const char *path)
+{
+	char *j = jsonreport(p, s, NULL);
+	size_t n = strlen(j);
+	int r;
+
+	j = xrealloc(j, n + 2);
+	j[n] = '\n';
+	j[n + 1] = '\0';
+	r = !strcmp(path, "-") ? (fputs(j, stdout) < 0 ? -1 : 0) : writefile(path, j, n + 1);
+	free(j);
+	return r;
+}

@@ -1,0 +1,43 @@
+/* report: scores from a plan's cells, for people and for scripts.
+ *
+ * A task's score is the mean over its scored iterations; a suite's score is
+ * the mean over its scored tasks, with the standard error of that mean
+ * (the tasks' spread over sqrt(n): iterations of one task are clustered, so
+ * tasks, not cells, are the independent samples). Errors and pending cells
+ * have no score and are counted apart, never as 0. A task fails when its
+ * score is below 1. */
+#ifndef REPORT_H
+#define REPORT_H
+
+#include <stdio.h>
+
+#include "plan/plan.h"
+
+struct suitesum {
+	struct suiteplan *sp;
+	double score, se;
+	size_t tasks, scoredtasks, cells, ran, cached, errors, pending;
+	double *taskscore;        /* per task; < 0 when no cell is scored */
+	int *taskcells;           /* targeted cells per task */
+};
+
+/* tally every suite of the plan (an array of p->nsp) */
+struct suitesum *summarize(struct plan *p);
+void freesummary(struct plan *p, struct suitesum *s);
+
+struct reportopts {
+	int color, verbose;
+	const char *title;        /* a line above the table, or NULL */
+};
+
+/* the score table, then a line per failing task (expected vs got) */
+void printtable(FILE *f, struct plan *p, struct suitesum *s, const struct reportopts *o);
+/* the JSON report of PRODUCT.md as one line; trigger (NULL-terminated) adds
+ * "trigger" for watch mode */
+char *jsonreport(struct plan *p, struct suitesum *s, char *const *trigger);
+/* write the JSON report to path atomically; -1 with errno */
+int writejson(struct plan *p, struct suitesum *s, const char *path);
+/* a short one-line view of a cell's stored output, for "got ..." */
+char *gotline(struct plan *p, const struct cell *c);
+
+#endif

@@ -1,0 +1,430 @@
+/* provider: request building and response parsing for the two APIs, the
+ * retry loop, and the per-provider adaptive concurrency limit. */
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/http.h"
+#include "run/provider.h"
+#include "core/util.h"
+
+#define RESPONSE_CAP (16u << 20)
+
+struct limiter {
+	char *name;                  /* provider base URL */
+	double limit, max;
+	int active;
+	struct limiter *next;
+};
+
+struct providers {
+	struct loop *l;
+	struct http *http;
+	struct limiter *limiters;
+	struct callstate *calls;     /* in flight or waiting to retry */
+};
+
+struct callstate {
+	struct providers *p;
+	struct limiter *lim;
+	const struct agent *a;
+	char *url, *body, *key;
+	char *headers[4];
+	double timeout;
+	int attempts;
+	long timer;                  /* waiting to retry */
+	int inflight;
+	struct buf transcript;
+	struct modelresult r;
+	modeldone done;
+	void *arg;
+	struct callstate *next;
+};
+
+struct providers *mkproviders(struct loop *l)
+{
+	struct providers *p = xcalloc(1, sizeof(*p));
+
+	p->l = l;
+	return p;
+}
+
+const char *apikey(const struct agent *a, char **err)
+{
+	const char *k = getenv(a->api_key_env);
+
+	*err = NULL;
+	if (!k || !k[0]) {
+		*err = xasprintf("the %s API needs a key: set the environment variable %s (the Evalfile's api_key_env)",
+		                 a->provider, a->api_key_env);
+		return NULL;
+	}
+	return k;
+}
+
+static struct limiter *limiter(struct providers *p, const struct agent *a)
+{
+	struct limiter *l;
+
+	for (l = p->limiters; l; l = l->next)
+		if (!strcmp(l->name, a->base_url))
+			return l;
+	l = xcalloc(1, sizeof(*l));
+	l->name = xstrdup(a->base_url);
+	l->limit = l->max = a->max_connections;
+	l->next = p->limiters;
+	p->limiters = l;
+	return l;
+}
+
+int modelready(struct providers *p, const struct agent *a)
+{
+	struct limiter *l = limiter(p, a);
+
+	return l->active < (int)floor(l->limit) || l->active == 0;
+}
+
+/* replace every occurrence of the key with a marker */
+static char *scrub(char *s, const char *key)
+{
+	size_t kl = key ? strlen(key) : 0;
+	char *hit;
+
+	if (!s || kl < 4 || !(hit = strstr(s, key)))
+		return s;
+	struct buf b = {0};
+	char *p = s;
+	do {
+		bufadd(&b, p, (size_t)(hit - p));
+		bufadds(&b, "[redacted]");
+		p = hit + kl;
+	} while ((hit = strstr(p, key)));
+	bufadds(&b, p);
+	free(s);
+	return bufdetach(&b);
+}
+
+static void addmessages(cJSON *msgs, const cJSON *from, int anthropic, cJSON *req)
+{
+	const cJSON *m;
+
+	cJSON_ArrayForEach(m, from) {
+		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+		if (anthropic && cJSON_IsString(role) && !strcmp(role->valuestring, "system")) {
+			const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "content");
+			if (cJSON_IsString(c) && !cJSON_GetObjectItem(req, "system"))
+				cJSON_AddStringToObject(req, "system", c->valuestring);
+			continue;
+		}
+		cJSON_AddItemToArray(msgs, cJSON_Duplicate(m, 1));
+	}
+}
+
+static char *buildrequest(const struct modelcall *c)
+{
+	int anthropic = !strcmp(c->a->provider, "anthropic");
+	cJSON *req = cJSON_CreateObject();
+	cJSON *params = c->a->params ? cJSON_Parse(c->a->params) : NULL;
+	cJSON *msgs;
+
+	cJSON_AddStringToObject(req, "model", c->a->model);
+	if (anthropic && c->system)
+		cJSON_AddStringToObject(req, "system", c->system);
+	msgs = cJSON_AddArrayToObject(req, "messages");
+	if (!anthropic && c->system) {
+		cJSON *m = cJSON_CreateObject();
+		cJSON_AddStringToObject(m, "role", "system");
+		cJSON_AddStringToObject(m, "content", c->system);
+		cJSON_AddItemToArray(msgs, m);
+	}
+	if (c->messages) {
+		addmessages(msgs, c->messages, anthropic, req);
+	} else {
+		cJSON *m = cJSON_CreateObject();
+		cJSON_AddStringToObject(m, "role", "user");
+		cJSON_AddStringToObject(m, "content", c->prompt ? c->prompt : "");
+		cJSON_AddItemToArray(msgs, m);
+	}
+	if (!anthropic)
+		cJSON_AddNumberToObject(req, "seed", c->seed);
+	for (cJSON *it = params ? params->child : NULL; it; it = it->next)
+		if (!cJSON_GetObjectItemCaseSensitive(req, it->string))
+			cJSON_AddItemToObject(req, it->string, cJSON_Duplicate(it, 1));
+	if (anthropic && !cJSON_GetObjectItemCaseSensitive(req, "max_tokens"))
+		cJSON_AddNumberToObject(req, "max_tokens", 1024);
+	cJSON_Delete(params);
+	char *s = cJSON_PrintUnformatted(req);
+	char *r = xstrdup(s);
+	cJSON_free(s);
+	cJSON_Delete(req);
+	return r;
+}
+
+/* the answer, model and usage of a 200 response; -1 when malformed */
+static int parseok(struct callstate *cs, const char *body)
+{
+	cJSON *j = cJSON_Parse(body);
+	int anthropic = !strcmp(cs->a->provider, "anthropic");
+	const cJSON *v;
+	struct buf text = {0};
+
+	if (!cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		return -1;
+	}
+	if (anthropic) {
+		const cJSON *content = cJSON_GetObjectItemCaseSensitive(j, "content"), *blk;
+		if (!cJSON_IsArray(content)) {
+			cJSON_Delete(j);
+			return -1;
+		}
+		cJSON_ArrayForEach(blk, content) {
+			v = cJSON_GetObjectItemCaseSensitive(blk, "text");
+			if (cJSON_IsString(v))
+				bufadds(&text, v->valuestring);
+		}
+		const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "usage");
+		v = cJSON_GetObjectItemCaseSensitive(u, "input_tokens");
+		cs->r.intokens = cJSON_IsNumber(v) ? (long)v->valuedouble : 0;
+		v = cJSON_GetObjectItemCaseSensitive(u, "output_tokens");
+		cs->r.outtokens = cJSON_IsNumber(v) ? (long)v->valuedouble : 0;
+	} else {
+		const cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"), 0);
+		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(ch, "message");
+		v = cJSON_GetObjectItemCaseSensitive(msg, "content");
+		if (!msg || !(cJSON_IsString(v) || cJSON_IsNull(v))) {
+			cJSON_Delete(j);
+			return -1;
+		}
+		bufadds(&text, cJSON_IsString(v) ? v->valuestring : "");
+		const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "usage");
+		v = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
+		cs->r.intokens = cJSON_IsNumber(v) ? (long)v->valuedouble : 0;
+		v = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
+		cs->r.outtokens = cJSON_IsNumber(v) ? (long)v->valuedouble : 0;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(j, "model");
+	free(cs->r.model);
+	cs->r.model = cJSON_IsString(v) ? xstrdup(v->valuestring) : NULL;
+	free(cs->r.text);
+	bufadds(&text, "");
+	cs->r.text = bufdetach(&text);
+	cJSON_Delete(j);
+	return 0;
+}
+
+/* the server's own error message, if its body says one */
+static char *servermessage(const char *body)
+{
+	cJSON *j = cJSON_Parse(body);
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+	const cJSON *m = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "message") : e;
+	char *r = NULL;
+
+	if (cJSON_IsString(m))
+		r = xstrdup(m->valuestring);
+	cJSON_Delete(j);
+	if (!r) {
+		size_t n = strcspn(body, "\n");
+		r = xstrndup(body, n > 200 ? 200 : n);
+	}
+	return r;
+}
+
+static void unlink_call(struct callstate *cs)
+{
+	for (struct callstate **pp = &cs->p->calls; *pp; pp = &(*pp)->next) {
+		if (*pp == cs) {
+			*pp = cs->next;
+			return;
+		}
+	}
+}
+
+static void finishcall(struct callstate *cs, char *error)
+{
+	cs->lim->active--;
+	unlink_call(cs);
+	cs->r.error = scrub(error, cs->key);
+	cs->r.attempts = cs->attempts;
+	bufadds(&cs->transcript, "");
+	cs->r.transcript = scrub(bufdetach(&cs->transcript), cs->key);
+	cs->r.response = scrub(cs->r.response, cs->key);
+	cs->r.text = scrub(cs->r.text, cs->key);
+	struct modelresult r = cs->r;
+	modeldone done = cs->done;
+	void *arg = cs->arg;
+	free(cs->url);
+	free(cs->body);
+	free(cs->key);
+	for (int i = 0; i < 4; i++)
+		free(cs->headers[i]);
+	free(cs);
+	done(arg, &r);
+}
+
+static void attempt(struct callstate *cs);
+
+static void retrylater(void *arg)
+{
+	struct callstate *cs = arg;
+
+	cs->timer = 0;
+	attempt(cs);
+}
+
+static void onresponse(void *arg, struct httpresp *h)
+{
+	struct callstate *cs = arg;
+	int retryable;
+	char *why;
+
+	cs->inflight = 0;
+	cs->r.seconds = h->seconds;
+	if (h->error && !strcmp(h->error, "interrupted")) {
+		cs->r.interrupted = 1;
+		freehttpresp(h);
+		finishcall(cs, xstrdup("interrupted"));
+		return;
+	}
+	free(cs->r.response);
+	cs->r.response = h->body;
+	h->body = NULL;
+	if (h->error) {
+		retryable = !h->cut;
+		why = xasprintf("%s%s", h->timedout ? "timed out: " : "", h->error);
+	} else if (h->status == 200) {
+		if (parseok(cs, cs->r.response) == 0) {
+			bufaddf(&cs->transcript, "attempt %d: 200 in %.3fs\n", cs->attempts, h->seconds);
+			if (cs->lim->limit < cs->lim->max)
+				cs->lim->limit = fmin(cs->lim->max, cs->lim->limit + 0.1);
+			freehttpresp(h);
+			finishcall(cs, NULL);
+			return;
+		}
+		retryable = 0;
+		why = xstrdup("malformed JSON in the response");
+	} else {
+		char *msg = servermessage(cs->r.response);
+		why = xasprintf("HTTP %ld: %s", h->status, msg);
+		free(msg);
+		retryable = h->status == 429 || h->status == 408 || h->status >= 500;
+		if (h->status == 429)
+			cs->lim->limit = fmax(1, cs->lim->limit * 0.8);
+	}
+	why = scrub(why, cs->key);
+	bufaddf(&cs->transcript, "attempt %d: %s\n", cs->attempts, why);
+	if (!retryable || cs->attempts > cs->a->retries) {
+		char *e = cs->attempts > 1 ? xasprintf("%s (after %d attempts)", why, cs->attempts) : xstrdup(why);
+		free(why);
+		freehttpresp(h);
+		finishcall(cs, e);
+		return;
+	}
+	/* exponential backoff with jitter, never before Retry-After */
+	double delay = fmin(30, 0.5 * pow(2, cs->attempts - 1)) * (0.5 + (double)rand() / RAND_MAX);
+	if (h->retryafter >= 0 && h->retryafter > delay)
+		delay = fmin(h->retryafter, 300);
+	bufaddf(&cs->transcript, "  retrying in %.2fs\n", delay);
+	free(why);
+	freehttpresp(h);
+	cs->timer = looptimer(cs->p->l, now() + delay, retrylater, cs);
+}
+
+static void attempt(struct callstate *cs)
+{
+	cs->attempts++;
+	cs->inflight = 1;
+	if (httppost(cs->p->http, cs->url, cs->headers, cs->body, cs->timeout, RESPONSE_CAP, onresponse, cs) < 0) {
+		cs->inflight = 0;
+		finishcall(cs, xstrdup("cannot start an HTTP request"));
+	}
+}
+
+int modelstart(struct providers *p, const struct modelcall *c, modeldone done, void *arg, char **err)
+{
+	const char *key = apikey(c->a, err);
+	struct callstate *cs;
+	int anthropic = !strcmp(c->a->provider, "anthropic");
+
+	if (!key)
+		return -1;
+	if (!p->http && !(p->http = mkhttp(p->l, (size_t)c->a->max_connections * 2, err)))
+		return -1;
+	cs = xcalloc(1, sizeof(*cs));
+	cs->p = p;
+	cs->a = c->a;
+	cs->lim = limiter(p, c->a);
+	cs->key = xstrdup(key);
+	size_t bl = strlen(c->a->base_url);
+	int slash = bl && c->a->base_url[bl - 1] == '/';
+	cs->url = xasprintf("%s%s%s", c->a->base_url, slash ? "" : "/", anthropic ? "v1/messages" : "chat/completions");
+	if (anthropic) {
+		cs->headers[0] = xasprintf("x-api-key: %s", key);
+		cs->headers[1] = xstrdup("anthropic-version: 2023-06-01");
+	} else {
+		cs->headers[0] = xasprintf("Authorization: Bearer %s", key);
+	}
+	cs->body = buildrequest(c);
+	cs->r.request = xstrdup(cs->body);
+	cs->timeout = c->timeout;
+	cs->done = done;
+	cs->arg = arg;
+	cs->lim->active++;
+	cs->next = p->calls;
+	p->calls = cs;
+	attempt(cs);
+	return 0;
+}
+
+void modelabortall(struct providers *p)
+{
+	/* calls waiting to retry: end them here; in-flight ones through http */
+	for (struct callstate *cs = p->calls, *next; cs; cs = next) {
+		next = cs->next;
+		if (cs->timer) {
+			loopcancel(p->l, cs->timer);
+			cs->timer = 0;
+			cs->r.interrupted = 1;
+			finishcall(cs, xstrdup("interrupted"));
+			next = p->calls;
+		}
+	}
+	if (p->http)
+		httpabortall(p->http);
+}
+
+int modelactive(struct providers *p)
+{
+	int n = 0;
+
+	for (struct callstate *cs = p->calls; cs; cs = cs->next)
+		n++;
+	return n;
+}
+
+void freemodelresult(struct modelresult *r)
+{
+	free(r->text);
+	free(r->error);
+	free(r->request);
+	free(r->response);
+	free(r->transcript);
+	free(r->model);
+	memset(r, 0, sizeof(*r));
+}
+
+void freeproviders(struct providers *p)
+{
+	if (!p)
+		return;
+	for (struct limiter *l = p->limiters, *n; l; l = n) {
+		n = l->next;
+		free(l->name);
+		free(l);
+	}
+	freehttp(p->http);
+	free(p);
+}

@@ -1,0 +1,749 @@
+/* run: the scheduler. One loop; a cell moves
+ *   queued -> agent running -> stored -> grading -> done
+ * and each step's completion is a callback from the loop. Two lanes share
+ * the loop: processes (agents and grader scripts, at most jobs at once)
+ * and model calls (within each provider's limit). Workload: from one cell
+ * to hundreds of thousands, most of them cached.
+ *
+ * The scheduler outlives one run in watch mode: cells are queued as their
+ * inputs change, and a cell can be cancelled while it runs. Every job
+ * carries the key it was started for; a job finishing for a key its cell
+ * no longer has is stale: its result is stored under that key (it is a
+ * valid result for those inputs) but the cell is not touched. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "run/grade.h"
+#include "core/proc.h"
+#include "run/provider.h"
+#include "run/run.h"
+#include "core/util.h"
+
+struct queue {
+	struct cell **v;
+	size_t head, n, cap;
+};
+
+struct sched {
+	struct plan *p;
+	struct loop *l;
+	struct providers *prov;
+	const struct runopts *o;
+	struct queue cmd;   /* cells for the process lane (and in-process grades) */
+	struct queue http;  /* cells for the model-call lane */
+	int active;         /* jobs running */
+	int activecmd;      /* ... of which processes (bounded by jobs) */
+	int stopping;       /* an error without -k: start nothing new */
+	size_t done, total;
+	int errors;
+};
+
+struct job {
+	struct sched *s;
+	struct cell *c;
+	hash key;           /* the run or grade key the job was started for */
+	struct proc *proc;  /* a running agent process */
+	char *tmp;          /* the entry being written (command agents) */
+	char *prompt;       /* the rendered prompt (model calls) */
+	char **env;
+};
+
+static void push(struct queue *q, struct cell *c, int front)
+{
+	if (front && q->head > 0) {
+		q->v[--q->head] = c;
+		return;
+	}
+	if (front) {
+		xgrow(&q->v, &q->cap, q->n + 1, sizeof(*q->v));
+		memmove(q->v + 1, q->v, q->n * sizeof(*q->v));
+		q->v[0] = c;
+		q->n++;
+		return;
+	}
+	xgrow(&q->v, &q->cap, q->n + 1, sizeof(*q->v));
+	q->v[q->n++] = c;
+}
+
+static struct cell *peek(struct queue *q)
+{
+	return q->head < q->n ? q->v[q->head] : NULL;
+}
+
+static void pop(struct queue *q)
+{
+	if (++q->head == q->n)
+		q->head = q->n = 0;
+}
+
+static void progress(struct sched *s)
+{
+	if (!s->o->progress || s->o->silent)
+		return;
+	fprintf(stderr, "\r\033[K[%zu/%zu]", s->done, s->total);
+	fflush(stderr);
+}
+
+static void celldone(struct sched *s, struct cell *c)
+{
+	c->queued = 0;
+	c->job = NULL;
+	s->done++;
+	if (c->status == CELL_ERROR) {
+		s->errors++;
+		if (!s->o->keepgoing)
+			s->stopping = 1;
+	}
+	if (s->o->verbose && !s->o->silent) {
+		if (s->o->progress)
+			fputs("\r\033[K", stderr);
+		if (c->status == CELL_ERROR)
+			fprintf(stderr, "%s: error: %s\n", c->id, c->error);
+		else
+			fprintf(stderr, "%s: %s %.3g (%.2fs)\n", c->id, c->status == CELL_RAN ? "ran" : "graded", c->score,
+			        c->seconds);
+	} else if (c->status == CELL_ERROR && !s->o->silent) {
+		if (s->o->progress)
+			fputs("\r\033[K", stderr);
+		fprintf(stderr, "evalmake: %s: %s\n", c->id, c->error);
+	}
+	progress(s);
+}
+
+static void fail(struct sched *s, struct cell *c, char *msg)
+{
+	c->status = CELL_ERROR;
+	c->scored = 0;
+	free(c->error);
+	c->error = msg;
+	celldone(s, c);
+}
+
+static void graded(struct sched *s, struct cell *c, double score, char *reason, char *err)
+{
+	if (err) {
+		free(reason);
+		fail(s, c, err);
+		return;
+	}
+	if (commitgrade(s->p->store, c->gradekey, score, reason, !gradeinline(&c->sp->suite->grader)) < 0) {
+		free(reason);
+		fail(s, c, xstrdup("cannot store the grade"));
+		return;
+	}
+	free(reason);
+	c->scored = 1;
+	c->score = score;
+	c->graded_now = 1;
+	c->need = NEED_NOTHING; /* up to date now */
+	if (c->status != CELL_RAN)
+		c->status = CELL_CACHED;
+	celldone(s, c);
+}
+
+static void freejob(struct job *j);
+static int putfile(const char *dir, const char *name, const char *data, size_t len);
+
+static void ongrade(void *arg, double score, char *reason, char *err)
+{
+	struct job *j = arg;
+	struct sched *s = j->s;
+	struct cell *c = j->c;
+
+	s->active--;
+	if (!hasheq(c->gradekey, j->key) || c->job != j) {
+		/* stale: keep a good grade under the key it is for */
+		if (!err)
+			commitgrade(s->p->store, j->key, score, reason, 1);
+		free(reason);
+		free(err);
+	} else {
+		graded(s, c, score, reason, err);
+	}
+	if (j->tmp)
+		rmtree(j->tmp);
+	freejob(j);
+}
+
+static struct job *mkjob(struct sched *s, struct cell *c, hash key)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+
+	j->s = s;
+	j->c = c;
+	j->key = key;
+	c->job = j;
+	return j;
+}
+
+/* grade a cell whose run is stored (c->out and c->gradekey are set);
+ * out is its output when at hand, else NULL: read from the store */
+static void startgrade(struct sched *s, struct cell *c, const char *out)
+{
+	const struct grader *g = &c->sp->suite->grader;
+	const struct graderec *have = findgrade(s->p->store, c->gradekey, !gradeinline(g));
+	char *err = NULL;
+
+	if (have) { /* e.g. a rerun produced an output graded before */
+		c->scored = 1;
+		c->score = have->score;
+		c->need = NEED_NOTHING;
+		if (c->status != CELL_RAN)
+			c->status = CELL_CACHED;
+		celldone(s, c);
+		return;
+	}
+	if (loadtask(c->task, &err) < 0) {
+		fail(s, c, err);
+		return;
+	}
+	char *dir = runpath(s->p->store, c->runkey);
+	char *read = NULL;
+	if (!out && !(out = read = readpart(dir, "output", NULL))) {
+		fail(s, c, xasprintf("cannot read the stored output of %s", dir));
+		free(dir);
+		return;
+	}
+	free(dir);
+	if (g->type == GRADE_COMMAND) {
+		/* the script reads the output from a file of its own */
+		struct job *j = mkjob(s, c, c->gradekey);
+		j->tmp = newentry(s->p->store, 0);
+		char *outpath = pathjoin(j->tmp, "output");
+		int r = putfile(j->tmp, "output", out, strlen(out));
+		free(read);
+		if (r < 0 || gradestart(s->l, g, outpath, c->task, c->sp->suite->timeout, ongrade, j, &err) < 0) {
+			if (r < 0)
+				err = xasprintf("cannot write %s: %s", outpath, strerror(errno));
+			rmtree(j->tmp);
+			freejob(j);
+			free(outpath);
+			fail(s, c, err);
+			return;
+		}
+		free(outpath);
+		s->active++;
+		return;
+	}
+	if (g->type == GRADE_JUDGE) {
+		struct job *j = mkjob(s, c, c->gradekey);
+		int r = judgestart(s->prov, g, c->sp->rubric, out, c->task, c->sp->suite->timeout, ongrade, j, &err);
+		free(read);
+		if (r < 0) {
+			free(j);
+			fail(s, c, err);
+			return;
+		}
+		s->active++;
+		return;
+	}
+	double score;
+	char *reason;
+	int r = gradenow(g, out, c->task, &score, &reason, &err);
+	free(read);
+	graded(s, c, score, reason, r < 0 ? err : NULL);
+}
+
+/* a file in an entry being written: the folder is private until it is
+ * renamed into place, so plain writes are enough */
+static int putfile(const char *dir, const char *name, const char *data, size_t len)
+{
+	char *p = pathjoin(dir, name);
+	FILE *f = fopen(p, "we");
+	int r = -1;
+
+	free(p);
+	if (!f)
+		return -1;
+	if (fwrite(data, 1, len, f) == len)
+		r = 0;
+	if (fclose(f) != 0)
+		r = -1;
+	return r;
+}
+
+static void freejob(struct job *j)
+{
+	if (j->env)
+		for (char **e = j->env; *e; e++)
+			free(*e);
+	free(j->env);
+	free(j->tmp);
+	free(j->prompt);
+	free(j);
+}
+
+/* what an agent produced, whatever its kind */
+struct outcome {
+	const char *out, *transcript;
+	size_t outlen, translen;
+	double seconds;
+	char *error;                 /* owned; NULL on success */
+	int exitcode, outcut, transcut;
+	/* model APIs */
+	const char *request, *response, *model;
+	long intokens, outtokens;
+	int attempts;
+};
+
+static char *meta(const struct cell *c, const struct outcome *o)
+{
+	cJSON *m = cJSON_CreateObject();
+	char hx[33];
+
+	cJSON_AddStringToObject(m, "cell", c->id);
+	hashhex(c->runkey, hx);
+	cJSON_AddStringToObject(m, "run_key", hx);
+	if (!o->error) {
+		hashhex(hashbytes(o->out, o->outlen), hx);
+		cJSON_AddStringToObject(m, "output_hash", hx);
+	}
+	cJSON_AddNumberToObject(m, "exit", o->exitcode);
+	cJSON_AddNumberToObject(m, "seconds", o->seconds);
+	cJSON_AddNumberToObject(m, "finished", (double)time(NULL));
+	cJSON_AddBoolToObject(m, "output_cut", o->outcut);
+	cJSON_AddBoolToObject(m, "transcript_cut", o->transcut);
+	if (o->error)
+		cJSON_AddStringToObject(m, "error", o->error);
+	if (o->attempts) {
+		if (o->model)
+			cJSON_AddStringToObject(m, "model", o->model);
+		cJSON *u = cJSON_AddObjectToObject(m, "usage");
+		cJSON_AddNumberToObject(u, "input_tokens", (double)o->intokens);
+		cJSON_AddNumberToObject(u, "output_tokens", (double)o->outtokens);
+		cJSON_AddNumberToObject(m, "attempts", o->attempts);
+	}
+	static const char *const names[NPARTS] = {"agent", "prompt", "task", "deps"};
+	cJSON *parts = cJSON_AddObjectToObject(m, "inputs");
+	for (int i = 0; i < NPARTS; i++) {
+		hashhex(c->parts[i], hx);
+		cJSON_AddStringToObject(parts, names[i], hx);
+	}
+	cJSON_AddNumberToObject(m, "iteration", c->iteration);
+	char *s = cJSON_Print(m);
+	cJSON_Delete(m);
+	return s;
+}
+
+static char *lastline(const char *s)
+{
+	char *c = xstrdup(s), *t = trim(c), *nl = strrchr(t, '\n');
+	char *r = xstrdup(nl ? nl + 1 : t);
+
+	free(c);
+	if (strlen(r) > 200)
+		r[200] = '\0';
+	return r;
+}
+
+/* store what the agent produced: an entry under the run key, or the cell's
+ * last error; then grade */
+static void finishagent(struct job *j, struct outcome *o)
+{
+	struct sched *s = j->s;
+	struct cell *c = j->c;
+	int stale = c->job != j || !hasheq(c->runkey, j->key);
+	char *m = meta(c, o);
+	struct part parts[6];
+	size_t n = 0;
+	int r = 0;
+
+	if (!j->tmp && j->prompt)
+		parts[n++] = (struct part){"prompt", j->prompt, strlen(j->prompt)};
+	parts[n++] = (struct part){"output", o->out, o->outlen};
+	parts[n++] = (struct part){"transcript", o->transcript, o->translen};
+	parts[n++] = (struct part){"meta.json", m, strlen(m)};
+	if (o->request)
+		parts[n++] = (struct part){"request.json", o->request, strlen(o->request)};
+	if (o->response)
+		parts[n++] = (struct part){"response.json", o->response, strlen(o->response)};
+	if (o->error && !stale && !j->tmp)
+		j->tmp = newentry(s->p->store, 0); /* a failed model call: kept for log */
+	if (j->tmp && !stale) {
+		for (size_t i = 0; i < n && r == 0; i++)
+			r = putfile(j->tmp, parts[i].name, parts[i].data, parts[i].len);
+		if (r < 0 && !o->error)
+			o->error = xasprintf("cannot write the cell's entry: %s", strerror(errno));
+	}
+	struct runrec rec = {.out = hashbytes(o->out, o->outlen), .exitcode = 0, .seconds = o->seconds};
+	if (o->error) {
+		if (stale) {
+			if (j->tmp)
+				rmtree(j->tmp);
+			free(o->error);
+		} else {
+			c->seconds = o->seconds;
+			keeperror(s->p->store, c->id, j->tmp);
+			fail(s, c, o->error);
+		}
+		free(m);
+		freejob(j);
+		return;
+	}
+	/* a stale result is still a good one for the key it was made for */
+	if (j->tmp && stale)
+		rmtree(j->tmp);
+	else if (j->tmp)
+		r = commitrun(s->p->store, j->key, j->tmp, &rec, s->p->rebuild);
+	else
+		r = commitpacked(s->p->store, j->key, parts, n, &rec, s->p->rebuild);
+	free(m);
+	freejob(j);
+	if (stale)
+		return;
+	c->job = NULL;
+	c->seconds = o->seconds;
+	if (r < 0) {
+		fail(s, c, xstrdup("cannot store the run"));
+		return;
+	}
+	c->status = CELL_RAN;
+	setgradekey(s->p, c, rec.out);
+	startgrade(s, c, o->out);
+}
+
+static void onagent(void *arg, struct procresult *r)
+{
+	struct job *j = arg;
+	struct outcome o = {0};
+
+	j->s->active--;
+	j->s->activecmd--;
+	if (r->killed && !r->timedout) {
+		/* interrupted or cancelled: store nothing */
+		if (j->c->job == j)
+			j->c->job = NULL;
+		rmtree(j->tmp);
+		freeprocresult(r);
+		freejob(j);
+		return;
+	}
+	if (r->timedout) {
+		o.error = xasprintf("timed out after %gs", j->c->sp->suite->timeout);
+	} else if (r->exitcode != 0) {
+		char *last = lastline(r->err);
+		o.error = r->exitcode > 128 ? xasprintf("killed by signal %d%s%s", r->exitcode - 128, *last ? ": " : "", last)
+		                            : xasprintf("exit status %d%s%s", r->exitcode, *last ? ": " : "", last);
+		free(last);
+	}
+	o.out = r->out;
+	o.outlen = r->outlen;
+	o.transcript = r->err;
+	o.translen = r->errlen;
+	o.seconds = r->seconds;
+	o.exitcode = r->exitcode;
+	o.outcut = r->outcut;
+	o.transcut = r->errcut;
+	finishagent(j, &o);
+	freeprocresult(r);
+}
+
+static void onmodel(void *arg, struct modelresult *r)
+{
+	struct job *j = arg;
+	struct outcome o = {0};
+
+	j->s->active--;
+	if (r->interrupted) {
+		if (j->c->job == j)
+			j->c->job = NULL;
+		freemodelresult(r);
+		freejob(j);
+		return;
+	}
+	o.error = r->error;
+	r->error = NULL;
+	o.out = r->text ? r->text : "";
+	o.outlen = strlen(o.out);
+	o.transcript = r->transcript ? r->transcript : "";
+	o.translen = strlen(o.transcript);
+	o.seconds = r->seconds;
+	o.request = r->request;
+	o.response = r->response;
+	o.model = r->model;
+	o.intokens = r->intokens;
+	o.outtokens = r->outtokens;
+	o.attempts = r->attempts;
+	finishagent(j, &o);
+	freemodelresult(r);
+}
+
+static void startmodel(struct sched *s, struct job *j, const char *prompt)
+{
+	struct cell *c = j->c;
+	struct modelcall mc = {
+		.a = &c->sp->suite->agent,
+		.system = c->sp->system,
+		.prompt = prompt,
+		.messages = c->sp->tmpl ? NULL : c->task->messages,
+		.seed = c->iteration,
+		.timeout = c->sp->suite->timeout,
+	};
+	char *err;
+
+	if (modelstart(s->prov, &mc, onmodel, j, &err) < 0) {
+		freejob(j);
+		fail(s, c, err);
+		return;
+	}
+	s->active++;
+}
+
+static void startagent(struct sched *s, struct cell *c)
+{
+	char *err = NULL;
+	const char *prompt = cellprompt(s->p, c, &err);
+	struct job *j;
+
+	if (!prompt) {
+		fail(s, c, err);
+		return;
+	}
+	j = mkjob(s, c, c->runkey);
+	if (c->sp->suite->agent.kind == AGENT_HTTP) {
+		/* no folder: the entry is written in one piece when it is done */
+		j->prompt = xstrdup(prompt); /* a re-key may free the plan's copy */
+		startmodel(s, j, j->prompt);
+		return;
+	}
+	j->tmp = newentry(s->p->store, 1); /* absolute: the store's folder is */
+	if (putfile(j->tmp, "prompt", prompt, strlen(prompt)) < 0) {
+		rmtree(j->tmp);
+		freejob(j);
+		fail(s, c, xasprintf("cannot write the cell's entry: %s", strerror(errno)));
+		return;
+	}
+	char *taskj = taskjson(c->task);
+	int r = putfile(j->tmp, "task.json", taskj, strlen(taskj));
+	free(taskj);
+	if (r < 0) {
+		rmtree(j->tmp);
+		freejob(j);
+		fail(s, c, xasprintf("cannot write the cell's entry: %s", strerror(errno)));
+		return;
+	}
+	const struct strv *env = &c->sp->suite->agent.env;
+	j->env = xcalloc(env->n + 8, sizeof(*j->env));
+	size_t k = 0;
+	for (size_t i = 0; i < env->n; i++)
+		j->env[k++] = xstrdup(env->v[i]);
+	j->env[k++] = xasprintf("EVAL_SUITE=%s", c->sp->suite->name);
+	j->env[k++] = xasprintf("EVAL_TASK=%s", c->task->id);
+	j->env[k++] = xasprintf("EVAL_ITERATION=%d", c->iteration);
+	j->env[k++] = xasprintf("EVAL_SEED=%d", c->iteration);
+	j->env[k++] = xasprintf("EVAL_TASK_PATH=%s", c->task->path);
+	j->env[k++] = xasprintf("EVAL_TASK_JSON=%s/task.json", j->tmp);
+	j->env[k++] = xasprintf("EVAL_OUT_DIR=%s/artifacts", j->tmp);
+	char *stdinpath = pathjoin(j->tmp, "prompt");
+	struct procspec spec = {
+		.command = c->sp->suite->agent.command,
+		.env = j->env,
+		.stdinpath = stdinpath,
+		.timeout = c->sp->suite->timeout,
+		.outcap = OUTPUT_CAP,
+		.errcap = TRANSCRIPT_CAP,
+	};
+	j->proc = spawnproc(s->l, &spec, onagent, j, &err);
+	free(stdinpath);
+	if (!j->proc) {
+		rmtree(j->tmp);
+		freejob(j);
+		fail(s, c, err);
+		return;
+	}
+	s->active++;
+	s->activecmd++;
+}
+
+int preparerun(struct plan *p, char **err)
+{
+	*err = NULL;
+	for (size_t i = 0; i < p->ncells; i++)
+		if (preparecell(p, &p->cells[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+int preparecell(struct plan *p, struct cell *c, char **err)
+{
+	*err = NULL;
+	if (c->need == NEED_RUN && !cellprompt(p, c, err))
+		return -1;
+	if (c->need != NEED_NOTHING && loadtask(c->task, err) < 0)
+		return -1;
+	/* a missing API key is a usage error, found before anything runs */
+	if (c->need == NEED_RUN && c->sp->suite->agent.kind == AGENT_HTTP && !apikey(&c->sp->suite->agent, err))
+		return -1;
+	if (c->need != NEED_NOTHING && c->sp->suite->grader.type == GRADE_JUDGE && !apikey(&c->sp->suite->grader.judge, err))
+		return -1;
+	return 0;
+}
+
+/* the model-API lane holds agent calls to a provider and judge grades */
+static const struct agent *httpagent(const struct cell *c)
+{
+	if (c->need == NEED_RUN)
+		return c->sp->suite->agent.kind == AGENT_HTTP ? &c->sp->suite->agent : NULL;
+	if (c->need == NEED_GRADE && c->sp->suite->grader.type == GRADE_JUDGE)
+		return &c->sp->suite->grader.judge;
+	return NULL;
+}
+
+struct sched *mksched(struct plan *p, struct loop *l, const struct runopts *o)
+{
+	struct sched *s = xcalloc(1, sizeof(*s));
+
+	s->p = p;
+	s->l = l;
+	s->o = o;
+	s->prov = mkproviders(l);
+	return s;
+}
+
+void schedplan(struct sched *s, struct plan *p)
+{
+	s->p = p;
+	s->cmd.head = s->cmd.n = 0;
+	s->http.head = s->http.n = 0;
+	s->stopping = 0;
+	s->done = s->total = 0;
+	s->errors = 0;
+}
+
+void schedqueue(struct sched *s, struct cell *c, int urgent)
+{
+	if (c->need == NEED_NOTHING || c->queued)
+		return;
+	c->queued = 1;
+	c->status = CELL_PENDING;
+	c->scored = 0;
+	s->total++;
+	push(httpagent(c) ? &s->http : &s->cmd, c, urgent);
+}
+
+void schedcancel(struct sched *s, struct cell *c)
+{
+	struct job *j = c->job;
+
+	(void)s;
+	if (!j)
+		return;
+	c->job = NULL;
+	c->queued = 0;
+	if (j->proc)
+		killproc(j->proc); /* its result is dropped when it ends */
+	/* a model call or grade finishes and is stored under its own key */
+}
+
+void schedpump(struct sched *s)
+{
+	struct cell *c;
+
+	while (!s->stopping && (c = peek(&s->cmd))) {
+		if (!c->queued || c->need == NEED_NOTHING) {
+			pop(&s->cmd);
+			continue;
+		}
+		int isproc = c->need == NEED_RUN || c->sp->suite->grader.type == GRADE_COMMAND;
+		if (isproc && s->activecmd >= s->o->jobs)
+			break;
+		pop(&s->cmd);
+		if (c->need == NEED_RUN)
+			startagent(s, c);
+		else
+			startgrade(s, c, NULL);
+	}
+	while (!s->stopping && (c = peek(&s->http))) {
+		const struct agent *a = httpagent(c);
+		if (!c->queued || !a) {
+			pop(&s->http);
+			continue;
+		}
+		if (!modelready(s->prov, a))
+			break;
+		pop(&s->http);
+		if (c->need == NEED_RUN)
+			startagent(s, c);
+		else
+			startgrade(s, c, NULL);
+	}
+}
+
+int schedbusy(struct sched *s)
+{
+	return s->active > 0 || (!s->stopping && (peek(&s->cmd) || peek(&s->http)));
+}
+
+int schedrunning(struct sched *s)
+{
+	return s->active;
+}
+
+void schedabort(struct sched *s)
+{
+	killallprocs();
+	modelabortall(s->prov);
+	for (int i = 0; i < 200 && s->active > 0; i++)
+		loopstep(s->l, 0.05);
+	s->cmd.head = s->cmd.n = 0;
+	s->http.head = s->http.n = 0;
+}
+
+int schederrors(struct sched *s)
+{
+	return s->errors;
+}
+
+void freesched(struct sched *s)
+{
+	if (!s)
+		return;
+	freeproviders(s->prov);
+	free(s->cmd.v);
+	free(s->http.v);
+	free(s);
+}
+
+int runplan(struct plan *p, struct loop *l, const struct runopts *o)
+{
+	struct sched *s = mksched(p, l, o);
+	int rc;
+
+	for (size_t i = 0; i < p->ncells; i++)
+		schedqueue(s, &p->cells[i], 0);
+	progress(s);
+	schedpump(s);
+	while (schedbusy(s)) {
+		if (loopinterrupted(l)) {
+			schedabort(s);
+			break;
+		}
+		loopstep(l, -1);
+		schedpump(s);
+	}
+	if (o->progress && !o->silent && s->total)
+		fputs("\r\033[K", stderr);
+	rc = loopinterrupted(l) ? EXIT_INTR : s->errors ? EXIT_GATE : 0;
+	freesched(s);
+	return rc;
+}
+
+void recordcells(struct plan *p)
+{
+	for (size_t i = 0; i < p->ncells; i++) {
+		struct cell *c = &p->cells[i];
+		/* a cell's record holds the inputs it last ran (or was graded) with */
+		if (!c->scored || (c->status != CELL_RAN && !c->graded_now))
+			continue;
+		struct cellrec r = {.run = c->runkey, .grade = c->gradekey, .iteration = c->iteration};
+		memcpy(r.parts, c->parts, sizeof(r.parts));
+		setcell(p->store, c->id, &r);
+	}
+}

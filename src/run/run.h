@@ -1,0 +1,58 @@
+/* run: bring a plan's cells up to date. Cells that need a run get their
+ * agent started (at most jobs at once, in plan order), then are graded;
+ * cells that need only a grade are graded. Results go to the store as they
+ * finish; a failed cell is an error, kept for `log` but never cached.
+ * Without keepgoing no new cell starts after the first error, like make.
+ * On SIGINT or SIGTERM every child is killed, nothing partial is stored. */
+#ifndef RUN_H
+#define RUN_H
+
+#include "core/loop.h"
+#include "plan/plan.h"
+
+struct runopts {
+	int jobs;
+	int keepgoing;
+	int verbose, silent;
+	int progress;             /* rewrite a [done/total] line on stderr */
+	int color;
+};
+
+#define OUTPUT_CAP (8u << 20)       /* bytes of an agent's stdout kept */
+#define TRANSCRIPT_CAP (32u << 20)  /* bytes of its stderr kept */
+
+/* render every prompt the run will need and check API keys; -1 and *err
+ * (nothing has run) */
+int preparerun(struct plan *p, char **err);
+/* the same for one cell */
+int preparecell(struct plan *p, struct cell *c, char **err);
+/* run every cell the plan needs; returns 0, EXIT_GATE when a cell errored,
+ * EXIT_INTR when interrupted */
+int runplan(struct plan *p, struct loop *l, const struct runopts *o);
+
+/* The scheduler itself, for watch mode, where it outlives one run. */
+struct sched;
+struct sched *mksched(struct plan *p, struct loop *l, const struct runopts *o);
+/* point the scheduler at a (new) plan: empties the queues and counters */
+void schedplan(struct sched *s, struct plan *p);
+/* queue a cell that needs work (urgent: before the others) */
+void schedqueue(struct sched *s, struct cell *c, int urgent);
+/* stop working on a cell: a running agent process is killed and nothing is
+ * stored; a model call or grade in flight is stored under its old key */
+void schedcancel(struct sched *s, struct cell *c);
+/* start what the lanes' limits allow */
+void schedpump(struct sched *s);
+/* is anything running or queued? */
+int schedbusy(struct sched *s);
+/* how many jobs are running */
+int schedrunning(struct sched *s);
+/* kill everything running and empty the queues (Ctrl-C, a full replan) */
+void schedabort(struct sched *s);
+/* cells that errored since schedplan */
+int schederrors(struct sched *s);
+void freesched(struct sched *s);
+/* record the inputs of every cell run or graded now (what explain and -n
+ * compare with: what changed since the cell last ran) */
+void recordcells(struct plan *p);
+
+#endif

@@ -1,0 +1,24 @@
+/* history: CACHE/history, one JSON line per suite per run of the default
+ * command or of check:
+ *   {"time": "2026-01-31T12:00:00Z", "suite": "arith", "score": 0.6,
+ *    "stderr": 0.16, "tasks": 10, "cells": 20, "ran": 3, "cached": 17,
+ *    "errors": 0, "command": "check", "partial": false}
+ * "partial" is true when targets, --sample or --iterations narrowed the
+ * run, so its score is not the whole suite's. Each line is one O_APPEND
+ * write, so processes sharing a cache never interleave inside a line; a
+ * torn line (a crash, a full disk) is skipped by the reader. The report
+ * command plots scores over time from it. */
+#ifndef HISTORY_H
+#define HISTORY_H
+
+#include <cjson/cJSON.h>
+
+#include "plan/plan.h"
+#include "report/report.h"
+
+/* append a line per suite of the plan; a failure is a warning only */
+void appendhistory(const char *cachedir, struct plan *p, struct suitesum *sum, const char *command, int partial);
+/* every whole line of the history, oldest first, as a JSON array */
+cJSON *readhistory(const char *cachedir);
+
+#endif
