@@ -137,6 +137,30 @@ waitgrown() {
 	done
 }
 
+# waitidle PID SECS FROM: until the process has used no CPU time for 0.3 s;
+# IDLE = when it was last seen using some after FROM (a time in seconds),
+# else FROM (CPU time counts in clock ticks: 10 ms). An update's work goes
+# on after its report line (the cache's records, the stat cache): a save
+# that arrives meanwhile waits, so each save is made on an idle watcher.
+waitidle() {
+	local f cpu last="" since=${3/./} now end=$((EPOCHSECONDS + $2))
+	while :; do
+		read -r -a f <"/proc/$1/stat" || return 1
+		cpu=$((f[13] + f[14]))
+		now=${EPOCHREALTIME/./}
+		if [ -n "$last" ] && [ "$cpu" != "$last" ]; then
+			since=$now
+		fi
+		last=$cpu
+		if [ $((now - since)) -ge 300000 ]; then
+			IDLE=${since:0:-6}.${since: -6}
+			return 0
+		fi
+		[ "$EPOCHSECONDS" -lt "$end" ] || return 1
+		sleep 0.01
+	done
+}
+
 # ms A B: (B - A) in milliseconds, A and B in seconds
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
 
@@ -210,9 +234,9 @@ for n in "${sizes[@]}"; do
 	start=$(ms "$t0" "$t1")
 	first=$(head -n 1 "$out" | jq -c '[.ran, .cached, .errors]')
 	[ "$first" = "[0,$n,0]" ] || die "N=$n: first report [ran, cached, errors] is $first, expected [0,$n,0]"
-	sleep 0.2 # let the watches settle
+	waitidle "$wpid" 600 "$t1" || die "N=$n: watch still busy 600 s after its first line"
 
-	lat=() rep=()
+	lat=() rep=() idl=()
 	for ((k = 1; k <= REPS; k++)); do
 		i=$(((k * 7919) % n + 1)) # spread over the folder, deterministic
 		f=$(printf 'tasks/t%06d.json' "$i")
@@ -221,13 +245,14 @@ for n in "${sizes[@]}"; do
 		waitlines "$starts" "$k" 30 || die "N=$n: save $k of $f: the agent did not start within 30 s"
 		waitgrown "$out" "$SIZE" 120 || die "N=$n: save $k of $f: no report line within 120 s"
 		tr=$EPOCHREALTIME
+		waitidle "$wpid" 120 "$tr" || die "N=$n: save $k: watch still busy 120 s after its report"
 		[ "$(lines "$out")" = $((k + 1)) ] || die "N=$n: save $k: $(lines "$out") report lines, expected $((k + 1))"
 		[ "$(lines "$starts")" = "$k" ] || die "N=$n: save $k ran $(($(lines "$starts") - k + 1)) agents, expected 1"
 		line=$(sed -n "$((k + 1))p" "$out" | jq -c '[.ran, .errors, .trigger]')
 		[ "$line" = "[1,0,[\"$f\"]]" ] || die "N=$n: save $k: update [ran, errors, trigger] is $line, expected [1,0,[\"$f\"]]"
 		lat+=("$(ms "$ts" "$(sed -n "${k}p" "$starts")")")
 		rep+=("$(ms "$ts" "$tr")")
-		sleep 0.1 # quiet between saves: each is its own batch
+		idl+=("$(ms "$ts" "$IDLE")")
 	done
 	rss=$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$wpid/status")
 	peak=$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$wpid/status")
@@ -241,21 +266,22 @@ for n in "${sizes[@]}"; do
 
 	read -r lmin lmed < <(printf '%s\n' "${lat[@]}" | minmed)
 	read -r rmin rmed < <(printf '%s\n' "${rep[@]}" | minmed)
+	read -r imin imed < <(printf '%s\n' "${idl[@]}" | minmed)
 	[ -n "$base" ] || base=$lmed
 	ratio=$(awk -v a="$lmed" -v b="$base" 'BEGIN { printf "%.2f", a / b }')
-	echo "N=$n: save->agent ${lat[*]} ms; save->report ${rep[*]} ms" >&2
-	results+=("$n $fill $start $lmed $lmin $ratio $rmed $rmin $rss $peak")
+	echo "N=$n: save->agent ${lat[*]} ms; save->report ${rep[*]} ms; save->idle ${idl[*]} ms" >&2
+	results+=("$n $fill $start $lmed $lmin $ratio $rmed $imed $rss $peak")
 	[ "$KEEP" = 1 ] || rm -rf "$d"
 done
 
 echo
-printf '%8s %9s %9s | %10s %8s %7s | %10s %8s | %7s %7s\n' \
-	"" "fill" "start" "save->agent" "" "" "save->report" "" "RSS" "peak"
-printf '%8s %9s %9s | %10s %8s %7s | %10s %8s | %7s %7s\n' \
-	N s ms median min ratio median min MiB MiB
+printf '%8s %9s %9s | %11s %8s %7s | %12s | %10s | %7s %7s\n' \
+	"" "fill" "start" "save->agent" "" "" "save->report" "save->idle" "RSS" "peak"
+printf '%8s %9s %9s | %11s %8s %7s | %12s | %10s | %7s %7s\n' \
+	N s ms median min ratio median median MiB MiB
 for r in "${results[@]}"; do
 	# shellcheck disable=SC2086
-	printf '%8s %9s %9s | %10s %8s %6sx | %10s %8s | %7s %7s\n' $r
+	printf '%8s %9s %9s | %11s %8s %6sx | %12s | %10s | %7s %7s\n' $r
 done
 echo
 echo "save->agent includes the 50 ms quiet period; ratio is against N=${sizes[0]} (the issue: within 2x)."
