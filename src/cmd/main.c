@@ -28,6 +28,8 @@
 #include "store/history.h"
 #include "report/html.h"
 #include "store/lock.h"
+#include "core/proc.h"
+#include "run/trace.h"
 
 #define VERSION "0.1.0"
 
@@ -36,6 +38,9 @@ static const char usage[] =
 	"       evalmake status [TARGET...]            scores from the cache, nothing run\n"
 	"       evalmake explain CELL                  why a cell would run\n"
 	"       evalmake log CELL                      a cell's prompt, output, transcript, grade\n"
+	"       evalmake deps CELL                     run the cell's agent traced: the project files\n"
+	"                                              it reads that no input declares (-B: replace\n"
+	"                                              the stored result)\n"
 	"       evalmake gc                            drop cache entries no cell refers to\n"
 	"       evalmake watch [--jsonl] [TARGET...]   run, then rerun affected cells on every save\n"
 	"       evalmake check [TARGET...]             CI gate: run, then require every suite's threshold\n"
@@ -219,6 +224,7 @@ static int cmdbuild(struct opts *o, int statusonly)
 			.silent = o->silent,
 			.progress = isatty(2),
 			.color = usecolor(stderr),
+			.trace = o->verbose && !o->silent && traceverbose(p),
 		};
 		rc = runplan(p, l, &ro);
 		freeloop(l);
@@ -362,6 +368,94 @@ static int cmdlog(struct opts *o)
 	return rc;
 }
 
+/* what the traced run of `deps` found */
+struct depsfound {
+	int traced;
+	struct strv files;
+};
+
+static void ondeps(void *arg, struct cell *c, const struct strv *files)
+{
+	struct depsfound *f = arg;
+
+	(void)c;
+	f->traced = 1;
+	for (size_t i = 0; i < files->n; i++)
+		strvadd(&f->files, files->v[i]);
+}
+
+/* run one cell's agent under the tracer and name the project files it
+ * read that its run key does not cover. The traced run is a run like any
+ * other (ptrace changes its timing, not what it sees): stored when the
+ * cache has no result for its key, and graded; a stored result is kept
+ * unless -B asks for the fresh one. */
+static int cmddeps(struct opts *o)
+{
+	struct project pr = {0};
+	struct plan *p;
+	struct cell *c = onecell(o, &pr, &p, "deps");
+	const struct suite *s = c->sp->suite;
+	struct depsfound f = {0};
+	char *err;
+	int rc;
+
+	if (s->agent.kind != AGENT_COMMAND) {
+		fprintf(stderr, "evalmake: deps: suite %s's agent is a model called over HTTP: it reads no project "
+		        "files (its prompt, config and system prompt are in its run key)\n", s->name);
+		freeplan(p);
+		closeproject(&pr);
+		return EXIT_USAGE;
+	}
+	if (tracecheck(&err) < 0) {
+		fprintf(stderr, "evalmake: deps: cannot trace the agent: %s\n", err);
+		free(err);
+		freeplan(p);
+		closeproject(&pr);
+		return EXIT_USAGE;
+	}
+	int cached = c->need != NEED_RUN;
+	c->need = NEED_RUN; /* to be traced, it runs */
+	p->rebuild = o->rebuild;
+	if (preparecell(p, c, &err) < 0) {
+		fprintf(stderr, "evalmake: %s\n", err);
+		free(err);
+		freeplan(p);
+		closeproject(&pr);
+		return EXIT_USAGE;
+	}
+	struct loop *l = mkloop();
+	struct runopts ro = {.jobs = 1, .keepgoing = 1, .silent = 1, .trace = 1, .traced = ondeps, .tracedarg = &f};
+	rc = runplan(p, l, &ro);
+	freeloop(l);
+	if (!cached || o->rebuild) /* else the record keeps the stored result's */
+		recordcells(p);
+	savestate(pr.st);
+	if (c->status == CELL_ERROR) {
+		fprintf(stderr, "evalmake: deps: %s: %s\n", c->id, c->error);
+		rc = EXIT_GATE;
+	}
+	if (rc == EXIT_INTR || !f.traced) {
+		fprintf(stderr, "evalmake: deps: %s: %s\n", c->id, rc == EXIT_INTR ? "interrupted" : "no trace of its run");
+		if (!rc)
+			rc = EXIT_GATE;
+	} else if (!f.files.n) {
+		printf("all inputs declared\n");
+	} else {
+		char *line = depsline(&s->agent.depglobs, &f.files);
+		printf("%s read %zu project file%s that no input of its run key covers:\n", c->id, f.files.n,
+		       f.files.n == 1 ? "" : "s");
+		for (size_t i = 0; i < f.files.n; i++)
+			printf("  %s\n", f.files.v[i]);
+		printf("declare %s in suite %s's agent (%s):\n  %s\n", f.files.n == 1 ? "it" : "them", s->name, s->where, line);
+		free(line);
+		rc = EXIT_GATE;
+	}
+	strvfree(&f.files);
+	freeplan(p);
+	closeproject(&pr);
+	return rc;
+}
+
 static int cmdgc(struct opts *o)
 {
 	struct project pr = {0};
@@ -419,9 +513,11 @@ static int cmdwatch(struct opts *o)
 int main(int argc, char **argv)
 {
 	struct opts o = {.minscore = -1, .maxdrop = -1};
-	static const char *const cmds[] = {"status", "explain", "log", "gc", "watch", "check", "diff", "lock", "report"};
+	static const char *const cmds[] = {"status", "explain", "log", "gc", "watch", "check", "diff", "lock", "report", "deps"};
 	int cmd = -1;
 
+	if (argc > 1 && !strcmp(argv[1], PROC_TRACEARG)) /* core/proc.c runs us as a tracer */
+		return tracemain(argc - 1, argv + 1);
 	if (argc > 1)
 		for (size_t i = 0; i < LEN(cmds); i++)
 			if (!strcmp(argv[1], cmds[i]))
@@ -456,6 +552,7 @@ int main(int argc, char **argv)
 	case 6: rc = cmddiff(&o); break;
 	case 7: rc = cmdlock(&o); break;
 	case 8: rc = cmdreport(&o); break;
+	case 9: rc = cmddeps(&o); break;
 	default: rc = cmdbuild(&o, 0); break;
 	}
 	if (o.json != jsonarg) /* openproject made it absolute */

@@ -9,6 +9,7 @@
 
 #include "core/loop.h"
 #include "cmd/project.h"
+#include "run/trace.h"
 #include "run/run.h"
 #include "core/util.h"
 
@@ -111,6 +112,7 @@ int runcells(struct opts *o, struct project *pr, struct plan *p)
 		.silent = o->silent,
 		.progress = isatty(2),
 		.color = usecolor(stderr),
+		.trace = o->verbose && !o->silent && traceverbose(p),
 	};
 	rc = runplan(p, l, &ro);
 	freeloop(l);

@@ -228,7 +228,11 @@ struct proc *spawnproc(struct loop *l, const struct procspec *spec, procdone don
 	posix_spawnattr_setpgroup(&at, 0);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	env = mkenv(spec->env);
-	r = posix_spawn(&pid, "/bin/sh", &fa, &at, argv, env);
+	/* traced: this very binary is the tracer, the command its child; its
+	 * exit status is the command's, so nothing else here changes */
+	char *targv[] = {"evalmake", PROC_TRACEARG, (char *)spec->trace, "--", "/bin/sh", "-c", (char *)spec->command, NULL};
+	r = spec->trace ? posix_spawn(&pid, "/proc/self/exe", &fa, &at, targv, env)
+	                : posix_spawn(&pid, "/bin/sh", &fa, &at, argv, env);
 	free(env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);

@@ -20,7 +20,14 @@ struct procspec {
 	const char *stdinpath;   /* NULL: /dev/null */
 	double timeout;          /* seconds; <= 0: none */
 	size_t outcap, errcap;   /* bytes kept of stdout and stderr */
+	const char *trace;       /* non-NULL: run the command under evalmake's
+	                          * own tracer (run/trace.h), which writes the
+	                          * files it touched to this file */
 };
+
+/* the hidden first argument that makes evalmake the tracer:
+ * evalmake __trace OUTFILE -- /bin/sh -c COMMAND */
+#define PROC_TRACEARG "__trace"
 
 struct procresult {
 	int exitcode;            /* the exit status, or 128+signal */

@@ -24,6 +24,7 @@
 #include "core/proc.h"
 #include "run/provider.h"
 #include "run/run.h"
+#include "run/trace.h"
 #include "core/util.h"
 
 struct queue {
@@ -53,6 +54,7 @@ struct job {
 	char *tmp;          /* the entry being written (command agents) */
 	char *prompt;       /* the rendered prompt (model calls) */
 	char **env;
+	char *trace;        /* the tracer's file, when tracing */
 };
 
 static void push(struct queue *q, struct cell *c, int front)
@@ -277,6 +279,7 @@ static void freejob(struct job *j)
 	free(j->env);
 	free(j->tmp);
 	free(j->prompt);
+	free(j->trace);
 	free(j);
 }
 
@@ -409,6 +412,37 @@ static void finishagent(struct job *j, struct outcome *o)
 	startgrade(s, c, o->out);
 }
 
+/* what a traced agent read that its run key does not cover; the trace
+ * file goes */
+static void tracereport(struct job *j, const struct procresult *r)
+{
+	struct sched *s = j->s;
+	struct cell *c = j->c;
+
+	if (!r->killed || r->timedout) { /* not cancelled nor interrupted */
+		struct declared d;
+		struct strv files = {0};
+		char *err;
+		celldeclared(c, s->p->ef->cache, &d);
+		if (undeclared(j->trace, &d, &files, &err) < 0) {
+			warn("%s: %s", c->id, err);
+			free(err);
+		} else if (s->o->traced) {
+			s->o->traced(s->o->tracedarg, c, &files);
+		} else if (files.n && !s->o->silent) {
+			if (s->o->progress)
+				fputs("\r\033[K", stderr);
+			fprintf(stderr, "%s: read undeclared project files:", c->id);
+			for (size_t i = 0; i < files.n; i++)
+				fprintf(stderr, " %s", files.v[i]);
+			fprintf(stderr, " (evalmake deps %s)\n", c->id);
+		}
+		freedeclared(&d);
+		strvfree(&files);
+	}
+	unlink(j->trace);
+}
+
 static void onagent(void *arg, struct procresult *r)
 {
 	struct job *j = arg;
@@ -416,6 +450,8 @@ static void onagent(void *arg, struct procresult *r)
 
 	j->s->active--;
 	j->s->activecmd--;
+	if (j->trace)
+		tracereport(j, r);
 	if (r->killed && !r->timedout) {
 		/* interrupted or cancelled: store nothing */
 		if (j->c->job == j)
@@ -542,6 +578,8 @@ static void startagent(struct sched *s, struct cell *c)
 	j->env[k++] = xasprintf("EVAL_TASK_JSON=%s/task.json", j->tmp);
 	j->env[k++] = xasprintf("EVAL_OUT_DIR=%s/artifacts", j->tmp);
 	char *stdinpath = pathjoin(j->tmp, "prompt");
+	if (s->o->trace)
+		j->trace = xasprintf("%s.trace", j->tmp); /* swept with tmp/ */
 	struct procspec spec = {
 		.command = c->sp->suite->agent.command,
 		.env = j->env,
@@ -549,6 +587,7 @@ static void startagent(struct sched *s, struct cell *c)
 		.timeout = c->sp->suite->timeout,
 		.outcap = OUTPUT_CAP,
 		.errcap = TRANSCRIPT_CAP,
+		.trace = j->trace,
 	};
 	j->proc = spawnproc(s->l, &spec, onagent, j, &err);
 	free(stdinpath);

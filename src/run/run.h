@@ -16,6 +16,12 @@ struct runopts {
 	int verbose, silent;
 	int progress;             /* rewrite a [done/total] line on stderr */
 	int color;
+	/* run command agents under the tracer (run/trace.h) and report the
+	 * project files each read that its run key does not cover: to traced
+	 * when set, else as a line on stderr (-v) */
+	int trace;
+	void (*traced)(void *arg, struct cell *c, const struct strv *files);
+	void *tracedarg;
 };
 
 #define OUTPUT_CAP (8u << 20)       /* bytes of an agent's stdout kept */
