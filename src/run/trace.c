@@ -599,8 +599,12 @@ void celldeclared(const struct cell *c, const char *cache, struct declared *d)
 
 	memset(d, 0, sizeof(*d));
 	d->root = xstrdup(getcwd(here, sizeof(here)) ? here : "/");
-	for (size_t i = 0; i < s->agent.deps.n; i++)
-		addabs(&d->files, d->root, s->agent.deps.v[i]);
+	for (size_t i = 0; i < s->agent.deps.n; i++) {
+		/* a deps folder covers what is below it */
+		struct stat st;
+		int dir = stat(s->agent.deps.v[i], &st) == 0 && S_ISDIR(st.st_mode);
+		addabs(dir ? &d->dirs : &d->files, d->root, s->agent.deps.v[i]);
+	}
 	if (s->prompt)
 		addabs(&d->files, d->root, s->prompt);
 	/* the task's own files: its folder, or its .json or .jsonl file */

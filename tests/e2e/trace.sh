@@ -185,6 +185,30 @@ em deps 's/t1#1'
 assert_rc 1
 assert_named agents/tool
 
+try "deps: a statically linked agent is traced like any other"
+if cc -static -x c -o "$T/static" - 2>/dev/null <<'EOF'
+#include <stdio.h>
+int main(void)
+{
+	char b[64];
+	FILE *f = fopen("data/x.txt", "r");
+	if (f && fgets(b, sizeof(b), f))
+		fputs(b, stdout);
+	return 0;
+}
+EOF
+then
+	mkone "./agents/static" "[agents/static]"
+	cp "$T/static" agents/static
+	echo HELLO >data/x.txt
+	em deps 's/t1#1'
+	assert_rc 1
+	assert_named data/x.txt
+	assert_not_named agents/static
+else
+	echo "# skipped: no static C library to link with" >&2
+fi
+
 # ---------------------------------------------------------------------------
 # the traced run itself
 
