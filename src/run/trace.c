@@ -530,7 +530,10 @@ int tracecheck(char **err)
 		raise(SIGSTOP);
 		_exit(0);
 	}
-	if (waitpid(pid, &status, __WALL) != pid) {
+	pid_t r;
+	while ((r = waitpid(pid, &status, __WALL)) < 0 && errno == EINTR) /* the loop's SIGCHLD handler */
+		;
+	if (r != pid) {
 		*err = xasprintf("waitpid: %s", strerror(errno));
 		return -1;
 	}
@@ -542,7 +545,8 @@ int tracecheck(char **err)
 	if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, (void *)sizeof(si), &si) < 0)
 		*err = xasprintf("ptrace(PTRACE_GET_SYSCALL_INFO): %s (Linux 5.3 or later is needed)", strerror(errno));
 	kill(pid, SIGKILL);
-	waitpid(pid, &status, __WALL);
+	while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR)
+		;
 	return *err ? -1 : 0;
 }
 
