@@ -136,7 +136,11 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		case 'v': o->verbose = 1; break;
 		case 'h': fputs(usage, stdout); exit(0);
 		case OPT_VERSION: printf("evalmake %s\n", VERSION); exit(0);
-		case OPT_ITER: o->iterations = posint(optarg, "--iterations"); break;
+		case OPT_ITER:
+			o->iterations = posint(optarg, "--iterations");
+			if (o->iterations > MAX_ITERATIONS)
+				die("--iterations: at most %d, got %s", MAX_ITERATIONS, optarg);
+			break;
 		case OPT_SAMPLE: o->sample = posint(optarg, "--sample"); break;
 		case OPT_JSON: o->json = optarg; break;
 		case OPT_JSONL: o->jsonl = 1; break;

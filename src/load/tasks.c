@@ -65,7 +65,7 @@ static int dirtask(struct tasklist *tl, const char *path, struct state *st, char
 	struct task *t;
 
 	if (walk(path, "", &files) < 0) {
-		*err = xasprintf("%s: cannot read directory: %s", path, strerror(errno));
+		*err = xasprintf("%s: cannot read directory: %s", path, filewhy(errno));
 		return -1;
 	}
 	hashstart(&h, "taskdir");
@@ -73,7 +73,7 @@ static int dirtask(struct tasklist *tl, const char *path, struct state *st, char
 		char *full = pathjoin(path, files.v[i]);
 		hash fh;
 		if (filehash(st, full, &fh) < 0) {
-			*err = xasprintf("%s: cannot read: %s", full, strerror(errno));
+			*err = xasprintf("%s: cannot read: %s", full, filewhy(errno));
 			free(full);
 			hashend(&h);
 			strvfree(&files);
@@ -111,7 +111,7 @@ static int jsonltasks(struct tasklist *tl, const char *path, char **err)
 	int line = 0;
 
 	if (!text) {
-		*err = xasprintf("%s: cannot read: %s", path, strerror(errno));
+		*err = xasprintf("%s: cannot read: %s", path, filewhy(errno));
 		return -1;
 	}
 	for (p = text; p < text + len; p = end + 1) {
@@ -171,12 +171,12 @@ int listtasks(const struct suite *s, struct state *st, struct tasklist *out, cha
 				continue;
 			}
 			if (errno != EISDIR) {
-				*err = xasprintf("%s: cannot read: %s", path, strerror(errno));
+				*err = xasprintf("%s: cannot read: %s", path, filewhy(errno));
 				return -1;
 			}
 		}
 		if (stat(path, &sb) < 0) {
-			*err = xasprintf("%s: cannot read: %s", path, strerror(errno));
+			*err = xasprintf("%s: cannot read: %s", path, filewhy(errno));
 			return -1;
 		}
 		if (S_ISDIR(sb.st_mode)) {
@@ -333,7 +333,7 @@ int loadtask(struct task *t, char **err)
 	} else {
 		char *text = t->kind == TASK_JSONL ? t->text : readfile(t->path, NULL);
 		if (!text) {
-			*err = xasprintf("%s: cannot read: %s", t->path, strerror(errno));
+			*err = xasprintf("%s: cannot read: %s", t->path, filewhy(errno));
 			return -1;
 		}
 		cJSON *o = cJSON_Parse(text);
@@ -375,7 +375,7 @@ int rehashtask(struct task *t, struct state *st, char **err)
 	if (t->kind == TASK_JSON) {
 		forgetfile(st, t->path);
 		if (filehash(st, t->path, &t->content) < 0) {
-			*err = xasprintf("%s: cannot read: %s", t->path, strerror(errno));
+			*err = xasprintf("%s: cannot read: %s", t->path, filewhy(errno));
 			return -1;
 		}
 		return 0;
