@@ -1,8 +1,12 @@
 /* markup: see markup.h. A small UTF-8 decoder (RFC 3629: no overlongs,
  * no surrogates, nothing past U+10FFFF) feeds every escaper. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
+#include "core/secret.h"
 #include "report/markup.h"
 
 /* decode one character at s (n > 0 bytes left): its length, with the code
@@ -67,9 +71,13 @@ void bufaddutf8(struct buf *b, const char *s, size_t n)
 
 void bufaddxml(struct buf *b, const char *s, size_t n, int attr)
 {
-	const unsigned char *u = (const unsigned char *)s;
+	size_t rl;
+	char *red = redactn(s, n, &rl);
+	const unsigned char *u = (const unsigned char *)(red ? red : s);
 	size_t i = 0;
 
+	if (red)
+		n = rl;
 	while (i < n) {
 		uint32_t cp;
 		size_t k = utf8dec(u + i, n - i, &cp);
@@ -94,13 +102,16 @@ void bufaddxml(struct buf *b, const char *s, size_t n, int attr)
 		}
 		i += k;
 	}
+	free(red);
 }
 
 void bufaddmdcell(struct buf *b, const char *s)
 {
 	struct buf t = {0};
+	char *c = cleantext(s);
 
-	bufaddutf8(&t, s, strlen(s));
+	bufadds(&t, c);
+	free(c);
 	for (const char *p = t.s ? t.s : ""; *p; p++) {
 		switch (*p) {
 		case '|': bufadds(b, "\\|"); break;
@@ -125,6 +136,79 @@ void bufaddscriptjson(struct buf *b, const char *json)
 			bufadds(b, "\\u003c");
 		else
 			bufaddc(b, *p);
+	}
+}
+
+/* valid UTF-8 already? (the common case: no copy needed) */
+static int utf8valid(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	for (size_t i = 0; i < n;) {
+		uint32_t cp;
+		size_t k = utf8dec(u + i, n - i, &cp);
+		if (k == 1 && u[i] >= 0x80)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
+char *cleantext(const char *s)
+{
+	size_t n = strlen(s), rl;
+	char *red = redactn(s, n, &rl);
+	const char *t = red ? red : s;
+	struct buf b = {0};
+
+	if (red)
+		n = rl;
+	if (utf8valid(t, n)) {
+		char *r = red ? red : xstrdup(s);
+		return r;
+	}
+	bufaddutf8(&b, t, n);
+	free(red);
+	return bufdetach(&b);
+}
+
+/* s cleaned, or NULL when it is fine as it is */
+static char *cleaned(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!secretany() && utf8valid(s, n))
+		return NULL;
+	char *c = cleantext(s);
+	if (!strcmp(c, s)) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void cleanjson(void *tree)
+{
+	cJSON *j = tree;
+
+	for (; j; j = j->next) {
+		char *c;
+		if (j->string && !(j->type & cJSON_StringIsConst) && (c = cleaned(j->string))) {
+			char *k = cJSON_malloc(strlen(c) + 1);
+			strcpy(k, c);
+			cJSON_free(j->string);
+			j->string = k;
+			free(c);
+		}
+		if (cJSON_IsString(j) && j->valuestring && !(j->type & cJSON_IsReference) && (c = cleaned(j->valuestring))) {
+			char *v = cJSON_malloc(strlen(c) + 1);
+			strcpy(v, c);
+			cJSON_free(j->valuestring);
+			j->valuestring = v;
+			free(c);
+		}
+		if (j->child)
+			cleanjson(j->child);
 	}
 }
 
