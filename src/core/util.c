@@ -563,3 +563,60 @@ int jsonnul(const char *s, size_t n)
 	}
 	return 0;
 }
+
+/* decode one character at s (n > 0 bytes left): its length, with the code
+ * point in *cp, or 1 with *cp = 0xFFFD for an invalid sequence */
+size_t utf8dec(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	uint32_t c = s[0], min;
+	size_t len;
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if (c >= 0xC2 && c <= 0xDF) {
+		len = 2;
+		c &= 0x1F;
+		min = 0x80;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		len = 3;
+		c &= 0x0F;
+		min = 0x800;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		len = 4;
+		c &= 0x07;
+		min = 0x10000;
+	} else {
+		goto bad;
+	}
+	if (n < len)
+		goto bad;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			goto bad;
+		c = (c << 6) | (s[i] & 0x3F);
+	}
+	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+		goto bad;
+	*cp = c;
+	return len;
+bad:
+	*cp = 0xFFFD;
+	return 1;
+}
+
+int utf8valid(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	for (size_t i = 0; i < n;) {
+		uint32_t cp;
+		size_t k = utf8dec(u + i, n - i, &cp);
+		if (k == 1 && u[i] >= 0x80)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+

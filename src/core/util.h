@@ -93,6 +93,12 @@ char *trim(char *s);
  * 4913 probe, backups ending in ~, emacs's .#locks)? Neither a task's
  * input nor a change to watch. */
 int editorjunk(const char *name);
+/* decode one UTF-8 character at s (n > 0 bytes left, RFC 3629: no
+ * overlongs, no surrogates, nothing past U+10FFFF): its length, with the
+ * code point in *cp, or 1 with *cp = 0xFFFD for an invalid sequence */
+size_t utf8dec(const unsigned char *s, size_t n, uint32_t *cp);
+/* are the n bytes at s valid UTF-8? */
+int utf8valid(const char *s, size_t n);
 /* does JSON text hold an escaped NUL (\u0000) inside a string? */
 int jsonnul(const char *s, size_t n);
 /* the Levenshtein distance of two short strings */
