@@ -268,6 +268,72 @@ assert_rc 1
 grep -q "NUL byte (at byte 2 of 5)" "$T/err" || fail "the error does not say where the NUL byte is"
 
 # ---------------------------------------------------------------------------
+# numbers and strings from a model server
+
+# a one-file server on 127.0.0.1: token counts past any integer, and an
+# answer holding \u0000 when the prompt says "nul"
+cat >"$TOP/oddserver.py" <<'EOF'
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        content = "a\\u0000b" if "nul" in body else "fine"
+        out = ('{"model": "m", "choices": [{"message": {"role": "assistant", "content": "%s"}}], '
+               '"usage": {"prompt_tokens": 1e300, "completion_tokens": -1e300}}' % content).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1], "w").write(str(s.server_port))
+s.serve_forever()
+EOF
+python3 "$TOP/oddserver.py" "$TOP/odd.port" &
+ODDPID=$!
+stopodd() {
+	[ -n "$ODDPID" ] || return 0
+	kill -TERM "$ODDPID" 2>/dev/null
+	wait "$ODDPID" 2>/dev/null
+	ODDPID=""
+}
+trap 'stopodd; cleanup' EXIT
+waitfor 10 "[ -s '$TOP/odd.port' ]" || echo "hygiene.sh: the test server did not start" >&2
+ODDPORT=$(cat "$TOP/odd.port" 2>/dev/null)
+export ODDKEY=odd-server-key-0123
+
+# a suite of one task asking the server
+oddproject() {
+	mkdir tasks
+	printf '{"id": "t1", "input": "%s", "expected": "fine"}\n' "$1" >tasks/q.jsonl
+	printf 'suites:\n  m:\n    tasks: tasks/q.jsonl\n    agent: {provider: openai, model: m, base_url: "http://127.0.0.1:%s/v1", api_key_env: ODDKEY, retries: 0}\n' "$ODDPORT" >Evalfile
+}
+
+try "token counts past any integer are clamped, not cast as they are"
+oddproject "x"
+em --json r.json
+assert_rc 0
+assert_json r.json '.suites[0].score' 1
+cat >"$T/tokens.py" <<'EOF'
+import glob, re
+t = open(glob.glob("cache/runs/*/*")[0], encoding="utf-8", errors="replace").read()
+i = float(re.search(r'"input_tokens":\s*([-0-9.e+]+)', t).group(1))
+o = float(re.search(r'"output_tokens":\s*([-0-9.e+]+)', t).group(1))
+assert i == 1e15 and o == 0, (i, o)
+EOF
+check "input tokens clamped to 1e15, output tokens to 0" python3 "$T/tokens.py"
+
+try "an answer holding \\u0000 is an error, not a shorter answer"
+oddproject "say nul"
+em --json r.json
+assert_rc 1
+grep -q 'NUL character' "$T/err" || fail "the error does not name the NUL character"
+assert_json r.json '.suites[0].tasks[0].cells[0].status' '"error"'
+stopodd
+
+# ---------------------------------------------------------------------------
 # special files
 
 try "a FIFO matched by a task glob is refused at once, not waited on"
