@@ -294,8 +294,7 @@ int regularfd(const char *path, size_t max, off_t *size)
 		setwhy(EFBIG, "is %s, past the limit of %s", have, cap);
 		return -1;
 	}
-	/* back to blocking reads (a regular file never blocks anyway) */
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	/* O_NONBLOCK stays: it has no effect on a regular file */
 	if (size)
 		*size = st.st_size;
 	return fd;

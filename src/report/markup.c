@@ -97,7 +97,9 @@ void bufaddscriptjson(struct buf *b, const char *json)
 	}
 }
 
-char *cleantext(const char *s)
+/* s with keys redacted and invalid UTF-8 replaced, or NULL when it is
+ * fine as it is (the common case: no copy) */
+static char *cleaned(const char *s)
 {
 	size_t n = strlen(s), rl;
 	char *red = redactn(s, n, &rl);
@@ -106,28 +108,18 @@ char *cleantext(const char *s)
 
 	if (red)
 		n = rl;
-	if (utf8valid(t, n)) {
-		char *r = red ? red : xstrdup(s);
-		return r;
-	}
+	if (utf8valid(t, n))
+		return red;
 	bufaddutf8(&b, t, n);
 	free(red);
 	return bufdetach(&b);
 }
 
-/* s cleaned, or NULL when it is fine as it is */
-static char *cleaned(const char *s)
+char *cleantext(const char *s)
 {
-	size_t n = strlen(s);
+	char *c = cleaned(s);
 
-	if (!secretany() && utf8valid(s, n))
-		return NULL;
-	char *c = cleantext(s);
-	if (!strcmp(c, s)) {
-		free(c);
-		return NULL;
-	}
-	return c;
+	return c ? c : xstrdup(s);
 }
 
 void cleanjson(void *tree)
