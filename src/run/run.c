@@ -455,9 +455,10 @@ static void finishagent(struct job *j, struct outcome *o)
 /* An agent's stdout and stderr as evalmake keeps them: every declared key
  * redacted (an agent may print its environment). A NUL byte in the output
  * would cut the answer short wherever it is read as text: the cell is an
- * error (-1, o->error set) rather than a silently shorter answer; NUL bytes
- * in the transcript become U+FFFD. */
-static int capture(struct procresult *r, struct outcome *o)
+ * error (the message is returned; NULL when the output is fine) rather
+ * than a silently shorter answer; NUL bytes in the transcript become
+ * U+FFFD. */
+static char *capture(struct procresult *r)
 {
 	redactbuf(&r->out, &r->outlen);
 	redactbuf(&r->err, &r->errlen);
@@ -473,12 +474,10 @@ static int capture(struct procresult *r, struct outcome *o)
 		r->err = bufdetach(&b);
 	}
 	const char *nul = memchr(r->out, '\0', r->outlen);
-	if (nul) {
-		o->error = xasprintf("the output holds a NUL byte (at byte %zu of %zu): an answer is text, and it would be "
-		                     "cut short there", (size_t)(nul - r->out), r->outlen);
-		return -1;
-	}
-	return 0;
+	if (!nul)
+		return NULL;
+	return xasprintf("the output holds a NUL byte (at byte %zu of %zu): an answer is text, and it would be cut short "
+	                 "there", (size_t)(nul - r->out), r->outlen);
 }
 
 static void onagent(void *arg, struct procresult *r)
@@ -499,9 +498,8 @@ static void onagent(void *arg, struct procresult *r)
 	}
 	/* what the agent printed, cleaned where it enters evalmake: the output
 	 * graded is the output stored, so a cached grade stays the same */
-	if (capture(r, &o) < 0) {
-		/* o.error says why the output cannot be kept */
-	} else if (r->timedout) {
+	char *bad = capture(r);
+	if (r->timedout) {
 		o.error = xasprintf("timed out after %gs", j->c->sp->suite->timeout);
 	} else if (r->exitcode != 0) {
 		char *last = lastline(r->err);
@@ -509,6 +507,10 @@ static void onagent(void *arg, struct procresult *r)
 		                            : xasprintf("exit status %d%s%s", r->exitcode, *last ? ": " : "", last);
 		free(last);
 	}
+	if (!o.error)
+		o.error = bad;
+	else
+		free(bad);
 	o.out = r->out;
 	o.outlen = r->outlen;
 	o.transcript = r->err;
