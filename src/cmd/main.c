@@ -21,6 +21,7 @@
 #include "run/run.h"
 #include "store/state.h"
 #include "store/store.h"
+#include "core/secret.h"
 #include "core/util.h"
 #include "cmd/watch.h"
 #include "cmd/check.h"
@@ -141,7 +142,11 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		case 'v': o->verbose = 1; break;
 		case 'h': fputs(usage, stdout); exit(0);
 		case OPT_VERSION: printf("evalmake %s\n", VERSION); exit(0);
-		case OPT_ITER: o->iterations = posint(optarg, "--iterations"); break;
+		case OPT_ITER:
+			o->iterations = posint(optarg, "--iterations");
+			if (o->iterations > MAX_ITERATIONS)
+				die("--iterations: at most %d, got %s", MAX_ITERATIONS, optarg);
+			break;
 		case OPT_SAMPLE: o->sample = posint(optarg, "--sample"); break;
 		case OPT_JSON: o->json = optarg; break;
 		case OPT_JSONL: o->jsonl = 1; break;
@@ -315,6 +320,10 @@ static void section(const char *title, const char *dir, const char *name)
 	char *text = readpart(dir, name, &len);
 
 	printf("== %s\n", title);
+	/* stored text is redacted as it is stored; again here for a cache
+	 * written before a key was declared */
+	if (text)
+		redactbuf(&text, &len);
 	if (text) {
 		fwrite(text, 1, len, stdout);
 		if (len && text[len - 1] != '\n')
@@ -341,15 +350,18 @@ static int cmdlog(struct opts *o)
 		section("prompt", dir, "prompt");
 		section("output", dir, "output");
 		section("transcript", dir, "transcript");
-		if (g)
-			printf("== grade\n%.3g%s%s\n", g->score, g->reason[0] ? "  " : "", g->reason);
+		if (g) {
+			char *reason = redact(xstrdup(g->reason));
+			printf("== grade\n%.3g%s%s\n", g->score, reason[0] ? "  " : "", reason);
+			free(reason);
+		}
 		else
 			printf("== grade\nnot graded yet (the grader changed)\n");
 		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
 			printf("== artifacts\n%s/artifacts\n", dir);
 	} else if ((dir = errorpath(pr.store, c->id)) && stat(dir, &st) == 0) {
 		char *mp = pathjoin(dir, "meta.json");
-		char *m = readfile(mp, NULL);
+		char *m = redact(readfile(mp, NULL));
 		free(mp);
 		printf("%s: no result; its last attempt failed (errors are not cached)\n", c->id);
 		section("prompt", dir, "prompt");

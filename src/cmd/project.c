@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/loop.h"
+#include "core/secret.h"
 #include "cmd/project.h"
 #include "run/trace.h"
 #include "run/run.h"
@@ -60,6 +61,7 @@ void openproject(struct opts *o, struct project *pr)
 	}
 	free(base);
 	free(path);
+	declaresecrets(pr->ef);
 	/* absolute, but not created yet: a plan that fails writes nothing */
 	char here[PATH_MAX];
 	if (!getcwd(here, sizeof(here)))
@@ -69,6 +71,17 @@ void openproject(struct opts *o, struct project *pr)
 	pr->store = openstore(pr->cache, &err);
 	if (!pr->store)
 		die("%s", err);
+}
+
+void declaresecrets(const struct evalfile *ef)
+{
+	for (size_t i = 0; i < ef->nsuites; i++) {
+		const struct suite *s = &ef->suites[i];
+		if (s->agent.kind == AGENT_HTTP)
+			secretenv(s->agent.api_key_env);
+		if (s->grader.type == GRADE_JUDGE)
+			secretenv(s->grader.judge.api_key_env);
+	}
 }
 
 void closeproject(struct project *pr)

@@ -39,6 +39,10 @@ struct project {
 /* find and load the Evalfile (exit 2 when missing or bad), change to its
  * directory, open the cache; o->json becomes absolute */
 void openproject(struct opts *o, struct project *pr);
+/* declare the API keys ef names (every suite's api_key_env, for agents and
+ * judges; the provider's default variable when none is named) as secrets:
+ * redacted from everything stored and printed */
+void declaresecrets(const struct evalfile *ef);
 /* close the store and free what openproject made (savestate is separate) */
 void closeproject(struct project *pr);
 /* makeplan, or print its error, close the project and exit 2 */

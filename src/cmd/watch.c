@@ -17,6 +17,7 @@
 #include "report/report.h"
 #include "core/util.h"
 #include "cmd/watch.h"
+#include "cmd/project.h"
 
 enum { REF_SUITE, REF_TASK };
 
@@ -418,6 +419,7 @@ static void reload(struct watcher *w)
 		free(err);
 		return;
 	}
+	declaresecrets(ef); /* a suite may name a new key */
 	if (strcmp(w->o->evalfile, w->o->display)) {
 		free(ef->path);
 		ef->path = xstrdup(w->o->display);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdint.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -221,18 +222,96 @@ void buffree(struct buf *b)
 	b->truncated = 0;
 }
 
-char *readfile(const char *path, size_t *lenp)
+/* why the last readfile() or regularfd() failed, when errno alone cannot
+ * say it ("is a FIFO, not a regular file", a size past the cap) */
+static char filewhybuf[160];
+static int filewhyerr;
+
+static void setwhy(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void setwhy(int err, const char *fmt, ...)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct buf b = {0};
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(filewhybuf, sizeof(filewhybuf), fmt, ap);
+	va_end(ap);
+	filewhyerr = err;
+	errno = err;
+}
+
+const char *filewhy(int err)
+{
+	return err == filewhyerr && filewhybuf[0] ? filewhybuf : strerror(err);
+}
+
+static const char *filekind(mode_t m)
+{
+	return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device"
+	       : S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "not a regular file";
+}
+
+/* a size in words: "1.5 GiB" */
+static void fmtsize(char out[32], double n)
+{
+	static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+	size_t u = 0;
+
+	while (n >= 1024 && u + 1 < LEN(units)) {
+		n /= 1024;
+		u++;
+	}
+	snprintf(out, 32, u ? "%.1f %s" : "%.0f %s", n, units[u]);
+}
+
+int regularfd(const char *path, size_t max, off_t *size)
+{
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
+
+	filewhybuf[0] = '\0';
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0) {
+		int err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		if (S_ISDIR(st.st_mode))
+			setwhy(EISDIR, "is a directory, not a file");
+		else
+			setwhy(EINVAL, "is %s, not a regular file", filekind(st.st_mode));
+		return -1;
+	}
+	if (max && (uintmax_t)st.st_size > max) {
+		char have[32], cap[32];
+		close(fd);
+		fmtsize(have, (double)st.st_size);
+		fmtsize(cap, (double)max);
+		setwhy(EFBIG, "is %s, past the limit of %s", have, cap);
+		return -1;
+	}
+	/* O_NONBLOCK stays: it has no effect on a regular file */
+	if (size)
+		*size = st.st_size;
+	return fd;
+}
+
+char *readfilemax(const char *path, size_t *lenp, size_t max)
+{
+	struct buf b = {.max = max};
+	off_t size;
 	ssize_t n;
+	int fd = regularfd(path, max, &size);
 
 	if (fd < 0)
 		return NULL;
 	/* one allocation of the right size, then reads until the end (the
-	 * file may grow while being read) */
-	b.cap = fstat(fd, &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+	 * file may grow while being read, up to the cap) */
+	b.cap = size > 0 ? (size_t)size + 1 : 4096;
 	b.s = xmalloc(b.cap);
 	b.s[0] = '\0';
 	for (;;) {
@@ -241,7 +320,14 @@ char *readfile(const char *path, size_t *lenp)
 		/* full: look for the end in a small buffer before growing */
 		n = full ? read(fd, extra, sizeof(extra)) : read(fd, b.s + b.len, b.cap - b.len - 1);
 		if (full && n > 0) {
-			bufadd(&b, extra, (size_t)n);
+			if (bufadd(&b, extra, (size_t)n) < 0) {
+				char cap[32];
+				close(fd);
+				buffree(&b);
+				fmtsize(cap, (double)max);
+				setwhy(EFBIG, "grew past the limit of %s while being read", cap);
+				return NULL;
+			}
 			continue;
 		}
 		if (n < 0) {
@@ -262,6 +348,11 @@ char *readfile(const char *path, size_t *lenp)
 	if (lenp)
 		*lenp = b.len;
 	return bufdetach(&b);
+}
+
+char *readfile(const char *path, size_t *lenp)
+{
+	return readfilemax(path, lenp, READ_MAX);
 }
 
 static int writeall(int fd, const void *data, size_t len)
@@ -449,3 +540,82 @@ int editorjunk(const char *name)
 		return 1;
 	return name[0] == '.' && (fnmatch(".*.sw?", name, 0) == 0 || fnmatch(".*.sw??", name, 0) == 0);
 }
+
+/* Scan JSON text for an escaped NUL (\u0000) inside a string. A parser
+ * into C strings (cJSON) silently cuts the string there. */
+int jsonnul(const char *s, size_t n)
+{
+	int instr = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!instr) {
+			instr = s[i] == '"';
+			continue;
+		}
+		if (s[i] == '"') {
+			instr = 0;
+		} else if (s[i] == '\\' && i + 1 < n) {
+			i++;
+			if (s[i] == 'u' && i + 4 < n && !strncmp(s + i + 1, "0000", 4))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* decode one character at s (n > 0 bytes left): its length, with the code
+ * point in *cp, or 1 with *cp = 0xFFFD for an invalid sequence */
+size_t utf8dec(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	uint32_t c = s[0], min;
+	size_t len;
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if (c >= 0xC2 && c <= 0xDF) {
+		len = 2;
+		c &= 0x1F;
+		min = 0x80;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		len = 3;
+		c &= 0x0F;
+		min = 0x800;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		len = 4;
+		c &= 0x07;
+		min = 0x10000;
+	} else {
+		goto bad;
+	}
+	if (n < len)
+		goto bad;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			goto bad;
+		c = (c << 6) | (s[i] & 0x3F);
+	}
+	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+		goto bad;
+	*cp = c;
+	return len;
+bad:
+	*cp = 0xFFFD;
+	return 1;
+}
+
+int utf8valid(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	for (size_t i = 0; i < n;) {
+		uint32_t cp;
+		size_t k = utf8dec(u + i, n - i, &cp);
+		if (k == 1 && u[i] >= 0x80)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+

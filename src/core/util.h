@@ -56,8 +56,21 @@ void bufaddjson(struct buf *b, const char *s, size_t n);
 char *bufdetach(struct buf *b);
 void buffree(struct buf *b);
 
-/* whole file into a NUL-terminated malloc'd string; NULL with errno set */
+#define READ_MAX ((size_t)1 << 30)  /* bytes: the largest file readfile reads */
+/* a whole regular file (never a FIFO, device or directory, which would
+ * block or never end) of at most READ_MAX bytes into a NUL-terminated
+ * malloc'd string; NULL with errno set, and filewhy(errno) says why */
 char *readfile(const char *path, size_t *len);
+#define TEMPLATE_MAX ((size_t)16 << 20) /* bytes: a prompt template or rubric */
+/* the same with a cap of max bytes (0: none) */
+char *readfilemax(const char *path, size_t *len, size_t max);
+/* open a regular file of at most max bytes (0: any size) for reading,
+ * without blocking on a FIFO; its size in *size; -1 with errno set */
+int regularfd(const char *path, size_t max, off_t *size);
+/* the reason of the last failure of readfile or regularfd, when err is
+ * still its errno ("is a FIFO, not a regular file", "is 2.0 GiB, past the
+ * limit of 1.0 GiB"); else strerror(err) */
+const char *filewhy(int err);
 /* write a file atomically: temp file beside it, then rename (a device or
  * pipe such as /dev/null is written as it is); -1 with errno */
 int writefile(const char *path, const void *data, size_t len);
@@ -80,6 +93,14 @@ char *trim(char *s);
  * 4913 probe, backups ending in ~, emacs's .#locks)? Neither a task's
  * input nor a change to watch. */
 int editorjunk(const char *name);
+/* decode one UTF-8 character at s (n > 0 bytes left, RFC 3629: no
+ * overlongs, no surrogates, nothing past U+10FFFF): its length, with the
+ * code point in *cp, or 1 with *cp = 0xFFFD for an invalid sequence */
+size_t utf8dec(const unsigned char *s, size_t n, uint32_t *cp);
+/* are the n bytes at s valid UTF-8? */
+int utf8valid(const char *s, size_t n);
+/* does JSON text hold an escaped NUL (\u0000) inside a string? */
+int jsonnul(const char *s, size_t n);
 /* the Levenshtein distance of two short strings */
 int editdist(const char *a, const char *b);
 

@@ -299,6 +299,22 @@ static int isfile(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* why path is not a file a template can be read from, in words (a
+ * static buffer: fail() does not return to free it) */
+static const char *notfile(const char *path)
+{
+	static char why[512];
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		snprintf(why, sizeof(why), errno == ENOENT ? "no such file '%s'" : "'%s': cannot read it", path);
+	else if (S_ISDIR(st.st_mode))
+		snprintf(why, sizeof(why), "'%s' is a directory, not a file", path);
+	else
+		snprintf(why, sizeof(why), "'%s' is not a regular file (a FIFO or a device)", path);
+	return why;
+}
+
 static int cmpstr(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -650,7 +666,7 @@ static void loadgrader(struct ctx *c, const struct ynode *n, const char *where, 
 			fail(c, n, "%s: a judge grader needs a 'rubric' template file", where);
 		g->rubric = xstrdup(str(c, v, w));
 		if (!isfile(g->rubric))
-			fail(c, v, "%s: no such file '%s'", w, g->rubric);
+			fail(c, v, "%s: %s", w, notfile(g->rubric));
 		strvadd(&g->files, g->rubric);
 		if (!get(n, "provider"))
 			fail(c, n, "%s: a judge grader needs a 'provider' and 'model'", where);
@@ -701,11 +717,11 @@ static void loadsuite(struct ctx *c, const char *name, const struct ynode *keyno
 	if ((v = get(n, "prompt"))) {
 		s->prompt = xstrdup(str(c, v, w));
 		if (!isfile(s->prompt))
-			fail(c, v, "%s: no such file '%s'", w, s->prompt);
+			fail(c, v, "%s: %s", w, notfile(s->prompt));
 	}
 	snprintf(w, sizeof(w), "%s.iterations", where);
 	if ((v = get(n, "iterations")))
-		s->iterations = integer(c, v, w, 1, 1000000);
+		s->iterations = integer(c, v, w, 1, MAX_ITERATIONS);
 	snprintf(w, sizeof(w), "%s.timeout", where);
 	if ((v = get(n, "timeout")))
 		s->timeout = num(c, v, w, 0.001, 1e7);

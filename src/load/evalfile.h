@@ -52,6 +52,11 @@ struct grader {
 	char *canon;            /* grader section in canonical JSON */
 };
 
+/* caps no real use reaches, so that a typo fails at once instead of
+ * planning for minutes and gigabytes */
+#define MAX_ITERATIONS 10000        /* iterations of a suite */
+#define MAX_CELLS 10000000          /* tasks x iterations of a suite */
+
 struct suite {
 	char *name;
 	struct strv taskglobs;  /* as written */

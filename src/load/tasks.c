@@ -1,6 +1,7 @@
 /* tasks: listing and loading tasks. See tasks.h for the formats. */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <math.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +66,7 @@ static int dirtask(struct tasklist *tl, const char *path, struct state *st, char
 	struct task *t;
 
 	if (walk(path, "", &files) < 0) {
-		*err = xasprintf("%s: cannot read directory: %s", path, strerror(errno));
+		*err = xasprintf("%s: cannot read directory: %s", path, filewhy(errno));
 		return -1;
 	}
 	hashstart(&h, "taskdir");
@@ -73,7 +74,7 @@ static int dirtask(struct tasklist *tl, const char *path, struct state *st, char
 		char *full = pathjoin(path, files.v[i]);
 		hash fh;
 		if (filehash(st, full, &fh) < 0) {
-			*err = xasprintf("%s: cannot read: %s", full, strerror(errno));
+			*err = xasprintf("%s: cannot read: %s", full, filewhy(errno));
 			free(full);
 			hashend(&h);
 			strvfree(&files);
@@ -89,6 +90,170 @@ static int dirtask(struct tasklist *tl, const char *path, struct state *st, char
 	t->path = xstrdup(path);
 	t->id = basename_of(path, 0);
 	t->content = hashend(&h);
+	return 0;
+}
+
+/* Validation. What cannot be right is refused when a task is read, naming
+ * FILE:LINE and the field, rather than turning up later as a cut string,
+ * a lock file that does not read back or an invalid report. */
+
+/* s shown in an error message: quoted, control bytes and invalid UTF-8
+ * escaped, long values cut */
+static char *shown(const char *s)
+{
+	struct buf b = {0};
+	size_t n = strlen(s);
+	const unsigned char *u = (const unsigned char *)s;
+
+	bufaddc(&b, '\'');
+	for (size_t i = 0; i < n && b.len < 80;) {
+		uint32_t cp;
+		size_t k = utf8dec(u + i, n - i, &cp);
+		if ((k == 1 && u[i] >= 0x80) || u[i] < 0x20 || u[i] == 0x7f)
+			bufaddf(&b, "\\x%02x", u[i]);
+		else
+			bufadd(&b, u + i, k);
+		i += k;
+	}
+	bufadds(&b, b.len >= 80 ? "...'" : "'");
+	return bufdetach(&b);
+}
+
+/* why id cannot name a cell (SUITE/TASK#K, a line of the lock, a line of
+ * the cache's index), or NULL when it can */
+static const char *badid(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (!n)
+		return "is empty";
+	if (!utf8valid(id, n))
+		return "is not valid UTF-8";
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			return "holds a control character (a line break, a tab)";
+		if (*p == '/' || *p == '#')
+			return "holds '/' or '#', which separate the parts of a cell's name (SUITE/TASK#K)";
+	}
+	return NULL;
+}
+
+/* the line of text where "key": first appears (1 when not found): a
+ * .json task's field is named by the line it is on */
+static int keyline(const char *text, size_t n, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (const char *p = text, *end = text + n; (p = memmem(p, (size_t)(end - p), key, kl)); p += kl) {
+		if (p == text || p[-1] != '"' || p + kl >= end || p[kl] != '"')
+			continue;
+		const char *q = p + kl + 1;
+		while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
+			q++;
+		if (q < end && *q == ':') {
+			int line = 1;
+			for (const char *c = text; c < p; c++)
+				line += *c == '\n';
+			return line;
+		}
+	}
+	return 1;
+}
+
+/* the first key that appears twice in one object, anywhere in v */
+static const char *dupkey(const cJSON *v)
+{
+	for (const cJSON *a = v ? v->child : NULL; a; a = a->next) {
+		if (cJSON_IsObject(v))
+			for (const cJSON *b = a->next; b; b = b->next)
+				if (a->string && b->string && !strcmp(a->string, b->string))
+					return a->string;
+		const char *d = dupkey(a);
+		if (d)
+			return d;
+	}
+	return NULL;
+}
+
+static int isanswer(const cJSON *v)
+{
+	return cJSON_IsString(v) || (cJSON_IsNumber(v) && isfinite(v->valuedouble));
+}
+
+/* why a field of a task object is wrong (its name in *field), or NULL */
+static const char *badfield(const cJSON *o, const char **field)
+{
+	const cJSON *v;
+
+	*field = "id";
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "id")) && !cJSON_IsNull(v)) {
+		if (cJSON_IsNumber(v)) {
+			double d = v->valuedouble;
+			if (!(d == floor(d) && fabs(d) <= 9007199254740992.0))
+				return "expected a non-empty string or an integer, got a number that is not an integer";
+		} else if (cJSON_IsString(v) && !v->valuestring[0]) {
+			return "expected a non-empty string or an integer, got an empty string";
+		} else if (!cJSON_IsString(v)) {
+			return cJSON_IsBool(v) ? "expected a non-empty string or an integer, got a boolean"
+			       : cJSON_IsArray(v) ? "expected a non-empty string or an integer, got a list"
+			                          : "expected a non-empty string or an integer, got an object";
+		}
+	}
+	*field = "input";
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "input")) && !cJSON_IsNull(v) && !cJSON_IsString(v)) {
+		if (!cJSON_IsArray(v))
+			return "expected a string or a list of chat messages {role, content}";
+		const cJSON *m;
+		cJSON_ArrayForEach(m, v) {
+			if (!cJSON_IsObject(m) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(m, "role"))
+			    || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(m, "content")))
+				return "expected a string or a list of chat messages {role, content} (both strings)";
+		}
+	}
+	for (size_t i = 0; i < LEN(expectedkeys); i++) {
+		*field = expectedkeys[i];
+		if (!(v = cJSON_GetObjectItemCaseSensitive(o, expectedkeys[i])))
+			continue;
+		if (cJSON_IsNull(v) || isanswer(v))
+			return NULL;
+		if (!cJSON_IsArray(v))
+			return cJSON_IsNumber(v) ? "expected a string, a finite number or a list of them, got a number out of range"
+			                         : "expected a string, a number or a list of them";
+		const cJSON *e;
+		cJSON_ArrayForEach(e, v) {
+			if (!isanswer(e))
+				return "expected a string, a number or a list of them (a list of strings and finite numbers)";
+		}
+		return NULL;
+	}
+	return NULL;
+}
+
+/* check a task object o parsed from the n bytes of text; at is "FILE:LINE"
+ * of a .jsonl line, or NULL for a whole file (then path names it, and the
+ * line is the field's) */
+static int checktask(const cJSON *o, const char *text, size_t n, const char *path, int line, char **err)
+{
+	const char *field, *why;
+
+	if (jsonnul(text, n)) {
+		if (!line) {
+			const char *at = memmem(text, n, "\\u0000", 6);
+			line = 1;
+			for (const char *c = text; at && c < at; c++)
+				line += *c == '\n';
+		}
+		*err = xasprintf("%s:%d: a string holds \\u0000 (a NUL character), which would cut it short", path, line);
+		return -1;
+	}
+	if ((why = dupkey(o))) {
+		*err = xasprintf("%s:%d: key '%s' appears twice in one object", path, line ? line : keyline(text, n, why), why);
+		return -1;
+	}
+	if ((why = badfield(o, &field))) {
+		*err = xasprintf("%s:%d: field '%s': %s", path, line ? line : keyline(text, n, field), field, why);
+		return -1;
+	}
 	return 0;
 }
 
@@ -111,7 +276,7 @@ static int jsonltasks(struct tasklist *tl, const char *path, char **err)
 	int line = 0;
 
 	if (!text) {
-		*err = xasprintf("%s: cannot read: %s", path, strerror(errno));
+		*err = xasprintf("%s: cannot read: %s", path, filewhy(errno));
 		return -1;
 	}
 	for (p = text; p < text + len; p = end + 1) {
@@ -131,6 +296,11 @@ static int jsonltasks(struct tasklist *tl, const char *path, char **err)
 		if (!o || !cJSON_IsObject(o)) {
 			*err = xasprintf("%s:%d: expected one JSON object per line%s", path, line,
 			                 o ? "" : " (this line is not valid JSON)");
+			cJSON_Delete(o);
+			free(text);
+			return -1;
+		}
+		if (checktask(o, p, n, path, line, err) < 0) {
 			cJSON_Delete(o);
 			free(text);
 			return -1;
@@ -171,12 +341,12 @@ int listtasks(const struct suite *s, struct state *st, struct tasklist *out, cha
 				continue;
 			}
 			if (errno != EISDIR) {
-				*err = xasprintf("%s: cannot read: %s", path, strerror(errno));
+				*err = xasprintf("%s: cannot read: %s", path, filewhy(errno));
 				return -1;
 			}
 		}
 		if (stat(path, &sb) < 0) {
-			*err = xasprintf("%s: cannot read: %s", path, strerror(errno));
+			*err = xasprintf("%s: cannot read: %s", path, filewhy(errno));
 			return -1;
 		}
 		if (S_ISDIR(sb.st_mode)) {
@@ -194,6 +364,15 @@ int listtasks(const struct suite *s, struct state *st, struct tasklist *out, cha
 	struct htab *seen = mkhtab(out->n - first);
 	for (size_t i = first; i < out->n; i++) {
 		struct task *t = &out->v[i];
+		const char *why = badid(t->id);
+		if (why) {
+			char *id = shown(t->id);
+			*err = t->line ? xasprintf("%s:%d: task id %s %s", t->path, t->line, id, why)
+			               : xasprintf("%s: task id %s (the file's name) %s", t->path, id, why);
+			free(id);
+			htabfree(seen, NULL);
+			return -1;
+		}
 		struct task *o = htabget(seen, t->id, strlen(t->id));
 		if (o) {
 			char *at = t->line ? xasprintf("%s:%d", t->path, t->line) : xstrdup(t->path);
@@ -283,9 +462,11 @@ static int loaddir(struct task *t, char **err)
 		if (!strcmp(f, "task.json")) {
 			char *text = readfile(full, NULL);
 			fields = text ? cJSON_Parse(text) : NULL;
-			free(text);
-			if (!cJSON_IsObject(fields)) {
+			int bad = !cJSON_IsObject(fields) || checktask(fields, text, strlen(text), full, 0, err) < 0;
+			if (!cJSON_IsObject(fields))
 				*err = xasprintf("%s: expected one JSON object", full);
+			free(text);
+			if (bad) {
 				cJSON_Delete(fields);
 				free(full);
 				free(input);
@@ -333,10 +514,16 @@ int loadtask(struct task *t, char **err)
 	} else {
 		char *text = t->kind == TASK_JSONL ? t->text : readfile(t->path, NULL);
 		if (!text) {
-			*err = xasprintf("%s: cannot read: %s", t->path, strerror(errno));
+			*err = xasprintf("%s: cannot read: %s", t->path, filewhy(errno));
 			return -1;
 		}
 		cJSON *o = cJSON_Parse(text);
+		if (cJSON_IsObject(o) && checktask(o, text, strlen(text), t->path, t->line, err) < 0) {
+			cJSON_Delete(o);
+			if (text != t->text)
+				free(text);
+			return -1;
+		}
 		if (text != t->text)
 			free(text);
 		if (!cJSON_IsObject(o)) {
@@ -375,7 +562,7 @@ int rehashtask(struct task *t, struct state *st, char **err)
 	if (t->kind == TASK_JSON) {
 		forgetfile(st, t->path);
 		if (filehash(st, t->path, &t->content) < 0) {
-			*err = xasprintf("%s: cannot read: %s", t->path, strerror(errno));
+			*err = xasprintf("%s: cannot read: %s", t->path, filewhy(errno));
 			return -1;
 		}
 		return 0;

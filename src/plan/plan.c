@@ -77,7 +77,7 @@ static hash filelisthash(struct state *st, const char *tag, const struct strv *f
 		hash fh;
 		if (filehash(st, files->v[i], &fh) < 0) {
 			if (!*err)
-				*err = xasprintf("%s: cannot read: %s", files->v[i], strerror(errno));
+				*err = xasprintf("%s: cannot read: %s", files->v[i], filewhy(errno));
 			continue;
 		}
 		hashaddstr(&h, files->v[i]);
@@ -100,9 +100,9 @@ static int setupconfig(struct plan *p, struct suiteplan *sp, char **err)
 	sp->system = NULL;
 	sp->tmplhash = (hash){0, 0};
 	if (s->prompt) {
-		char *text = readfile(s->prompt, NULL);
+		char *text = readfilemax(s->prompt, NULL, TEMPLATE_MAX);
 		if (!text) {
-			*err = xasprintf("%s: cannot read: %s", s->prompt, strerror(errno));
+			*err = xasprintf("%s: cannot read: %s", s->prompt, filewhy(errno));
 			return -1;
 		}
 		sp->tmplhash = hashbytes(text, strlen(text));
@@ -117,9 +117,9 @@ static int setupconfig(struct plan *p, struct suiteplan *sp, char **err)
 			sp->system = xstrdup(s->agent.system);
 	}
 	if (s->grader.rubric) {
-		char *text = readfile(s->grader.rubric, NULL);
+		char *text = readfilemax(s->grader.rubric, NULL, TEMPLATE_MAX);
 		if (!text) {
-			*err = xasprintf("%s: cannot read: %s", s->grader.rubric, strerror(errno));
+			*err = xasprintf("%s: cannot read: %s", s->grader.rubric, filewhy(errno));
 			return -1;
 		}
 		sp->rubric = compiletemplate(s->grader.rubric, text, TV_INPUT | TV_OUTPUT | TV_EXPECTED | TV_TASK, err);
@@ -147,6 +147,14 @@ static int setupsuite(struct plan *p, struct suiteplan *sp, struct suite *s, con
 		return -1;
 	if (listtasks(s, p->st, &sp->tasks, err) < 0)
 		return -1;
+	/* a cap no real suite reaches, so a typo cannot plan for minutes
+	 * and gigabytes before anything runs */
+	if ((double)sp->tasks.n * sp->iterations > MAX_CELLS) {
+		*err = xasprintf("%s: suite '%s': %zu tasks x %d iterations is %.0f cells, past the limit of %d per suite",
+		                 s->where, s->name, sp->tasks.n, sp->iterations, (double)sp->tasks.n * sp->iterations,
+		                 MAX_CELLS);
+		return -1;
+	}
 	sp->prompts = xcalloc(sp->tasks.n, sizeof(*sp->prompts));
 	return 0;
 }

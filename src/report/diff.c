@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "report/diff.h"
+#include "report/markup.h"
 #include "report/report.h"
 #include "report/results.h"
 #include "report/stats.h"
@@ -172,6 +173,7 @@ int cmddiff(struct opts *o)
 	diffresults(o->json && !strcmp(o->json, "-") ? stderr : stdout, &old, &new, j);
 	int rc = 0;
 	if (o->json) {
+		cleanjson(j); /* reports read back may come from anywhere */
 		char *s = cJSON_PrintUnformatted(j);
 		char *line = xasprintf("%s\n", s);
 		cJSON_free(s);

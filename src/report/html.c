@@ -415,6 +415,7 @@ static char *pagedata(struct project *pr, struct plan *p, struct suitesum *sum, 
 			}
 	}
 	cJSON_AddItemToObject(r, "history", keep);
+	cleanjson(r); /* valid UTF-8 (ids, expected answers, reasons), no key */
 	char *s = cJSON_PrintUnformatted(r);
 	cJSON_Delete(r);
 	cJSON_Delete(hist);

@@ -1,51 +1,13 @@
-/* markup: see markup.h. A small UTF-8 decoder (RFC 3629: no overlongs,
+/* markup: see markup.h. util's UTF-8 decoder (RFC 3629: no overlongs,
  * no surrogates, nothing past U+10FFFF) feeds every escaper. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
+#include "core/secret.h"
 #include "report/markup.h"
-
-/* decode one character at s (n > 0 bytes left): its length, with the code
- * point in *cp, or 1 with *cp = 0xFFFD for an invalid sequence */
-static size_t utf8dec(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	uint32_t c = s[0], min;
-	size_t len;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2;
-		c &= 0x1F;
-		min = 0x80;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		c &= 0x0F;
-		min = 0x800;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		c &= 0x07;
-		min = 0x10000;
-	} else {
-		goto bad;
-	}
-	if (n < len)
-		goto bad;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			goto bad;
-		c = (c << 6) | (s[i] & 0x3F);
-	}
-	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-		goto bad;
-	*cp = c;
-	return len;
-bad:
-	*cp = 0xFFFD;
-	return 1;
-}
 
 static const char replacement[] = "\xEF\xBF\xBD";
 
@@ -67,9 +29,13 @@ void bufaddutf8(struct buf *b, const char *s, size_t n)
 
 void bufaddxml(struct buf *b, const char *s, size_t n, int attr)
 {
-	const unsigned char *u = (const unsigned char *)s;
+	size_t rl;
+	char *red = redactn(s, n, &rl);
+	const unsigned char *u = (const unsigned char *)(red ? red : s);
 	size_t i = 0;
 
+	if (red)
+		n = rl;
 	while (i < n) {
 		uint32_t cp;
 		size_t k = utf8dec(u + i, n - i, &cp);
@@ -94,13 +60,16 @@ void bufaddxml(struct buf *b, const char *s, size_t n, int attr)
 		}
 		i += k;
 	}
+	free(red);
 }
 
 void bufaddmdcell(struct buf *b, const char *s)
 {
 	struct buf t = {0};
+	char *c = cleantext(s);
 
-	bufaddutf8(&t, s, strlen(s));
+	bufadds(&t, c);
+	free(c);
 	for (const char *p = t.s ? t.s : ""; *p; p++) {
 		switch (*p) {
 		case '|': bufadds(b, "\\|"); break;
@@ -125,6 +94,56 @@ void bufaddscriptjson(struct buf *b, const char *json)
 			bufadds(b, "\\u003c");
 		else
 			bufaddc(b, *p);
+	}
+}
+
+/* s with keys redacted and invalid UTF-8 replaced, or NULL when it is
+ * fine as it is (the common case: no copy) */
+static char *cleaned(const char *s)
+{
+	size_t n = strlen(s), rl;
+	char *red = redactn(s, n, &rl);
+	const char *t = red ? red : s;
+	struct buf b = {0};
+
+	if (red)
+		n = rl;
+	if (utf8valid(t, n))
+		return red;
+	bufaddutf8(&b, t, n);
+	free(red);
+	return bufdetach(&b);
+}
+
+char *cleantext(const char *s)
+{
+	char *c = cleaned(s);
+
+	return c ? c : xstrdup(s);
+}
+
+void cleanjson(void *tree)
+{
+	cJSON *j = tree;
+
+	for (; j; j = j->next) {
+		char *c;
+		if (j->string && !(j->type & cJSON_StringIsConst) && (c = cleaned(j->string))) {
+			char *k = cJSON_malloc(strlen(c) + 1);
+			strcpy(k, c);
+			cJSON_free(j->string);
+			j->string = k;
+			free(c);
+		}
+		if (cJSON_IsString(j) && j->valuestring && !(j->type & cJSON_IsReference) && (c = cleaned(j->valuestring))) {
+			char *v = cJSON_malloc(strlen(c) + 1);
+			strcpy(v, c);
+			cJSON_free(j->valuestring);
+			j->valuestring = v;
+			free(c);
+		}
+		if (j->child)
+			cleanjson(j->child);
 	}
 }
 

@@ -22,6 +22,13 @@ void bufaddmdcell(struct buf *b, const char *s);
 /* append JSON text for a <script> element: every '<' (only ever inside a
  * string) as \u003c, so no "</script" or "<!--" can appear */
 void bufaddscriptjson(struct buf *b, const char *json);
+/* a copy of s fit to print anywhere: declared keys redacted, invalid
+ * UTF-8 as U+FFFD */
+char *cleantext(const char *s);
+/* make every string (values and keys) of a cJSON tree fit for a JSON
+ * writer: declared keys redacted, invalid UTF-8 as U+FFFD (cJSON copies
+ * bytes as they are, and one bad byte makes the whole text invalid JSON) */
+void cleanjson(void *tree);
 /* the first n bytes of s (or up to its NUL), cut back to a whole UTF-8
  * character; a copy */
 char *utf8cut(const char *s, size_t n);

@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "report/markup.h"
 #include "report/report.h"
 #include "core/util.h"
 
@@ -92,6 +93,9 @@ char *gotline(struct plan *p, const struct cell *c)
 	free(dir);
 	if (!out)
 		return xstrdup("?");
+	char *clean = cleantext(out);
+	free(out);
+	out = clean;
 	char *t = trim(out);
 	size_t n = strcspn(t, "\n");
 	if (n > 60)
@@ -161,7 +165,9 @@ void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct repo
 			if (loadtask(c->task, &lerr) < 0)
 				free(lerr);
 			const char *exp = firstexpected(c->task);
-			char *ex = xstrndup(exp, strcspn(exp, "\n") > 60 ? 60 : strcspn(exp, "\n"));
+			char *ex0 = utf8cut(exp, strcspn(exp, "\n") > 60 ? 60 : strcspn(exp, "\n"));
+			char *ex = cleantext(ex0);
+			free(ex0);
 			if (c->task->loaded && c->task->expected.n)
 				fprintf(f, "%sFAIL%s %s/%s  %.2f  expected \"%s\", got \"%s\"\n", col(o, "\033[31m"),
 				        col(o, "\033[0m"), s->sp->suite->name, c->task->id, s->taskscore[c->taskno], trim(ex), got);
@@ -258,6 +264,7 @@ char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 				cJSON_AddItemToArray(tasks, tobj[t]);
 		free(tobj);
 	}
+	cleanjson(r); /* valid UTF-8, no key: whatever a cache from before holds */
 	char *s = cJSON_PrintUnformatted(r);
 	cJSON_Delete(r);
 	char *ret = xstrdup(s);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/http.h"
+#include "core/secret.h"
 #include "run/provider.h"
 #include "core/util.h"
 
@@ -86,26 +87,6 @@ int modelready(struct providers *p, const struct agent *a)
 	return l->active < (int)floor(l->limit) || l->active == 0;
 }
 
-/* replace every occurrence of the key with a marker */
-static char *scrub(char *s, const char *key)
-{
-	size_t kl = key ? strlen(key) : 0;
-	char *hit;
-
-	if (!s || kl < 4 || !(hit = strstr(s, key)))
-		return s;
-	struct buf b = {0};
-	char *p = s;
-	do {
-		bufadd(&b, p, (size_t)(hit - p));
-		bufadds(&b, "[redacted]");
-		p = hit + kl;
-	} while ((hit = strstr(p, key)));
-	bufadds(&b, p);
-	free(s);
-	return bufdetach(&b);
-}
-
 static void addmessages(cJSON *msgs, const cJSON *from, int anthropic, cJSON *req)
 {
 	const cJSON *m;
@@ -120,6 +101,15 @@ static void addmessages(cJSON *msgs, const cJSON *from, int anthropic, cJSON *re
 		}
 		cJSON_AddItemToArray(msgs, cJSON_Duplicate(m, 1));
 	}
+}
+
+/* a token count from a server: clamped before the cast (a double past
+ * LONG_MAX, or NaN, cast to long is undefined behaviour) */
+static long tokencount(const cJSON *v)
+{
+	if (!cJSON_IsNumber(v) || !(v->valuedouble > 0))
+		return 0;
+	return v->valuedouble < 1e15 ? (long)v->valuedouble : (long)1e15;
 }
 
 static char *buildrequest(const struct modelcall *c)
@@ -162,9 +152,13 @@ static char *buildrequest(const struct modelcall *c)
 	return r;
 }
 
-/* the answer, model and usage of a 200 response; -1 when malformed */
+/* the answer, model and usage of a 200 response; -1 when malformed, -2
+ * when a string holds an escaped NUL */
 static int parseok(struct callstate *cs, const char *body)
 {
+	/* cJSON would cut a string at an escaped NUL: refuse, never cut */
+	if (jsonnul(body, strlen(body)))
+		return -2;
 	cJSON *j = cJSON_Parse(body);
 	int anthropic = !strcmp(cs->a->provider, "anthropic");
 	const cJSON *v;
@@ -187,9 +181,9 @@ static int parseok(struct callstate *cs, const char *body)
 		}
 		const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "usage");
 		v = cJSON_GetObjectItemCaseSensitive(u, "input_tokens");
-		cs->r.intokens = cJSON_IsNumber(v) ? (long)v->valuedouble : 0;
+		cs->r.intokens = tokencount(v);
 		v = cJSON_GetObjectItemCaseSensitive(u, "output_tokens");
-		cs->r.outtokens = cJSON_IsNumber(v) ? (long)v->valuedouble : 0;
+		cs->r.outtokens = tokencount(v);
 	} else {
 		const cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"), 0);
 		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(ch, "message");
@@ -201,9 +195,9 @@ static int parseok(struct callstate *cs, const char *body)
 		bufadds(&text, cJSON_IsString(v) ? v->valuestring : "");
 		const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "usage");
 		v = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
-		cs->r.intokens = cJSON_IsNumber(v) ? (long)v->valuedouble : 0;
+		cs->r.intokens = tokencount(v);
 		v = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
-		cs->r.outtokens = cJSON_IsNumber(v) ? (long)v->valuedouble : 0;
+		cs->r.outtokens = tokencount(v);
 	}
 	v = cJSON_GetObjectItemCaseSensitive(j, "model");
 	free(cs->r.model);
@@ -247,12 +241,15 @@ static void finishcall(struct callstate *cs, char *error)
 {
 	cs->lim->active--;
 	unlink_call(cs);
-	cs->r.error = scrub(error, cs->key);
+	/* every declared key, this call's among them, out of what is kept */
+	cs->r.error = redact(error);
 	cs->r.attempts = cs->attempts;
 	bufadds(&cs->transcript, "");
-	cs->r.transcript = scrub(bufdetach(&cs->transcript), cs->key);
-	cs->r.response = scrub(cs->r.response, cs->key);
-	cs->r.text = scrub(cs->r.text, cs->key);
+	cs->r.transcript = redact(bufdetach(&cs->transcript));
+	cs->r.response = redact(cs->r.response);
+	cs->r.text = redact(cs->r.text);
+	cs->r.request = redact(cs->r.request);
+	cs->r.model = redact(cs->r.model);
 	struct modelresult r = cs->r;
 	modeldone done = cs->done;
 	void *arg = cs->arg;
@@ -296,7 +293,8 @@ static void onresponse(void *arg, struct httpresp *h)
 		retryable = !h->cut;
 		why = xasprintf("%s%s", h->timedout ? "timed out: " : "", h->error);
 	} else if (h->status == 200) {
-		if (parseok(cs, cs->r.response) == 0) {
+		int ok = parseok(cs, cs->r.response);
+		if (ok == 0) {
 			bufaddf(&cs->transcript, "attempt %d: 200 in %.3fs\n", cs->attempts, h->seconds);
 			if (cs->lim->limit < cs->lim->max)
 				cs->lim->limit = fmin(cs->lim->max, cs->lim->limit + 0.1);
@@ -305,7 +303,8 @@ static void onresponse(void *arg, struct httpresp *h)
 			return;
 		}
 		retryable = 0;
-		why = xstrdup("malformed JSON in the response");
+		why = xstrdup(ok == -2 ? "the response holds a NUL character (\\u0000), which would cut the answer short"
+		                       : "malformed JSON in the response");
 	} else {
 		char *msg = servermessage(cs->r.response);
 		why = xasprintf("HTTP %ld: %s", h->status, msg);
@@ -314,7 +313,7 @@ static void onresponse(void *arg, struct httpresp *h)
 		if (h->status == 429)
 			cs->lim->limit = fmax(1, cs->lim->limit * 0.8);
 	}
-	why = scrub(why, cs->key);
+	why = redact(why);
 	bufaddf(&cs->transcript, "attempt %d: %s\n", cs->attempts, why);
 	if (!retryable || cs->attempts > cs->a->retries) {
 		char *e = cs->attempts > 1 ? xasprintf("%s (after %d attempts)", why, cs->attempts) : xstrdup(why);
@@ -358,6 +357,7 @@ int modelstart(struct providers *p, const struct modelcall *c, modeldone done, v
 	cs->a = c->a;
 	cs->lim = limiter(p, c->a);
 	cs->key = xstrdup(key);
+	secretadd(c->a->api_key_env, key); /* declared at load already; this makes sure */
 	size_t bl = strlen(c->a->base_url);
 	int slash = bl && c->a->base_url[bl - 1] == '/';
 	cs->url = xasprintf("%s%s%s", c->a->base_url, slash ? "" : "/", anthropic ? "v1/messages" : "chat/completions");

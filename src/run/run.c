@@ -11,10 +11,12 @@
  * no longer has is stale: its result is stored under that key (it is a
  * valid result for those inputs) but the cell is not touched. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,10 +24,14 @@
 
 #include "run/grade.h"
 #include "core/proc.h"
+#include "core/secret.h"
 #include "run/provider.h"
 #include "run/run.h"
 #include "run/trace.h"
 #include "core/util.h"
+
+/* bytes: an artifact larger than this is kept as the agent wrote it */
+#define ARTIFACT_REDACT_MAX ((size_t)64 << 20)
 
 struct queue {
 	struct cell **v;
@@ -124,12 +130,13 @@ static void fail(struct sched *s, struct cell *c, char *msg)
 	c->status = CELL_ERROR;
 	c->scored = 0;
 	free(c->error);
-	c->error = msg;
+	c->error = redact(msg);
 	celldone(s, c);
 }
 
 static void graded(struct sched *s, struct cell *c, double score, char *reason, char *err)
 {
+	reason = redact(reason); /* a grader script sees the environment */
 	if (err) {
 		free(reason);
 		fail(s, c, err);
@@ -162,6 +169,7 @@ static void ongrade(void *arg, double score, char *reason, char *err)
 	s->active--;
 	if (!hasheq(c->gradekey, j->key) || c->job != j) {
 		/* stale: keep a good grade under the key it is for */
+		reason = redact(reason);
 		if (!err)
 			commitgrade(s->p->store, j->key, score, reason, 1);
 		free(reason);
@@ -346,6 +354,36 @@ static char *lastline(const char *s)
 	return r;
 }
 
+/* redact every file of an entry being written, in place: the prompt and
+ * task.json (task data may hold a key), and the artifacts the agent left
+ * (it may have written its environment there). Nothing to do, and nothing
+ * read, when no key is declared. */
+static void redactentry(const char *dir)
+{
+	DIR *d;
+	struct dirent *e;
+
+	if (!secretany() || !(d = opendir(dir)))
+		return;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char *path = pathjoin(dir, e->d_name);
+		struct stat st;
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			redactentry(path);
+		} else if (S_ISREG(st.st_mode)) {
+			size_t len;
+			char *text = readfilemax(path, &len, ARTIFACT_REDACT_MAX);
+			if (text && redactbuf(&text, &len))
+				writefile(path, text, len);
+			free(text);
+		}
+		free(path);
+	}
+	closedir(d);
+}
+
 /* store what the agent produced: an entry under the run key, or the cell's
  * last error; then grade */
 static void finishagent(struct job *j, struct outcome *o)
@@ -353,13 +391,18 @@ static void finishagent(struct job *j, struct outcome *o)
 	struct sched *s = j->s;
 	struct cell *c = j->c;
 	int stale = c->job != j || !hasheq(c->runkey, j->key);
+	o->error = redact(o->error);
 	char *m = meta(c, o);
 	struct part parts[6];
 	size_t n = 0;
 	int r = 0;
 
-	if (!j->tmp && j->prompt)
+	if (!j->tmp && j->prompt) {
+		j->prompt = redact(j->prompt);
 		parts[n++] = (struct part){"prompt", j->prompt, strlen(j->prompt)};
+	}
+	if (j->tmp && !stale)
+		redactentry(j->tmp);
 	parts[n++] = (struct part){"output", o->out, o->outlen};
 	parts[n++] = (struct part){"transcript", o->transcript, o->translen};
 	parts[n++] = (struct part){"meta.json", m, strlen(m)};
@@ -443,6 +486,34 @@ static void tracereport(struct job *j, const struct procresult *r)
 	unlink(j->trace);
 }
 
+/* An agent's stdout and stderr as evalmake keeps them: every declared key
+ * redacted (an agent may print its environment). A NUL byte in the output
+ * would cut the answer short wherever it is read as text: the cell is an
+ * error (the message is returned; NULL when the output is fine) rather
+ * than a silently shorter answer; NUL bytes in the transcript become
+ * U+FFFD. */
+static char *capture(struct procresult *r)
+{
+	redactbuf(&r->out, &r->outlen);
+	redactbuf(&r->err, &r->errlen);
+	if (memchr(r->err, '\0', r->errlen)) {
+		struct buf b = {0};
+		for (size_t i = 0; i < r->errlen; i++)
+			if (r->err[i])
+				bufaddc(&b, r->err[i]);
+			else
+				bufadds(&b, "\xEF\xBF\xBD");
+		free(r->err);
+		r->errlen = b.len;
+		r->err = bufdetach(&b);
+	}
+	const char *nul = memchr(r->out, '\0', r->outlen);
+	if (!nul)
+		return NULL;
+	return xasprintf("the output holds a NUL byte (at byte %zu of %zu): an answer is text, and it would be cut short "
+	                 "there", (size_t)(nul - r->out), r->outlen);
+}
+
 static void onagent(void *arg, struct procresult *r)
 {
 	struct job *j = arg;
@@ -461,6 +532,9 @@ static void onagent(void *arg, struct procresult *r)
 		freejob(j);
 		return;
 	}
+	/* what the agent printed, cleaned where it enters evalmake: the output
+	 * graded is the output stored, so a cached grade stays the same */
+	char *bad = capture(r);
 	if (r->timedout) {
 		o.error = xasprintf("timed out after %gs", j->c->sp->suite->timeout);
 	} else if (r->exitcode != 0) {
@@ -469,6 +543,10 @@ static void onagent(void *arg, struct procresult *r)
 		                            : xasprintf("exit status %d%s%s", r->exitcode, *last ? ": " : "", last);
 		free(last);
 	}
+	if (!o.error)
+		o.error = bad;
+	else
+		free(bad);
 	o.out = r->out;
 	o.outlen = r->outlen;
 	o.transcript = r->err;

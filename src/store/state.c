@@ -162,7 +162,9 @@ int filehash(struct state *s, const char *path, hash *out)
 		*out = fi->h;
 		return 0;
 	}
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* a FIFO or a device (a task glob may match one) would block or
+	 * never end: only regular files are hashed */
+	int fd = regularfd(path, 0, NULL);
 	if (fd < 0)
 		return -1;
 	int r = hashfd(fd, out);
