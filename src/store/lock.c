@@ -247,7 +247,7 @@ static int readlock(const char *path, struct lockfile *lf, char **err)
 /* why a cell's run key differs from the locked one */
 static char *whystale(struct plan *p, const struct cell *c, const struct lockcell *lc, const int changed[NLPARTS])
 {
-	static const char *const names[NPARTS] = {"agent config", "rendered prompt", "task input", "deps"};
+	static const char *const names[NPARTS] = {"agent config", "rendered prompt", "task input", "deps", "env"};
 	struct buf b = {0};
 
 	for (int k = 0; k < NLPARTS; k++) {
