@@ -213,6 +213,21 @@ sed -i 's#^      deps: \[agents/run.sh\]#&\n      env_inputs: [MODEL]\n      env
 MODEL=m1 runs 3
 MODEL=m2 runs 0
 
+try "lock: an env_inputs change makes exactly the suite's cells stale, and says why, even without the cache"
+mkenvproject
+MODEL=m1 runs 3
+MODEL=m1 em lock
+assert_rc 0
+check "the lock has suite a's env line" grep -qE '^a env [0-9a-f]{32}$' Evalfile.lock
+check "no env line for b, which declares none" ! grep -q '^b env' Evalfile.lock
+rm -rf cache
+MODEL=m2 em check --locked
+assert_rc 1
+check "a's cells are stale: env_inputs changed" grep -q 'stale a/t1#1: env_inputs changed' "$T/out" "$T/err"
+check "b's are not" ! grep -q 'stale b/' "$T/out" "$T/err"
+MODEL=m1 em check --locked
+assert_rc 0
+
 # ---------------------------------------------------------------------------
 # watch mode
 
