@@ -222,7 +222,7 @@ static int skipped(struct walker *w, const char *path, const char *name, int isd
 		return 0;
 	if (s->junk && globjunk(name))
 		return 1;
-	if (s->cache && isdir && !strcmp(norm(path), norm(s->cache)))
+	if (s->cache && !strcmp(norm(path), norm(s->cache)))
 		return 1;
 	if (useignore && s->ignore && path[0] != '/' && ignored(s->ignore, norm(path), isdir))
 		return 1;
@@ -333,7 +333,7 @@ static void expand(struct walker *w, const char *base, char **pc, size_t np, int
 			continue;
 		char *p = join(base, e->d_name);
 		if (np == 1) {
-			if (!skipped(w, p, e->d_name, w->skip && w->skip->cache && isdirat(p), 0))
+			if (!skipped(w, p, e->d_name, 0, 0)) /* no stat: a folder may hold 100,000 tasks */
 				add(w, p);
 		} else if (isdirat(p) && !skipped(w, p, e->d_name, 1, 0)) {
 			expand(w, p, pc + 1, np - 1, depth + 1);

@@ -260,3 +260,84 @@ TEST(evalfile_deps_errors_name_the_place)
 		CHECK_HAS(err, "'deps' is for graders of type command");
 	free(err);
 }
+
+#include "plan/plan.h"
+
+/* the run key of the first cell of the Evalfile in the current folder */
+static int firstkey(hash *key, hash parts[NPARTS])
+{
+	char *err = NULL;
+	struct evalfile *ef = loadevalfile("Evalfile", &err);
+	struct planopts o = {0};
+	int r = -1;
+
+	if (!ef) {
+		testfail(__FILE__, __LINE__, "%s", err);
+		free(err);
+		return -1;
+	}
+	struct state *st = openstate("cache");
+	struct store *store = openstore("cache", &err);
+	struct plan *p = store ? makeplan(ef, st, store, &o, &err) : NULL;
+	if (p && p->ncells) {
+		*key = p->cells[0].runkey;
+		memcpy(parts, p->cells[0].parts, sizeof(hash) * NPARTS);
+		r = 0;
+	} else {
+		testfail(__FILE__, __LINE__, "no plan: %s", err ? err : "no cells");
+		free(err);
+	}
+	freeplan(p);
+	if (store)
+		closestore(store);
+	closestate(st);
+	freeevalfile(ef);
+	return r;
+}
+
+TEST(plan_keys_without_env_inputs_are_as_before)
+{
+	hash key, parts[NPARTS];
+	struct hasher h;
+
+	intmpdir();
+	put("tasks/t1.json", "{\"input\": \"1\", \"expected\": \"1\"}\n");
+	put("agent.sh", "cat\n");
+	put("Evalfile", "suites:\n  s:\n    tasks: tasks/*.json\n    agent: {command: ./agent.sh, deps: [agent.sh]}\n");
+	REQUIRE(firstkey(&key, parts) == 0);
+	CHECK(hashzero(parts[PART_ENV]));
+	/* the run key's formula before env_inputs: version, four parts, iteration */
+	hashstart(&h, "run");
+	hashaddu64(&h, CACHE_VERSION);
+	for (int i = 0; i < PART_ENV; i++)
+		hashaddhash(&h, parts[i]);
+	hashaddu64(&h, 1);
+	CHECK(hasheq(key, hashend(&h)));
+}
+
+TEST(plan_env_inputs_unset_empty_and_values_differ)
+{
+	hash k[4], parts[NPARTS], again;
+
+	intmpdir();
+	put("tasks/t1.json", "{\"input\": \"1\", \"expected\": \"1\"}\n");
+	put("agent.sh", "cat\n");
+	put("Evalfile", "suites:\n  s:\n    tasks: tasks/*.json\n"
+	                "    agent: {command: ./agent.sh, env_inputs: [EVALMAKE_TEST_MODEL]}\n");
+	unsetenv("EVALMAKE_TEST_MODEL");
+	REQUIRE(firstkey(&k[0], parts) == 0);
+	CHECK(!hashzero(parts[PART_ENV]));
+	setenv("EVALMAKE_TEST_MODEL", "", 1);
+	REQUIRE(firstkey(&k[1], parts) == 0);
+	setenv("EVALMAKE_TEST_MODEL", "a", 1);
+	REQUIRE(firstkey(&k[2], parts) == 0);
+	setenv("EVALMAKE_TEST_MODEL", "b", 1);
+	REQUIRE(firstkey(&k[3], parts) == 0);
+	for (int i = 0; i < 4; i++)
+		for (int j = i + 1; j < 4; j++)
+			CHECK(!hasheq(k[i], k[j]));
+	setenv("EVALMAKE_TEST_MODEL", "a", 1);
+	REQUIRE(firstkey(&again, parts) == 0);
+	CHECK(hasheq(again, k[2]));
+	unsetenv("EVALMAKE_TEST_MODEL");
+}
