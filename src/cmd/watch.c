@@ -176,11 +176,19 @@ static int isdir(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* is path a new task, or a new folder where a task glob's matches may lie
+ * (a new folder tasks/a/b, for a task glob with a ** component)? */
 static int matchesglob(struct watcher *w, const char *path)
 {
-	for (size_t i = 0; i < w->globs.n; i++)
+	int dir = -1;
+
+	for (size_t i = 0; i < w->globs.n; i++) {
 		if (globmatch(w->globs.v[i], path))
 			return 1;
+		if (globleads(w->globs.v[i], path) && (dir < 0 ? (dir = isdir(path)) : dir)
+		    && !globjunk(strrchr(path, '/') ? strrchr(path, '/') + 1 : path))
+			return 1;
+	}
 	return 0;
 }
 

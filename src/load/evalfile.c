@@ -382,11 +382,12 @@ static char *projectfile(struct ctx *c, const char *word)
 		c->top = xstrdup("/");
 	size_t tl = strlen(c->top);
 	if (tl == 1 || (!strncmp(rp, c->top, tl) && rp[tl] == '/')) {
-		if (word[0] == '/')
-			r = xstrdup(rp + (tl == 1 ? 1 : tl + 1));
-		else
-			for (r = xstrdup(word); r[0] == '.' && r[1] == '/';)
-				memmove(r, r + 2 + strspn(r + 2, "/"), strlen(r + 2 + strspn(r + 2, "/")) + 1);
+		/* named as deps globs name it: relative, without "./" */
+		const char *w = word[0] == '/' ? rp + (tl == 1 ? 1 : tl + 1) : word;
+		while (w[0] == '.' && w[1] == '/')
+			for (w += 2; *w == '/'; w++)
+				;
+		r = xstrdup(w);
 	}
 	free(rp);
 	return r;

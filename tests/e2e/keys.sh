@@ -92,6 +92,15 @@ runs 0 # back to the files of an earlier run: its results
 em -n
 assert_rc 0
 
+try "tasks: a ** glob finds tasks at any depth"
+mkkproject '[agents/run.sh]'
+sed -i 's#tasks: tasks/b/\*#tasks: "more/**/*.json"#' Evalfile
+mkdir -p more/x/y
+echo '{"id": "top", "input": "1", "expected": "1"}' >more/top.json
+echo '{"id": "deep", "input": "2", "expected": "2"}' >more/x/y/deep.json
+runs 4 --json r.json
+assert_json r.json '[.suites[] | select(.name == "b") | .tasks[].id] | sort' '["deep", "top"]'
+
 try "deps: a glob or folder that yields no file is an error naming the place"
 mkdir -p empty/.git
 echo x >empty/.git/HEAD
@@ -300,6 +309,18 @@ assert_calls 2
 rm -f calls
 echo edit >>pkg/n/m/new.py
 lineran 3 '["a/t1#1", "a/t2#1"]'
+stopwatch
+
+try "watch: a task in a new folder under a ** task glob is a new task"
+mkkproject '[agents/run.sh]'
+sed -i 's#tasks: tasks/b/\*#tasks: "more/**/*.json"#' Evalfile
+mkdir -p more
+echo '{"id": "top", "input": "1", "expected": "1"}' >more/top.json
+startwatch
+mkdir -p more/x/y
+echo '{"id": "deep", "input": "2", "expected": "2"}' >more/x/y/deep.json
+lineran 2 '["b/deep#1"]'
+assert_calls_are "b deep"
 stopwatch
 
 try "watch: a file added under a folder dep, then deleted, runs the suite's cells each time"
