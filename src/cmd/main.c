@@ -280,7 +280,7 @@ static int cmdexplain(struct opts *o)
 	struct project pr = {0};
 	struct plan *p;
 	struct cell *c = onecell(o, &pr, &p, "explain");
-	static const char *const names[NPARTS] = {"agent config", "prompt", "task input", "deps"};
+	const char *const *names = partnames;
 	const struct cellrec *r = findcell(pr.store, c->id);
 	char a[33], b[33];
 
@@ -293,13 +293,18 @@ static int cmdexplain(struct opts *o)
 		printf("%s would %s: %s\n", c->id, c->need == NEED_RUN ? "run" : "be graded again", c->why);
 	for (int i = 0; i < NPARTS; i++) {
 		hashhex(c->parts[i], b);
+		if (i == PART_ENV && hashzero(c->parts[i]) && (!r || hashzero(r->parts[i])))
+			continue; /* no env_inputs */
 		if (!r) {
 			printf("  %-13s %s\n", names[i], b);
 		} else if (hasheq(r->parts[i], c->parts[i])) {
 			printf("  %-13s unchanged  %s\n", names[i], b);
 		} else {
 			hashhex(r->parts[i], a);
-			printf("  %-13s CHANGED    %s (was %s)\n", names[i], b, a);
+			char *vars = i == PART_ENV ? envchanges(p, c, r->parts[i]) : NULL;
+			printf("  %-13s CHANGED    %s (was %s)%s%s\n", names[i], b, a, vars && vars[0] ? ": " : "",
+			       vars && vars[0] ? vars : "");
+			free(vars);
 		}
 	}
 	printf("  %-13s %d\n", "iteration", c->iteration);

@@ -4,7 +4,6 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
-#include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/fswatch.h"
+#include "load/glob.h"
 #include "report/report.h"
 #include "core/util.h"
 #include "cmd/watch.h"
@@ -37,7 +37,9 @@ struct watcher {
 	struct store *store;
 	struct plan *p;
 	struct htab *index;     /* path -> struct ref list */
-	struct strv globs;      /* task and deps globs: a new match is a new input */
+	struct strv globs;      /* task globs: a new match is a new task */
+	struct strv depglobs;   /* deps globs: a new file they cover is a new input */
+	struct ignore *ignore;  /* the project's .gitignore: files deps leave out */
 	struct htab *trigger;   /* paths since the last report */
 	struct htab *prevtask;  /* "suite/task" -> double * (score, or -1) */
 	struct htab *prevsuite; /* suite -> double * */
@@ -100,22 +102,6 @@ static void watchtree(struct watcher *w, const char *dir, int depth)
 		closedir(d);
 }
 
-/* the longest leading folder of a glob that has no wildcard */
-static char *globbase(const char *pat)
-{
-	size_t cut = 0;
-
-	for (size_t i = 0; pat[i]; i++) {
-		if (strchr("*?[{", pat[i]))
-			break;
-		if (pat[i] == '/')
-			cut = i;
-	}
-	if (!strpbrk(pat, "*?[{"))
-		return dirname_of(pat);
-	return cut ? xstrndup(pat, cut) : xstrdup(".");
-}
-
 static void buildindex(struct watcher *w)
 {
 	struct plan *p = w->p;
@@ -123,6 +109,9 @@ static void buildindex(struct watcher *w)
 	htabfree(w->index, freerefs);
 	w->index = mkhtab(1024);
 	strvfree(&w->globs);
+	strvfree(&w->depglobs);
+	freeignore(w->ignore);
+	w->ignore = loadignore(".gitignore");
 	watchparent(w, w->o->evalfile);
 	for (size_t i = 0; i < p->nsp; i++) {
 		struct suiteplan *sp = &p->sp[i];
@@ -133,18 +122,19 @@ static void buildindex(struct watcher *w)
 			addref(w, s->agent.deps.v[k], REF_SUITE, i, 0), watchparent(w, s->agent.deps.v[k]);
 		for (size_t k = 0; k < s->grader.files.n; k++)
 			addref(w, s->grader.files.v[k], REF_SUITE, i, 0), watchparent(w, s->grader.files.v[k]);
-		for (size_t k = 0; k < s->taskglobs.n; k++) {
+		/* the folders the globs looked into: where a new match may appear */
+		for (size_t k = 0; k < s->taskglobs.n; k++)
 			strvadd(&w->globs, s->taskglobs.v[k]);
-			char *b = globbase(s->taskglobs.v[k]);
-			watchdir(w, b);
-			free(b);
-		}
-		for (size_t k = 0; k < s->agent.depglobs.n; k++) {
-			strvadd(&w->globs, s->agent.depglobs.v[k]);
-			char *b = globbase(s->agent.depglobs.v[k]);
-			watchdir(w, b);
-			free(b);
-		}
+		for (size_t k = 0; k < s->taskdirs.n; k++)
+			watchdir(w, s->taskdirs.v[k]);
+		for (size_t k = 0; k < s->agent.depglobs.n; k++)
+			strvadd(&w->depglobs, s->agent.depglobs.v[k]);
+		for (size_t k = 0; k < s->grader.depglobs.n; k++)
+			strvadd(&w->depglobs, s->grader.depglobs.v[k]);
+		for (size_t k = 0; k < s->agent.depdirs.n; k++)
+			watchdir(w, s->agent.depdirs.v[k]);
+		for (size_t k = 0; k < s->grader.depdirs.n; k++)
+			watchdir(w, s->grader.depdirs.v[k]);
 		for (size_t t = 0; t < sp->tasks.n; t++) {
 			struct task *task = &sp->tasks.v[t];
 			if (!sp->cellsof || !sp->cellsof[t].n)
@@ -180,12 +170,68 @@ static int exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
+static int isdir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* is path a new task, or a new folder where a task glob's matches may lie
+ * (a new folder tasks/a/b, for a task glob with a ** component)? */
 static int matchesglob(struct watcher *w, const char *path)
 {
-	for (size_t i = 0; i < w->globs.n; i++)
-		if (fnmatch(w->globs.v[i], path, FNM_PATHNAME | FNM_PERIOD) == 0)
+	int dir = -1;
+
+	for (size_t i = 0; i < w->globs.n; i++) {
+		if (globmatch(w->globs.v[i], path))
 			return 1;
+		if (globleads(w->globs.v[i], path) && (dir < 0 ? (dir = isdir(path)) : dir)
+		    && !globjunk(strrchr(path, '/') ? strrchr(path, '/') + 1 : path))
+			return 1;
+	}
 	return 0;
+}
+
+/* would the deps globs take in path, a file or folder? It is
+ * covered when it or a folder above it matches a glob (a folder's files
+ * are inputs); a new folder also when a match may lie below it (`**`).
+ * What the loader leaves out of deps (.git, __pycache__, editors' files,
+ * what .gitignore ignores) is not. */
+static int depcovers(struct watcher *w, const char *path, int isdir)
+{
+	char *p = xstrdup(path);
+	int r = 0;
+
+	for (char *s = p;; s++) {
+		if (*s == '/' || !*s) {
+			char c = *s;
+			*s = '\0';
+			const char *name = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
+			if (globjunk(name) || (w->ignore && ignored(w->ignore, p, c || isdir)))
+				goto out;
+			*s = c;
+		}
+		if (!*s)
+			break;
+	}
+	for (size_t i = 0; i < w->depglobs.n && !r; i++) {
+		const char *g = w->depglobs.v[i];
+		r = isdir && globleads(g, path);
+		for (char *s = p; !r; s++) {
+			if (*s == '/' || !*s) {
+				char c = *s;
+				*s = '\0';
+				r = globmatch(g, p);
+				*s = c;
+			}
+			if (!*s)
+				break;
+		}
+	}
+out:
+	free(p);
+	return r;
 }
 
 static void remember(struct watcher *w)
@@ -468,6 +514,8 @@ static void onbatch(void *arg, char **paths, size_t n, int overflow)
 			for (; r; r = r->next) {
 				if (r->kind == REF_SUITE) {
 					suites[r->sp] = 1;
+					if (!here && exact && depcovers(w, path, 0))
+						full = 1; /* a deps file gone: its globs match less now */
 					continue;
 				}
 				struct task *t = &w->p->sp[r->sp].tasks.v[r->task];
@@ -481,7 +529,7 @@ static void onbatch(void *arg, char **paths, size_t n, int overflow)
 				strvadd(&inside, path);
 				continue;
 			}
-		} else if (here && matchesglob(w, path)) {
+		} else if (here && (matchesglob(w, path) || depcovers(w, path, isdir(path)))) {
 			full = relevant = 1; /* a new task or deps file */
 		} else if (here) {
 			struct stat st;
@@ -647,6 +695,8 @@ out:
 	htabfree(w.prevtask, free);
 	htabfree(w.prevsuite, free);
 	strvfree(&w.globs);
+	strvfree(&w.depglobs);
+	freeignore(w.ignore);
 	freeloop(w.l);
 	*efp = w.ef;
 	return rc;

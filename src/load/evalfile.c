@@ -9,7 +9,6 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
-#include <glob.h>
 #include <regex.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 #include <yaml.h>
 
 #include "load/evalfile.h"
+#include "load/glob.h"
 #include "core/util.h"
 
 enum { YSCALAR, YSEQ, YMAP };
@@ -40,6 +40,10 @@ struct ctx {
 	jmp_buf jb;
 	struct ynode **merged;  /* nodes merge() made: freed (shallowly) at the end */
 	size_t nmerged, mergedcap;
+	const char *cache;      /* the cache folder: never an input */
+	struct ignore *ignore;  /* the top-level .gitignore, read at the first deps */
+	int ignoreread;
+	char *top;              /* the Evalfile's folder, resolved (realpath) */
 };
 
 void strvadd(struct strv *sv, const char *s)
@@ -315,57 +319,147 @@ static const char *notfile(const char *path)
 	return why;
 }
 
-static int cmpstr(const void *a, const void *b)
+/* the globs of n: a string or a non-empty list of them, each kept in pats */
+static size_t globlist(struct ctx *c, const struct ynode *n, const char *where, struct strv *pats)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* expand one glob (a string or a list of them) into out, each must match */
-static void globs(struct ctx *c, const struct ynode *n, const char *where, struct strv *pats, struct strv *out, int filesonly)
-{
-	const struct ynode *one = n;
-	size_t cnt = 1;
-
 	if (n->type == YSEQ) {
-		cnt = n->n;
-		if (!cnt)
+		if (!n->n)
 			fail(c, n, "%s: expected a glob or a non-empty list of globs", where);
 	} else if (n->type != YSCALAR) {
 		fail(c, n, "%s: expected a glob or a list of globs, got %s", where, typename(n));
 	}
-	for (size_t i = 0; i < cnt; i++) {
-		glob_t g;
-		size_t matched = 0;
+	for (size_t i = 0; i < (n->type == YSEQ ? n->n : 1); i++)
+		strvadd(pats, str(c, n->type == YSEQ ? n->kids[i] : n, where));
+	return n->type == YSEQ ? n->n : 1;
+}
 
-		if (n->type == YSEQ)
-			one = n->kids[i];
-		const char *pat = str(c, one, where);
-		strvadd(pats, pat);
-		int r = glob(pat, GLOB_BRACE | GLOB_NOCHECK * 0, NULL, &g);
-		if (r == 0) {
-			for (size_t j = 0; j < g.gl_pathc; j++) {
-				if (filesonly && !isfile(g.gl_pathv[j]))
-					continue;
-				strvadd(out, g.gl_pathv[j]);
-				matched++;
+/* task globs: every match is a task; each glob must match */
+static void taskglobs(struct ctx *c, const struct ynode *n, const char *where, struct suite *s)
+{
+	struct globskip skip = {.cache = c->cache};
+	size_t cnt = globlist(c, n, where, &s->taskglobs);
+
+	for (size_t i = 0; i < cnt; i++)
+		if (!globexpand(s->taskglobs.v[i], &skip, &s->taskpaths, &s->taskdirs))
+			fail(c, n->type == YSEQ ? n->kids[i] : n, "%s: '%s' matches no file or directory", where,
+			     s->taskglobs.v[i]);
+	strvsortuniq(&s->taskpaths);
+	strvsortuniq(&s->taskdirs);
+}
+
+/* deps globs: each match that is a file is an input, each folder every
+ * file under it; a glob that yields no file is an error */
+static void depglobs(struct ctx *c, const struct ynode *n, const char *where, struct strv *pats, struct strv *out,
+                     struct strv *dirs)
+{
+	size_t first = pats->n, cnt = globlist(c, n, where, pats);
+
+	if (!c->ignoreread) {
+		c->ignore = loadignore(".gitignore");
+		c->ignoreread = 1;
+	}
+	struct globskip skip = {.cache = c->cache, .ignore = c->ignore, .junk = 1};
+	for (size_t i = 0; i < cnt; i++) {
+		const char *pat = pats->v[first + i];
+		struct strv m = {0};
+		size_t files = 0, folders = 0;
+		globexpand(pat, &skip, &m, dirs);
+		for (size_t j = 0; j < m.n; j++) {
+			struct stat st;
+			if (stat(m.v[j], &st) < 0)
+				continue;
+			if (S_ISDIR(st.st_mode)) {
+				folders++;
+				files += globwalk(m.v[j], &skip, out, dirs);
+			} else if (S_ISREG(st.st_mode)) {
+				strvadd(out, m.v[j]);
+				files++;
 			}
 		}
-		globfree(&g);
-		if (!matched)
-			fail(c, one, "%s: '%s' matches no %s", where, pat, filesonly ? "file" : "file or directory");
+		strvfree(&m);
+		if (!files)
+			fail(c, n->type == YSEQ ? n->kids[i] : n, "%s: '%s' matches no file%s", where, pat,
+			     folders ? " (the folders it matches hold none)" : "");
 	}
-	qsort(out->v, out->n, sizeof(*out->v), cmpstr);
-	size_t k = 0;
-	for (size_t i = 0; i < out->n; i++) {
-		if (k && !strcmp(out->v[k - 1], out->v[i])) {
-			free(out->v[i]);
-			continue;
+	strvsortuniq(out);
+	strvsortuniq(dirs);
+}
+
+/* the project file a command's word names: a relative path or one under
+ * the Evalfile's folder, of an existing regular file; NULL otherwise */
+static char *projectfile(struct ctx *c, const char *word)
+{
+	struct stat st;
+	char *rp, *r = NULL;
+
+	if (!word[0] || stat(word, &st) < 0 || !S_ISREG(st.st_mode) || !(rp = realpath(word, NULL)))
+		return NULL;
+	if (!c->top && !(c->top = realpath(".", NULL)))
+		c->top = xstrdup("/");
+	size_t tl = strlen(c->top);
+	if (tl == 1 || (!strncmp(rp, c->top, tl) && rp[tl] == '/')) {
+		/* named as deps globs name it: relative, without "./" */
+		const char *w = word[0] == '/' ? rp + (tl == 1 ? 1 : tl + 1) : word;
+		while (w[0] == '.' && w[1] == '/')
+			for (w += 2; *w == '/'; w++)
+				;
+		r = xstrdup(w);
+	}
+	free(rp);
+	return r;
+}
+
+/* add path to files unless it is there already, under any name (by
+ * inode: "./x.sh" and "x.sh" are one file) */
+static void addfile(struct strv *files, const char *path)
+{
+	struct stat st, o;
+
+	if (stat(path, &st) < 0)
+		return;
+	for (size_t j = 0; j < files->n; j++)
+		if (stat(files->v[j], &o) == 0 && o.st_dev == st.st_dev && o.st_ino == st.st_ino)
+			return;
+	strvadd(files, path);
+}
+
+/* add the project files a command names to files (see shellwords for
+ * how it is split) */
+static void commandfiles(struct ctx *c, const char *command, struct strv *files)
+{
+	struct strv words = {0};
+
+	shellwords(command, &words);
+	for (size_t i = 0; i < words.n; i++) {
+		const char *eq = strchr(words.v[i], '=');
+		for (int k = 0; k < 2; k++) {
+			/* the word, and what follows '=' in NAME=path or --opt=path */
+			char *f = projectfile(c, k ? (eq ? eq + 1 : "") : words.v[i]);
+			if (f)
+				addfile(files, f);
+			free(f);
 		}
-		out->v[k++] = out->v[i];
 	}
-	out->n = k;
-	if (out->v)
-		out->v[k] = NULL;
+	strvfree(&words);
+}
+
+/* env_inputs: a list of variable names */
+static void envinputs(struct ctx *c, const struct ynode *n, const char *where, struct strv *out)
+{
+	if (n->type != YSEQ)
+		fail(c, n, "%s: expected a list of environment variable names, got %s", where, typename(n));
+	for (size_t i = 0; i < n->n; i++) {
+		const char *v = str(c, n->kids[i], where);
+		if (!isalpha((unsigned char)v[0]) && v[0] != '_')
+			fail(c, n->kids[i], "%s: '%s' is not an environment variable name", where, v);
+		for (const char *p = v; *p; p++)
+			if (!isalnum((unsigned char)*p) && *p != '_')
+				fail(c, n->kids[i], "%s: '%s' is not an environment variable name", where, v);
+		if (!strncmp(v, "EVAL_", 5))
+			fail(c, n->kids[i], "%s: '%s' is set by evalmake, not an input you may declare", where, v);
+		strvadd(out, v);
+	}
+	strvsortuniq(out);
 }
 
 /* canonical JSON: keys sorted, no spaces, plain scalars that are JSON
@@ -497,11 +591,11 @@ static void freemerged(struct ctx *c)
 
 static const char *const topkeys[] = {"cache", "jobs", "defaults", "suites", NULL};
 static const char *const suitekeys[] = {"tasks", "prompt", "iterations", "timeout", "agent", "grader", "threshold", NULL};
-static const char *const agentkeys[] = {"command", "deps", "env", "provider", "model", "base_url", "api_key_env",
-                                        "system", "params", "max_connections", "retries", NULL};
+static const char *const agentkeys[] = {"command", "deps", "env", "env_inputs", "provider", "model", "base_url",
+                                        "api_key_env", "system", "params", "max_connections", "retries", NULL};
 static const char *const graderkeys[] = {"type", "trim", "ignore_case", "pattern", "tolerance", "relative", "command",
-                                         "rubric", "provider", "model", "base_url", "api_key_env", "system", "params",
-                                         "max_connections", "retries", "choices", NULL};
+                                         "deps", "env_inputs", "rubric", "provider", "model", "base_url", "api_key_env",
+                                         "system", "params", "max_connections", "retries", "choices", NULL};
 static const char *const gradertypes[] = {"exact", "contains", "regex", "numeric", "command", "judge", NULL};
 
 /* the HTTP part of an agent section (also a judge grader's model) */
@@ -559,6 +653,9 @@ static void loadagent(struct ctx *c, const struct ynode *n, const char *where, s
 	needmap(c, n, where);
 	checkkeys(c, n, where, agentkeys);
 	a->canon = canonconfig(n);
+	snprintf(w, sizeof(w), "%s.env_inputs", where);
+	if ((v = get(n, "env_inputs")))
+		envinputs(c, v, w, &a->envinputs);
 	if (get(n, "provider")) {
 		if ((v = get(n, "command")))
 			fail(c, v, "%s: give either 'command' or 'provider', not both", where);
@@ -572,7 +669,10 @@ static void loadagent(struct ctx *c, const struct ynode *n, const char *where, s
 	a->command = xstrdup(str(c, v, w));
 	snprintf(w, sizeof(w), "%s.deps", where);
 	if ((v = get(n, "deps")))
-		globs(c, v, w, &a->depglobs, &a->deps, 1);
+		depglobs(c, v, w, &a->depglobs, &a->deps, &a->depdirs);
+	/* what it runs is what it observes: files named on its command line */
+	commandfiles(c, a->command, &a->deps);
+	strvsortuniq(&a->deps);
 	snprintf(w, sizeof(w), "%s.env", where);
 	if ((v = get(n, "env"))) {
 		needmap(c, v, w);
@@ -657,9 +757,23 @@ static void loadgrader(struct ctx *c, const struct ynode *n, const char *where, 
 			strvadd(&g->files, prog);
 		}
 		free(prog);
+		commandfiles(c, g->command, &g->files);
+		snprintf(w, sizeof(w), "%s.deps", where);
+		if ((v = get(n, "deps"))) {
+			struct strv deps = {0};
+			depglobs(c, v, w, &g->depglobs, &deps, &g->depdirs);
+			for (size_t i = 0; i < deps.n; i++)
+				addfile(&g->files, deps.v[i]);
+			strvfree(&deps);
+		}
 	} else if ((v = get(n, "command"))) {
 		fail(c, v, "%s: 'command' is for graders of type command", where);
+	} else if ((v = get(n, "deps"))) {
+		fail(c, v, "%s: 'deps' is for graders of type command", where);
 	}
+	snprintf(w, sizeof(w), "%s.env_inputs", where);
+	if ((v = get(n, "env_inputs")))
+		envinputs(c, v, w, &g->envinputs);
 	if (g->type == GRADE_JUDGE) {
 		snprintf(w, sizeof(w), "%s.rubric", where);
 		if (!(v = get(n, "rubric")))
@@ -712,7 +826,7 @@ static void loadsuite(struct ctx *c, const char *name, const struct ynode *keyno
 	snprintf(w, sizeof(w), "%s.tasks", where);
 	if (!(v = get(n, "tasks")))
 		fail(c, keynode, "%s: expected 'tasks' (a glob or a list of globs)", where);
-	globs(c, v, w, &s->taskglobs, &s->taskpaths, 0);
+	taskglobs(c, v, w, s);
 	snprintf(w, sizeof(w), "%s.prompt", where);
 	if ((v = get(n, "prompt"))) {
 		s->prompt = xstrdup(str(c, v, w));
@@ -748,6 +862,7 @@ static void load(struct ctx *c, struct evalfile *ef, struct ynode *root)
 		ef->cache = xstrdup(str(c, v, "cache"));
 	else
 		ef->cache = xstrdup("cache");
+	c->cache = ef->cache;
 	if ((v = get(root, "jobs")))
 		ef->jobs = integer(c, v, "jobs", 1, 10000);
 	defaults = get(root, "defaults");
@@ -809,6 +924,8 @@ struct evalfile *loadevalfile(const char *path, char **err)
 	}
 	freemerged(c);
 	freenode(root);
+	freeignore(c->ignore);
+	free(c->top);
 	free(c);
 	return ret;
 }
@@ -818,7 +935,9 @@ static void freeagent(struct agent *a)
 	free(a->command);
 	strvfree(&a->depglobs);
 	strvfree(&a->deps);
+	strvfree(&a->depdirs);
 	strvfree(&a->env);
+	strvfree(&a->envinputs);
 	free(a->provider);
 	free(a->model);
 	free(a->base_url);
@@ -838,6 +957,7 @@ void freeevalfile(struct evalfile *ef)
 		free(s->where);
 		strvfree(&s->taskglobs);
 		strvfree(&s->taskpaths);
+		strvfree(&s->taskdirs);
 		free(s->prompt);
 		freeagent(&s->agent);
 		free(s->grader.pattern);
@@ -847,6 +967,9 @@ void freeevalfile(struct evalfile *ef)
 		strvfree(&s->grader.choices);
 		free(s->grader.choicescore);
 		strvfree(&s->grader.files);
+		strvfree(&s->grader.depglobs);
+		strvfree(&s->grader.depdirs);
+		strvfree(&s->grader.envinputs);
 		free(s->grader.canon);
 	}
 	free(ef->suites);

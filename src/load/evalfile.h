@@ -27,8 +27,13 @@ struct agent {
 	enum agentkind kind;
 	char *command;          /* command agents: run with /bin/sh -c in the Evalfile's dir */
 	struct strv depglobs;   /* as written */
-	struct strv deps;       /* matched files, sorted */
+	struct strv deps;       /* every file input: deps' files (a folder: the files
+	                           under it) and files named on the command line;
+	                           sorted, de-duplicated */
+	struct strv depdirs;    /* folders deps looked into: where a new file may
+	                           become an input (watch mode watches them) */
 	struct strv env;        /* "NAME=value" */
+	struct strv envinputs;  /* env_inputs: variables whose values are inputs, sorted */
 	/* HTTP agents */
 	char *provider, *model, *base_url, *api_key_env;
 	char *system;           /* a file's path, or text when no such file */
@@ -48,7 +53,12 @@ struct grader {
 	struct agent judge;     /* judge grader: the model */
 	struct strv choices;    /* judge grader: answers the judge may give ... */
 	double *choicescore;    /* ... and the score of each */
-	struct strv files;      /* the grader's own files: part of the grade key */
+	struct strv files;      /* the grader's own files: part of the grade key (its
+	                           script, files on its command line, its deps,
+	                           a judge's rubric and system prompt) */
+	struct strv depglobs;   /* command grader: deps as written */
+	struct strv depdirs;    /* folders its deps looked into */
+	struct strv envinputs;  /* env_inputs: variables whose values are inputs */
 	char *canon;            /* grader section in canonical JSON */
 };
 
@@ -61,6 +71,7 @@ struct suite {
 	char *name;
 	struct strv taskglobs;  /* as written */
 	struct strv taskpaths;  /* matched, sorted, de-duplicated */
+	struct strv taskdirs;   /* folders the task globs looked into (for watch) */
 	char *prompt;           /* template file, or NULL: the input alone */
 	int iterations;
 	double timeout;

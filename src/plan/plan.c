@@ -86,8 +86,90 @@ static hash filelisthash(struct state *st, const char *tag, const struct strv *f
 	return hashend(&h);
 }
 
+const char *const partnames[NPARTS] = {"agent config", "prompt", "task input", "deps", "env"};
+
+/* the value a declared variable has for the agent: its env: setting (a
+ * grader has none), else evalmake's own; NULL when unset */
+static const char *envvalue(const struct agent *a, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; a && i < a->env.n; i++)
+		if (!strncmp(a->env.v[i], name, n) && a->env.v[i][n] == '=')
+			return a->env.v[i] + n + 1;
+	return getenv(name);
+}
+
+/* one variable's value, unset distinct from empty; only this hash of a
+ * value (which may be a secret) is ever stored */
+static hash varhash(const char *name, const char *value)
+{
+	struct hasher h;
+
+	hashstart(&h, "envvar");
+	hashaddstr(&h, name);
+	hashaddu64(&h, value != NULL);
+	if (value)
+		hashaddstr(&h, value);
+	return hashend(&h);
+}
+
+static hash envmemokey(hash env, const char *name)
+{
+	struct hasher h;
+
+	hashstart(&h, "envmemo");
+	hashaddhash(&h, env);
+	hashaddstr(&h, name);
+	return hashend(&h);
+}
+
+/* the hash of the declared variables' values, zero when none are declared
+ * (so configs without env_inputs keep their keys); each variable's own
+ * hash is memoized under it, so explain can name the one that changed */
+static hash envhash(struct state *st, const struct strv *names, const struct agent *a)
+{
+	struct hasher h;
+	hash e, *v;
+
+	if (!names->n)
+		return (hash){0, 0};
+	v = xcalloc(names->n, sizeof(*v));
+	hashstart(&h, "env");
+	for (size_t i = 0; i < names->n; i++) {
+		v[i] = varhash(names->v[i], envvalue(a, names->v[i]));
+		hashaddstr(&h, names->v[i]);
+		hashaddhash(&h, v[i]);
+	}
+	e = hashend(&h);
+	for (size_t i = 0; i < names->n; i++) {
+		hash old[2], mv[2] = {v[i], {0, 0}};
+		hash k = envmemokey(e, names->v[i]);
+		if (memoget(st, k, old) < 0 || !hasheq(old[0], v[i]))
+			memoput(st, k, mv);
+	}
+	free(v);
+	return e;
+}
+
+char *envchanges(struct plan *p, const struct cell *c, hash was)
+{
+	const struct agent *a = &c->sp->suite->agent;
+	struct buf b = {0};
+
+	for (size_t i = 0; i < a->envinputs.n; i++) {
+		const char *name = a->envinputs.v[i];
+		hash old[2];
+		if (!hashzero(was) && memoget(p->st, envmemokey(was, name), old) < 0)
+			continue; /* not declared then, or forgotten */
+		if (hashzero(was) || !hasheq(old[0], varhash(name, envvalue(a, name))))
+			bufaddf(&b, "%s%s", b.len ? ", " : "", name);
+	}
+	return bufdetach(&b);
+}
+
 /* the suite-wide inputs: the prompt template, the system prompt, the
- * rubric, and the hashes of the agent, deps and grader */
+ * rubric, and the hashes of the agent, deps, env and grader */
 static int setupconfig(struct plan *p, struct suiteplan *sp, char **err)
 {
 	struct suite *s = sp->suite;
@@ -132,9 +214,12 @@ static int setupconfig(struct plan *p, struct suiteplan *sp, char **err)
 	sp->agenthash = hashend(&h);
 	*err = NULL;
 	sp->depshash = filelisthash(p->st, "deps", &s->agent.deps, err);
+	sp->envhash = envhash(p->st, &s->agent.envinputs, &s->agent);
 	hashstart(&h, "grader");
 	hashaddstr(&h, s->grader.canon);
 	hashaddhash(&h, filelisthash(p->st, "graderfiles", &s->grader.files, err));
+	if (s->grader.envinputs.n)
+		hashaddhash(&h, envhash(p->st, &s->grader.envinputs, NULL));
 	sp->graderhash = hashend(&h);
 	return *err ? -1 : 0;
 }
@@ -212,7 +297,8 @@ static hash runkey(const struct cell *c)
 	hashstart(&h, "run");
 	hashaddu64(&h, CACHE_VERSION);
 	for (int i = 0; i < NPARTS; i++)
-		hashaddhash(&h, c->parts[i]);
+		if (i != PART_ENV || !hashzero(c->parts[i])) /* keys without env_inputs stay as they were */
+			hashaddhash(&h, c->parts[i]);
 	hashaddu64(&h, (uint64_t)c->iteration);
 	return hashend(&h);
 }
@@ -232,17 +318,25 @@ void setgradekey(struct plan *p, struct cell *c, hash out)
 }
 
 /* why a cell needs a run, from what it last resolved to */
-static char *whyrun(struct store *store, const struct cell *c)
+static char *whyrun(struct plan *p, const struct cell *c)
 {
-	static const char *const names[NPARTS] = {"agent config", "prompt", "task input", "deps"};
+	struct store *store = p->store;
 	const struct cellrec *r = findcell(store, c->id);
 	struct buf b = {0};
 
 	if (!r)
 		return xstrdup("new cell: never run");
-	for (int i = 0; i < NPARTS; i++)
-		if (!hasheq(r->parts[i], c->parts[i]))
-			bufaddf(&b, "%s%s", b.len ? ", " : "", names[i]);
+	for (int i = 0; i < NPARTS; i++) {
+		if (hasheq(r->parts[i], c->parts[i]))
+			continue;
+		char *vars = i == PART_ENV ? envchanges(p, c, r->parts[i]) : NULL;
+		if (vars && vars[0]) /* "env MODEL, env TEMP" */
+			for (char *v = strtok(vars, ", "); v; v = strtok(NULL, ", "))
+				bufaddf(&b, "%senv %s", b.len ? ", " : "", v);
+		else
+			bufaddf(&b, "%s%s", b.len ? ", " : "", partnames[i]);
+		free(vars);
+	}
 	if (b.len) {
 		bufadds(&b, " changed");
 		return bufdetach(&b);
@@ -329,7 +423,7 @@ static void resolve(struct plan *p, struct cell *c, int rebuild)
 	c->status = CELL_PENDING;
 	if (!r) {
 		c->need = NEED_RUN;
-		c->why = rebuild ? xstrdup("rebuild (-B)") : whyrun(p->store, c);
+		c->why = rebuild ? xstrdup("rebuild (-B)") : whyrun(p, c);
 		return;
 	}
 	setgradekey(p, c, r->out);
@@ -338,7 +432,9 @@ static void resolve(struct plan *p, struct cell *c, int rebuild)
 	                                          c->sp->suite->grader.type == GRADE_COMMAND || c->sp->suite->grader.type == GRADE_JUDGE);
 	if (!g) {
 		c->need = NEED_GRADE;
-		c->why = xstrdup("run cached; grader, its files or the expected answer changed");
+		c->why = xstrdup(c->sp->suite->grader.envinputs.n
+		                     ? "run cached; grader, its files, its env_inputs or the expected answer changed"
+		                     : "run cached; grader, its files or the expected answer changed");
 		return;
 	}
 	c->need = NEED_NOTHING;
@@ -365,6 +461,7 @@ static int rekeycells(struct plan *p, struct suiteplan *sp, size_t ti, char **er
 		c->parts[PART_PROMPT] = th[0];
 		c->parts[PART_TASK] = c->task->content;
 		c->parts[PART_DEPS] = sp->depshash;
+		c->parts[PART_ENV] = sp->envhash;
 		c->expectedhash = th[1];
 		c->runkey = runkey(c);
 		resolve(p, c, 0);
@@ -466,6 +563,7 @@ struct plan *makeplan(struct evalfile *ef, struct state *st, struct store *store
 				c->parts[PART_PROMPT] = th[i][2 * j];
 				c->parts[PART_TASK] = t->content;
 				c->parts[PART_DEPS] = sp->depshash;
+				c->parts[PART_ENV] = sp->envhash;
 				c->expectedhash = th[i][2 * j + 1];
 				c->runkey = runkey(c);
 				sp->ncells++;

@@ -2,9 +2,10 @@
  *
  * A cell is one (suite, task, iteration). Its run key is the hash of the
  * cache format version, the agent's canonical config, the rendered prompt,
- * the task's input files, the agent's deps files and the iteration; its
- * grade key the hash of the run's output, the grader's config and files,
- * and the expected answer. A cell needs a run when no entry has its run
+ * the task's input files, the agent's file inputs (deps, folders under
+ * them, files on its command line), the values of its env_inputs and the
+ * iteration; its grade key the hash of the run's output, the grader's
+ * config, files and env_inputs, and the expected answer. A cell needs a run when no entry has its run
  * key, a grade when no grade has its grade key, else nothing.
  *
  * Cells are ordered iteration-major (every task's first iteration before
@@ -40,6 +41,7 @@ struct suiteplan {
 	struct tasklist tasks;
 	char **prompts;           /* per task: rendered when a cell must run */
 	hash agenthash, depshash, graderhash;
+	hash envhash;             /* the agent's env_inputs' values; zero when none */
 	int iterations;
 	size_t ncells;            /* targeted cells of this suite */
 	struct idxlist *cellsof;  /* per task: its cells' indices in the plan */
@@ -100,6 +102,12 @@ void setgradekey(struct plan *p, struct cell *c, hash out);
 int rekeytask(struct plan *p, struct suiteplan *sp, size_t taskno, char **err);
 /* after a suite's prompt, deps, system prompt or grader files changed */
 int rekeysuite(struct plan *p, struct suiteplan *sp, char **err);
+/* the names of the input parts (PART_*), as -n and explain print them */
+extern const char *const partnames[NPARTS];
+/* the agent's declared variables whose values differ from those the env
+ * part hash was stands for ("MODEL, TEMP"), or NULL when that cannot be
+ * told (the state that remembers them was lost) */
+char *envchanges(struct plan *p, const struct cell *c, hash was);
 /* the cell named id (SUITE/TASK#K), or NULL */
 struct cell *findcellid(struct plan *p, const char *id);
 void freeplan(struct plan *p);

@@ -331,7 +331,7 @@ static char *meta(const struct cell *c, const struct outcome *o)
 		cJSON_AddNumberToObject(u, "output_tokens", (double)o->outtokens);
 		cJSON_AddNumberToObject(m, "attempts", o->attempts);
 	}
-	static const char *const names[NPARTS] = {"agent", "prompt", "task", "deps"};
+	static const char *const names[NPARTS] = {"agent", "prompt", "task", "deps", "env"};
 	cJSON *parts = cJSON_AddObjectToObject(m, "inputs");
 	for (int i = 0; i < NPARTS; i++) {
 		hashhex(c->parts[i], hx);

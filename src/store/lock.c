@@ -14,9 +14,11 @@
 static const char header[] = "# evalmake lock 1: SUITE PART HASH, SUITE/TASK#K RUNKEY GRADEKEY SCORE; "
                              "sorted; written by `evalmake lock`";
 
-enum { LP_AGENT, LP_DEPS, LP_GRADER, LP_PROMPT, NLPARTS };
-static const char *const lpnames[NLPARTS] = {"agent", "deps", "grader", "prompt"};
-static const char *const lpwhat[NLPARTS] = {"agent config", "deps", "grader", "prompt template"};
+/* LP_ENV: the values of the agent's env_inputs; a line only for suites
+ * that declare some (a missing line is a zero hash) */
+enum { LP_AGENT, LP_DEPS, LP_GRADER, LP_PROMPT, LP_ENV, NLPARTS };
+static const char *const lpnames[NLPARTS] = {"agent", "deps", "grader", "prompt", "env"};
+static const char *const lpwhat[NLPARTS] = {"agent config", "deps", "grader", "prompt template", "env_inputs"};
 
 char *lockpath(const struct evalfile *ef)
 {
@@ -33,6 +35,7 @@ static void suiteparts(const struct suiteplan *sp, hash v[NLPARTS])
 	v[LP_DEPS] = sp->depshash;
 	v[LP_GRADER] = sp->graderhash;
 	v[LP_PROMPT] = sp->tmplhash;
+	v[LP_ENV] = sp->envhash;
 }
 
 /* the shortest decimal that reads back as the same double */
@@ -60,6 +63,8 @@ static char *locktext(struct plan *p)
 		hash v[NLPARTS];
 		suiteparts(&p->sp[i], v);
 		for (int k = 0; k < NLPARTS; k++) {
+			if (k == LP_ENV && hashzero(v[k]))
+				continue;
 			hashhex(v[k], h1);
 			char *l = xasprintf("%s %s %s", p->sp[i].suite->name, lpnames[k], h1);
 			strvadd(&lines, l);
@@ -247,7 +252,7 @@ static int readlock(const char *path, struct lockfile *lf, char **err)
 /* why a cell's run key differs from the locked one */
 static char *whystale(struct plan *p, const struct cell *c, const struct lockcell *lc, const int changed[NLPARTS])
 {
-	static const char *const names[NPARTS] = {"agent config", "rendered prompt", "task input", "deps"};
+	static const char *const names[NPARTS] = {"agent config", "rendered prompt", "task input", "deps", "env"};
 	struct buf b = {0};
 
 	for (int k = 0; k < NLPARTS; k++) {
@@ -294,7 +299,7 @@ int applylock(struct plan *p, const char *path, int full, int verbose, FILE *f, 
 			hash *h = htabget(lf.parts, key, strlen(key));
 			free(key);
 			known[i] |= h != NULL;
-			changed[i][k] = !h || !hasheq(*h, v[k]);
+			changed[i][k] = k == LP_ENV && !h ? !hashzero(v[k]) : !h || !hasheq(*h, v[k]);
 		}
 	}
 	for (size_t i = 0; i < p->ncells; i++) {

@@ -127,7 +127,7 @@ static void apply(struct store *s, char *line)
 		if (*slot)
 			freegrade(*slot);
 		*slot = g;
-	} else if (f[0][0] == 'C' && n == 9) {
+	} else if (f[0][0] == 'C' && n == 5 + NPARTS) {
 		struct cellrec c = {0};
 		unescape(f[1]);
 		if (hashparse(f[2], &c.run) < 0 || hashparse(f[3], &c.grade) < 0)
@@ -135,7 +135,7 @@ static void apply(struct store *s, char *line)
 		for (int i = 0; i < NPARTS; i++)
 			if (hashparse(f[4 + i], &c.parts[i]) < 0)
 				return;
-		c.iteration = atoi(f[8]);
+		c.iteration = atoi(f[4 + NPARTS]);
 		void **slot = htabslot(s->cells, f[1], strlen(f[1]), 1);
 		if (!*slot)
 			*slot = xmalloc(sizeof(c));
@@ -515,7 +515,7 @@ void setcell(struct store *s, const char *id, const struct cellrec *r)
 	void **slot = htabslot(s->cells, id, strlen(id), 1);
 	struct cellrec *c = *slot;
 	struct buf b = {0};
-	char h[6][33];
+	char h[2 + NPARTS][33];
 
 	if (c && hasheq(c->run, r->run) && hasheq(c->grade, r->grade) && c->iteration == r->iteration) {
 		int same = 1;
@@ -533,7 +533,9 @@ void setcell(struct store *s, const char *id, const struct cellrec *r)
 		hashhex(r->parts[i], h[2 + i]);
 	bufadds(&b, "C\t");
 	addescaped(&b, id);
-	bufaddf(&b, "\t%s\t%s\t%s\t%s\t%s\t%s\t%d", h[0], h[1], h[2], h[3], h[4], h[5], r->iteration);
+	for (int i = 0; i < 2 + NPARTS; i++)
+		bufaddf(&b, "\t%s", h[i]);
+	bufaddf(&b, "\t%d", r->iteration);
 	bufaddf(&b, "\t%08x\n", (unsigned)XXH32(b.s, b.len, 0));
 	bufadd(&s->cpending, b.s, b.len);
 	if (s->cpending.len >= 32768)
@@ -798,7 +800,7 @@ long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades)
 	pos = 0;
 	while (htabnext(fresh.cells, &pos, &key, &klen, &val)) {
 		const struct cellrec *r = val;
-		char h[6][33];
+		char h[2 + NPARTS][33];
 		struct buf line = {0};
 		if (liveruns && !htabget(liveruns, &r->run, sizeof(r->run)))
 			continue;
@@ -810,7 +812,9 @@ long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades)
 		bufadds(&line, "C\t");
 		addescaped(&line, id);
 		free(id);
-		bufaddf(&line, "\t%s\t%s\t%s\t%s\t%s\t%s\t%d", h[0], h[1], h[2], h[3], h[4], h[5], r->iteration);
+		for (int i = 0; i < 2 + NPARTS; i++)
+			bufaddf(&line, "\t%s", h[i]);
+		bufaddf(&line, "\t%d", r->iteration);
 		bufaddf(&line, "\t%08x\n", (unsigned)XXH32(line.s, line.len, 0));
 		bufadd(&cb, line.s, line.len);
 		buffree(&line);

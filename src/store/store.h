@@ -25,8 +25,9 @@
 
 #include "core/hash.h"
 
-/* the input hashes a cell remembers, so `explain` can say what changed */
-enum { PART_AGENT, PART_PROMPT, PART_TASK, PART_DEPS, NPARTS };
+/* the input hashes a cell remembers, so `explain` can say what changed
+ * (PART_ENV: the declared env_inputs' values, zero when none are) */
+enum { PART_AGENT, PART_PROMPT, PART_TASK, PART_DEPS, PART_ENV, NPARTS };
 
 struct runrec {
 	hash out;          /* hash of the output */
