@@ -116,7 +116,7 @@ assert_named data/facts.txt
 check "the line" grep -qxF '  deps: [agents/a.sh, data/facts.txt]' "$T/out"
 
 try "deps: several files of one folder and extension become one glob"
-mkone "cat data/a.csv data/b.csv data/c.txt >/dev/null; echo HELLO"
+mkone "cat data/*.csv data/*.txt >/dev/null; echo HELLO"
 for f in a.csv b.csv c.txt; do echo x >data/$f; done
 em deps 's/t1#1'
 assert_rc 1
@@ -124,6 +124,14 @@ assert_named data/a.csv
 assert_named data/b.csv
 assert_named data/c.txt
 check "one glob for the .csv files" grep -qxF '  deps: [data/*.csv, data/c.txt]' "$T/out"
+
+try "deps: files named on the agent's command line are inputs already, not reported"
+mkone "cat data/a.csv >/dev/null; cat data/*.txt >/dev/null; echo HELLO"
+for f in a.csv c.txt; do echo x >data/$f; done
+em deps 's/t1#1'
+assert_rc 1
+assert_named data/c.txt
+assert_not_named data/a.csv
 
 try "deps: a fully declared agent gets 'all inputs declared' and nothing else"
 mkone "./agents/a.sh" "[agents/*.sh, data/facts.txt]"
@@ -354,13 +362,13 @@ check "the cell ran" grep -qF "s/t1#1: ran 1" "$T/err"
 
 try "deps: works for an unprivileged user"
 if [ "$(id -u)" != 0 ]; then
-	mkone "cat data/x.txt >/dev/null; echo HELLO"
+	mkone "cat data/*.txt >/dev/null; echo HELLO"
 	echo x >data/x.txt
 	em deps 's/t1#1'
 	assert_rc 1
 	assert_named data/x.txt
 elif command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
-	mkone "cat data/x.txt >/dev/null; python3 -c 'print(\"HELLO\")'"
+	mkone "cat data/*.txt >/dev/null; python3 -c 'print(\"HELLO\")'"
 	echo x >data/x.txt
 	chmod 755 "$T" "$TOP"
 	chown -R nobody "$P"
