@@ -66,8 +66,8 @@ static char *readgz(const char *path, size_t *len, char **err)
 			goto fail;
 		}
 	}
-	if (n < 0) {
-		const char *msg = gzerror(z, &e);
+	const char *msg = gzerror(z, &e); /* a truncated stream ends with 0 and Z_BUF_ERROR */
+	if (n < 0 || (e != Z_OK && e != Z_STREAM_END)) {
 		*err = xasprintf("%s: not a valid gzip file: %s", path, e == Z_ERRNO ? strerror(errno) : msg);
 		goto fail;
 	}
