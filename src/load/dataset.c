@@ -61,6 +61,10 @@ static char *readgz(const char *path, size_t *len, char **err)
 		return NULL;
 	}
 	while ((n = gzread(z, chunk, sizeof(chunk))) > 0) {
+		if (gzdirect(z)) { /* zlib would read a plain file as it is */
+			*err = xasprintf("%s: not a valid gzip file: no gzip header", path);
+			goto fail;
+		}
 		if (bufadd(&b, chunk, (size_t)n) < 0) {
 			*err = xasprintf("%s: more than %zu bytes uncompressed", path, MAXDATA);
 			goto fail;
