@@ -98,8 +98,10 @@ static int datasettasks(struct tasklist *tl, const struct suite *s, const char *
 	struct recordlist rl = {0};
 	int jsonl = strstr(path, ".jsonl") != NULL;
 
-	if (readdataset(path, &rl, err) < 0)
+	if (readdataset(path, &rl, err) < 0) {
+		freerecords(&rl);
 		return -1;
+	}
 	for (size_t i = 0; i < rl.n; i++) {
 		struct record *r = &rl.v[i];
 		cJSON *o = cJSON_ParseWithLength(r->text, r->len);

@@ -9,6 +9,7 @@
 
 #include "load/dataset.h"
 #include "load/tasks.h"
+#include "load/template.h"
 #include "test.h"
 #include "core/util.h"
 
@@ -336,4 +337,42 @@ TEST(dataset_tasks_from_csv_with_mapping)
 	freetasks(&tl);
 	strvfree(&s.taskpaths);
 	closestate(st);
+}
+
+static char *rendered(const char *tmpl, const char *fields, char **err)
+{
+	static char out[512];
+	struct template *t = compiletemplate("p.md", tmpl, TV_INPUT | TV_TASK, err);
+	cJSON *f = cJSON_Parse(fields);
+	struct tmplvars v = {.input = "IN", .fields = f, .taskname = "t1", .where = "d.csv:4"};
+	char *r = t ? render(t, &v, err) : NULL;
+
+	snprintf(out, sizeof(out), "%s", r ? r : "(error)");
+	free(r);
+	cJSON_Delete(f);
+	freetemplate(t);
+	return out;
+}
+
+TEST(template_defaults_and_literal_braces)
+{
+	char *err = NULL;
+
+	CHECK_STR(rendered("[{{task.hint | default: \"none\"}}]", "{}", &err), "[none]");
+	CHECK_STR(rendered("[{{ task.hint|default:'x y' }}]", "{\"hint\": \"h\"}", &err), "[h]");
+	CHECK_STR(rendered("[{{task.hint | default: \"\"}}]", "{\"hint\": null}", &err), "[]");
+	CHECK_STR(rendered("{{ \"{{\" }}input{{ '}}' }} {{input}}", "{}", &err), "{{input}} IN");
+	CHECK_STR(rendered("{{ \"}}\" }}", "{}", &err), "}}");
+	CHECK_STR(rendered("a\n{{task.hint}}", "{}", &err), "(error)");
+	CHECK_HAS(err, "d.csv:4: task 't1' has no field 'hint', which p.md:2 uses");
+	free(err);
+	CHECK_STR(rendered("{{task.hint | upper}}", "{}", &err), "(error)");
+	CHECK_HAS(err, "p.md:1: {{task.hint | upper}}: the one filter is | default: \"text\"");
+	free(err);
+	CHECK_STR(rendered("{{input | default: \"x\"}}", "{}", &err), "(error)");
+	CHECK_HAS(err, "a default is for {{task.FIELD}}");
+	free(err);
+	CHECK_STR(rendered("{{ \"open }}", "{}", &err), "(error)");
+	CHECK_HAS(err, "unknown variable");
+	free(err);
 }
