@@ -152,6 +152,8 @@ static int jsonarray(struct state *st, const char *path, hash h, char **err)
 	if (!text)
 		return -1;
 	const char *p = text;
+	if (!strncmp(p, "\xEF\xBB\xBF", 3))
+		p += 3; /* a byte order mark */
 	while (*p && strchr(" \t\r\n", *p))
 		p++;
 	val[0] = (hash){*p == '[' ? 2 : 1, 0};

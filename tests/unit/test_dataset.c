@@ -299,7 +299,7 @@ TEST(dataset_tasks_from_csv_with_mapping)
 	intmpdir();
 	s.fields = (struct fieldmap){.id = "n", .input = "question"};
 	put("m.csv", "n,question,answer\n7,\"multi\nline\",2\n8,b,\n");
-	put("arr.json", "[{\"input\": \"a\", \"answer\": \"1\"}, {\"input\": \"b\"}]");
+	put("arr.json", "\xEF\xBB\xBF[{\"input\": \"a\", \"answer\": \"1\"}, {\"input\": \"b\"}]");
 	st = openstate("cache");
 	strvadd(&s.taskpaths, "m.csv");
 	REQUIRE(listtasks(&s, st, &tl, &err) == 0);
