@@ -326,7 +326,8 @@ static int csvrow(const char *file, const char **pp, const char *end, int delim,
 	return 1;
 }
 
-int parsecsv(const char *file, const char *text, size_t len, int delim, struct recordlist *out, char **err)
+int parsecsv(const char *file, const char *text, size_t len, int delim, const struct strv *columns,
+             struct recordlist *out, char **err)
 {
 	const char *p = text, *end = text + len;
 	struct strv header = {0}, row = {0};
@@ -335,6 +336,11 @@ int parsecsv(const char *file, const char *text, size_t len, int delim, struct r
 	*err = NULL;
 	if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
 		p += 3; /* the byte order mark spreadsheets write */
+	if (columns && columns->n) {
+		for (size_t i = 0; i < columns->n; i++)
+			strvadd(&header, columns->v[i]);
+		headerline = -1;
+	}
 	for (;;) {
 		int rowline = line;
 		strvfree(&row);
@@ -356,8 +362,11 @@ int parsecsv(const char *file, const char *text, size_t len, int delim, struct r
 			continue;
 		}
 		if (row.n != header.n) {
-			*err = xasprintf("%s:%d: %zu field%s, but the header (line %d) has %zu columns", file, rowline, row.n,
-			                 row.n == 1 ? "" : "s", headerline, header.n);
+			char *names = headerline > 0 ? xasprintf("the header (line %d)", headerline)
+			                             : xstrdup("the suite's fields.columns");
+			*err = xasprintf("%s:%d: %zu field%s, but %s has %zu columns", file, rowline, row.n,
+			                 row.n == 1 ? "" : "s", names, header.n);
+			free(names);
 			r = -1;
 			break;
 		}
@@ -378,7 +387,7 @@ done:
 	return *err ? -1 : 0;
 }
 
-int readdataset(const char *path, struct recordlist *out, char **err)
+int readdataset(const char *path, const struct strv *columns, struct recordlist *out, char **err)
 {
 	size_t len, n = baselen(path);
 	char *text = readdata(path, &len, err);
@@ -387,9 +396,9 @@ int readdataset(const char *path, struct recordlist *out, char **err)
 	if (!text)
 		return -1;
 	if (endswith(path, n, ".csv"))
-		r = parsecsv(path, text, len, ',', out, err);
+		r = parsecsv(path, text, len, ',', columns, out, err);
 	else if (endswith(path, n, ".tsv"))
-		r = parsecsv(path, text, len, '\t', out, err);
+		r = parsecsv(path, text, len, '\t', columns, out, err);
 	else if (endswith(path, n, ".json"))
 		r = parsejsonarray(path, text, len, out, err);
 	else

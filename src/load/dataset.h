@@ -38,12 +38,15 @@ int isdataset(const char *path);
 /* the file's bytes, decompressed by its extension (.gz: zlib, .zst: zstd);
  * NUL-terminated; NULL and *err when unreadable or corrupt */
 char *readdata(const char *path, size_t *len, char **err);
-/* every record of a dataset file (or a .json file); -1 and *err naming
+/* every record of a dataset file (or a .json file); columns names a CSV's
+ * columns when it has no header row (else NULL); -1 and *err naming
  * FILE:LINE on a bad record */
-int readdataset(const char *path, struct recordlist *out, char **err);
-/* parse CSV (delim ',') or TSV (delim '\t') text with a header row into
- * records; file names errors */
-int parsecsv(const char *file, const char *text, size_t len, int delim, struct recordlist *out, char **err);
+int readdataset(const char *path, const struct strv *columns, struct recordlist *out, char **err);
+/* parse CSV (delim ',') or TSV (delim '\t') text into records: the header
+ * row names the columns, or columns does when it is given (a file without
+ * a header row, as the original MMLU CSVs are); file names errors */
+int parsecsv(const char *file, const char *text, size_t len, int delim, const struct strv *columns,
+             struct recordlist *out, char **err);
 /* parse a JSON array of objects (or one object: out->whole) */
 int parsejsonarray(const char *file, const char *text, size_t len, struct recordlist *out, char **err);
 /* parse JSON lines; blank lines are skipped */

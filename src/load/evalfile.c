@@ -483,7 +483,7 @@ static void freemerged(struct ctx *c)
 static const char *const topkeys[] = {"cache", "jobs", "defaults", "suites", NULL};
 static const char *const suitekeys[] = {"tasks", "prompt", "iterations", "timeout", "agent", "grader", "threshold",
                                         "fields", "expected_pattern", NULL};
-static const char *const fieldkeys[] = {"id", "input", "expected", "choices", NULL};
+static const char *const fieldkeys[] = {"id", "input", "expected", "choices", "columns", NULL};
 static const char *const agentkeys[] = {"command", "deps", "env", "provider", "model", "base_url", "api_key_env",
                                         "system", "params", "max_connections", "retries", NULL};
 static const char *const graderkeys[] = {"type", "trim", "ignore_case", "pattern", "tolerance", "relative", "command",
@@ -718,6 +718,13 @@ static void loadfieldmap(struct ctx *c, const struct ynode *n, const char *where
 				strvadd(&m->choices, str(c, f, fw));
 			}
 		}
+		snprintf(fw, sizeof(fw), "%s.columns", w);
+		if ((f = get(v, "columns"))) {
+			if (f->type != YSEQ || !f->n)
+				fail(c, f, "%s: expected a list of column names (for a CSV file without a header row)", fw);
+			for (size_t i = 0; i < f->n; i++)
+				strvadd(&m->columns, str(c, f->kids[i], fw));
+		}
 		canon(&b, v);
 	}
 	snprintf(w, sizeof(w), "%s.expected_pattern", where);
@@ -896,6 +903,7 @@ void freeevalfile(struct evalfile *ef)
 		free(s->fields.input);
 		free(s->fields.expected);
 		strvfree(&s->fields.choices);
+		strvfree(&s->fields.columns);
 		free(s->fields.expected_pattern);
 		freepattern(s->fields.re);
 		free(s->fields.canon);

@@ -58,6 +58,7 @@ struct grader {
 struct fieldmap {
 	char *id, *input, *expected;  /* dotted paths, or NULL */
 	struct strv choices;          /* one path to a list, or several columns */
+	struct strv columns;          /* a CSV without a header row: its columns */
 	int choicecols;               /* choices named a list of columns */
 	char *expected_pattern;       /* its first group is the expected answer */
 	void *re;                     /* expected_pattern compiled (PCRE2) */

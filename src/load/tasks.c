@@ -98,7 +98,7 @@ static int datasettasks(struct tasklist *tl, const struct suite *s, const char *
 	struct recordlist rl = {0};
 	int jsonl = strstr(path, ".jsonl") != NULL;
 
-	if (readdataset(path, &rl, err) < 0) {
+	if (readdataset(path, &s->fields.columns, &rl, err) < 0) {
 		freerecords(&rl);
 		return -1;
 	}

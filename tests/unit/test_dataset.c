@@ -15,7 +15,7 @@
 
 static int csv(const char *text, int delim, struct recordlist *rl, char **err)
 {
-	return parsecsv("d.csv", text, strlen(text), delim, rl, err);
+	return parsecsv("d.csv", text, strlen(text), delim, NULL, rl, err);
 }
 
 /* the string field key of record i */
@@ -80,6 +80,28 @@ TEST(dataset_csv_errors_name_the_line)
 	CHECK_HAS(err, "header row");
 	free(err);
 	freerecords(&rl);
+}
+
+TEST(dataset_csv_without_a_header_row)
+{
+	struct recordlist rl = {0};
+	struct strv cols = {0};
+	char *err = NULL;
+
+	strvadd(&cols, "question");
+	strvadd(&cols, "A");
+	strvadd(&cols, "answer");
+	REQUIRE(parsecsv("m.csv", "Why?,x,A\n\"2\n3\",y,B\n", 21, ',', &cols, &rl, &err) == 0);
+	REQUIRE(rl.n == 2);
+	CHECK_INT(rl.v[0].line, 1);
+	CHECK_STR(cell(&rl, 0, "question"), "Why?");
+	CHECK_STR(cell(&rl, 1, "answer"), "B");
+	freerecords(&rl);
+	CHECK_INT(parsecsv("m.csv", "a,b\n", 4, ',', &cols, &rl, &err), -1);
+	CHECK_HAS(err, "m.csv:1: 2 fields, but the suite's fields.columns has 3 columns");
+	free(err);
+	freerecords(&rl);
+	strvfree(&cols);
 }
 
 TEST(dataset_tsv_and_unnamed_index_column)
@@ -162,7 +184,7 @@ TEST(dataset_compressed_files)
 	REQUIRE(z);
 	gzwrite(z, text, (unsigned)strlen(text));
 	gzclose(z);
-	REQUIRE(readdataset("d.jsonl.gz", &rl, &err) == 0);
+	REQUIRE(readdataset("d.jsonl.gz", NULL, &rl, &err) == 0);
 	REQUIRE(rl.n == 2);
 	CHECK_STR(cell(&rl, 1, "q"), "two");
 	CHECK_INT(rl.v[1].line, 2);
@@ -176,7 +198,7 @@ TEST(dataset_compressed_files)
 	FILE *f = fopen("d.csv.zst", "wb");
 	fwrite(zb, 1, zn, f);
 	fclose(f);
-	REQUIRE(readdataset("d.csv.zst", &rl, &err) == 0);
+	REQUIRE(readdataset("d.csv.zst", NULL, &rl, &err) == 0);
 	REQUIRE(rl.n == 1);
 	CHECK_STR(cell(&rl, 0, "a"), "1");
 	freerecords(&rl);
@@ -185,12 +207,12 @@ TEST(dataset_compressed_files)
 	fwrite(zb, 1, zn - 4, f);
 	fclose(f);
 	free(zb);
-	CHECK_INT(readdataset("cut.csv.zst", &rl, &err), -1);
+	CHECK_INT(readdataset("cut.csv.zst", NULL, &rl, &err), -1);
 	CHECK_HAS(err, "cut.csv.zst");
 	free(err);
 	freerecords(&rl);
 	put("bad.csv.gz", "\x1f\x8b\x08\x00garbage");
-	CHECK_INT(readdataset("bad.csv.gz", &rl, &err), -1);
+	CHECK_INT(readdataset("bad.csv.gz", NULL, &rl, &err), -1);
 	CHECK_HAS(err, "bad.csv.gz: not a valid gzip file");
 	free(err);
 	freerecords(&rl);
