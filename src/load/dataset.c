@@ -633,9 +633,11 @@ static int mapchoices(const struct fieldmap *m, cJSON *o, const char *where, cha
 		const cJSON *v = present(fieldat(o, path));
 		if (!v)
 			return 0; /* no choices: the grader says whether it needs them */
-		if (cJSON_IsArray(v))
-			list = cJSON_Duplicate(v, 1);
-		else if (cJSON_IsString(v))
+		if (cJSON_IsArray(v)) { /* each choice as text, like a CSV's */
+			const cJSON *e;
+			list = cJSON_CreateArray();
+			cJSON_ArrayForEach(e, v) cJSON_AddItemToArray(list, itemstring(e));
+		} else if (cJSON_IsString(v))
 			list = parselist(v->valuestring);
 		if (!list) {
 			if (!m || !m->choices.n)

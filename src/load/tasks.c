@@ -96,7 +96,8 @@ static int dirtask(struct tasklist *tl, const char *path, struct state *st, char
 static int datasettasks(struct tasklist *tl, const struct suite *s, const char *path, char **err)
 {
 	struct recordlist rl = {0};
-	int jsonl = strstr(path, ".jsonl") != NULL;
+	const char *ext = strstr(path, ".jsonl");
+	int jsonl = ext && (!ext[6] || !strcmp(ext + 6, ".gz") || !strcmp(ext + 6, ".zst"));
 
 	if (readdataset(path, &s->fields.columns, &rl, err) < 0) {
 		freerecords(&rl);

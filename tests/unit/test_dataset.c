@@ -302,7 +302,24 @@ TEST(dataset_choices_from_columns_and_defaults)
 	cJSON_Delete(o);
 
 	/* no mapping at all: a CSV "choices" cell is parsed; a plain one kept */
-	o = cJSON_Parse("{\"choices\": \"['p', 'q']\", \"answer\": \"1\"}");
+	o = cJSON_Parse("{\"opts\": [1, \"two\"]}");
+	m = (struct fieldmap){0};
+	strvadd(&m.choices, "opts");
+	REQUIRE(mapfields(&m, o, "m.jsonl:1", &in, &exp, &err) == 0);
+	s = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(o, "choices"));
+	CHECK_STR(s, "[\"1\",\"two\"]"); /* a JSON list's items as text too */
+	cJSON_free(s);
+	strvfree(&m.choices);
+	cJSON_Delete(o);
+	o = cJSON_Parse("{\"opts\": \"plain\"}");
+	strvadd(&m.choices, "opts");
+	CHECK_INT(mapfields(&m, o, "m.jsonl:1", &in, &exp, &err), -1);
+	CHECK_HAS(err, "m.jsonl:1: field 'opts' (the choices) is not a list");
+	free(err);
+	strvfree(&m.choices);
+	cJSON_Delete(o);
+
+		o = cJSON_Parse("{\"choices\": \"['p', 'q']\", \"answer\": \"1\"}");
 	REQUIRE(mapfields(NULL, o, "m.csv:2", &in, &exp, &err) == 0);
 	CHECK(in == NULL);
 	CHECK(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(o, "choices")));
