@@ -96,7 +96,9 @@ static int dirtask(struct tasklist *tl, const char *path, struct state *st, char
 static int datasettasks(struct tasklist *tl, const struct suite *s, const char *path, char **err)
 {
 	struct recordlist rl = {0};
-	const char *ext = strstr(path, ".jsonl");
+	const char *ext = NULL;
+	for (const char *q = path; (q = strstr(q, ".jsonl")); q++)
+		ext = q;
 	int jsonl = ext && (!ext[6] || !strcmp(ext + 6, ".gz") || !strcmp(ext + 6, ".zst"));
 
 	if (readdataset(path, &s->fields.columns, &rl, err) < 0) {
