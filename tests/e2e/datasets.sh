@@ -110,7 +110,7 @@ assert_json r.json '[.suites[0].tasks[].id]' '["one"]'
 # a no-op run must not open it: watch the folder for opens meanwhile
 inotifywait -m -e open --format %f t >opens 2>inw.err &
 inw=$!
-waitfor 5 'grep -q established inw.err' || fail "inotifywait did not start"
+waitfor 5 'grep -qs established inw.err' || fail "inotifywait did not start"
 em --json r.json
 kill "$inw"
 wait "$inw" 2>/dev/null

@@ -91,7 +91,8 @@ TEST(dataset_csv_without_a_header_row)
 	strvadd(&cols, "question");
 	strvadd(&cols, "A");
 	strvadd(&cols, "answer");
-	REQUIRE(parsecsv("m.csv", "Why?,x,A\n\"2\n3\",y,B\n", 21, ',', &cols, &rl, &err) == 0);
+	const char *text = "Why?,x,A\n\"2\n3\",y,B\n";
+	REQUIRE(parsecsv("m.csv", text, strlen(text), ',', &cols, &rl, &err) == 0);
 	REQUIRE(rl.n == 2);
 	CHECK_INT(rl.v[0].line, 1);
 	CHECK_STR(cell(&rl, 0, "question"), "Why?");
