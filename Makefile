@@ -5,7 +5,7 @@
 #   make install      install to $(PREFIX)/bin (PREFIX=/usr/local)
 PREFIX ?= /usr/local
 CC ?= cc
-PKGS = yaml-0.1 libcjson libxxhash
+PKGS = yaml-0.1 libcjson libxxhash zlib libzstd libpcre2-8
 CFLAGS ?= -O2 -g
 WARN = -std=c11 -Wall -Wextra -Werror
 SAN = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -45,7 +45,8 @@ build/modelserver: tests/modelserver/modelserver.c
 	@mkdir -p build
 	$(CC) $(WARN) -O2 -o $@ $< $(shell pkg-config --cflags --libs libmicrohttpd libcjson libxxhash) -lpthread
 
-E2E = tests/e2e/run.sh tests/e2e/watch.sh tests/e2e/http.sh tests/e2e/check.sh tests/e2e/trace.sh tests/e2e/hygiene.sh tests/e2e/keys.sh
+E2E = tests/e2e/run.sh tests/e2e/watch.sh tests/e2e/http.sh tests/e2e/check.sh tests/e2e/trace.sh tests/e2e/hygiene.sh tests/e2e/keys.sh \
+      tests/e2e/datasets.sh
 
 # every script runs, even after one fails; the recipe fails at the end
 test: evalmake build/unittest build/san/evalmake build/san/unittest build/modelserver

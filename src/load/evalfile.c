@@ -19,6 +19,7 @@
 #include <yaml.h>
 
 #include "load/evalfile.h"
+#include "load/dataset.h"
 #include "load/glob.h"
 #include "core/util.h"
 
@@ -590,7 +591,9 @@ static void freemerged(struct ctx *c)
 }
 
 static const char *const topkeys[] = {"cache", "jobs", "defaults", "suites", NULL};
-static const char *const suitekeys[] = {"tasks", "prompt", "iterations", "timeout", "agent", "grader", "threshold", NULL};
+static const char *const suitekeys[] = {"tasks", "prompt", "iterations", "timeout", "agent", "grader", "threshold",
+                                        "fields", "expected_pattern", NULL};
+static const char *const fieldkeys[] = {"id", "input", "expected", "choices", "columns", NULL};
 static const char *const agentkeys[] = {"command", "deps", "env", "env_inputs", "provider", "model", "base_url",
                                         "api_key_env", "system", "params", "max_connections", "retries", NULL};
 static const char *const graderkeys[] = {"type", "trim", "ignore_case", "pattern", "tolerance", "relative", "command",
@@ -807,6 +810,69 @@ static void loadgrader(struct ctx *c, const struct ynode *n, const char *where, 
 	}
 }
 
+/* the suite's `fields` mapping and `expected_pattern` (see struct fieldmap);
+ * after the grader, which says whether tasks need an expected answer */
+static void loadfieldmap(struct ctx *c, const struct ynode *n, const char *where, struct suite *s)
+{
+	struct fieldmap *m = &s->fields;
+	const struct ynode *v;
+	struct buf b = {0};
+	char w[256];
+	int t = s->grader.type;
+
+	m->needexpected = t == GRADE_EXACT || t == GRADE_CONTAINS || t == GRADE_NUMERIC || (t == GRADE_REGEX && !s->grader.pattern);
+	snprintf(w, sizeof(w), "%s.fields", where);
+	if ((v = get(n, "fields"))) {
+		needmap(c, v, w);
+		checkkeys(c, v, w, fieldkeys);
+		char fw[300];
+		const struct ynode *f;
+		snprintf(fw, sizeof(fw), "%s.id", w);
+		if ((f = get(v, "id")))
+			m->id = xstrdup(str(c, f, fw));
+		snprintf(fw, sizeof(fw), "%s.input", w);
+		if ((f = get(v, "input")))
+			m->input = xstrdup(str(c, f, fw));
+		snprintf(fw, sizeof(fw), "%s.expected", w);
+		if ((f = get(v, "expected")))
+			m->expected = xstrdup(str(c, f, fw));
+		snprintf(fw, sizeof(fw), "%s.choices", w);
+		if ((f = get(v, "choices"))) {
+			if (f->type == YSEQ) {
+				if (!f->n)
+					fail(c, f, "%s: expected a field or a non-empty list of columns", fw);
+				for (size_t i = 0; i < f->n; i++)
+					strvadd(&m->choices, str(c, f->kids[i], fw));
+				m->choicecols = 1;
+			} else {
+				strvadd(&m->choices, str(c, f, fw));
+			}
+		}
+		snprintf(fw, sizeof(fw), "%s.columns", w);
+		if ((f = get(v, "columns"))) {
+			if (f->type != YSEQ || !f->n)
+				fail(c, f, "%s: expected a list of column names (for a CSV file without a header row)", fw);
+			for (size_t i = 0; i < f->n; i++)
+				strvadd(&m->columns, str(c, f->kids[i], fw));
+		}
+		canon(&b, v);
+	}
+	snprintf(w, sizeof(w), "%s.expected_pattern", where);
+	if ((v = get(n, "expected_pattern"))) {
+		char *e;
+		m->expected_pattern = xstrdup(str(c, v, w));
+		if (!(m->re = compilepattern(m->expected_pattern, &e))) {
+			char msg[300];
+			snprintf(msg, sizeof(msg), "%s", e);
+			free(e);
+			fail(c, v, "%s: invalid regular expression: %s", w, msg);
+		}
+		bufaddf(&b, "\npattern:%s", m->expected_pattern);
+	}
+	bufaddf(&b, "\nneedexpected:%d", m->needexpected);
+	m->canon = bufdetach(&b);
+}
+
 static void loadsuite(struct ctx *c, const char *name, const struct ynode *keynode, const struct ynode *n, struct suite *s)
 {
 	const struct ynode *v;
@@ -848,6 +914,7 @@ static void loadsuite(struct ctx *c, const char *name, const struct ynode *keyno
 	loadagent(c, v, w, &s->agent);
 	snprintf(w, sizeof(w), "%s.grader", where);
 	loadgrader(c, get(n, "grader"), w, &s->grader);
+	loadfieldmap(c, n, where, s);
 }
 
 static void load(struct ctx *c, struct evalfile *ef, struct ynode *root)
@@ -971,6 +1038,14 @@ void freeevalfile(struct evalfile *ef)
 		strvfree(&s->grader.depdirs);
 		strvfree(&s->grader.envinputs);
 		free(s->grader.canon);
+		free(s->fields.id);
+		free(s->fields.input);
+		free(s->fields.expected);
+		strvfree(&s->fields.choices);
+		strvfree(&s->fields.columns);
+		free(s->fields.expected_pattern);
+		freepattern(s->fields.re);
+		free(s->fields.canon);
 	}
 	free(ef->suites);
 	free(ef->path);

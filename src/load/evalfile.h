@@ -67,6 +67,20 @@ struct grader {
 #define MAX_ITERATIONS 10000        /* iterations of a suite */
 #define MAX_CELLS 10000000          /* tasks x iterations of a suite */
 
+/* a suite's field mapping (its `fields` and `expected_pattern` keys): which
+ * task field is what; all zero means the defaults (input; expected, ideal,
+ * target or answer; id; choices). Applied by load/dataset.c. */
+struct fieldmap {
+	char *id, *input, *expected;  /* dotted paths, or NULL */
+	struct strv choices;          /* one path to a list, or several columns */
+	struct strv columns;          /* a CSV without a header row: its columns */
+	int choicecols;               /* choices named a list of columns */
+	char *expected_pattern;       /* its first group is the expected answer */
+	void *re;                     /* expected_pattern compiled (PCRE2) */
+	int needexpected;             /* the grader compares with an expected answer */
+	char *canon;                  /* all of the above as text, for memo keys */
+};
+
 struct suite {
 	char *name;
 	struct strv taskglobs;  /* as written */
@@ -78,6 +92,7 @@ struct suite {
 	double threshold;       /* < 0 when none */
 	struct agent agent;
 	struct grader grader;
+	struct fieldmap fields; /* which task field is the id, input, expected, choices */
 	char *where;            /* "FILE:LINE:COL" of the suite, for messages */
 };
 

@@ -9,9 +9,8 @@
 #include <sys/stat.h>
 
 #include "load/tasks.h"
+#include "load/dataset.h"
 #include "core/util.h"
-
-static const char *const expectedkeys[] = {"expected", "ideal", "target", "answer"};
 
 static int cmpstr(const void *a, const void *b)
 {
@@ -132,8 +131,8 @@ static const char *badid(const char *id)
 	for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
 		if (*p < 0x20 || *p == 0x7f)
 			return "holds a control character (a line break, a tab)";
-		if (*p == '/' || *p == '#')
-			return "holds '/' or '#', which separate the parts of a cell's name (SUITE/TASK#K)";
+		if (*p == '#')
+			return "holds '#', which ends the task's part of a cell's name (SUITE/TASK#K)";
 	}
 	return NULL;
 }
@@ -232,7 +231,7 @@ static const char *badfield(const cJSON *o, const char **field)
 /* check a task object o parsed from the n bytes of text; at is "FILE:LINE"
  * of a .jsonl line, or NULL for a whole file (then path names it, and the
  * line is the field's) */
-static int checktask(const cJSON *o, const char *text, size_t n, const char *path, int line, char **err)
+static int checkfields(const cJSON *o, const char *text, size_t n, const char *path, int line, char **err)
 {
 	const char *field, *why;
 
@@ -257,65 +256,85 @@ static int checktask(const cJSON *o, const char *text, size_t n, const char *pat
 	return 0;
 }
 
-static char *idof(const cJSON *o, int line)
+/* the tasks of a file of many (load/dataset.c reads every format): a task
+ * per record, its id from the suite's mapping, else its position */
+static int datasettasks(struct tasklist *tl, const struct suite *s, const char *path, char **err)
 {
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+	struct recordlist rl = {0};
+	const char *ext = NULL;
+	for (const char *q = path; (q = strstr(q, ".jsonl")); q++)
+		ext = q;
+	int jsonl = ext && (!ext[6] || !strcmp(ext + 6, ".gz") || !strcmp(ext + 6, ".zst"));
 
-	if (cJSON_IsString(id) && id->valuestring[0])
-		return xstrdup(id->valuestring);
-	if (cJSON_IsNumber(id))
-		return xasprintf("%.17g", id->valuedouble);
-	return xasprintf("%d", line);
-}
-
-static int jsonltasks(struct tasklist *tl, const char *path, char **err)
-{
-	size_t len;
-	char *text = readfile(path, &len);
-	char *p, *end;
-	int line = 0;
-
-	if (!text) {
-		*err = xasprintf("%s: cannot read: %s", path, filewhy(errno));
+	if (readdataset(path, &s->fields.columns, &rl, err) < 0) {
+		freerecords(&rl);
 		return -1;
 	}
-	for (p = text; p < text + len; p = end + 1) {
-		end = memchr(p, '\n', (size_t)(text + len - p));
-		if (!end)
-			end = text + len;
-		line++;
-		size_t n = (size_t)(end - p);
-		if (n && p[n - 1] == '\r')
-			n--;
-		size_t sp = 0;
-		while (sp < n && (p[sp] == ' ' || p[sp] == '\t'))
-			sp++;
-		if (sp == n)
-			continue;
-		cJSON *o = cJSON_ParseWithLength(p, n);
-		if (!o || !cJSON_IsObject(o)) {
-			*err = xasprintf("%s:%d: expected one JSON object per line%s", path, line,
-			                 o ? "" : " (this line is not valid JSON)");
+	for (size_t i = 0; i < rl.n; i++) {
+		struct record *r = &rl.v[i];
+		cJSON *o = cJSON_ParseWithLength(r->text, r->len);
+		/* .jsonl keeps its line numbers as ids; other files number their rows */
+		char *pos = xasprintf("%d", jsonl ? r->line : r->ordinal);
+		char *id;
+		if (rl.whole) { /* one object in a .json.gz: named by the file, x.json.gz is x */
+			id = basename_of(path, 1);
+			if (strrchr(id, '.'))
+				*strrchr(id, '.') = '\0';
+		} else {
+			id = mappedid(&s->fields, o, pos);
+		}
+		free(pos);
+		if (checkfields(o, r->text, r->len, path, r->line, err) < 0) {
 			cJSON_Delete(o);
-			free(text);
+			free(id);
+			freerecords(&rl);
 			return -1;
 		}
-		if (checktask(o, p, n, path, line, err) < 0) {
-			cJSON_Delete(o);
-			free(text);
+		cJSON_Delete(o);
+		if (!id) {
+			*err = xasprintf("%s:%d: no id field '%s' (the suite's fields.id)", path, r->line, s->fields.id);
+			freerecords(&rl);
 			return -1;
 		}
 		struct task *t = addtask(tl);
 		t->kind = TASK_JSONL;
 		t->path = xstrdup(path);
-		t->line = line;
-		t->id = idof(o, line);
-		t->text = xstrndup(p, n);
-		t->content = hashbytes(p, n);
-		cJSON_Delete(o);
+		t->line = rl.whole ? 0 : r->line;
+		t->id = id;
+		t->text = r->text;
+		t->content = hashbytes(r->text, r->len);
+		r->text = NULL;
 	}
-	free(text);
+	freerecords(&rl);
 	return 0;
+}
+
+/* is the .json file with content hash h an array of tasks? Memoized, so a
+ * no-op run reads no .json task */
+static int jsonarray(struct state *st, const char *path, hash h, char **err)
+{
+	struct hasher hr;
+	hash key, val[2];
+	size_t len;
+
+	hashstart(&hr, "json-array-v1");
+	hashaddhash(&hr, h);
+	key = hashend(&hr);
+	if (memoget(st, key, val) == 0)
+		return val[0].low64 == 2;
+	char *text = readdata(path, &len, err);
+	if (!text)
+		return -1;
+	const char *p = text;
+	if (!strncmp(p, "\xEF\xBB\xBF", 3))
+		p += 3; /* a byte order mark */
+	while (*p && strchr(" \t\r\n", *p))
+		p++;
+	val[0] = (hash){*p == '[' ? 2 : 1, 0};
+	val[1] = (hash){0, 0};
+	free(text);
+	memoput(st, key, val);
+	return val[0].low64 == 2;
 }
 
 int listtasks(const struct suite *s, struct state *st, struct tasklist *out, char **err)
@@ -333,6 +352,14 @@ int listtasks(const struct suite *s, struct state *st, struct tasklist *out, cha
 		if (len > 5 && !strcmp(path + len - 5, ".json")) {
 			hash h;
 			if (filehash(st, path, &h) == 0) {
+				int arr = jsonarray(st, path, h, err);
+				if (arr < 0)
+					return -1;
+				if (arr) {
+					if (datasettasks(out, s, path, err) < 0)
+						return -1;
+					continue;
+				}
 				struct task *t = addtask(out);
 				t->kind = TASK_JSON;
 				t->path = xstrdup(path);
@@ -352,14 +379,17 @@ int listtasks(const struct suite *s, struct state *st, struct tasklist *out, cha
 		if (S_ISDIR(sb.st_mode)) {
 			if (dirtask(out, path, st, err) < 0)
 				return -1;
-		} else if (len > 6 && !strcmp(path + len - 6, ".jsonl")) {
-			if (jsonltasks(out, path, err) < 0)
+		} else if (isdataset(path)) {
+			if (datasettasks(out, s, path, err) < 0)
 				return -1;
 		} else {
-			*err = xasprintf("%s: suite '%s': a task is a directory, a .json or a .jsonl file", path, s->name);
+			*err = xasprintf("%s: suite '%s': a task is a directory, a .json, .jsonl, .csv or .tsv file (also .gz or .zst)",
+			                 path, s->name);
 			return -1;
 		}
 	}
+	for (size_t i = first; i < out->n; i++)
+		out->v[i].map = &s->fields;
 	/* ids must be unique within a suite: a cell is named SUITE/TASK#K */
 	struct htab *seen = mkhtab(out->n - first);
 	for (size_t i = first; i < out->n; i++) {
@@ -435,17 +465,27 @@ static void setinput(struct task *t, const cJSON *in)
 	}
 }
 
-static int loadfields(struct task *t, cJSON *o)
+/* "FILE:LINE" of a task, or its path; caller frees */
+static char *taskwhere(const struct task *t)
 {
+	return t->line ? xasprintf("%s:%d", t->path, t->line) : xstrdup(t->path);
+}
+
+static int loadfields(struct task *t, cJSON *o, char **err)
+{
+	const cJSON *in;
+	cJSON *exp;
+	char *where = taskwhere(t);
+	int r = mapfields(t->map, o, where, &in, &exp, err);
+
+	free(where);
 	t->fields = o;
-	setinput(t, cJSON_GetObjectItemCaseSensitive(o, "input"));
-	for (size_t i = 0; i < LEN(expectedkeys); i++) {
-		const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, expectedkeys[i]);
-		if (e) {
-			addexpected(t, e);
-			break;
-		}
-	}
+	if (r < 0)
+		return -1;
+	setinput(t, in);
+	t->hasinput = in != NULL;
+	addexpected(t, exp);
+	cJSON_Delete(exp);
 	return 0;
 }
 
@@ -462,7 +502,7 @@ static int loaddir(struct task *t, char **err)
 		if (!strcmp(f, "task.json")) {
 			char *text = readfile(full, NULL);
 			fields = text ? cJSON_Parse(text) : NULL;
-			int bad = !cJSON_IsObject(fields) || checktask(fields, text, strlen(text), full, 0, err) < 0;
+			int bad = !cJSON_IsObject(fields) || checkfields(fields, text, strlen(text), full, 0, err) < 0;
 			if (!cJSON_IsObject(fields))
 				*err = xasprintf("%s: expected one JSON object", full);
 			free(text);
@@ -484,8 +524,13 @@ static int loaddir(struct task *t, char **err)
 	strvfree(&files);
 	if (!fields)
 		fields = cJSON_CreateObject();
-	loadfields(t, fields);
+	if (loadfields(t, fields, err) < 0) {
+		free(input);
+		free(expected);
+		return -1;
+	}
 	if (input) {
+		t->hasinput = 1;
 		free(t->input);
 		cJSON_Delete(t->messages);
 		t->messages = NULL;
@@ -518,7 +563,7 @@ int loadtask(struct task *t, char **err)
 			return -1;
 		}
 		cJSON *o = cJSON_Parse(text);
-		if (cJSON_IsObject(o) && checktask(o, text, strlen(text), t->path, t->line, err) < 0) {
+		if (cJSON_IsObject(o) && checkfields(o, text, strlen(text), t->path, t->line, err) < 0) {
 			cJSON_Delete(o);
 			if (text != t->text)
 				free(text);
@@ -534,7 +579,8 @@ int loadtask(struct task *t, char **err)
 			cJSON_Delete(o);
 			return -1;
 		}
-		loadfields(t, o);
+		if (loadfields(t, o, err) < 0)
+			return -1;
 	}
 	if (!cJSON_GetObjectItemCaseSensitive(t->fields, "id"))
 		cJSON_AddStringToObject(t->fields, "id", t->id);
@@ -578,6 +624,34 @@ int rehashtask(struct task *t, struct state *st, char **err)
 	}
 	t->content = one.v[0].content;
 	freetasks(&one);
+	return 0;
+}
+
+int checktask(const struct task *t, int needinput, char **err)
+{
+	const struct fieldmap *m = t->map;
+
+	*err = NULL;
+	if (needinput && !t->hasinput) {
+		char *where = taskwhere(t);
+		*err = xasprintf("%s: task '%s' has no input (field '%s'); name its field with the suite's "
+		                 "fields: {input: FIELD}, or give a prompt template that uses other fields",
+		                 where, t->id, m && m->input ? m->input : "input");
+		free(where);
+		return -1;
+	}
+	if (m && m->needexpected && !t->expected.n) {
+		char *where = taskwhere(t);
+		if (m->expected)
+			*err = xasprintf("%s: task '%s' has no expected answer (field '%s'), which the suite's grader needs",
+			                 where, t->id, m->expected);
+		else
+			*err = xasprintf("%s: task '%s' has no expected answer (field 'expected', 'ideal', 'target' or "
+			                 "'answer'), which the suite's grader needs; name its field with fields: {expected: FIELD}",
+			                 where, t->id);
+		free(where);
+		return -1;
+	}
 	return 0;
 }
 

@@ -6,7 +6,9 @@
  * task per line; the id is the "id" field, else the line number). Fields
  * "input" (a string or a list of chat messages) and "expected" (or "ideal",
  * "target", "answer"; a list means any of them) are read as OpenAI evals and
- * Inspect write them.
+ * Inspect write them. Datasets as published (.json arrays, .csv, .tsv, any
+ * of them .gz or .zst) are read by load/dataset.c, one task a record, and a
+ * suite's `fields` mapping says which field is what.
  *
  * Listing is cheap: ids and content hashes only, through the stat cache, so
  * a no-op run reads no .json task and no task directory's files. Loading
@@ -28,13 +30,15 @@ struct task {
 	int line;            /* .jsonl: the line number; else 0 */
 	enum taskkind kind;
 	hash content;        /* hash of the task's input files (.jsonl: its line) */
-	char *text;          /* .jsonl: the line itself, until loaded */
+	char *text;          /* .jsonl: the line itself (a dataset row: its JSON), until loaded */
+	const struct fieldmap *map; /* the suite's field mapping (NULL: the defaults) */
 	/* filled by loadtask() */
 	int loaded;
 	char *input;         /* {{input}}: the input text (chat messages as text) */
 	cJSON *messages;     /* the input when it is a list of chat messages */
 	struct strv expected;
 	cJSON *fields;       /* every field of the task, for {{task.FIELD}} */
+	int hasinput;        /* the task has an input field (or file) */
 };
 
 struct tasklist {
@@ -50,6 +54,11 @@ int loadtask(struct task *t, char **err);
 /* recompute a directory or .json task's content hash after its files
  * changed, and forget what was loaded; -1 and *err when unreadable */
 int rehashtask(struct task *t, struct state *st, char **err);
+/* what every cell of a loaded task needs before anything runs: an input
+ * when needinput (no prompt template, or one using {{input}}), an expected
+ * answer when the suite's grader compares with one; -1 and *err naming
+ * FILE:LINE and the field */
+int checktask(const struct task *t, int needinput, char **err);
 /* the task's fields as one JSON object (for EVAL_TASK_JSON); caller frees */
 char *taskjson(struct task *t);
 /* the first expected answer, or "" */

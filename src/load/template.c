@@ -14,6 +14,7 @@ struct seg {
 	int var;        /* 0 for a literal, else a TV_ value */
 	char *text;     /* literal text, or the FIELD path of {{task.FIELD}} */
 	int line;
+	char *dflt;     /* {{task.FIELD | default: "x"}}: used when FIELD is missing */
 };
 
 struct template {
@@ -26,7 +27,16 @@ struct template {
 static void addseg(struct template *t, int var, const char *text, size_t len, int line)
 {
 	xgrow(&t->segs, &t->cap, t->n + 1, sizeof(*t->segs));
-	t->segs[t->n++] = (struct seg){var, xstrndup(text, len), line};
+	t->segs[t->n++] = (struct seg){var, xstrndup(text, len), line, NULL};
+}
+
+/* a quoted string ('...' or "...") at exactly [a, b), without its quotes,
+ * or NULL */
+static char *quoted(const char *a, const char *b)
+{
+	if (b - a < 2 || (*a != '"' && *a != '\'') || b[-1] != *a || memchr(a + 1, *a, (size_t)(b - a - 2)))
+		return NULL;
+	return xstrndup(a + 1, (size_t)(b - a - 2));
 }
 
 struct template *compiletemplate(const char *file, const char *text, unsigned allowed, char **err)
@@ -43,18 +53,53 @@ struct template *compiletemplate(const char *file, const char *text, unsigned al
 				line++;
 			continue;
 		}
-		const char *close = strstr(p + 2, "}}");
+		const char *a = p + 2, *close;
+		while (*a && isspace((unsigned char)*a))
+			a++;
+		/* a string literal may hold braces: {{ "{{" }} is a literal "{{" */
+		close = (*a == '"' || *a == '\'') && strchr(a + 1, *a) ? strstr(strchr(a + 1, *a) + 1, "}}")
+		                                                      : strstr(p + 2, "}}");
 		if (!close) {
 			*err = xasprintf("%s:%d: '{{' without a closing '}}'", file, line);
 			goto fail;
 		}
 		if (p > lit)
 			addseg(t, 0, lit, (size_t)(p - lit), line);
-		const char *a = p + 2, *b = close;
-		while (a < b && isspace((unsigned char)*a))
-			a++;
+		const char *b = close;
 		while (b > a && isspace((unsigned char)b[-1]))
 			b--;
+		char *str = quoted(a, b), *dflt = NULL;
+		if (str) {
+			addseg(t, 0, str, strlen(str), line);
+			free(str);
+			goto next;
+		}
+		/* a filter: {{task.FIELD | default: "text"}} */
+		const char *bar = memchr(a, '|', (size_t)(b - a));
+		if (bar) {
+			const char *f = bar + 1;
+			while (f < b && isspace((unsigned char)*f))
+				f++;
+			if ((size_t)(b - f) > 8 && !memcmp(f, "default:", 8)) {
+				for (f += 8; f < b && isspace((unsigned char)*f); f++)
+					;
+				dflt = quoted(f, b);
+			}
+			if (!dflt) {
+				*err = xasprintf("%s:%d: {{%.*s}}: the one filter is | default: \"text\" (a quoted string)", file,
+				                 line, (int)(b - a), a);
+				goto fail;
+			}
+			b = bar;
+			while (b > a && isspace((unsigned char)b[-1]))
+				b--;
+			if ((size_t)(b - a) <= 5 || memcmp(a, "task.", 5)) {
+				*err = xasprintf("%s:%d: {{%.*s | default: ...}}: a default is for {{task.FIELD}}", file, line,
+				                 (int)(b - a), a);
+				free(dflt);
+				goto fail;
+			}
+		}
 		size_t n = (size_t)(b - a);
 		int var = 0;
 		const char *name = a;
@@ -78,10 +123,13 @@ struct template *compiletemplate(const char *file, const char *text, unsigned al
 			*err = xasprintf("%s:%d: unknown variable {{%.*s}} (known: %s)", file, line, (int)(b - a), a,
 			                 known.s ? known.s : "none");
 			buffree(&known);
+			free(dflt);
 			goto fail;
 		}
 		addseg(t, var, name, n, line);
+		t->segs[t->n - 1].dflt = dflt;
 		t->uses |= (unsigned)var;
+	next:
 		for (const char *q = p; q < close; q++)
 			if (*q == '\n')
 				line++;
@@ -133,9 +181,18 @@ char *render(const struct template *t, const struct tmplvars *v, char **err)
 		case TV_OUTPUT: bufadds(&b, v->output ? v->output : ""); break;
 		case TV_TASK: {
 			const cJSON *f = v->fields ? field(v->fields, s->text) : NULL;
+			if ((!f || cJSON_IsNull(f)) && s->dflt) {
+				bufadds(&b, s->dflt);
+				break;
+			}
 			if (!f) {
-				*err = xasprintf("%s:%d: {{task.%s}}: task '%s' has no field '%s'", t->file, s->line, s->text,
-				                 v->taskname ? v->taskname : "?", s->text);
+				if (v->where)
+					*err = xasprintf("%s: task '%s' has no field '%s', which %s:%d uses (give a default: "
+					                 "{{task.%s | default: \"...\"}})",
+					                 v->where, v->taskname ? v->taskname : "?", s->text, t->file, s->line, s->text);
+				else
+					*err = xasprintf("%s:%d: {{task.%s}}: task '%s' has no field '%s'", t->file, s->line, s->text,
+					                 v->taskname ? v->taskname : "?", s->text);
 				buffree(&b);
 				return NULL;
 			}
@@ -157,8 +214,10 @@ void freetemplate(struct template *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->n; i++)
+	for (size_t i = 0; i < t->n; i++) {
 		free(t->segs[i].text);
+		free(t->segs[i].dflt);
+	}
 	free(t->segs);
 	free(t->file);
 	free(t);

@@ -1,7 +1,11 @@
 /* template: prompt and rubric templates with {{input}}, {{expected}},
  * {{output}} and {{task.FIELD}} (FIELD may be a dotted path into the task's
  * JSON fields). Whitespace inside the braces is allowed. A template is
- * compiled once, so an unknown variable is an error before anything runs. */
+ * compiled once, so an unknown variable is an error before anything runs.
+ *
+ * {{task.FIELD | default: "text"}} gives the text when a task lacks FIELD
+ * (or it is null). A quoted string is a literal: {{ "{{" }} writes "{{"
+ * and {{ '}}' }} writes "}}", the way to put braces in a prompt. */
 #ifndef TEMPLATE_H
 #define TEMPLATE_H
 
@@ -20,6 +24,7 @@ struct tmplvars {
 	const char *input, *expected, *output;
 	const cJSON *fields;   /* the task's fields, for {{task.FIELD}} */
 	const char *taskname;  /* for error messages */
+	const char *where;     /* the task's FILE:LINE, for error messages, or NULL */
 };
 
 /* compile text read from file (named in errors); allowed is a TV_ mask;

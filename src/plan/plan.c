@@ -248,10 +248,17 @@ static char *renderprompt(struct suiteplan *sp, struct task *t, char **err)
 {
 	if (loadtask(t, err) < 0)
 		return NULL;
+	/* checked before any cell runs: the first render is at plan time */
+	if (checktask(t, !sp->tmpl || (templateuses(sp->tmpl) & TV_INPUT), err) < 0)
+		return NULL;
 	if (!sp->tmpl)
 		return xstrdup(t->input);
-	struct tmplvars v = {.input = t->input, .expected = firstexpected(t), .fields = t->fields, .taskname = t->id};
-	return render(sp->tmpl, &v, err);
+	char *where = t->line ? xasprintf("%s:%d", t->path, t->line) : xstrdup(t->path);
+	struct tmplvars v = {.input = t->input, .expected = firstexpected(t), .fields = t->fields, .taskname = t->id,
+	                     .where = where};
+	char *r = render(sp->tmpl, &v, err);
+	free(where);
+	return r;
 }
 
 static hash expectedhash(const struct task *t)
@@ -277,6 +284,9 @@ static int taskhashes(struct plan *p, struct suiteplan *sp, size_t ti, hash out[
 	hashaddu64(&h, sp->tmpl != NULL);
 	hashaddhash(&h, t->content);
 	hashaddstr(&h, t->id); /* {{task.id}} may be in the prompt */
+	/* the field mapping decides the input and expected answer, and what a
+	 * task must have to be valid */
+	hashaddstr(&h, sp->suite->fields.canon ? sp->suite->fields.canon : "");
 	key = hashend(&h);
 	if (memoget(p->st, key, out) == 0)
 		return 0;

@@ -188,13 +188,17 @@ printf '{"id": "caf\xe9", "input": "x"}\n' >tasks/q.jsonl
 printf 'suites:\n  s:\n    tasks: tasks/q.jsonl\n    agent: {command: cat}\n' >Evalfile
 bad_input 'tasks/q.jsonl:1: task id .* not valid UTF-8'
 
-try "ids with '/' or '#' (the separators of a cell's name) are refused"
+try "ids with '#' (it ends a cell's task part) are refused; '/' (HumanEval/0) is a task id like any other"
 mkdir tasks
 printf 'suites:\n  s:\n    tasks: tasks/q.jsonl\n    agent: {command: cat}\n' >Evalfile
-printf '{"id": "a#2", "input": "x"}\n' >tasks/q.jsonl
+printf '{"id": "a#2", "input": "x", "expected": "x"}\n' >tasks/q.jsonl
 bad_input "tasks/q.jsonl:1: task id 'a#2'"
-printf '{"id": "a/b", "input": "x"}\n' >tasks/q.jsonl
-bad_input "tasks/q.jsonl:1: task id 'a/b'"
+printf '{"id": "HumanEval/0", "input": "x", "expected": "x"}\n{"id": "b", "input": "y", "expected": "y"}\n' >tasks/q.jsonl
+em 's/HumanEval/0#1' --json r.json
+assert_rc 0
+check "the target SUITE/TASK#K with a '/' in the task runs that cell alone" jq -e '.ran == 1 and .suites[0].tasks[0].id == "HumanEval/0"' r.json
+em log 's/HumanEval/0#1'
+assert_rc 0
 
 try "wrong-typed task fields are refused with file:line and the field"
 mkdir tasks
@@ -367,7 +371,7 @@ bad_input "suites.s.prompt: 'prompt.md' is not a regular file"
 
 try "iterations past the cap are refused at load, naming file:line:col"
 mkdir tasks
-echo '{"input": "x"}' >tasks/a.json
+echo '{"input": "x", "expected": "x"}' >tasks/a.json
 printf 'suites:\n  s:\n    tasks: tasks/a.json\n    iterations: 1000000\n    agent: {command: cat}\n' >Evalfile
 bad_input "Evalfile:4:17: suites.s.iterations: expected an integer from 1 to 10000, got 1000000"
 sed -i 's/1000000/10000/' Evalfile

@@ -645,6 +645,8 @@ TEST(plan_prompt_using_task_id_keys_each_task)
 	put("idprompt.md", "Task {{task.id}}: {{input}}\n");
 	put("dtasks/alpha/input", "same");
 	put("dtasks/beta/input", "same");
+	put("dtasks/alpha/expected", "x");
+	put("dtasks/beta/expected", "x");
 	REQUIRE(openworld(&w) == 0);
 	struct plan *p = planall(&w);
 	REQUIRE(p != NULL);
