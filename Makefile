@@ -5,7 +5,7 @@
 #   make install      install to $(PREFIX)/bin (PREFIX=/usr/local)
 PREFIX ?= /usr/local
 CC ?= cc
-PKGS = yaml-0.1 libcjson libxxhash
+PKGS = yaml-0.1 libcjson libxxhash libpcre2-8
 CFLAGS ?= -O2 -g
 WARN = -std=c11 -Wall -Wextra -Werror
 SAN = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

@@ -50,8 +50,10 @@ int loadtask(struct task *t, char **err);
 /* recompute a directory or .json task's content hash after its files
  * changed, and forget what was loaded; -1 and *err when unreadable */
 int rehashtask(struct task *t, struct state *st, char **err);
-/* the task's fields as one JSON object (for EVAL_TASK_JSON); caller frees */
-char *taskjson(struct task *t);
+/* the task's fields as one JSON object (for EVAL_TASK_JSON); without
+ * withanswer, less its expected answer (what an agent may see; a grader
+ * sees it all); caller frees */
+char *taskjson(const struct task *t, int withanswer);
 /* the first expected answer, or "" */
 const char *firstexpected(const struct task *t);
 void freetasks(struct tasklist *tl);

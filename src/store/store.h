@@ -83,6 +83,11 @@ char *readpart(const char *entry, const char *part, size_t *len);
  * not yet written when a run is killed; a lost in-process grade is simply
  * computed again */
 int commitgrade(struct store *s, hash key, double score, const char *reason, int durable);
+/* commitgrade for a command grader, keeping what it printed on stderr
+ * in its grade file (after the score and a one-line reason) */
+int commitgradelog(struct store *s, hash key, double score, const char *reason, const char *log);
+/* what a grader printed on stderr with the grade of key, or NULL */
+char *gradelog(struct store *s, hash key);
 /* keep a failed attempt as the cell's last error (replacing the previous) */
 void keeperror(struct store *s, const char *cellid, const char *tmp);
 /* the folder of a run entry, or of a cell's last error */
