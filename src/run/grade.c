@@ -397,10 +397,11 @@ int gradenow(const struct grader *g, const char *output, const struct task *t, i
 	} else if (g->type == GRADE_REGEX) {
 		size_t n = g->pattern ? 1 : t->expected.n;
 		for (size_t i = 0; i < n && *score == 0; i++) {
-			struct regex *re = g->re;
-			if (!g->pattern && !(re = regexcompile(t->expected.v[i], g->ignore_case, err))) {
+			const char *pat = g->pattern ? g->pattern : t->expected.v[i];
+			struct regex *re = g->pattern ? g->re : NULL;
+			if (!re && !(re = regexcompile(pat, g->ignore_case, err))) {
 				char *e = *err;
-				*err = xasprintf("task '%s': invalid regular expression '%s': %s", t->id, t->expected.v[i], e);
+				*err = xasprintf("task '%s': invalid regular expression '%s': %s", t->id, pat, e);
 				free(e);
 				ret = -1;
 				break;

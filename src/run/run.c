@@ -524,7 +524,7 @@ static void startagent(struct sched *s, struct cell *c)
 		fail(s, c, xasprintf("cannot write the cell's entry: %s", strerror(errno)));
 		return;
 	}
-	char *taskj = taskjson(c->task, 0); /* an agent never sees the answer */
+	char *taskj = taskjson(c->task, 1);
 	int r = putfile(j->tmp, "task.json", taskj, strlen(taskj));
 	free(taskj);
 	if (r < 0) {
