@@ -261,10 +261,12 @@ void setgradekey(struct plan *p, struct cell *c, hash out)
 	hashaddhash(&h, c->sp->graderhash);
 	hashaddhash(&h, c->expectedhash);
 	/* a grader that sees more of the task than its answer (a script gets
-	 * every field, a judge the input, choice the choices) grades anew
-	 * when the task changes; shuffled choices move the expected letter */
+	 * every field, choice the choices, a judge what its rubric shows)
+	 * grades anew when the task changes; shuffled choices move the
+	 * expected letter */
 	const struct grader *g = &c->sp->suite->grader;
-	if (g->type == GRADE_COMMAND || g->type == GRADE_JUDGE || g->type == GRADE_CHOICE) {
+	int judgesees = g->type == GRADE_JUDGE && c->sp->rubric && (templateuses(c->sp->rubric) & (TV_INPUT | TV_TASK));
+	if (g->type == GRADE_COMMAND || g->type == GRADE_CHOICE || judgesees) {
 		hashaddhash(&h, c->task->content);
 		hashaddstr(&h, c->task->id);
 	}
@@ -380,7 +382,7 @@ static void resolve(struct plan *p, struct cell *c, int rebuild)
 	                                          c->sp->suite->grader.type == GRADE_COMMAND || c->sp->suite->grader.type == GRADE_JUDGE);
 	if (!g) {
 		c->need = NEED_GRADE;
-		c->why = xstrdup("run cached; grader, its files or the expected answer changed");
+		c->why = xstrdup("run cached; grader, its files, the expected answer or the task it sees changed");
 		return;
 	}
 	c->need = NEED_NOTHING;
