@@ -49,9 +49,9 @@ static size_t groupsep(const char *p)
 
 	if (*p == ',')
 		n = 1;
-	else if (!memcmp(p, "\xc2\xa0", 2))
+	else if (!strncmp(p, "\xc2\xa0", 2))
 		n = 2;
-	else if (!memcmp(p, "\xe2\x80\xaf", 3) || !memcmp(p, "\xe2\x80\x89", 3))
+	else if (!strncmp(p, "\xe2\x80\xaf", 3) || !strncmp(p, "\xe2\x80\x89", 3))
 		n = 3;
 	if (n && isdigit((unsigned char)p[n]) && isdigit((unsigned char)p[n + 1]) && isdigit((unsigned char)p[n + 2])
 	    && !isdigit((unsigned char)p[n + 3]))
@@ -68,7 +68,7 @@ static const char *scannumber(const char *start, const char *p, double *v)
 	const char *q = p;
 
 	/* a sign only where a word would begin: "3-4" is 3 and 4 */
-	int signlen = *q == '-' || *q == '+' ? 1 : !memcmp(q, "\xe2\x88\x92", 3) ? 3 : 0;
+	int signlen = *q == '-' || *q == '+' ? 1 : !strncmp(q, "\xe2\x88\x92", 3) ? 3 : 0;
 	if (signlen) {
 		if (q > start && (isalnum((unsigned char)q[-1]) || q[-1] == '.'))
 			return NULL;
@@ -295,7 +295,7 @@ int checkexpected(const struct grader *g, const struct task *t, char **err)
 		for (size_t i = 0; i < t->expected.n; i++) {
 			double v;
 			if (parsenumber(t->expected.v[i], &v) < 0) {
-				char *w = xstrndup(t->expected.v[i], 80);
+				char *w = xstrndup(t->expected.v[i], strnlen(t->expected.v[i], 80));
 				*err = xasprintf("%s: task '%s': expected answer '%s' is not a number (the grader is numeric)",
 				                 wherefmt(t, at, sizeof(at)), t->id, w);
 				free(w);
@@ -313,7 +313,7 @@ int checkexpected(const struct grader *g, const struct task *t, char **err)
 		}
 		for (size_t i = 0; i < t->expected.n; i++) {
 			if (expectedchoice(&c, t->expected.v[i]) < 0) {
-				char *w = xstrndup(t->expected.v[i], 80);
+				char *w = xstrndup(t->expected.v[i], strnlen(t->expected.v[i], 80));
 				int n = c.n ? c.n : MAXCHOICES;
 				*err = xasprintf("%s: task '%s': expected answer '%s' names no choice (a letter A-%c, an index 0-%d "
 				                 "or the text of one of its %d choices)",
