@@ -287,6 +287,43 @@ assert_rc 2
 check "says the prompt shows no {{choices}}" grep -q 'shows no {{choices}}' "$T/err"
 assert_calls 0
 
+try "shuffle_choices in watch mode: editing one task reruns its iterations, each in its own order"
+mkmc
+mkdir -p tasks/w
+printf '{"question": "W1?", "choices": ["wrong a", "wrong b", "right c", "wrong d"], "answer": 2}\n' >tasks/w/w1.json
+printf '{"question": "W2?", "choices": ["right a", "wrong b", "wrong c"], "answer": "A"}\n' >tasks/w/w2.json
+cat >Evalfile <<'EOF'
+suites:
+  mc:
+    tasks: tasks/w/*.json
+    prompt: prompt.md
+    iterations: 3
+    shuffle_choices: true
+    agent: {command: ./agent.sh}
+    grader: {type: choice}
+EOF
+"$E" watch --jsonl >"$T/out" 2>"$T/err" &
+wpid=$!
+BGPIDS+=("$wpid")
+lines() { wc -l <"$T/out" | tr -d ' '; }
+for ((i = 0; i < 400; i++)); do [ "$(lines)" -ge 1 ] && break; sleep 0.05; done
+[ "$(lines)" = 1 ] || fail "no first report line"
+sleep 0.3
+: >calls
+printf '{"question": "W1?", "choices": ["wrong a", "wrong b", "right c", "wrong d", "wrong e"], "answer": 2}\n' >tasks/w/w1.json.tmp
+mv tasks/w/w1.json.tmp tasks/w/w1.json
+for ((i = 0; i < 400; i++)); do [ "$(lines)" -ge 2 ] && break; sleep 0.05; done
+[ "$(lines)" = 2 ] || fail "no report line after the edit"
+kill -INT "$wpid" 2>/dev/null
+for ((i = 0; i < 200; i++)); do kill -0 "$wpid" 2>/dev/null || break; sleep 0.05; done
+wait "$wpid" 2>/dev/null
+sancheck "$T/err"
+tail -n 1 "$T/out" >line.json
+checks "only the edited task ran, every iteration" '[ "$(sort calls | tr "\n" " ")" = "w1 1 w1 2 w1 3 " ]'
+jqis line.json '[.suites[0].tasks[].cells[].score] | unique' '[1]'
+checks "the new choice is shown in every iteration" '[ $(cat prompt-w1-1 prompt-w1-2 prompt-w1-3 | grep -c "wrong e") = 3 ]'
+checks "orders differ between iterations" '[ $(cksum prompt-w1-1 prompt-w1-2 prompt-w1-3 | cut -d" " -f1 | sort -u | wc -l) -gt 1 ]'
+
 # ---------------------------------------------------------------------------
 # command graders see the task
 
