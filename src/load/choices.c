@@ -20,8 +20,11 @@ int getchoices(const cJSON *fields, struct choices *c, char **err)
 	*err = NULL;
 	if (!f || cJSON_IsNull(f))
 		return 0;
-	if (cJSON_IsObject(f)) /* ARC: {"text": [...], "label": [...]} */
+	const cJSON *labels = NULL;
+	if (cJSON_IsObject(f)) { /* ARC: {"text": [...], "label": [...]} */
+		labels = cJSON_GetObjectItemCaseSensitive(f, "label");
 		f = cJSON_GetObjectItemCaseSensitive(f, "text");
+	}
 	if (!cJSON_IsArray(f)) {
 		*err = xstrdup("'choices' must be a list (or an object with a 'text' list)");
 		return -1;
@@ -40,6 +43,8 @@ int getchoices(const cJSON *fields, struct choices *c, char **err)
 			cJSON_free(s);
 			c->v[c->n] = c->own[c->n];
 		}
+		const cJSON *l = cJSON_GetArrayItem(labels, c->n);
+		c->label[c->n] = cJSON_IsString(l) ? l->valuestring : NULL;
 		c->perm[c->n] = c->n;
 		c->n++;
 	}
@@ -99,6 +104,12 @@ int expectedchoice(const struct choices *c, const char *expected)
 	size_t len = strlen(t);
 	int r = -1;
 
+	/* the dataset's own label */
+	for (int i = 0; i < c->n; i++)
+		if (c->label[i] && !strcmp(c->label[i], t)) {
+			r = shown(c, i);
+			goto done;
+		}
 	/* a letter: "B", "b", "(B)", "B)", "B." */
 	if (len >= 2 && t[0] == '(' && t[len - 1] == ')') {
 		t[--len] = '\0';

@@ -7,7 +7,8 @@
  * seeded by the task and the iteration (the suite's shuffle_choices). An
  * expected answer names a choice by letter ("B", "(B)"), by 0-based index
  * (a number, as MMLU's answer column; a digit string counts as an index)
- * or by the choice's own text. */
+ * or by the choice's own text; with ARC's labels, a label names its choice
+ * first (ARC labels some questions "1" to "4"). */
 #ifndef CHOICES_H
 #define CHOICES_H
 
@@ -17,6 +18,7 @@
 
 struct choices {
 	const char *v[MAXCHOICES];   /* the texts, borrowed from the task's fields */
+	const char *label[MAXCHOICES]; /* ARC's own labels ("1".."4" or "A".."D"), or NULL */
 	char *own[MAXCHOICES];       /* texts made from non-string items */
 	int n;
 	int perm[MAXCHOICES];        /* shown at position i: the choice perm[i] */

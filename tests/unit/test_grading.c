@@ -137,6 +137,7 @@ TEST(choice_expected_as_letter_index_or_text)
 	CHECK_INT(expected(abc, "Rome"), -1);
 	/* ARC's form, and no choices at all (letters and indexes A-Z) */
 	CHECK_INT(expected("{\"choices\": {\"text\": [\"x\", \"y\"], \"label\": [\"A\", \"B\"]}}", "y"), 1);
+	CHECK_INT(expected("{\"choices\": {\"text\": [\"w\", \"x\", \"y\", \"z\"], \"label\": [\"1\", \"2\", \"3\", \"4\"]}}", "3"), 2);
 	CHECK_INT(expected("{}", "B"), 1);
 	CHECK_INT(expected("{\"choices\": \"x\"}", "A"), -2);
 }
