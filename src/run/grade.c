@@ -75,6 +75,8 @@ static const char *scannumber(const char *start, const char *p, double *v)
 		if (*q != '+')
 			num[k++] = '-';
 		q += signlen;
+		if (*q == '$' && isdigit((unsigned char)q[1])) /* "-$5" */
+			q++;
 	}
 	if (!isdigit((unsigned char)*q) && !(*q == '.' && isdigit((unsigned char)q[1])))
 		return NULL;

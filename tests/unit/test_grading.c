@@ -73,6 +73,7 @@ TEST(number_last_in_an_output)
 	CHECK(last("3 eggs") == 3);                   /* not an exponent */
 	CHECK(last("version 1.2.3") == 3);
 	CHECK(last("x = .5") == 0.5);
+	CHECK(last("a loss of -$5") == -5);
 	CHECK(last("50% of 30 is 15%") == 15);
 	CHECK(isnan(last("no digits here")));
 	CHECK(isnan(last("")));
@@ -175,6 +176,28 @@ TEST(choice_render_and_shuffle)
 	CHECK(differs);
 	freechoices(&c);
 	cJSON_Delete(f);
+}
+
+TEST(template_choices_rendered_or_missing)
+{
+	char *err;
+	struct template *t = compiletemplate("p.md", "Q\n{{ choices }}\nA:", TV_INPUT | TV_CHOICES, &err);
+
+	REQUIRE(t != NULL);
+	CHECK(templateuses(t) & TV_CHOICES);
+	struct tmplvars v = {.choices = "A) x\nB) y", .taskname = "t1"};
+	char *r = render(t, &v, &err);
+	CHECK_STR(r, "Q\nA) x\nB) y\nA:");
+	free(r);
+	v.choices = NULL;
+	CHECK(render(t, &v, &err) == NULL);
+	CHECK_HAS(err, "p.md:2: {{choices}}: task 't1' has no 'choices' field");
+	free(err);
+	freetemplate(t);
+	/* a rubric does not know {{choices}} */
+	CHECK(compiletemplate("r.md", "{{choices}}", TV_OUTPUT, &err) == NULL);
+	CHECK_HAS(err, "unknown variable {{choices}}");
+	free(err);
 }
 
 TEST(regex_python_classes_and_last_group)
