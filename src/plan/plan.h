@@ -4,7 +4,8 @@
  * cache format version, the agent's canonical config, the rendered prompt,
  * the task's input files, the agent's deps files and the iteration; its
  * grade key the hash of the run's output, the grader's config and files,
- * and the expected answer. A cell needs a run when no entry has its run
+ * and the expected answer (and the task's content for a grader that sees
+ * more of it, the iteration with shuffled choices). A cell needs a run when no entry has its run
  * key, a grade when no grade has its grade key, else nothing.
  *
  * Cells are ordered iteration-major (every task's first iteration before

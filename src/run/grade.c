@@ -202,7 +202,7 @@ static int loneletter(const char *s, size_t i, int n, int anycase)
 }
 
 /* after an "answer" at p: the letter it announces, or -1 */
-static int announced(const char *s, const char *p, int n, size_t *at)
+static int announced(const char *s, const char *p, int n)
 {
 	static const char *const fill[] = {"is", "was", "would be", "should be", "option", "choice", "letter", "be"};
 
@@ -219,15 +219,12 @@ static int announced(const char *s, const char *p, int n, size_t *at)
 		if (!skipped)
 			break;
 	}
-	int r = loneletter(s, (size_t)(p - s), n, 1);
-	if (r >= 0)
-		*at = (size_t)(p - s);
-	return r;
+	return loneletter(s, (size_t)(p - s), n, 1);
 }
 
 int findchoice(const char *s, int n)
 {
-	size_t len = strlen(s), at;
+	size_t len = strlen(s);
 	int best = -1, marked = -1;
 
 	if (n <= 0 || n > MAXCHOICES)
@@ -239,7 +236,7 @@ int findchoice(const char *s, int n)
 		const char *q = p + 6;
 		if (*q == 's' || *q == 'S')
 			q++;
-		int r = announced(s, q, n, &at);
+		int r = announced(s, q, n);
 		if (r >= 0)
 			best = r;
 	}

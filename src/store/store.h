@@ -5,7 +5,8 @@
  *                    an entry without artifacts (a model call) is packed
  *                    into one file runs/KK/KEY holding the same parts,
  *                    since a file per part costs more than the call
- *   grades/KK/KEY    a grade per grade key of a script or judge grader
+ *   grades/KK/KEY    a grade per grade key of a script or judge grader:
+ *                    score, reason, then what a script printed on stderr
  *   errors/ID/       the last failed attempt of a cell, for `log`; never
  *                    used as a result
  *   log              the index: one checksummed line per run and grade,
