@@ -527,7 +527,9 @@ static void loadhttp(struct ctx *c, const struct ynode *n, const char *where, st
 		needmap(c, v, w);
 		/* what the tool cannot honour is refused, not silently ignored */
 		const struct ynode *p;
-		if ((p = get(v, "stream")) && !(p->type == YSCALAR && !strcmp(p->val, "false")))
+		char ws[300];
+		snprintf(ws, sizeof(ws), "%s.stream", w);
+		if ((p = get(v, "stream")) && boolean(c, p, ws))
 			fail(c, p, "%s.stream: evalmake reads whole responses: remove 'stream' (or set it to false)", w);
 		if ((p = get(v, "n")) && !(p->type == YSCALAR && !strcmp(p->val, "1")))
 			fail(c, p, "%s.n: evalmake grades one answer per call: remove 'n' (use iterations for more samples)", w);

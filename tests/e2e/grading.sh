@@ -420,6 +420,9 @@ sed -i 's/stream: true/n: 3/' Evalfile
 em
 assert_rc 2
 check "n: file:line:col" grep -qE 'Evalfile:9:[0-9]+: .*\.n: ' "$T/err"
+sed -i 's/n: 3/n: 1, stream: false/' Evalfile
+em
+assert_rc 0
 
 finish
 summary
