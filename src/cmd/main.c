@@ -362,6 +362,10 @@ static int cmdlog(struct opts *o)
 		}
 		else
 			printf("== grade\nnot graded yet (the grader changed)\n");
+		char *glog = g ? gradelog(pr.store, c->gradekey) : NULL;
+		if (glog)
+			printf("== grader stderr\n%s%s", glog, glog[strlen(glog) - 1] == '\n' ? "" : "\n");
+		free(glog);
 		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
 			printf("== artifacts\n%s/artifacts\n", dir);
 	} else if ((dir = errorpath(pr.store, c->id)) && stat(dir, &st) == 0) {

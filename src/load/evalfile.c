@@ -9,7 +9,6 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
-#include <regex.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -592,14 +591,16 @@ static void freemerged(struct ctx *c)
 
 static const char *const topkeys[] = {"cache", "jobs", "defaults", "suites", NULL};
 static const char *const suitekeys[] = {"tasks", "prompt", "iterations", "timeout", "agent", "grader", "threshold",
-                                        "fields", "expected_pattern", NULL};
+                                        "fields", "expected_pattern", "shuffle_choices", NULL};
 static const char *const fieldkeys[] = {"id", "input", "expected", "choices", "columns", NULL};
 static const char *const agentkeys[] = {"command", "deps", "env", "env_inputs", "provider", "model", "base_url",
                                         "api_key_env", "system", "params", "max_connections", "retries", NULL};
 static const char *const graderkeys[] = {"type", "trim", "ignore_case", "pattern", "tolerance", "relative", "command",
                                          "deps", "env_inputs", "rubric", "provider", "model", "base_url", "api_key_env",
-                                         "system", "params", "max_connections", "retries", "choices", NULL};
-static const char *const gradertypes[] = {"exact", "contains", "regex", "numeric", "command", "judge", NULL};
+                                         "system", "params", "max_connections", "retries", "choices", "output_pattern",
+                                         NULL};
+/* in the order of enum gradertype */
+static const char *const gradertypes[] = {"exact", "contains", "regex", "numeric", "command", "judge", "choice", NULL};
 
 /* the HTTP part of an agent section (also a judge grader's model) */
 static void loadhttp(struct ctx *c, const struct ynode *n, const char *where, struct agent *a)
@@ -637,6 +638,14 @@ static void loadhttp(struct ctx *c, const struct ynode *n, const char *where, st
 	snprintf(w, sizeof(w), "%s.params", where);
 	if ((v = get(n, "params"))) {
 		needmap(c, v, w);
+		/* what the tool cannot honour is refused, not silently ignored */
+		const struct ynode *p;
+		char ws[300];
+		snprintf(ws, sizeof(ws), "%s.stream", w);
+		if ((p = get(v, "stream")) && boolean(c, p, ws))
+			fail(c, p, "%s.stream: evalmake reads whole responses: remove 'stream' (or set it to false)", w);
+		if ((p = get(v, "n")) && !(p->type == YSCALAR && !strcmp(p->val, "1")))
+			fail(c, p, "%s.n: evalmake grades one answer per call: remove 'n' (use iterations for more samples)", w);
 		a->params = canonstr(v);
 	}
 	snprintf(w, sizeof(w), "%s.max_connections", where);
@@ -714,12 +723,12 @@ static void loadgrader(struct ctx *c, const struct ynode *n, const char *where, 
 	g->canon = canonconfig(n);
 	snprintf(w, sizeof(w), "%s.type", where);
 	if (!(v = get(n, "type")))
-		fail(c, n, "%s: expected a 'type': exact, contains, regex, numeric, command or judge", where);
+		fail(c, n, "%s: expected a 'type': exact, contains, regex, numeric, choice, command or judge", where);
 	for (int i = 0; gradertypes[i]; i++)
 		if (!strcmp(str(c, v, w), gradertypes[i]))
 			type = i;
 	if (type < 0)
-		fail(c, v, "%s: expected exact, contains, regex, numeric, command or judge, got '%s'", w, v->val);
+		fail(c, v, "%s: expected exact, contains, regex, numeric, choice, command or judge, got '%s'", w, v->val);
 	g->type = (enum gradertype)type;
 	snprintf(w, sizeof(w), "%s.trim", where);
 	if ((v = get(n, "trim")))
@@ -735,15 +744,28 @@ static void loadgrader(struct ctx *c, const struct ynode *n, const char *where, 
 		g->relative = boolean(c, v, w);
 	snprintf(w, sizeof(w), "%s.pattern", where);
 	if ((v = get(n, "pattern"))) {
-		regex_t re;
+		char *e;
 		g->pattern = xstrdup(str(c, v, w));
-		int r = regcomp(&re, g->pattern, REG_EXTENDED | REG_NOSUB | (g->ignore_case ? REG_ICASE : 0));
-		if (r) {
-			char e[128];
-			regerror(r, &re, e, sizeof(e));
-			fail(c, v, "%s: invalid regular expression: %s", w, e);
+		if (!(g->re = regexcompile(g->pattern, g->ignore_case, &e))) {
+			char msg[300];
+			snprintf(msg, sizeof(msg), "%s", e);
+			free(e);
+			fail(c, v, "%s: invalid regular expression: %s", w, msg);
 		}
-		regfree(&re);
+	}
+	snprintf(w, sizeof(w), "%s.output_pattern", where);
+	if ((v = get(n, "output_pattern"))) {
+		char *e;
+		g->output_pattern = xstrdup(str(c, v, w));
+		if (g->type == GRADE_COMMAND || g->type == GRADE_JUDGE)
+			fail(c, v, "%s: is for exact, contains, regex, numeric and choice graders (a %s grader sees the whole output)",
+			     w, gradertypes[g->type]);
+		if (!(g->outre = regexcompile(g->output_pattern, g->ignore_case, &e))) {
+			char msg[300];
+			snprintf(msg, sizeof(msg), "%s", e);
+			free(e);
+			fail(c, v, "%s: invalid regular expression: %s", w, msg);
+		}
 	}
 	if (g->type == GRADE_COMMAND) {
 		snprintf(w, sizeof(w), "%s.command", where);
@@ -820,7 +842,7 @@ static void loadfieldmap(struct ctx *c, const struct ynode *n, const char *where
 	char w[256];
 	int t = s->grader.type;
 
-	m->needexpected = t == GRADE_EXACT || t == GRADE_CONTAINS || t == GRADE_NUMERIC || (t == GRADE_REGEX && !s->grader.pattern);
+	m->needexpected = t == GRADE_EXACT || t == GRADE_CONTAINS || t == GRADE_NUMERIC || t == GRADE_CHOICE || (t == GRADE_REGEX && !s->grader.pattern);
 	snprintf(w, sizeof(w), "%s.fields", where);
 	if ((v = get(n, "fields"))) {
 		needmap(c, v, w);
@@ -908,6 +930,9 @@ static void loadsuite(struct ctx *c, const char *name, const struct ynode *keyno
 	snprintf(w, sizeof(w), "%s.threshold", where);
 	if ((v = get(n, "threshold")))
 		s->threshold = num(c, v, w, 0, 1);
+	snprintf(w, sizeof(w), "%s.shuffle_choices", where);
+	if ((v = get(n, "shuffle_choices")))
+		s->shuffle_choices = boolean(c, v, w);
 	snprintf(w, sizeof(w), "%s.agent", where);
 	if (!(v = get(n, "agent")))
 		fail(c, keynode, "%s: expected an 'agent' (a command or a provider)", where);
@@ -915,6 +940,9 @@ static void loadsuite(struct ctx *c, const char *name, const struct ynode *keyno
 	snprintf(w, sizeof(w), "%s.grader", where);
 	loadgrader(c, get(n, "grader"), w, &s->grader);
 	loadfieldmap(c, n, where, s);
+	s->grader.shuffle = s->shuffle_choices;
+	if (s->shuffle_choices && !s->prompt)
+		fail(c, get(n, "shuffle_choices"), "%s.shuffle_choices: needs a 'prompt' template showing {{choices}}", where);
 }
 
 static void load(struct ctx *c, struct evalfile *ef, struct ynode *root)
@@ -1028,6 +1056,9 @@ void freeevalfile(struct evalfile *ef)
 		free(s->prompt);
 		freeagent(&s->agent);
 		free(s->grader.pattern);
+		regexfree(s->grader.re);
+		free(s->grader.output_pattern);
+		regexfree(s->grader.outre);
 		free(s->grader.command);
 		free(s->grader.rubric);
 		freeagent(&s->grader.judge);

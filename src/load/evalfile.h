@@ -11,8 +11,10 @@
 
 #include <stddef.h>
 
+#include "core/regex.h"
+
 enum agentkind { AGENT_COMMAND, AGENT_HTTP };
-enum gradertype { GRADE_EXACT, GRADE_CONTAINS, GRADE_REGEX, GRADE_NUMERIC, GRADE_COMMAND, GRADE_JUDGE };
+enum gradertype { GRADE_EXACT, GRADE_CONTAINS, GRADE_REGEX, GRADE_NUMERIC, GRADE_COMMAND, GRADE_JUDGE, GRADE_CHOICE };
 
 struct strv {
 	char **v;
@@ -46,6 +48,10 @@ struct grader {
 	enum gradertype type;
 	int trim, ignore_case;
 	char *pattern;          /* regex: pattern (else each expected value is one) */
+	struct regex *re;       /* ... compiled (core/regex.h) */
+	char *output_pattern;   /* its first group is the answer graded */
+	struct regex *outre;    /* ... compiled */
+	int shuffle;            /* the suite's shuffle_choices (choice grader) */
 	double tolerance;       /* numeric */
 	int relative;           /* numeric: tolerance is relative */
 	char *command;          /* command grader */
@@ -90,6 +96,7 @@ struct suite {
 	int iterations;
 	double timeout;
 	double threshold;       /* < 0 when none */
+	int shuffle_choices;    /* {{choices}} shown in an order seeded by task and iteration */
 	struct agent agent;
 	struct grader grader;
 	struct fieldmap fields; /* which task field is the id, input, expected, choices */

@@ -655,12 +655,21 @@ int checktask(const struct task *t, int needinput, char **err)
 	return 0;
 }
 
-char *taskjson(struct task *t)
+char *taskjson(const struct task *t, int withanswer)
 {
-	char *s = t->fields ? cJSON_PrintUnformatted(t->fields) : NULL;
+	cJSON *o = t->fields;
+
+	if (o && !withanswer) {
+		o = cJSON_Duplicate(t->fields, 1);
+		for (size_t i = 0; i < LEN(expectedkeys); i++)
+			cJSON_DeleteItemFromObjectCaseSensitive(o, expectedkeys[i]);
+	}
+	char *s = o ? cJSON_PrintUnformatted(o) : NULL;
 	char *r = xstrdup(s ? s : "{}");
 
 	cJSON_free(s);
+	if (o != t->fields)
+		cJSON_Delete(o);
 	return r;
 }
 

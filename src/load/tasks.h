@@ -59,8 +59,10 @@ int rehashtask(struct task *t, struct state *st, char **err);
  * answer when the suite's grader compares with one; -1 and *err naming
  * FILE:LINE and the field */
 int checktask(const struct task *t, int needinput, char **err);
-/* the task's fields as one JSON object (for EVAL_TASK_JSON); caller frees */
-char *taskjson(struct task *t);
+/* the task's fields as one JSON object (for EVAL_TASK_JSON); without
+ * withanswer, less its expected answer (what an agent may see; a grader
+ * sees it all); caller frees */
+char *taskjson(const struct task *t, int withanswer);
 /* the first expected answer, or "" */
 const char *firstexpected(const struct task *t);
 void freetasks(struct tasklist *tl);

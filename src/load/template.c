@@ -109,6 +109,8 @@ struct template *compiletemplate(const char *file, const char *text, unsigned al
 			var = TV_EXPECTED;
 		else if (n == 6 && !memcmp(a, "output", 6))
 			var = TV_OUTPUT;
+		else if (n == 7 && !memcmp(a, "choices", 7))
+			var = TV_CHOICES;
 		else if (n > 5 && !memcmp(a, "task.", 5)) {
 			var = TV_TASK;
 			name = a + 5;
@@ -116,8 +118,8 @@ struct template *compiletemplate(const char *file, const char *text, unsigned al
 		}
 		if (!var || !(var & allowed)) {
 			struct buf known = {0};
-			static const char *const names[] = {"input", "expected", "output", "task.FIELD"};
-			for (int i = 0; i < 4; i++)
+			static const char *const names[] = {"input", "expected", "output", "task.FIELD", "choices"};
+			for (int i = 0; i < 5; i++)
 				if (allowed & (1u << i))
 					bufaddf(&known, "%s{{%s}}", known.len ? ", " : "", names[i]);
 			*err = xasprintf("%s:%d: unknown variable {{%.*s}} (known: %s)", file, line, (int)(b - a), a,
@@ -179,6 +181,15 @@ char *render(const struct template *t, const struct tmplvars *v, char **err)
 		case TV_INPUT: bufadds(&b, v->input ? v->input : ""); break;
 		case TV_EXPECTED: bufadds(&b, v->expected ? v->expected : ""); break;
 		case TV_OUTPUT: bufadds(&b, v->output ? v->output : ""); break;
+		case TV_CHOICES:
+			if (!v->choices) {
+				*err = xasprintf("%s:%d: {{choices}}: task '%s' has no 'choices' field (a list)", t->file, s->line,
+				                 v->taskname ? v->taskname : "?");
+				buffree(&b);
+				return NULL;
+			}
+			bufadds(&b, v->choices);
+			break;
 		case TV_TASK: {
 			const cJSON *f = v->fields ? field(v->fields, s->text) : NULL;
 			if ((!f || cJSON_IsNull(f)) && s->dflt) {

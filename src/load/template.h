@@ -1,7 +1,9 @@
 /* template: prompt and rubric templates with {{input}}, {{expected}},
- * {{output}} and {{task.FIELD}} (FIELD may be a dotted path into the task's
- * JSON fields). Whitespace inside the braces is allowed. A template is
- * compiled once, so an unknown variable is an error before anything runs.
+ * {{output}}, {{task.FIELD}} (FIELD may be a dotted path into the task's
+ * JSON fields) and {{choices}} (a multiple-choice task's choices, one
+ * "A) text" line each: see choices.h). Whitespace inside the braces is
+ * allowed. A template is compiled once, so an unknown variable is an error
+ * before anything runs.
  *
  * {{task.FIELD | default: "text"}} gives the text when a task lacks FIELD
  * (or it is null). A quoted string is a literal: {{ "{{" }} writes "{{"
@@ -16,12 +18,14 @@ enum {
 	TV_EXPECTED = 2,
 	TV_OUTPUT = 4,
 	TV_TASK = 8,
+	TV_CHOICES = 16,
 };
 
 struct template;
 
 struct tmplvars {
 	const char *input, *expected, *output;
+	const char *choices;   /* {{choices}} rendered, or NULL: the task has none */
 	const cJSON *fields;   /* the task's fields, for {{task.FIELD}} */
 	const char *taskname;  /* for error messages */
 	const char *where;     /* the task's FILE:LINE, for error messages, or NULL */

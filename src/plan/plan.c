@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "plan/plan.h"
+#include "load/choices.h"
 #include "core/util.h"
 
 struct target {
@@ -188,10 +189,15 @@ static int setupconfig(struct plan *p, struct suiteplan *sp, char **err)
 			return -1;
 		}
 		sp->tmplhash = hashbytes(text, strlen(text));
-		sp->tmpl = compiletemplate(s->prompt, text, TV_INPUT | TV_EXPECTED | TV_TASK, err);
+		sp->tmpl = compiletemplate(s->prompt, text, TV_INPUT | TV_EXPECTED | TV_TASK | TV_CHOICES, err);
 		free(text);
 		if (!sp->tmpl)
 			return -1;
+		if (s->shuffle_choices && !(templateuses(sp->tmpl) & TV_CHOICES)) {
+			*err = xasprintf("%s: suite '%s' has shuffle_choices, but its prompt %s shows no {{choices}}", s->where,
+			                 s->name, s->prompt);
+			return -1;
+		}
 	}
 	if (s->agent.system) {
 		sp->system = readfile(s->agent.system, NULL);
@@ -224,6 +230,18 @@ static int setupconfig(struct plan *p, struct suiteplan *sp, char **err)
 	return *err ? -1 : 0;
 }
 
+/* a task's rendered prompt in sp->prompts: one per task, or one per task
+ * and iteration when choices are shuffled (the prompt differs by iteration) */
+static size_t promptslots(const struct suiteplan *sp)
+{
+	return sp->tasks.n * (sp->suite->shuffle_choices ? (size_t)sp->iterations : 1);
+}
+
+static size_t promptslot(const struct suiteplan *sp, size_t ti, int iteration)
+{
+	return sp->suite->shuffle_choices ? ti * (size_t)sp->iterations + (size_t)(iteration - 1) : ti;
+}
+
 static int setupsuite(struct plan *p, struct suiteplan *sp, struct suite *s, const struct planopts *o, char **err)
 {
 	sp->suite = s;
@@ -240,11 +258,11 @@ static int setupsuite(struct plan *p, struct suiteplan *sp, struct suite *s, con
 		                 MAX_CELLS);
 		return -1;
 	}
-	sp->prompts = xcalloc(sp->tasks.n, sizeof(*sp->prompts));
+	sp->prompts = xcalloc(promptslots(sp) + 1, sizeof(*sp->prompts));
 	return 0;
 }
 
-static char *renderprompt(struct suiteplan *sp, struct task *t, char **err)
+static char *renderprompt(struct suiteplan *sp, struct task *t, int iteration, char **err)
 {
 	if (loadtask(t, err) < 0)
 		return NULL;
@@ -256,7 +274,24 @@ static char *renderprompt(struct suiteplan *sp, struct task *t, char **err)
 	char *where = t->line ? xasprintf("%s:%d", t->path, t->line) : xstrdup(t->path);
 	struct tmplvars v = {.input = t->input, .expected = firstexpected(t), .fields = t->fields, .taskname = t->id,
 	                     .where = where};
+	char *shown = NULL;
+	if (templateuses(sp->tmpl) & TV_CHOICES) {
+		struct choices c;
+		if (getchoices(t->fields, &c, err) < 0) {
+			char *e = *err;
+			*err = t->line ? xasprintf("%s:%d: task '%s': %s", t->path, t->line, t->id, e)
+			               : xasprintf("%s: task '%s': %s", t->path, t->id, e);
+			free(e);
+			free(where);
+			return NULL;
+		}
+		if (sp->suite->shuffle_choices)
+			shufflechoices(&c, t->id, iteration);
+		v.choices = shown = c.n ? renderchoices(&c) : NULL;
+		freechoices(&c);
+	}
 	char *r = render(sp->tmpl, &v, err);
+	free(shown);
 	free(where);
 	return r;
 }
@@ -273,7 +308,7 @@ static hash expectedhash(const struct task *t)
 
 /* the rendered prompt's hash and the expected answer's hash of a task,
  * from the memo when the template and the task are unchanged */
-static int taskhashes(struct plan *p, struct suiteplan *sp, size_t ti, hash out[2], char **err)
+static int taskhashes(struct plan *p, struct suiteplan *sp, size_t ti, int iteration, hash out[2], char **err)
 {
 	struct task *t = &sp->tasks.v[ti];
 	struct hasher h;
@@ -287,15 +322,20 @@ static int taskhashes(struct plan *p, struct suiteplan *sp, size_t ti, hash out[
 	/* the field mapping decides the input and expected answer, and what a
 	 * task must have to be valid */
 	hashaddstr(&h, sp->suite->fields.canon ? sp->suite->fields.canon : "");
+	if (sp->suite->shuffle_choices) { /* the shown order depends on the iteration */
+		hashaddstr(&h, "shuffle_choices");
+		hashaddu64(&h, (uint64_t)iteration);
+	}
 	key = hashend(&h);
 	if (memoget(p->st, key, out) == 0)
 		return 0;
-	char *prompt = renderprompt(sp, t, err);
+	char *prompt = renderprompt(sp, t, iteration, err);
 	if (!prompt)
 		return -1;
 	out[0] = hashbytes(prompt, strlen(prompt));
 	out[1] = expectedhash(t);
-	sp->prompts[ti] = prompt;
+	free(sp->prompts[promptslot(sp, ti, iteration)]);
+	sp->prompts[promptslot(sp, ti, iteration)] = prompt;
 	memoput(p->st, key, out);
 	return 0;
 }
@@ -324,6 +364,18 @@ void setgradekey(struct plan *p, struct cell *c, hash out)
 	hashaddhash(&h, out);
 	hashaddhash(&h, c->sp->graderhash);
 	hashaddhash(&h, c->expectedhash);
+	/* a grader that sees more of the task than its answer (a script gets
+	 * every field, choice the choices, a judge what its rubric shows)
+	 * grades anew when the task changes; shuffled choices move the
+	 * expected letter */
+	const struct grader *g = &c->sp->suite->grader;
+	int judgesees = g->type == GRADE_JUDGE && c->sp->rubric && (templateuses(c->sp->rubric) & (TV_INPUT | TV_TASK));
+	if (g->type == GRADE_COMMAND || g->type == GRADE_CHOICE || judgesees) {
+		hashaddhash(&h, c->task->content);
+		hashaddstr(&h, c->task->id);
+	}
+	if (g->shuffle)
+		hashaddu64(&h, (uint64_t)c->iteration);
 	c->gradekey = hashend(&h);
 }
 
@@ -443,8 +495,8 @@ static void resolve(struct plan *p, struct cell *c, int rebuild)
 	if (!g) {
 		c->need = NEED_GRADE;
 		c->why = xstrdup(c->sp->suite->grader.envinputs.n
-		                     ? "run cached; grader, its files, its env_inputs or the expected answer changed"
-		                     : "run cached; grader, its files or the expected answer changed");
+		                     ? "run cached; grader, its files, its env_inputs, the expected answer or the task it sees changed"
+		                     : "run cached; grader, its files, the expected answer or the task it sees changed");
 		return;
 	}
 	c->need = NEED_NOTHING;
@@ -461,12 +513,16 @@ static int rekeycells(struct plan *p, struct suiteplan *sp, size_t ti, char **er
 
 	if (!il || !il->n)
 		return 0;
-	free(sp->prompts[ti]);
-	sp->prompts[ti] = NULL;
-	if (taskhashes(p, sp, ti, th, err) < 0)
+	for (int k = 1; k <= (sp->suite->shuffle_choices ? sp->iterations : 1); k++) {
+		free(sp->prompts[promptslot(sp, ti, k)]);
+		sp->prompts[promptslot(sp, ti, k)] = NULL;
+	}
+	if (!sp->suite->shuffle_choices && taskhashes(p, sp, ti, 1, th, err) < 0)
 		return -1;
 	for (size_t k = 0; k < il->n; k++) {
 		struct cell *c = &p->cells[il->v[k]];
+		if (sp->suite->shuffle_choices && taskhashes(p, sp, ti, c->iteration, th, err) < 0)
+			return -1;
 		c->parts[PART_AGENT] = sp->agenthash;
 		c->parts[PART_PROMPT] = th[0];
 		c->parts[PART_TASK] = c->task->content;
@@ -557,8 +613,8 @@ struct plan *makeplan(struct evalfile *ef, struct state *st, struct store *store
 				struct task *t = &sp->tasks.v[j];
 				if (!sel[i][j] || !targeted(tg, o->ntargets, sp, t, k))
 					continue;
-				if (hashzero(th[i][2 * j + 1]) && hashzero(th[i][2 * j])) {
-					if (taskhashes(p, sp, j, &th[i][2 * j], err) < 0)
+				if (sp->suite->shuffle_choices || (hashzero(th[i][2 * j + 1]) && hashzero(th[i][2 * j]))) {
+					if (taskhashes(p, sp, j, k, &th[i][2 * j], err) < 0)
 						break;
 				}
 				xgrow(&p->cells, &cap, p->ncells + 1, sizeof(*p->cells));
@@ -617,9 +673,10 @@ const char *cellprompt(struct plan *p, struct cell *c, char **err)
 
 	(void)p;
 	*err = NULL;
-	if (!sp->prompts[c->taskno])
-		sp->prompts[c->taskno] = renderprompt(sp, c->task, err);
-	return sp->prompts[c->taskno];
+	size_t slot = promptslot(sp, c->taskno, c->iteration);
+	if (!sp->prompts[slot])
+		sp->prompts[slot] = renderprompt(sp, c->task, c->iteration, err);
+	return sp->prompts[slot];
 }
 
 struct cell *findcellid(struct plan *p, const char *id)
@@ -642,8 +699,8 @@ void freeplan(struct plan *p)
 	free(p->cells);
 	for (size_t i = 0; i < p->nsp; i++) {
 		struct suiteplan *sp = &p->sp[i];
-		for (size_t j = 0; j < sp->tasks.n; j++)
-			free(sp->prompts ? sp->prompts[j] : NULL);
+		for (size_t j = 0; sp->prompts && j < promptslots(sp); j++)
+			free(sp->prompts[j]);
 		free(sp->prompts);
 		for (size_t j = 0; sp->cellsof && j < sp->tasks.n; j++)
 			free(sp->cellsof[j].v);

@@ -5,7 +5,9 @@
  * the task's input files, the agent's file inputs (deps, folders under
  * them, files on its command line), the values of its env_inputs and the
  * iteration; its grade key the hash of the run's output, the grader's
- * config, files and env_inputs, and the expected answer. A cell needs a run when no entry has its run
+ * config, files and env_inputs, and the expected answer (and the task's
+ * content for a grader that sees more of it, the iteration with shuffled
+ * choices). A cell needs a run when no entry has its run
  * key, a grade when no grade has its grade key, else nothing.
  *
  * Cells are ordered iteration-major (every task's first iteration before

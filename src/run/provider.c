@@ -87,20 +87,103 @@ int modelready(struct providers *p, const struct agent *a)
 	return l->active < (int)floor(l->limit) || l->active == 0;
 }
 
-static void addmessages(cJSON *msgs, const cJSON *from, int anthropic, cJSON *req)
+/* the text of a message's content: a string, or the text blocks of a list */
+static void contenttext(const cJSON *content, struct buf *b)
 {
+	const cJSON *blk;
+
+	if (cJSON_IsString(content)) {
+		bufadds(b, content->valuestring);
+		return;
+	}
+	cJSON_ArrayForEach(blk, content) {
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(blk, "text");
+		if (cJSON_IsString(t))
+			bufaddf(b, "%s%s", b->len ? "\n\n" : "", t->valuestring);
+	}
+}
+
+/* content as a list of blocks, for merging a string with a list */
+static cJSON *asblocks(const cJSON *content)
+{
+	if (cJSON_IsArray(content))
+		return cJSON_Duplicate(content, 1);
+	cJSON *l = cJSON_CreateArray(), *b = cJSON_CreateObject();
+	cJSON_AddStringToObject(b, "type", "text");
+	cJSON_AddStringToObject(b, "text", cJSON_IsString(content) ? content->valuestring : "");
+	cJSON_AddItemToArray(l, b);
+	return l;
+}
+
+/* one turn onto an Anthropic message list, merged into the previous turn
+ * when it has the same role (the API requires alternating turns) */
+static void addturn(cJSON *msgs, const char *role, const cJSON *content)
+{
+	cJSON *last = cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1);
+	const cJSON *lr = last ? cJSON_GetObjectItemCaseSensitive(last, "role") : NULL;
+
+	if (cJSON_IsString(lr) && !strcmp(lr->valuestring, role)) {
+		cJSON *lc = cJSON_GetObjectItemCaseSensitive(last, "content");
+		cJSON *merged;
+		if (cJSON_IsString(lc) && cJSON_IsString(content)) {
+			char *s = xasprintf("%s\n\n%s", lc->valuestring, content->valuestring);
+			merged = cJSON_CreateString(s);
+			free(s);
+		} else {
+			merged = asblocks(lc);
+			cJSON *more = asblocks(content), *it;
+			while ((it = cJSON_DetachItemFromArray(more, 0)))
+				cJSON_AddItemToArray(merged, it);
+			cJSON_Delete(more);
+		}
+		cJSON_ReplaceItemInObjectCaseSensitive(last, "content", merged);
+		return;
+	}
+	cJSON *m = cJSON_CreateObject();
+	cJSON_AddStringToObject(m, "role", role);
+	cJSON_AddItemToObject(m, "content", content ? cJSON_Duplicate(content, 1) : cJSON_CreateString(""));
+	cJSON_AddItemToArray(msgs, m);
+}
+
+/* OpenAI-style chat input for the Anthropic Messages API, which takes one
+ * top-level system prompt and alternating user/assistant turns without
+ * names. Nothing is dropped: a system message named example_user or
+ * example_assistant (OpenAI evals' few-shot form) becomes a user or an
+ * assistant turn; every other system (or developer) message joins the
+ * top-level system prompt, after the agent's own, in order; turns of the
+ * same role in a row are merged; "name" fields are left out. */
+static void addanthropic(cJSON *req, cJSON *msgs, const cJSON *from, const char *system)
+{
+	struct buf sys = {0};
 	const cJSON *m;
 
+	if (system)
+		bufadds(&sys, system);
 	cJSON_ArrayForEach(m, from) {
 		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
-		if (anthropic && cJSON_IsString(role) && !strcmp(role->valuestring, "system")) {
-			const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "content");
-			if (cJSON_IsString(c) && !cJSON_GetObjectItem(req, "system"))
-				cJSON_AddStringToObject(req, "system", c->valuestring);
-			continue;
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(m, "name");
+		const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+		const char *r = cJSON_IsString(role) ? role->valuestring : "user";
+		const char *nm = cJSON_IsString(name) ? name->valuestring : "";
+		if (!strcmp(r, "system") || !strcmp(r, "developer")) {
+			if (!strcmp(nm, "example_user")) {
+				r = "user";
+			} else if (!strcmp(nm, "example_assistant")) {
+				r = "assistant";
+			} else {
+				struct buf t = {0};
+				contenttext(content, &t);
+				if (t.len)
+					bufaddf(&sys, "%s%s", sys.len ? "\n\n" : "", t.s);
+				buffree(&t);
+				continue;
+			}
 		}
-		cJSON_AddItemToArray(msgs, cJSON_Duplicate(m, 1));
+		addturn(msgs, r, content);
 	}
+	if (sys.len)
+		cJSON_AddStringToObject(req, "system", sys.s);
+	buffree(&sys);
 }
 
 /* a token count from a server: clamped before the cast (a double past
@@ -120,8 +203,6 @@ static char *buildrequest(const struct modelcall *c)
 	cJSON *msgs;
 
 	cJSON_AddStringToObject(req, "model", c->a->model);
-	if (anthropic && c->system)
-		cJSON_AddStringToObject(req, "system", c->system);
 	msgs = cJSON_AddArrayToObject(req, "messages");
 	if (!anthropic && c->system) {
 		cJSON *m = cJSON_CreateObject();
@@ -129,9 +210,14 @@ static char *buildrequest(const struct modelcall *c)
 		cJSON_AddStringToObject(m, "content", c->system);
 		cJSON_AddItemToArray(msgs, m);
 	}
-	if (c->messages) {
-		addmessages(msgs, c->messages, anthropic, req);
+	if (anthropic && c->messages) {
+		addanthropic(req, msgs, c->messages, c->system);
+	} else if (c->messages) {
+		const cJSON *m;
+		cJSON_ArrayForEach(m, c->messages) cJSON_AddItemToArray(msgs, cJSON_Duplicate(m, 1));
 	} else {
+		if (anthropic && c->system)
+			cJSON_AddStringToObject(req, "system", c->system);
 		cJSON *m = cJSON_CreateObject();
 		cJSON_AddStringToObject(m, "role", "user");
 		cJSON_AddStringToObject(m, "content", c->prompt ? c->prompt : "");

@@ -134,7 +134,7 @@ static void fail(struct sched *s, struct cell *c, char *msg)
 	celldone(s, c);
 }
 
-static void graded(struct sched *s, struct cell *c, double score, char *reason, char *err)
+static void graded(struct sched *s, struct cell *c, double score, char *reason, const char *log, char *err)
 {
 	reason = redact(reason); /* a grader script sees the environment */
 	if (err) {
@@ -142,7 +142,8 @@ static void graded(struct sched *s, struct cell *c, double score, char *reason, 
 		fail(s, c, err);
 		return;
 	}
-	if (commitgrade(s->p->store, c->gradekey, score, reason, !gradeinline(&c->sp->suite->grader)) < 0) {
+	if ((log ? commitgradelog(s->p->store, c->gradekey, score, reason, log)
+	         : commitgrade(s->p->store, c->gradekey, score, reason, !gradeinline(&c->sp->suite->grader))) < 0) {
 		free(reason);
 		fail(s, c, xstrdup("cannot store the grade"));
 		return;
@@ -160,23 +161,27 @@ static void graded(struct sched *s, struct cell *c, double score, char *reason, 
 static void freejob(struct job *j);
 static int putfile(const char *dir, const char *name, const char *data, size_t len);
 
-static void ongrade(void *arg, double score, char *reason, char *err)
+static void ongrade(void *arg, double score, char *reason, char *log, char *err)
 {
 	struct job *j = arg;
 	struct sched *s = j->s;
 	struct cell *c = j->c;
 
 	s->active--;
+	log = redact(log); /* a grader script sees the environment */
 	if (!hasheq(c->gradekey, j->key) || c->job != j) {
 		/* stale: keep a good grade under the key it is for */
 		reason = redact(reason);
-		if (!err)
+		if (!err && log)
+			commitgradelog(s->p->store, j->key, score, reason, log);
+		else if (!err)
 			commitgrade(s->p->store, j->key, score, reason, 1);
 		free(reason);
 		free(err);
 	} else {
-		graded(s, c, score, reason, err);
+		graded(s, c, score, reason, log, err);
 	}
+	free(log);
 	if (j->tmp)
 		rmtree(j->tmp);
 	freejob(j);
@@ -229,7 +234,7 @@ static void startgrade(struct sched *s, struct cell *c, const char *out)
 		char *outpath = pathjoin(j->tmp, "output");
 		int r = putfile(j->tmp, "output", out, strlen(out));
 		free(read);
-		if (r < 0 || gradestart(s->l, g, outpath, c->task, c->sp->suite->timeout, ongrade, j, &err) < 0) {
+		if (r < 0 || gradestart(s->l, g, j->tmp, c->task, c->sp->suite->timeout, ongrade, j, &err) < 0) {
 			if (r < 0)
 				err = xasprintf("cannot write %s: %s", outpath, strerror(errno));
 			rmtree(j->tmp);
@@ -256,9 +261,9 @@ static void startgrade(struct sched *s, struct cell *c, const char *out)
 	}
 	double score;
 	char *reason;
-	int r = gradenow(g, out, c->task, &score, &reason, &err);
+	int r = gradenow(g, out, c->task, c->iteration, &score, &reason, &err);
 	free(read);
-	graded(s, c, score, reason, r < 0 ? err : NULL);
+	graded(s, c, score, reason, NULL, r < 0 ? err : NULL);
 }
 
 /* a file in an entry being written: the folder is private until it is
@@ -634,7 +639,7 @@ static void startagent(struct sched *s, struct cell *c)
 		fail(s, c, xasprintf("cannot write the cell's entry: %s", strerror(errno)));
 		return;
 	}
-	char *taskj = taskjson(c->task);
+	char *taskj = taskjson(c->task, 1);
 	int r = putfile(j->tmp, "task.json", taskj, strlen(taskj));
 	free(taskj);
 	if (r < 0) {
@@ -694,6 +699,9 @@ int preparecell(struct plan *p, struct cell *c, char **err)
 	if (c->need == NEED_RUN && !cellprompt(p, c, err))
 		return -1;
 	if (c->need != NEED_NOTHING && loadtask(c->task, err) < 0)
+		return -1;
+	/* an expected answer the grader cannot use is a usage error, too */
+	if (c->need != NEED_NOTHING && checkexpected(&c->sp->suite->grader, c->task, err) < 0)
 		return -1;
 	/* a missing API key is a usage error, found before anything runs */
 	if (c->need == NEED_RUN && c->sp->suite->agent.kind == AGENT_HTTP && !apikey(&c->sp->suite->agent, err))

@@ -651,7 +651,8 @@ int commitpacked(struct store *s, hash key, const struct part *parts, size_t n, 
 	return 0;
 }
 
-int commitgrade(struct store *s, hash key, double score, const char *reason, int durable)
+/* commitgrade, with a grader's stderr after the reason line in the file */
+static int putgrade(struct store *s, hash key, double score, const char *reason, const char *log, int durable)
 {
 	struct buf b = {0};
 	char k[33];
@@ -662,6 +663,8 @@ int commitgrade(struct store *s, hash key, double score, const char *reason, int
 		char *path = keypath(s, "grades", key);
 		makeparent(s, 1, key, path);
 		bufaddf(&b, "%.17g\n%s\n", score, reason ? reason : "");
+		if (log)
+			bufadds(&b, log);
 		int ret = writefile(path, b.s, b.len);
 		if (ret < 0)
 			warn("cannot store %s:", path);
@@ -683,6 +686,38 @@ int commitgrade(struct store *s, hash key, double score, const char *reason, int
 	appendline(s, &b);
 	buffree(&b);
 	return 0;
+}
+
+int commitgrade(struct store *s, hash key, double score, const char *reason, int durable)
+{
+	return putgrade(s, key, score, reason, NULL, durable);
+}
+
+int commitgradelog(struct store *s, hash key, double score, const char *reason, const char *log)
+{
+	/* the reason is one line, so the log starts at the file's third */
+	char *one = xstrdup(reason ? reason : "");
+	for (char *p = one; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	int r = putgrade(s, key, score, one, log, 1);
+	free(one);
+	return r;
+}
+
+char *gradelog(struct store *s, hash key)
+{
+	char *path = keypath(s, "grades", key);
+	char *text = readfile(path, NULL), *p = text, *r = NULL;
+
+	free(path);
+	for (int i = 0; p && i < 2; i++)
+		if ((p = strchr(p, '\n')))
+			p++;
+	if (p && *p)
+		r = xstrdup(p);
+	free(text);
+	return r;
 }
 
 void keeperror(struct store *s, const char *cellid, const char *tmp)

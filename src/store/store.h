@@ -5,7 +5,8 @@
  *                    an entry without artifacts (a model call) is packed
  *                    into one file runs/KK/KEY holding the same parts,
  *                    since a file per part costs more than the call
- *   grades/KK/KEY    a grade per grade key of a script or judge grader
+ *   grades/KK/KEY    a grade per grade key of a script or judge grader:
+ *                    score, reason, then what a script printed on stderr
  *   errors/ID/       the last failed attempt of a cell, for `log`; never
  *                    used as a result
  *   log              the index: one checksummed line per run and grade,
@@ -84,6 +85,11 @@ char *readpart(const char *entry, const char *part, size_t *len);
  * not yet written when a run is killed; a lost in-process grade is simply
  * computed again */
 int commitgrade(struct store *s, hash key, double score, const char *reason, int durable);
+/* commitgrade for a command grader, keeping what it printed on stderr
+ * in its grade file (after the score and a one-line reason) */
+int commitgradelog(struct store *s, hash key, double score, const char *reason, const char *log);
+/* what a grader printed on stderr with the grade of key, or NULL */
+char *gradelog(struct store *s, hash key);
 /* keep a failed attempt as the cell's last error (replacing the previous) */
 void keeperror(struct store *s, const char *cellid, const char *tmp);
 /* the folder of a run entry, or of a cell's last error */

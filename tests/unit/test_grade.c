@@ -25,7 +25,7 @@ static double scorev(const struct grader *g, const char *output, const char *con
 	char *reason = NULL, *err = NULL;
 
 	mktask(&t, "t1", expected);
-	if (gradenow(g, output, &t, &score, &reason, &err) < 0) {
+	if (gradenow(g, output, &t, 1, &score, &reason, &err) < 0) {
 		CHECK(err != NULL);
 		score = -1;
 	} else {
@@ -138,7 +138,7 @@ TEST(grade_numeric_no_number_scores_zero_with_reason)
 	char *reason = NULL, *err = NULL;
 
 	mktask(&t, "t1", (const char *const[]){"42", NULL});
-	CHECK_INT(gradenow(&g, "I do not know", &t, &score, &reason, &err), 0);
+	CHECK_INT(gradenow(&g, "I do not know", &t, 1, &score, &reason, &err), 0);
 	CHECK(score == 0);
 	CHECK_HAS(reason, "no number");
 	free(reason);
@@ -172,7 +172,7 @@ TEST(grade_without_expected_is_an_error)
 		double score = 0.5;
 		char *reason = NULL, *err = NULL;
 		mktask(&t, "lonely", NULL);
-		CHECK_INT(gradenow(&g, "anything", &t, &score, &reason, &err), -1);
+		CHECK_INT(gradenow(&g, "anything", &t, 1, &score, &reason, &err), -1);
 		CHECK_HAS(err, "lonely");
 		CHECK(reason == NULL);
 		free(err);
@@ -188,7 +188,7 @@ TEST(grade_failed_exact_reason_names_expected)
 	char *reason = NULL, *err = NULL;
 
 	mktask(&t, "t1", (const char *const[]){"Paris", NULL});
-	CHECK_INT(gradenow(&g, "Lyon", &t, &score, &reason, &err), 0);
+	CHECK_INT(gradenow(&g, "Lyon", &t, 1, &score, &reason, &err), 0);
 	CHECK(score == 0);
 	CHECK_HAS(reason, "Paris");
 	free(reason);

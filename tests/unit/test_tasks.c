@@ -55,7 +55,7 @@ TEST(tasks_directory_task)
 	CHECK_STR(firstexpected(t), "4\n");
 	const cJSON *d = cJSON_GetObjectItemCaseSensitive(t->fields, "difficulty");
 	CHECK(cJSON_IsString(d) && !strcmp(d->valuestring, "easy"));
-	char *j = taskjson(t);
+	char *j = taskjson(t, 1);
 	CHECK_HAS(j, "\"difficulty\":\"easy\"");
 	CHECK_HAS(j, "\"input\":\"What is 2+2?\\n\"");
 	CHECK_HAS(j, "\"id\":\"t1\"");
