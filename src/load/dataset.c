@@ -11,10 +11,9 @@
 #include <string.h>
 #include <zlib.h>
 #include <zstd.h>
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 
 #include "load/dataset.h"
+#include "core/regex.h"
 #include "core/util.h"
 
 #define MAXDATA ((size_t)1 << 30) /* decompressed bytes of one file */
@@ -562,19 +561,11 @@ static char *excerpt(const char *s)
  * whole match), trimmed; NULL when it does not match */
 static char *extract(void *re, const char *s)
 {
-	pcre2_code *code = re;
-	pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, NULL);
-	char *r = NULL;
+	char *v = regexextract(re, s, 0), *r = NULL;
 
-	if (pcre2_match(code, (PCRE2_SPTR)s, PCRE2_ZERO_TERMINATED, 0, 0, md, NULL) >= 0) {
-		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-		uint32_t n = pcre2_get_ovector_count(md);
-		size_t g = n > 1 && ov[2] != PCRE2_UNSET ? 1 : 0;
-		char *v = xstrndup(s + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
+	if (v)
 		r = xstrdup(trim(v));
-		free(v);
-	}
-	pcre2_match_data_free(md);
+	free(v);
 	return r;
 }
 
@@ -678,21 +669,11 @@ int mapfields(const struct fieldmap *m, cJSON *o, const char *where, const cJSON
 
 void *compilepattern(const char *pattern, char **err)
 {
-	int code;
-	PCRE2_SIZE off;
-	pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_MATCH_INVALID_UTF,
-	                               &code, &off, NULL);
-
 	*err = NULL;
-	if (!re) {
-		PCRE2_UCHAR msg[256];
-		pcre2_get_error_message(code, msg, sizeof(msg));
-		*err = xasprintf("%s at offset %zu", (char *)msg, (size_t)off);
-	}
-	return re;
+	return regexcompile(pattern, 0, err);
 }
 
 void freepattern(void *re)
 {
-	pcre2_code_free(re);
+	regexfree(re);
 }

@@ -74,8 +74,8 @@ char *mappedid(const struct fieldmap *m, const cJSON *o, const char *fallback);
  * when a mapped list is not a list or expected_pattern does not match */
 int mapfields(const struct fieldmap *m, cJSON *o, const char *where, const cJSON **input, cJSON **expected, char **err);
 
-/* compile an expected_pattern (PCRE2: \s, \d and friends work as people
- * write them in Python); NULL and *err (a message, no location) when bad */
+/* compile an expected_pattern with core/regex (the Evalfile's one dialect:
+ * PCRE2); NULL and *err (a message, no location) when bad */
 void *compilepattern(const char *pattern, char **err);
 void freepattern(void *re);
 
