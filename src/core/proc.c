@@ -248,7 +248,9 @@ fail:
 
 /* in the supervisor: see the top of the file. Every signal is blocked on
  * entry (the parent blocked them around fork), so none is missed and
- * evalmake's handlers, inherited with the fork, never run here. */
+ * evalmake's handlers, inherited with the fork, never run here. The death
+ * signal comes when the forking thread ends: spawnproc runs on the loop's
+ * (main) thread, which lives as long as evalmake. */
 static _Noreturn void supervise(const struct procspec *spec, char **argv, char **env, int out, int err, int status,
                                 pid_t parent)
 {

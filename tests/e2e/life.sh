@@ -215,6 +215,35 @@ assert_rc 130
 check "no run entry stored" [ "$(nruns)" = 0 ]
 check "cache/tmp is empty" [ -z "$(ls -A cache/tmp 2>/dev/null)" ]
 
+try "under nohup (SIGHUP ignored), SIGHUP does not stop the run"
+mkdir -p tasks/t1
+echo x >tasks/t1/input.txt
+echo x >tasks/t1/expected.txt
+sl=$(sleeper life)
+cat >agent.sh <<EOF
+#!/bin/sh
+echo started >>calls
+"$sl" 2
+cat
+EOF
+cat >Evalfile <<'EOF'
+suites:
+  s:
+    tasks: tasks/*
+    iterations: 1
+    agent: {command: sh agent.sh}
+EOF
+(
+	trap '' HUP
+	exec "$E" >"$T/out" 2>"$T/err"
+) &
+bgpid=$!
+BGPIDS+=("$bgpid")
+check "the agent started" waitfor 10 '[ "$(ncalls)" = 1 ]'
+kill -HUP "$bgpid"
+bg_wait 30
+assert_rc 0
+
 try "SIGTERM: agents killed, exit 130"
 mkkillproject
 start_sleepers
