@@ -269,17 +269,20 @@ static _Noreturn void supervise(const struct procspec *spec, char **argv, char *
 	close_range(0, ~0U, 0);
 	if (sh < 0)
 		_exit(127);
+	/* other signals stay blocked and pending: the supervisor is not to be
+	 * stopped by what is sent to its group, only by SIGKILL */
 	sigemptyset(&wait);
 	sigaddset(&wait, SIGCHLD);
 	sigaddset(&wait, SIGTERM);
-	sigaddset(&wait, SIGINT);
-	sigaddset(&wait, SIGHUP);
-	sigaddset(&wait, SIGQUIT);
 	for (;;) {
 		int sig = sigwaitinfo(&wait, NULL), st;
 		if (sig < 0)
 			continue;
 		if (sig != SIGCHLD) {
+			/* the agent may signal its own group (kill 0): that is
+			 * not for us. Death signals come after reparenting. */
+			if (getppid() == parent)
+				continue;
 			kill(0, SIGKILL); /* the group, this process included */
 			_exit(128 + SIGKILL);
 		}

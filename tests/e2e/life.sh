@@ -295,6 +295,34 @@ assert_rc 1
 assert_json r.json "$(cerror s t1 1)" '"exit status 7"'
 assert_json r.json "$(cerror s t2 1)" '"killed by signal 15"'
 
+try "an agent that signals its own group (kill -TERM 0) and survives it ends as it chooses"
+mkdir -p tasks/t1
+echo hi >tasks/t1/input.txt
+echo hi >tasks/t1/expected.txt
+sl=$(sleeper life)
+cat >agent.sh <<EOF
+#!/bin/sh
+# stop the helpers in my group, but not me
+trap 'echo "caught TERM" >&2' TERM
+"$sl" 30 &
+i=0 # until the helper is the sleep (before its exec it has my trap)
+while ! grep -q sleep /proc/\$!/cmdline 2>/dev/null && [ \$i -lt 500 ]; do sleep 0.01; i=\$((i + 1)); done
+kill -TERM 0
+wait
+cat
+EOF
+cat >Evalfile <<'EOF'
+suites:
+  s:
+    tasks: tasks/*
+    iterations: 1
+    agent: {command: exec sh agent.sh} # no shell around it to take the signal
+EOF
+em --json r.json
+assert_rc 0
+assert_json r.json "$(cellstatus s t1 1)" '"ran"'
+assert_json r.json "$(cellscore s t1 1)" 1
+
 # ---------------------------------------------------------------------------
 # model calls
 
