@@ -143,12 +143,13 @@ static void mergekey(struct conv *cv, struct ynode *n, size_t *cap, yaml_node_t 
 			cv->why = "'<<' (a merge key): expected a mapping or a list of mappings";
 			return;
 		}
-		size_t np = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
-		for (size_t j = 0; j < np && !cv->why; j++) {
-			yaml_node_pair_t *p = &m->data.mapping.pairs.start[j];
-			struct ynode *k = convert(cv, yaml_document_get_node(cv->doc, p->key), depth + 1);
-			if (k->type == YSCALAR && (lookup(n, k->val) || !strcmp(k->val, "<<"))) {
+		/* converted whole, so that its own merge keys apply too */
+		struct ynode *src = convert(cv, m, depth + 1);
+		for (size_t j = 0; src->type == YMAP && j < src->n; j++) {
+			struct ynode *k = src->keys[j], *kv = src->kids[j];
+			if (k->type == YSCALAR && lookup(n, k->val)) {
 				freenode(k);
+				freenode(kv);
 				continue;
 			}
 			if (n->n == *cap) {
@@ -157,8 +158,11 @@ static void mergekey(struct conv *cv, struct ynode *n, size_t *cap, yaml_node_t 
 				n->keys = xrealloc(n->keys, *cap * sizeof(*n->keys));
 			}
 			n->keys[n->n] = k;
-			n->kids[n->n++] = convert(cv, yaml_document_get_node(cv->doc, p->value), depth + 1);
+			n->kids[n->n++] = kv;
 		}
+		if (src->type == YMAP) /* its pairs were moved or freed */
+			src->n = 0;
+		freenode(src);
 	}
 }
 

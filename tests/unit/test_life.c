@@ -153,6 +153,28 @@ TEST(life_merge_keys)
 	CHECK((int)b->timeout == 7);
 	CHECK_STR(b->agent.command, "./agent.sh");
 	freeevalfile(ef);
+	/* a merged map's own merge keys apply too */
+	ef = load("suites:\n"
+	          "  a: &a\n"
+	          "    tasks: tasks/*.json\n"
+	          "    timeout: 7\n"
+	          "    agent: {command: ./agent.sh}\n"
+	          "  b: &b\n"
+	          "    <<: *a\n"
+	          "    iterations: 4\n"
+	          "  c: {<<: *b}\n",
+	          &err);
+	if (!CHECK(ef != NULL)) {
+		testfail(__FILE__, __LINE__, "%s", err ? err : "");
+		free(err);
+		return;
+	}
+	b = findsuite(ef, "c");
+	REQUIRE(b != NULL);
+	CHECK_INT(b->iterations, 4);
+	CHECK((int)b->timeout == 7);
+	CHECK_STR(b->agent.command, "./agent.sh");
+	freeevalfile(ef);
 	FAILS("suites:\n"
 	      "  a:\n"
 	      "    <<: 3\n"
