@@ -241,8 +241,10 @@ int httppost(struct http *h, const char *url, char *const *headers, const char *
 	 * (TLS): over plain HTTP it would hold every request behind the first */
 	lc.easy_setopt(x->easy, CURLOPT_PIPEWAIT, strncmp(url, "https:", 6) ? 0L : 1L);
 	lc.easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* at least 1 ms: 0 would mean no timeout at all (the caller's budget
+	 * for the whole call may be nearly spent) */
 	if (timeout > 0)
-		lc.easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
+		lc.easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout < 0.001 ? 1L : (long)(timeout * 1000));
 	lc.easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
 	if (lc.multi_add_handle(h->multi, x->easy) != CURLM_OK) {
 		lc.easy_cleanup(x->easy);

@@ -47,7 +47,7 @@ static void onsignal(int sig)
 	int err = errno;
 	char c = (char)sig;
 
-	if (sig == SIGINT || sig == SIGTERM)
+	if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
 		gotint = sig;
 	if (write(sigpipe[1], &c, 1) < 0) {
 		/* the pipe is full: a wake-up is already pending */
@@ -70,6 +70,11 @@ struct loop *mkloop(void)
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
 		sigaction(SIGCHLD, &sa, NULL);
+		/* a hangup (the terminal or ssh session gone) stops the run like
+		 * SIGTERM, but under nohup (SIGHUP ignored) evalmake goes on */
+		struct sigaction old;
+		if (sigaction(SIGHUP, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			sigaction(SIGHUP, &sa, NULL);
 		signal(SIGPIPE, SIG_IGN);
 	}
 	return l;

@@ -1,6 +1,6 @@
 /* loop: the one event loop. Everything that waits waits here: agent pipes,
  * libcurl's sockets, the inotify descriptor, timers, and a self-pipe that
- * turns SIGINT, SIGTERM and SIGCHLD into events. One poll() per step. */
+ * turns SIGINT, SIGTERM, SIGHUP and SIGCHLD into events. One poll() per step. */
 #ifndef LOOP_H
 #define LOOP_H
 
@@ -21,7 +21,7 @@ void loopcancel(struct loop *l, long id);
 void loopchild(struct loop *l, void (*fn)(void *), void *arg);
 /* wait at most maxwait seconds (< 0: until something happens), dispatch */
 void loopstep(struct loop *l, double maxwait);
-/* SIGINT or SIGTERM once received, else 0 */
+/* SIGINT, SIGTERM or SIGHUP once received, else 0 */
 int loopinterrupted(struct loop *l);
 void freeloop(struct loop *l);
 

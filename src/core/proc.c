@@ -1,15 +1,26 @@
-/* proc: posix_spawn with a new process group, pipes read from the loop,
- * timeouts as loop timers. Exits are noticed on SIGCHLD with
+/* proc: each command runs under a supervisor, timeouts are loop timers,
+ * pipes are read from the loop. Exits are noticed on SIGCHLD with
  * waitid(WNOWAIT): the leader stays a zombie while the rest of its group is
- * killed, so its process group id cannot be reused before then. */
+ * killed, so its process group id cannot be reused before then.
+ *
+ * The supervisor is a fork of evalmake that does not exec. It leads the
+ * command's new process group and forks `/bin/sh -c COMMAND` into it. Its
+ * only job is to outlive nothing: it asks the kernel for a signal when
+ * evalmake dies (PR_SET_PDEATHSIG), and then kills its whole group. Without
+ * it an agent would outlive a kill -9 of evalmake (or of evalmake's own
+ * process group, which the agent is not in) and go on spending tokens.
+ * Otherwise it waits for the shell and exits with its status (128+signal
+ * for a signal), so to the rest of this file it looks like the shell did.
+ * Alternatives: a child subreaper only adopts orphans while evalmake lives,
+ * and a cgroup needs a delegated hierarchy that users do not have. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -193,53 +204,161 @@ static char **mkenv(char *const *extra)
 	return env;
 }
 
+/* what the shell's child reports through the status pipe when it cannot
+ * exec: the step that failed and errno */
+struct spawnfail {
+	int step, err;
+};
+
+enum { STEP_STDIN, STEP_CHDIR, STEP_EXEC };
+
+/* in the shell's child (a fork of a fork: only async-signal-safe calls) */
+static _Noreturn void runshell(const struct procspec *spec, char **argv, char **env, int out, int err, int status)
+{
+	struct spawnfail f = {STEP_STDIN, 0};
+	sigset_t none;
+	int fd;
+
+	/* what evalmake catches is reset by exec; what it ignores is not */
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if ((fd = open(spec->stdinpath ? spec->stdinpath : "/dev/null", O_RDONLY)) < 0)
+		goto fail;
+	if (fd != 0 && (dup2(fd, 0) < 0 || close(fd) < 0))
+		goto fail;
+	/* dup2 onto the same number would keep close-on-exec */
+	if ((out == 1 ? fcntl(1, F_SETFD, 0) : dup2(out, 1)) < 0 || (err == 2 ? fcntl(2, F_SETFD, 0) : dup2(err, 2)) < 0)
+		goto fail;
+	f.step = STEP_CHDIR;
+	if (spec->cwd && chdir(spec->cwd) < 0)
+		goto fail;
+	f.step = STEP_EXEC;
+	if (spec->trace) {
+		/* traced: this very binary is the tracer, the command its child;
+		 * its exit status is the command's, so nothing else here changes */
+		char *targv[] = {"evalmake", PROC_TRACEARG, (char *)spec->trace, "--", "/bin/sh", "-c", (char *)spec->command, NULL};
+		execve("/proc/self/exe", targv, env);
+	} else {
+		execve("/bin/sh", argv, env);
+	}
+fail:
+	f.err = errno;
+	if (write(status, &f, sizeof(f)) < 0) {
+		/* the parent sees the exit status 127 and no message */
+	}
+	_exit(127);
+}
+
+/* in the supervisor: see the top of the file. Every signal is blocked on
+ * entry (the parent blocked them around fork), so none is missed and
+ * evalmake's handlers, inherited with the fork, never run here. The death
+ * signal comes when the forking thread ends: spawnproc runs on the loop's
+ * (main) thread, which lives as long as evalmake. */
+static _Noreturn void supervise(const struct procspec *spec, char **argv, char **env, int out, int err, int status,
+                                pid_t parent)
+{
+	sigset_t wait;
+	pid_t sh;
+
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent) /* evalmake died before prctl */
+		_exit(128 + SIGKILL);
+	sh = fork();
+	if (sh == 0)
+		runshell(spec, argv, env, out, err, status);
+	/* hold nothing of evalmake's: not the pipes (EOF is seen when the
+	 * shell's side closes), not its sockets, locks or inotify descriptor */
+	close_range(0, ~0U, 0);
+	if (sh < 0)
+		_exit(127);
+	/* other signals stay blocked and pending: the supervisor is not to be
+	 * stopped by what is sent to its group, only by SIGKILL */
+	sigemptyset(&wait);
+	sigaddset(&wait, SIGCHLD);
+	sigaddset(&wait, SIGTERM);
+	for (;;) {
+		int sig = sigwaitinfo(&wait, NULL), st;
+		if (sig < 0)
+			continue;
+		if (sig != SIGCHLD) {
+			/* the agent may signal its own group (kill 0): that is
+			 * not for us. Death signals come after reparenting. */
+			if (getppid() == parent)
+				continue;
+			kill(0, SIGKILL); /* the group, this process included */
+			_exit(128 + SIGKILL);
+		}
+		if (waitpid(sh, &st, WNOHANG) == sh)
+			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	}
+}
+
+/* fork the supervisor and wait until its shell has exec'd: its pid, or -1
+ * and *errmsg */
+static pid_t startsupervisor(const struct procspec *spec, char **env, int out, int err, char **errmsg)
+{
+	static const char *const steps[] = {"cannot open stdin", "cannot change to the folder", "cannot run /bin/sh"};
+	char *argv[] = {"sh", "-c", (char *)spec->command, NULL};
+	int status[2];
+	sigset_t all, old;
+	pid_t parent = getpid(), pid;
+	struct spawnfail f;
+	ssize_t n;
+
+	if (pipe2(status, O_CLOEXEC) < 0) {
+		*errmsg = xasprintf("pipe: %s", strerror(errno));
+		return -1;
+	}
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0) {
+		close(status[0]);
+		supervise(spec, argv, env, out, err, status[1], parent);
+	}
+	int e = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(status[1]);
+	if (pid < 0) {
+		close(status[0]);
+		*errmsg = xasprintf("cannot run '%s': fork: %s", spec->command, strerror(e));
+		return -1;
+	}
+	/* EOF once the shell has exec'd (close-on-exec) or exited */
+	while ((n = read(status[0], &f, sizeof(f))) < 0 && errno == EINTR)
+		;
+	close(status[0]);
+	if (n == (ssize_t)sizeof(f)) {
+		waitpid(pid, NULL, 0); /* the supervisor ends with its shell */
+		*errmsg = xasprintf("cannot run '%s': %s%s%s: %s", spec->command, steps[f.step],
+		                    f.step == STEP_CHDIR ? " " : "", f.step == STEP_CHDIR ? spec->cwd : "", strerror(f.err));
+		return -1;
+	}
+	return pid;
+}
+
 struct proc *spawnproc(struct loop *l, const struct procspec *spec, procdone done, void *arg, char **err)
 {
 	int out[2] = {-1, -1}, errp[2] = {-1, -1};
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	sigset_t none, dfl;
-	char *argv[] = {"sh", "-c", (char *)spec->command, NULL};
 	char **env;
 	struct proc *p;
 	pid_t pid;
-	int r;
 
 	*err = NULL;
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
 		*err = xasprintf("pipe: %s", strerror(errno));
 		goto fail;
 	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, spec->stdinpath ? spec->stdinpath : "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-	if (spec->cwd)
-		posix_spawn_file_actions_addchdir_np(&fa, spec->cwd);
-	posix_spawnattr_init(&at);
-	sigemptyset(&none);
-	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGINT);
-	sigaddset(&dfl, SIGTERM);
-	sigaddset(&dfl, SIGCHLD);
-	sigaddset(&dfl, SIGPIPE);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &dfl);
-	posix_spawnattr_setpgroup(&at, 0);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	env = mkenv(spec->env);
-	/* traced: this very binary is the tracer, the command its child; its
-	 * exit status is the command's, so nothing else here changes */
-	char *targv[] = {"evalmake", PROC_TRACEARG, (char *)spec->trace, "--", "/bin/sh", "-c", (char *)spec->command, NULL};
-	r = spec->trace ? posix_spawn(&pid, "/proc/self/exe", &fa, &at, targv, env)
-	                : posix_spawn(&pid, "/bin/sh", &fa, &at, argv, env);
+	pid = startsupervisor(spec, env, out[1], errp[1], err);
 	free(env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
-	if (r != 0) {
-		*err = xasprintf("cannot run '%s': %s", spec->command, strerror(r));
+	if (pid < 0)
 		goto fail;
-	}
 	close(out[1]);
 	close(errp[1]);
 	p = xcalloc(1, sizeof(*p));

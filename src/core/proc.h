@@ -5,7 +5,8 @@
  * and stdout and stderr read concurrently into buffers with hard caps: past
  * a cap the rest is read and dropped, and a marker says so. A timeout, or
  * killproc(), kills the whole group. When the leader exits, what is left of
- * its group is killed too, so a stray grandchild cannot hold the pipes. */
+ * its group is killed too, so a stray grandchild cannot hold the pipes.
+ * Whatever ends evalmake (kill -9 included), its processes end with it. */
 #ifndef PROC_H
 #define PROC_H
 

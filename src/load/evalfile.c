@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
@@ -96,15 +97,106 @@ static void freenode(struct ynode *n)
 	free(n);
 }
 
-static struct ynode *convert(yaml_document_t *doc, yaml_node_t *yn, int depth)
+/* Aliases are references in libyaml's document, but copies in our tree: a
+ * few nested anchors (each alias repeated ten times, nine levels: "billion
+ * laughs") would expand to 10^9 nodes. `check` reads Evalfiles from pull
+ * requests, so the copies are counted and capped, and so is the depth (an
+ * anchor may even hold an alias of itself). Legitimate reuse (defaults,
+ * `<<: *common` in each suite) stays far below the cap. */
+#define MAXALIASED 100000   /* nodes made by expanding aliases, in all */
+#define MAXDEPTH 64
+
+struct conv {
+	yaml_document_t *doc;
+	unsigned char *seen;          /* per document node: converted before */
+	size_t aliased;
+	const yaml_node_t *alias;     /* the outermost repeat being expanded */
+	const yaml_node_t *failat;    /* the node where a cap was reached */
+	const char *why;
+};
+
+static struct ynode *convert(struct conv *cv, yaml_node_t *yn, int depth);
+
+/* map's value for a scalar key, or NULL */
+static struct ynode *lookup(const struct ynode *map, const char *key)
+{
+	for (size_t i = 0; i < map->n; i++)
+		if (map->keys[i]->type == YSCALAR && !strcmp(map->keys[i]->val, key))
+			return map->kids[i];
+	return NULL;
+}
+
+/* add the pairs of a merge key's value (`<<: *m` or `<<: [*a, *b]`) that
+ * n lacks, as YAML 1.1 specifies: n's own keys win, then earlier maps */
+static void mergekey(struct conv *cv, struct ynode *n, size_t *cap, yaml_node_t *v, int depth)
+{
+	yaml_node_item_t *items = NULL, one;
+	size_t cnt = 1;
+
+	if (v->type == YAML_SEQUENCE_NODE) {
+		items = v->data.sequence.items.start;
+		cnt = (size_t)(v->data.sequence.items.top - items);
+	} else {
+		one = (yaml_node_item_t)(v - cv->doc->nodes.start + 1);
+		items = &one;
+	}
+	for (size_t i = 0; i < cnt && !cv->why; i++) {
+		yaml_node_t *m = yaml_document_get_node(cv->doc, items[i]);
+		if (m->type != YAML_MAPPING_NODE) {
+			cv->failat = m;
+			cv->why = "'<<' (a merge key): expected a mapping or a list of mappings";
+			return;
+		}
+		/* converted whole, so that its own merge keys apply too */
+		struct ynode *src = convert(cv, m, depth + 1);
+		for (size_t j = 0; src->type == YMAP && j < src->n; j++) {
+			struct ynode *k = src->keys[j], *kv = src->kids[j];
+			if (k->type == YSCALAR && lookup(n, k->val)) {
+				freenode(k);
+				freenode(kv);
+				continue;
+			}
+			if (n->n == *cap) {
+				*cap = *cap * 2 + 4;
+				n->kids = xrealloc(n->kids, *cap * sizeof(*n->kids));
+				n->keys = xrealloc(n->keys, *cap * sizeof(*n->keys));
+			}
+			n->keys[n->n] = k;
+			n->kids[n->n++] = kv;
+		}
+		if (src->type == YMAP) /* its pairs were moved or freed */
+			src->n = 0;
+		freenode(src);
+	}
+}
+
+static struct ynode *convert(struct conv *cv, yaml_node_t *yn, int depth)
 {
 	struct ynode *n = xcalloc(1, sizeof(*n));
+	size_t idx = (size_t)(yn - cv->doc->nodes.start);
+	const yaml_node_t *outer = cv->alias;
 
 	n->line = (int)yn->start_mark.line + 1;
 	n->col = (int)yn->start_mark.column + 1;
-	if (depth > 64) {
+	if (cv->seen[idx]) {
+		if (!cv->alias)
+			cv->alias = yn;
+		if (++cv->aliased > MAXALIASED && !cv->why) {
+			cv->failat = cv->alias;
+			cv->why = "aliases of this anchor expand to more than 100000 nodes: expected an Evalfile of "
+			          "reasonable size (aliases nested in aliases multiply)";
+		}
+	}
+	cv->seen[idx] = 1;
+	if (depth > MAXDEPTH && !cv->why) {
+		cv->failat = yn;
+		cv->why = "nested more than 64 levels deep (an anchor that holds an alias of itself?)";
+	}
+	if (cv->why) {
+		/* stop building: the caller reports cv->why */
 		n->type = YSCALAR;
 		n->val = xstrdup("");
+		cv->alias = outer;
 		return n;
 	}
 	switch (yn->type) {
@@ -118,18 +210,29 @@ static struct ynode *convert(yaml_document_t *doc, yaml_node_t *yn, int depth)
 		size_t cnt = (size_t)(yn->data.sequence.items.top - yn->data.sequence.items.start);
 		n->kids = xcalloc(cnt, sizeof(*n->kids));
 		for (size_t i = 0; i < cnt; i++)
-			n->kids[n->n++] = convert(doc, yaml_document_get_node(doc, yn->data.sequence.items.start[i]), depth + 1);
+			n->kids[n->n++] = convert(cv, yaml_document_get_node(cv->doc, yn->data.sequence.items.start[i]), depth + 1);
 		break;
 	}
 	case YAML_MAPPING_NODE: {
 		n->type = YMAP;
-		size_t cnt = (size_t)(yn->data.mapping.pairs.top - yn->data.mapping.pairs.start);
+		size_t cnt = (size_t)(yn->data.mapping.pairs.top - yn->data.mapping.pairs.start), cap = cnt;
 		n->kids = xcalloc(cnt, sizeof(*n->kids));
 		n->keys = xcalloc(cnt, sizeof(*n->keys));
 		for (size_t i = 0; i < cnt; i++) {
 			yaml_node_pair_t *p = &yn->data.mapping.pairs.start[i];
-			n->keys[n->n] = convert(doc, yaml_document_get_node(doc, p->key), depth + 1);
-			n->kids[n->n++] = convert(doc, yaml_document_get_node(doc, p->value), depth + 1);
+			yaml_node_t *k = yaml_document_get_node(cv->doc, p->key);
+			if (k->type == YAML_SCALAR_NODE && k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+			    k->data.scalar.length == 2 && !memcmp(k->data.scalar.value, "<<", 2))
+				continue; /* merged below, once n's own keys are in */
+			n->keys[n->n] = convert(cv, k, depth + 1);
+			n->kids[n->n++] = convert(cv, yaml_document_get_node(cv->doc, p->value), depth + 1);
+		}
+		for (size_t i = 0; i < cnt && !cv->why; i++) {
+			yaml_node_pair_t *p = &yn->data.mapping.pairs.start[i];
+			yaml_node_t *k = yaml_document_get_node(cv->doc, p->key);
+			if (k->type == YAML_SCALAR_NODE && k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+			    k->data.scalar.length == 2 && !memcmp(k->data.scalar.value, "<<", 2))
+				mergekey(cv, n, &cap, yaml_document_get_node(cv->doc, p->value), depth);
 		}
 		break;
 	}
@@ -138,6 +241,7 @@ static struct ynode *convert(yaml_document_t *doc, yaml_node_t *yn, int depth)
 		n->val = xstrdup("");
 		n->plain = 1;
 	}
+	cv->alias = outer;
 	return n;
 }
 
@@ -172,8 +276,23 @@ static struct ynode *parse(struct ctx *c, const char *path)
 		longjmp(c->jb, 1);
 	}
 	yaml_node_t *yr = yaml_document_get_root_node(&doc);
-	if (yr)
-		root = convert(&doc, yr, 0);
+	struct conv cv = {.doc = &doc};
+	if (yr) {
+		cv.seen = xcalloc((size_t)(doc.nodes.top - doc.nodes.start), 1);
+		root = convert(&cv, yr, 0);
+		free(cv.seen);
+	}
+	if (cv.why) {
+		struct buf b = {0};
+		bufaddf(&b, "%s:%d:%d: %s", c->file, (int)cv.failat->start_mark.line + 1,
+		        (int)cv.failat->start_mark.column + 1, cv.why);
+		c->err = bufdetach(&b);
+		freenode(root);
+		yaml_document_delete(&doc);
+		yaml_parser_delete(&p);
+		free(text);
+		longjmp(c->jb, 1);
+	}
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&p);
 	free(text);
@@ -602,6 +721,54 @@ static const char *const graderkeys[] = {"type", "trim", "ignore_case", "pattern
 /* in the order of enum gradertype */
 static const char *const gradertypes[] = {"exact", "contains", "regex", "numeric", "command", "judge", "choice", NULL};
 
+/* what is wrong with a base_url, or NULL: http or https, a host, an
+ * optional numeric port, no blanks. A wrong one would otherwise fail every
+ * cell, each after its retries; file: would read local files. (libcurl,
+ * which parses URLs, is loaded only when the first call is made.) */
+static const char *badurl(const char *u)
+{
+	const char *h, *end, *at, *host, *hend;
+
+	if (!strncasecmp(u, "https://", 8))
+		h = u + 8;
+	else if (!strncasecmp(u, "http://", 7))
+		h = u + 7;
+	else
+		return "expected a URL starting with http:// or https://";
+	for (const char *p = u; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return "expected a URL without blanks or control characters";
+	end = h + strcspn(h, "/?#");
+	at = memrchr(h, '@', (size_t)(end - h));
+	host = at ? at + 1 : h;
+	if (*host == '[') {
+		const char *rb = memchr(host, ']', (size_t)(end - host));
+		if (!rb || rb == host + 1)
+			return "expected a host in the URL ([IPv6] needs its closing bracket)";
+		hend = rb + 1;
+	} else {
+		hend = memchr(host, ':', (size_t)(end - host));
+		if (!hend)
+			hend = end;
+		if (hend == host)
+			return "expected a host in the URL, as in http://127.0.0.1:8080/v1";
+	}
+	if (hend < end) {
+		long port = 0;
+		if (*hend != ':' || hend + 1 == end)
+			return "expected a port number after ':' in the URL";
+		for (const char *p = hend + 1; p < end; p++) {
+			if (!isdigit((unsigned char)*p))
+				return "expected a port number after ':' in the URL";
+			if ((port = port * 10 + (*p - '0')) > 65535)
+				return "expected a port number from 1 to 65535 in the URL";
+		}
+		if (port == 0)
+			return "expected a port number from 1 to 65535 in the URL";
+	}
+	return NULL;
+}
+
 /* the HTTP part of an agent section (also a judge grader's model) */
 static void loadhttp(struct ctx *c, const struct ynode *n, const char *where, struct agent *a)
 {
@@ -619,9 +786,12 @@ static void loadhttp(struct ctx *c, const struct ynode *n, const char *where, st
 		fail(c, n, "%s: a provider needs a 'model'", where);
 	a->model = xstrdup(str(c, v, w));
 	snprintf(w, sizeof(w), "%s.base_url", where);
-	if ((v = get(n, "base_url")))
+	if ((v = get(n, "base_url"))) {
+		const char *why;
 		a->base_url = xstrdup(str(c, v, w));
-	else
+		if ((why = badurl(a->base_url)))
+			fail(c, v, "%s: %s, got '%s'", w, why, a->base_url);
+	} else
 		a->base_url = xstrdup(!strcmp(a->provider, "openai") ? "https://api.openai.com/v1" : "https://api.anthropic.com");
 	snprintf(w, sizeof(w), "%s.api_key_env", where);
 	if ((v = get(n, "api_key_env")))

@@ -33,7 +33,7 @@ struct callstate {
 	const struct agent *a;
 	char *url, *body, *key;
 	char *headers[4];
-	double timeout;
+	double timeout, deadline;    /* the whole call's; deadline 0: none */
 	int attempts;
 	long timer;                  /* waiting to retry */
 	int inflight;
@@ -238,7 +238,29 @@ static char *buildrequest(const struct modelcall *c)
 	return r;
 }
 
-/* the answer, model and usage of a 200 response; -1 when malformed, -2
+static char *servermessage(const char *body);
+
+/* what is wrong with a 200 response that has no answer: the server's own
+ * message when it sent one (some proxies send errors with status 200) */
+static char *noanswer(const char *body, int anthropic)
+{
+	cJSON *j = cJSON_Parse(body);
+	char *m, *r;
+
+	if (!cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		return xstrdup("malformed JSON in the response");
+	}
+	int haserror = cJSON_GetObjectItemCaseSensitive(j, "error") != NULL;
+	cJSON_Delete(j);
+	m = servermessage(body);
+	r = haserror ? xasprintf("HTTP 200 with an error: %s", m)
+	             : xasprintf("HTTP 200 without an answer (no %s): %s", anthropic ? "content" : "choices[0].message.content", m);
+	free(m);
+	return r;
+}
+
+/* the answer, model and usage of a 200 response; -1 when it has none, -2
  * when a string holds an escaped NUL */
 static int parseok(struct callstate *cs, const char *body)
 {
@@ -256,7 +278,7 @@ static int parseok(struct callstate *cs, const char *body)
 	}
 	if (anthropic) {
 		const cJSON *content = cJSON_GetObjectItemCaseSensitive(j, "content"), *blk;
-		if (!cJSON_IsArray(content)) {
+		if (!cJSON_IsArray(content) || cJSON_GetObjectItemCaseSensitive(j, "error")) {
 			cJSON_Delete(j);
 			return -1;
 		}
@@ -274,7 +296,7 @@ static int parseok(struct callstate *cs, const char *body)
 		const cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"), 0);
 		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(ch, "message");
 		v = cJSON_GetObjectItemCaseSensitive(msg, "content");
-		if (!msg || !(cJSON_IsString(v) || cJSON_IsNull(v))) {
+		if (!msg || !(cJSON_IsString(v) || cJSON_IsNull(v)) || cJSON_GetObjectItemCaseSensitive(j, "error")) {
 			cJSON_Delete(j);
 			return -1;
 		}
@@ -308,7 +330,7 @@ static char *servermessage(const char *body)
 	cJSON_Delete(j);
 	if (!r) {
 		size_t n = strcspn(body, "\n");
-		r = xstrndup(body, n > 200 ? 200 : n);
+		r = n ? xstrndup(body, n > 200 ? 200 : n) : xstrdup("(empty body)");
 	}
 	return r;
 }
@@ -389,8 +411,8 @@ static void onresponse(void *arg, struct httpresp *h)
 			return;
 		}
 		retryable = 0;
-		why = xstrdup(ok == -2 ? "the response holds a NUL character (\\u0000), which would cut the answer short"
-		                       : "malformed JSON in the response");
+		why = ok == -2 ? xstrdup("the response holds a NUL character (\\u0000), which would cut the answer short")
+		               : noanswer(cs->r.response, !strcmp(cs->a->provider, "anthropic"));
 	} else {
 		char *msg = servermessage(cs->r.response);
 		why = xasprintf("HTTP %ld: %s", h->status, msg);
@@ -410,8 +432,22 @@ static void onresponse(void *arg, struct httpresp *h)
 	}
 	/* exponential backoff with jitter, never before Retry-After */
 	double delay = fmin(30, 0.5 * pow(2, cs->attempts - 1)) * (0.5 + (double)rand() / RAND_MAX);
-	if (h->retryafter >= 0 && h->retryafter > delay)
+	int told = h->retryafter >= 0 && h->retryafter > delay;
+	if (told)
 		delay = fmin(h->retryafter, 300);
+	/* the timeout bounds the whole call: a wait that would outlast it
+	 * ends the call now, not when the timeout strikes */
+	if (cs->deadline && now() + delay >= cs->deadline) {
+		char *e = told ? xasprintf("timed out after %gs: the server asked to wait %gs before retrying (Retry-After); last "
+		                           "attempt (%d): %s", cs->timeout, h->retryafter, cs->attempts, why)
+		               : xasprintf("timed out after %gs: no time left to retry; last attempt (%d): %s", cs->timeout,
+		                           cs->attempts, why);
+		bufaddf(&cs->transcript, "  no retry: the next attempt would start after the timeout (%gs)\n", cs->timeout);
+		free(why);
+		freehttpresp(h);
+		finishcall(cs, e);
+		return;
+	}
 	bufaddf(&cs->transcript, "  retrying in %.2fs\n", delay);
 	free(why);
 	freehttpresp(h);
@@ -420,9 +456,15 @@ static void onresponse(void *arg, struct httpresp *h)
 
 static void attempt(struct callstate *cs)
 {
+	double left = cs->deadline ? cs->deadline - now() : 0;
+
+	if (cs->deadline && left < 0.001) {
+		finishcall(cs, xasprintf("timed out after %gs (after %d attempts)", cs->timeout, cs->attempts));
+		return;
+	}
 	cs->attempts++;
 	cs->inflight = 1;
-	if (httppost(cs->p->http, cs->url, cs->headers, cs->body, cs->timeout, RESPONSE_CAP, onresponse, cs) < 0) {
+	if (httppost(cs->p->http, cs->url, cs->headers, cs->body, left, RESPONSE_CAP, onresponse, cs) < 0) {
 		cs->inflight = 0;
 		finishcall(cs, xstrdup("cannot start an HTTP request"));
 	}
@@ -456,6 +498,7 @@ int modelstart(struct providers *p, const struct modelcall *c, modeldone done, v
 	cs->body = buildrequest(c);
 	cs->r.request = xstrdup(cs->body);
 	cs->timeout = c->timeout;
+	cs->deadline = c->timeout > 0 ? now() + c->timeout : 0;
 	cs->done = done;
 	cs->arg = arg;
 	cs->lim->active++;

@@ -3,7 +3,9 @@
  *
  * A call is retried on 429, 5xx, a dropped connection or a timeout, with
  * exponential backoff and jitter, never sooner than the server's
- * Retry-After; other 4xx fail at once with the server's own message.
+ * Retry-After; other 4xx fail at once with the server's own message, and
+ * so does a 200 without an answer. The call's timeout bounds all of it,
+ * attempts and waits: a wait that would outlast it ends the call at once.
  * Each provider (provider + base URL) has a concurrency limit starting at
  * max_connections: a 429 multiplies it by 0.8, each success adds back a
  * little, up to max_connections. The API key is read from the environment
@@ -23,7 +25,7 @@ struct modelcall {
 	const char *prompt;          /* the user message, when messages is NULL */
 	const cJSON *messages;       /* the task's own chat messages, or NULL */
 	int seed;
-	double timeout;              /* per attempt */
+	double timeout;              /* the whole call, retries and waits included */
 };
 
 struct modelresult {

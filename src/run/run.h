@@ -3,7 +3,7 @@
  * cells that need only a grade are graded. Results go to the store as they
  * finish; a failed cell is an error, kept for `log` but never cached.
  * Without keepgoing no new cell starts after the first error, like make.
- * On SIGINT or SIGTERM every child is killed, nothing partial is stored. */
+ * On SIGINT, SIGTERM or SIGHUP every child is killed, nothing partial is stored. */
 #ifndef RUN_H
 #define RUN_H
 

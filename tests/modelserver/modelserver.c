@@ -32,7 +32,10 @@
  *   POST /_faults  {"faults":[{"type":"429","count":2,"retry_after":"1"}, ...],
  *                   "latency_ms":50}: appends to the fault queue (the next
  *                  API requests take them in order) and/or sets the latency.
- *                  Types: 429 500 400 malformed truncated drop hang.
+ *                  Types: 429 500 400 malformed truncated drop hang
+ *                  error200 (status 200, an error body whose message
+ *                  quotes the request's key, as careless proxies do)
+ *                  empty200 (status 200, valid JSON without an answer).
  *   A prompt containing FAULT:<type> gets that fault on every request.
  *
  * Order of checks for an API request: body size (413), queued fault, auth
@@ -156,10 +159,11 @@ static const struct api_path {
 
 enum route { R_API, R_STATS, R_RESET, R_FAULTS, R_NOT_FOUND, R_BAD_METHOD };
 
-enum fault { F_NONE, F_429, F_500, F_400, F_MALFORMED, F_TRUNCATED, F_DROP, F_HANG, F_COUNT };
+enum fault { F_NONE, F_429, F_500, F_400, F_MALFORMED, F_TRUNCATED, F_DROP, F_HANG, F_ERROR200, F_EMPTY200,
+             F_COUNT };
 
 static const char *const fault_names[F_COUNT] = {
-    "none", "429", "500", "400", "malformed", "truncated", "drop", "hang",
+    "none", "429", "500", "400", "malformed", "truncated", "drop", "hang", "error200", "empty200",
 };
 
 static enum fault fault_from_name(const char *s)
@@ -799,10 +803,20 @@ static void set_truncated(struct request *r, enum api api, const char *model)
 }
 
 static void apply_fault(struct request *r, enum api api, enum fault f,
-                        const char *retry_after, const char *model)
+                        const char *retry_after, const char *model, const char *key)
 {
     bool anthropic = api == API_ANTHROPIC;
     switch (f) {
+    case F_ERROR200: {
+        char msg[512];
+        snprintf(msg, sizeof msg, "upstream overloaded: injected (key %.300s)", key ? key : "none");
+        set_error(r, api, 200, "server_error", msg);
+        break;
+    }
+    case F_EMPTY200:
+        set_raw(r, 200, anthropic ? "{\"type\": \"message\", \"id\": \"msg_empty\"}"
+                                  : "{\"id\": \"chatcmpl-empty\", \"object\": \"chat.completion\", \"choices\": []}");
+        break;
     case F_429:
         set_error(r, api, 429, "rate_limit_error", "rate limited");
         if (retry_after)
@@ -883,14 +897,14 @@ static const char *validate(enum api api, const cJSON *req)
     return NULL;
 }
 
-static void answer_request(struct request *r, enum api api, const cJSON *req)
+static void answer_request(struct request *r, enum api api, const cJSON *req, const char *key)
 {
     const char *model = cJSON_GetObjectItemCaseSensitive(req, "model")->valuestring;
     const cJSON *messages = cJSON_GetObjectItemCaseSensitive(req, "messages");
     char *text = last_user_text(messages);
     enum fault f = fault_in_prompt(text);
     if (f != F_NONE) {
-        apply_fault(r, api, f, NULL, model);
+        apply_fault(r, api, f, NULL, model, key);
     } else {
         const cJSON *system = api == API_ANTHROPIC
                                   ? cJSON_GetObjectItemCaseSensitive(req, "system")
@@ -915,7 +929,7 @@ static void handle_api(struct MHD_Connection *c, struct request *r)
     char *retry_after;
     enum fault queued = take_queued_fault(&retry_after);
     if (queued != F_NONE) {
-        apply_fault(r, api, queued, retry_after, NULL);
+        apply_fault(r, api, queued, retry_after, NULL, key);
         free(retry_after);
         return;
     }
@@ -935,7 +949,7 @@ static void handle_api(struct MHD_Connection *c, struct request *r)
         reject(r, api, 400, "invalid_request_error", problem);
     } else {
         stats_record_params(req);
-        answer_request(r, api, req);
+        answer_request(r, api, req, key);
     }
     cJSON_Delete(req);
 }
@@ -1008,7 +1022,7 @@ static const char *parse_fault(const cJSON *item, struct queued_fault **out)
         return "fault.type: required (string)";
     enum fault f = fault_from_name(name);
     if (f == F_NONE)
-        return "fault.type: unknown (429, 500, 400, malformed, truncated, drop, hang)";
+        return "fault.type: unknown (429, 500, 400, malformed, truncated, drop, hang, error200, empty200)";
     double n = 1;
     if (count) {
         if (!cJSON_IsNumber(count) || count->valuedouble < 0 || count->valuedouble > 1e12)

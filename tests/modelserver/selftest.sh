@@ -161,6 +161,13 @@ request POST /v1/chat/completions \
     -H 'Authorization: Bearer test-key' -m 0.5
 check "FAULT:hang never answers (curl timeout, exit 28)" eval '[ "$rc" = 28 ]'
 
+openai 'FAULT:error200'
+check "FAULT:error200 gives 200 with an error that quotes the key" \
+    eval 'status_is 200 && has "\"error\":{\"message\":\"upstream overloaded: injected (key test-key)\""'
+
+openai 'FAULT:empty200'
+check "FAULT:empty200 gives 200 with no choices" eval 'status_is 200 && has "\"choices\": []"'
+
 head -c $((9 * 1024 * 1024)) /dev/zero >"$work/big"
 request POST /v1/chat/completions "@$work/big" -H 'Authorization: Bearer test-key'
 check "body over 8 MiB is 413" status_is 413
@@ -174,7 +181,7 @@ request POST /_faults '{"latency_ms":0}'
 request GET /_stats
 check "/_stats counts all API requests ($api_posts)" has "\"requests\":$api_posts,"
 check "/_stats counts faults and distinct keys" \
-    eval 'has "\"faulted\":5," && has "\"auth_headers\":1," && has "\"last_seed\":7"'
+    eval 'has "\"faulted\":7," && has "\"auth_headers\":1," && has "\"last_seed\":7"'
 request POST /_reset ''
 request GET /_stats
 check "/_reset zeroes the counters" eval 'has "\"requests\":0," && has "\"faulted\":0,"'
