@@ -2,10 +2,12 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "load/tasks.h"
 #include "core/util.h"
@@ -58,29 +60,138 @@ static struct task *addtask(struct tasklist *tl)
 	return t;
 }
 
+/* is rel (relative to a task folder) one of its expected answers? */
+static int answerfile(const char *rel)
+{
+	return !strncmp(rel, "expected", 8) && !strchr(rel, '/');
+}
+
+/* the text of a JSON object without its answer fields, printed unformatted
+ * (what EVAL_TASK_JSON shows); NULL when text is not a JSON object.
+ * *had: it had an answer field */
+static char *withoutanswers(const char *text, size_t len, int *had)
+{
+	cJSON *o = cJSON_ParseWithLength(text, len);
+	char *r = NULL;
+
+	*had = 0;
+	if (cJSON_IsObject(o)) {
+		for (size_t i = 0; i < LEN(expectedkeys); i++) {
+			if (cJSON_GetObjectItemCaseSensitive(o, expectedkeys[i])) {
+				cJSON_DeleteItemFromObjectCaseSensitive(o, expectedkeys[i]);
+				*had = 1;
+			}
+		}
+		char *p = cJSON_PrintUnformatted(o);
+		r = xstrdup(p ? p : "{}");
+		cJSON_free(p);
+	}
+	cJSON_Delete(o);
+	return r;
+}
+
+/* The agent's view of a JSON text: a .json or .jsonl task is shown only as
+ * EVAL_TASK_JSON, always printed anew, so its view is that print without
+ * answers; a folder's task.json is copied as it is unless it holds an
+ * answer (then it is printed anew without). Unparsable text is its own
+ * view: loading it fails anyway. */
+static hash jsonview(const char *text, size_t len, int reprint)
+{
+	int had;
+	char *v = withoutanswers(text, len, &had);
+	hash h = v && (reprint || had) ? hashbytes(v, strlen(v)) : hashbytes(text, len);
+
+	free(v);
+	return h;
+}
+
+/* jsonview of the file at path whose content hash is full, memoized under
+ * full so that a no-op run reads nothing; -1 and *err when unreadable or
+ * changed since it was hashed */
+static int jsonfileview(struct state *st, const char *path, hash full, int reprint, hash *view, char **err)
+{
+	struct hasher h;
+	hash v[2];
+
+	hashstart(&h, reprint ? "jsonview-v1" : "taskjsonview-v1");
+	hashaddhash(&h, full);
+	hash key = hashend(&h);
+	if (memoget(st, key, v) == 0) {
+		*view = v[0];
+		return 0;
+	}
+	size_t len;
+	char *text = readfile(path, &len);
+	if (!text) {
+		*err = xasprintf("%s: cannot read: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!hasheq(hashbytes(text, len), full)) {
+		*err = xasprintf("%s: changed while it was read; run again", path);
+		free(text);
+		return -1;
+	}
+	v[0] = *view = jsonview(text, len, reprint);
+	v[1] = (hash){0, 0};
+	free(text);
+	memoput(st, key, v);
+	return 0;
+}
+
+/* the two hashes of a folder task: full over every file (the memo of its
+ * rendered prompt, loading), view over what the agent sees (the run key) */
+struct dirhash {
+	struct hasher full, view;
+};
+
+static void dirhashstart(struct dirhash *d)
+{
+	hashstart(&d->full, "taskdir");
+	hashstart(&d->view, "taskdirview");
+}
+
+/* add a file: its content hash, and its hash as the agent sees it */
+static void dirhashadd(struct dirhash *d, const char *rel, hash content, hash seen)
+{
+	hashaddstr(&d->full, rel);
+	hashaddhash(&d->full, content);
+	if (answerfile(rel))
+		return;
+	hashaddstr(&d->view, rel);
+	hashaddhash(&d->view, seen);
+}
+
 static int dirtask(struct tasklist *tl, const char *path, struct state *st, char **err)
 {
 	struct strv files = {0};
-	struct hasher h;
+	struct dirhash d;
 	struct task *t;
 
 	if (walk(path, "", &files) < 0) {
 		*err = xasprintf("%s: cannot read directory: %s", path, strerror(errno));
 		return -1;
 	}
-	hashstart(&h, "taskdir");
+	dirhashstart(&d);
 	for (size_t i = 0; i < files.n; i++) {
 		char *full = pathjoin(path, files.v[i]);
-		hash fh;
+		hash fh, seen;
 		if (filehash(st, full, &fh) < 0) {
 			*err = xasprintf("%s: cannot read: %s", full, strerror(errno));
 			free(full);
-			hashend(&h);
+			hashend(&d.full);
+			hashend(&d.view);
 			strvfree(&files);
 			return -1;
 		}
-		hashaddstr(&h, files.v[i]);
-		hashaddhash(&h, fh);
+		seen = fh;
+		if (!strcmp(files.v[i], "task.json") && jsonfileview(st, full, fh, 0, &seen, err) < 0) {
+			free(full);
+			hashend(&d.full);
+			hashend(&d.view);
+			strvfree(&files);
+			return -1;
+		}
+		dirhashadd(&d, files.v[i], fh, seen);
 		free(full);
 	}
 	strvfree(&files);
@@ -88,8 +199,21 @@ static int dirtask(struct tasklist *tl, const char *path, struct state *st, char
 	t->kind = TASK_DIR;
 	t->path = xstrdup(path);
 	t->id = basename_of(path, 0);
-	t->content = hashend(&h);
+	t->full = hashend(&d.full);
+	t->content = hashend(&d.view);
 	return 0;
+}
+
+/* the agent's view of a .json or .jsonl task from its parsed object */
+static hash objview(cJSON *o)
+{
+	for (size_t i = 0; i < LEN(expectedkeys); i++)
+		cJSON_DeleteItemFromObjectCaseSensitive(o, expectedkeys[i]);
+	char *p = cJSON_PrintUnformatted(o);
+	hash h = hashbytes(p ? p : "{}", p ? strlen(p) : 2);
+
+	cJSON_free(p);
+	return h;
 }
 
 static char *idof(const cJSON *o, int line)
@@ -103,7 +227,7 @@ static char *idof(const cJSON *o, int line)
 	return xasprintf("%d", line);
 }
 
-static int jsonltasks(struct tasklist *tl, const char *path, char **err)
+static int jsonltasks(struct tasklist *tl, const char *path, struct state *st, char **err)
 {
 	size_t len;
 	char *text = readfile(path, &len);
@@ -141,7 +265,19 @@ static int jsonltasks(struct tasklist *tl, const char *path, char **err)
 		t->line = line;
 		t->id = idof(o, line);
 		t->text = xstrndup(p, n);
-		t->content = hashbytes(p, n);
+		t->full = hashbytes(p, n);
+		/* the view without the answer, memoized: listing stays one parse */
+		struct hasher h;
+		hash v[2];
+		hashstart(&h, "jsonview-v1");
+		hashaddhash(&h, t->full);
+		hash key = hashend(&h);
+		if (memoget(st, key, v) < 0) {
+			v[0] = objview(o);
+			v[1] = (hash){0, 0};
+			memoput(st, key, v);
+		}
+		t->content = v[0];
 		cJSON_Delete(o);
 	}
 	free(text);
@@ -161,13 +297,16 @@ int listtasks(const struct suite *s, struct state *st, struct tasklist *out, cha
 		/* a .json file is the common case at scale: its hash comes from
 		 * the stat cache with one stat; only other names need their own */
 		if (len > 5 && !strcmp(path + len - 5, ".json")) {
-			hash h;
+			hash h, v;
 			if (filehash(st, path, &h) == 0) {
+				if (jsonfileview(st, path, h, 1, &v, err) < 0)
+					return -1;
 				struct task *t = addtask(out);
 				t->kind = TASK_JSON;
 				t->path = xstrdup(path);
 				t->id = basename_of(path, 1);
-				t->content = h;
+				t->full = h;
+				t->content = v;
 				continue;
 			}
 			if (errno != EISDIR) {
@@ -183,7 +322,7 @@ int listtasks(const struct suite *s, struct state *st, struct tasklist *out, cha
 			if (dirtask(out, path, st, err) < 0)
 				return -1;
 		} else if (len > 6 && !strcmp(path + len - 6, ".jsonl")) {
-			if (jsonltasks(out, path, err) < 0)
+			if (jsonltasks(out, path, st, err) < 0)
 				return -1;
 		} else {
 			*err = xasprintf("%s: suite '%s': a task is a directory, a .json or a .jsonl file", path, s->name);
@@ -270,56 +409,183 @@ static int loadfields(struct task *t, cJSON *o)
 	return 0;
 }
 
-static int loaddir(struct task *t, char **err)
+/* stream a file into a hash and, when dst is not NULL, a copy with the
+ * same permission bits; -1 with errno */
+static int copyhash(const char *src, const char *dst, hash *out)
+{
+	XXH3_state_t *xs = XXH3_createState();
+	char buf[65536];
+	struct stat sb;
+	int in = open(src, O_RDONLY | O_CLOEXEC), o = -1, r = -1, err = 0;
+	ssize_t n;
+
+	if (!xs)
+		fatal(EXIT_GATE, "out of memory");
+	XXH3_128bits_reset(xs);
+	if (in < 0 || fstat(in, &sb) < 0)
+		goto out;
+	if (dst && (o = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, sb.st_mode & 0777)) < 0)
+		goto out;
+	while ((n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto out;
+		XXH3_128bits_update(xs, buf, (size_t)n);
+		for (ssize_t off = 0; o >= 0 && off < n;) {
+			ssize_t w = write(o, buf + off, (size_t)(n - off));
+			if (w < 0 && errno != EINTR)
+				goto out;
+			off += w > 0 ? w : 0;
+		}
+	}
+	*out = XXH3_128bits_digest(xs);
+	r = 0;
+out:
+	err = errno;
+	if (o >= 0 && close(o) < 0 && r == 0) {
+		err = errno;
+		r = -1;
+	}
+	if (in >= 0)
+		close(in);
+	XXH3_freeState(xs);
+	errno = err;
+	return r;
+}
+
+/* what reading a folder task found */
+struct dirread {
+	hash full, view;
+	char *input, *expected, *taskjson; /* first input*, expected*; task.json */
+};
+
+/* read every file of a folder task once, hashing it as dirtask does, and
+ * with dest, copy the agent's view of it there (every file but the
+ * expected answers; a task.json holding an answer without it); -1 and *err */
+static int readdirtask(const char *path, const char *dest, struct dirread *r, char **err)
 {
 	struct strv files = {0};
-	char *input = NULL, *expected = NULL;
-	cJSON *fields = NULL;
+	struct dirhash d;
+	int ret = 0;
 
-	walk(t->path, "", &files);
-	for (size_t i = 0; i < files.n; i++) {
+	memset(r, 0, sizeof(*r));
+	if (walk(path, "", &files) < 0) {
+		*err = xasprintf("%s: cannot read directory: %s", path, strerror(errno));
+		return -1;
+	}
+	if (dest && mkdirs(dest, 0755) < 0) {
+		*err = xasprintf("cannot create %s: %s", dest, strerror(errno));
+		strvfree(&files);
+		return -1;
+	}
+	dirhashstart(&d);
+	for (size_t i = 0; i < files.n && ret == 0; i++) {
 		const char *f = files.v[i];
-		char *full = pathjoin(t->path, f);
-		if (!strcmp(f, "task.json")) {
-			char *text = readfile(full, NULL);
-			fields = text ? cJSON_Parse(text) : NULL;
-			free(text);
-			if (!cJSON_IsObject(fields)) {
-				*err = xasprintf("%s: expected one JSON object", full);
-				cJSON_Delete(fields);
-				free(full);
-				free(input);
-				free(expected);
-				strvfree(&files);
-				return -1;
-			}
-		} else if (!input && !strncmp(f, "input", 5) && !strchr(f, '/')) {
-			input = readfile(full, NULL);
-		} else if (!expected && !strncmp(f, "expected", 8) && !strchr(f, '/')) {
-			expected = readfile(full, NULL);
+		char *src = pathjoin(path, f);
+		char *dst = dest && !answerfile(f) ? pathjoin(dest, f) : NULL;
+		int special = !strchr(f, '/') && (!strcmp(f, "task.json") || (!r->input && !strncmp(f, "input", 5))
+		                                  || (!r->expected && answerfile(f)));
+		hash fh, seen;
+		if (dst && strchr(f, '/')) {
+			char *dir = dirname_of(dst);
+			mkdirs(dir, 0755);
+			free(dir);
 		}
-		free(full);
+		if (!special) {
+			if (copyhash(src, dst, &fh) < 0) {
+				*err = xasprintf("%s: cannot %s: %s", src, dst ? "copy" : "read", strerror(errno));
+				ret = -1;
+			}
+			seen = fh;
+		} else {
+			size_t len;
+			char *text = readfile(src, &len);
+			if (!text) {
+				*err = xasprintf("%s: cannot read: %s", src, strerror(errno));
+				ret = -1;
+			} else {
+				fh = seen = hashbytes(text, len);
+				int had = 0;
+				char *view = NULL;
+				if (!strcmp(f, "task.json")) {
+					view = withoutanswers(text, len, &had);
+					if (had)
+						seen = hashbytes(view, strlen(view));
+				}
+				if (dst && writefile(dst, had ? view : text, had ? strlen(view) : len) < 0) {
+					*err = xasprintf("cannot write %s: %s", dst, strerror(errno));
+					ret = -1;
+				}
+				free(view);
+				char **keep = !strcmp(f, "task.json") ? &r->taskjson : answerfile(f) ? &r->expected : &r->input;
+				free(*keep);
+				*keep = text;
+			}
+		}
+		if (ret == 0)
+			dirhashadd(&d, f, fh, seen);
+		free(src);
+		free(dst);
 	}
 	strvfree(&files);
+	r->full = hashend(&d.full);
+	r->view = hashend(&d.view);
+	if (ret < 0) {
+		free(r->input);
+		free(r->expected);
+		free(r->taskjson);
+		memset(r, 0, sizeof(*r));
+	}
+	return ret;
+}
+
+static int loaddir(struct task *t, char **err)
+{
+	struct dirread r;
+	cJSON *fields = NULL;
+
+	if (readdirtask(t->path, NULL, &r, err) < 0)
+		return -1;
+	/* what is loaded must be what was hashed: the memoized prompt hash and
+	 * the keys were computed from that */
+	if (!hasheq(r.full, t->full)) {
+		*err = xasprintf("%s: changed since its hash was taken; run again", t->path);
+		goto fail;
+	}
+	if (r.taskjson) {
+		fields = cJSON_Parse(r.taskjson);
+		if (!cJSON_IsObject(fields)) {
+			*err = xasprintf("%s/task.json: expected one JSON object", t->path);
+			cJSON_Delete(fields);
+			goto fail;
+		}
+	}
+	free(r.taskjson);
 	if (!fields)
 		fields = cJSON_CreateObject();
 	loadfields(t, fields);
-	if (input) {
+	if (r.input) {
 		free(t->input);
 		cJSON_Delete(t->messages);
 		t->messages = NULL;
-		t->input = input;
+		t->input = r.input;
 		cJSON_DeleteItemFromObjectCaseSensitive(fields, "input");
-		cJSON_AddStringToObject(fields, "input", input);
+		cJSON_AddStringToObject(fields, "input", r.input);
 	}
-	if (expected) {
+	if (r.expected) {
 		strvfree(&t->expected);
-		strvadd(&t->expected, expected);
+		strvadd(&t->expected, r.expected);
 		cJSON_DeleteItemFromObjectCaseSensitive(fields, "expected");
-		cJSON_AddStringToObject(fields, "expected", expected);
-		free(expected);
+		cJSON_AddStringToObject(fields, "expected", r.expected);
+		free(r.expected);
 	}
 	return 0;
+fail:
+	free(r.input);
+	free(r.expected);
+	free(r.taskjson);
+	return -1;
 }
 
 int loadtask(struct task *t, char **err)
@@ -331,9 +597,15 @@ int loadtask(struct task *t, char **err)
 		if (loaddir(t, err) < 0)
 			return -1;
 	} else {
-		char *text = t->kind == TASK_JSONL ? t->text : readfile(t->path, NULL);
+		size_t len;
+		char *text = t->kind == TASK_JSONL ? t->text : readfile(t->path, &len);
 		if (!text) {
 			*err = xasprintf("%s: cannot read: %s", t->path, strerror(errno));
+			return -1;
+		}
+		if (text != t->text && !hasheq(hashbytes(text, len), t->full)) {
+			*err = xasprintf("%s: changed since its hash was taken; run again", t->path);
+			free(text);
 			return -1;
 		}
 		cJSON *o = cJSON_Parse(text);
@@ -374,11 +646,11 @@ int rehashtask(struct task *t, struct state *st, char **err)
 	unload(t);
 	if (t->kind == TASK_JSON) {
 		forgetfile(st, t->path);
-		if (filehash(st, t->path, &t->content) < 0) {
+		if (filehash(st, t->path, &t->full) < 0) {
 			*err = xasprintf("%s: cannot read: %s", t->path, strerror(errno));
 			return -1;
 		}
-		return 0;
+		return jsonfileview(st, t->path, t->full, 1, &t->content, err);
 	}
 	if (t->kind != TASK_DIR) {
 		*err = xasprintf("%s: a .jsonl task cannot be rehashed alone", t->path);
@@ -390,17 +662,42 @@ int rehashtask(struct task *t, struct state *st, char **err)
 		return -1;
 	}
 	t->content = one.v[0].content;
+	t->full = one.v[0].full;
 	freetasks(&one);
 	return 0;
 }
 
-char *taskjson(struct task *t)
+char *taskjson(const struct task *t, int withanswer)
 {
-	char *s = t->fields ? cJSON_PrintUnformatted(t->fields) : NULL;
+	cJSON *o = t->fields ? cJSON_Duplicate(t->fields, 1) : cJSON_CreateObject();
+
+	for (size_t i = 0; !withanswer && i < LEN(expectedkeys); i++)
+		cJSON_DeleteItemFromObjectCaseSensitive(o, expectedkeys[i]);
+	char *s = cJSON_PrintUnformatted(o);
 	char *r = xstrdup(s ? s : "{}");
 
 	cJSON_free(s);
+	cJSON_Delete(o);
 	return r;
+}
+
+int snapshottask(const struct task *t, const char *dest, char **err)
+{
+	struct dirread r;
+
+	*err = NULL;
+	if (t->kind != TASK_DIR)
+		return 0;
+	if (readdirtask(t->path, dest, &r, err) < 0)
+		return -1;
+	free(r.input);
+	free(r.expected);
+	free(r.taskjson);
+	if (!hasheq(r.full, t->full) || !hasheq(r.view, t->content)) {
+		*err = xasprintf("%s changed since the cell was planned; not run", t->path);
+		return -1;
+	}
+	return 0;
 }
 
 const char *firstexpected(const struct task *t)

@@ -182,7 +182,7 @@ static int taskhashes(struct plan *p, struct suiteplan *sp, size_t ti, hash out[
 	hashstart(&h, "memo-v2");
 	hashaddhash(&h, sp->tmplhash);
 	hashaddu64(&h, sp->tmpl != NULL);
-	hashaddhash(&h, t->content);
+	hashaddhash(&h, t->full); /* all of it: {{expected}} may be in the prompt */
 	hashaddstr(&h, t->id); /* {{task.id}} may be in the prompt */
 	key = hashend(&h);
 	if (memoget(p->st, key, out) == 0)

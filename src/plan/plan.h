@@ -2,7 +2,8 @@
  *
  * A cell is one (suite, task, iteration). Its run key is the hash of the
  * cache format version, the agent's canonical config, the rendered prompt,
- * the task's input files, the agent's deps files and the iteration; its
+ * what the agent sees of the task (not its expected answer), the agent's
+ * deps files and the iteration; its
  * grade key the hash of the run's output, the grader's config and files,
  * and the expected answer. A cell needs a run when no entry has its run
  * key, a grade when no grade has its grade key, else nothing.
@@ -21,7 +22,8 @@
 #include "load/tasks.h"
 #include "load/template.h"
 
-#define CACHE_VERSION 1
+/* 2: a task's part of the run key leaves its expected answer out */
+#define CACHE_VERSION 2
 
 enum need { NEED_NOTHING, NEED_GRADE, NEED_RUN };
 enum cellstatus { CELL_PENDING, CELL_RAN, CELL_CACHED, CELL_ERROR };

@@ -1,5 +1,6 @@
 /* state: what evalmake remembers about files between runs, kept in
- * CACHE/state. For each file: its stat data (size, mtime, ctime, inode) and
+ * CACHE/state. For each file: its stat data (size, mtime, ctime, inode,
+ * device) and
  * content hash, so a file is re-hashed only when its stat data changed, as
  * ninja does. And memos: small derived facts keyed by a hash of their
  * inputs (a task's rendered-prompt hash, say), so a no-op run reads no task.
@@ -11,10 +12,24 @@
 
 struct state;
 
+/* the stat data a file's content was hashed under: a file whose stamp is
+ * unchanged is taken to hold the content that was hashed */
+struct stamp {
+	long long size, mtime, ctime, ino, dev;
+};
+
 /* load CACHE/state (a missing or corrupt one is an empty state) */
 struct state *openstate(const char *cachedir);
 /* the content hash of the file at path; -1 with errno when unreadable */
 int filehash(struct state *s, const char *path, hash *out);
+/* the stamp and hash path had when this process last hashed it (or, when
+ * its stat data matched, when it was hashed before); -1 when never hashed.
+ * A run keyed by that hash may use the file only while its stamp is this */
+int hashedstamp(struct state *s, const char *path, struct stamp *st, hash *h);
+/* the stamp of the file at path now; -1 with errno */
+int stampnow(const char *path, struct stamp *out);
+/* are two stamps the same? */
+int stampeq(const struct stamp *a, const struct stamp *b);
 /* drop what is known of path, so the next filehash re-reads it */
 void forgetfile(struct state *s, const char *path);
 /* the two hashes memoized under key; 0 when found, -1 when not */
