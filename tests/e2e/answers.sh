@@ -307,4 +307,26 @@ assert_rc 0
 assert_calls 0
 assert_json r.json '[.suites[].tasks[].score]' '[1,1,1,1]'
 
+try "watch: an agent script edited while a cell runs: the reports and the cache hold only what each key's inputs produced"
+mkversionproject t2
+bg_em watch --jsonl
+wout=$T/bg$nbg.out
+check "t2 started" waitfor 30 '[ -e started.t2 ]'
+sed -i 's/^echo v0$/echo v1/' agent.sh
+: >go
+check "an update where every cell is v1's" waitfor 30 "tail -n 1 '$wout' | jq -e '[.suites[].tasks[].score] == [0, 0, 0, 0] and .errors == 0'"
+sed -i 's/^echo v1$/echo v0/' agent.sh
+check "an update back at v0" waitfor 30 "tail -n 1 '$wout' | jq -e '[.suites[].tasks[].score] == [1, 1, 1, 1] and .errors == 0'"
+checks "no report mixed v0's and v1's results" '! jq -c "[.suites[].tasks[].score | select(. != null)] | unique | length <= 1" "$wout" | grep -q false'
+kill -INT "$bgpid"
+bg_wait 10
+assert_rc 130
+rm -f calls
+em --json r.json
+assert_rc 0
+assert_calls 0
+check "no v1 result served" ! grep -q v1 "$T/out"
+assert_json r.json '[.suites[].tasks[].score]' '[1,1,1,1]'
+
+finish
 summary
