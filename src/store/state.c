@@ -219,6 +219,30 @@ int filehash(struct state *s, const char *path, hash *out)
 	return 0;
 }
 
+int samecontent(struct state *s, const char *path, struct stamp *now)
+{
+	struct fileinfo *fi = htabget(s->files, path, strlen(path));
+	hash h;
+
+	if (!fi || stampnow(path, now) < 0)
+		return -1;
+	if (stampeq(&fi->st, now))
+		return 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int r = hashfd(fd, &h);
+	close(fd);
+	if (r < 0 || !hasheq(h, fi->h))
+		return -1;
+	fi->st = *now;
+	struct timespec wall;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	fi->racy = nsec(wall) - now->mtime < 1000000000LL || nsec(wall) - now->ctime < 1000000000LL;
+	s->dirty = 1;
+	return 0;
+}
+
 void forgetfile(struct state *s, const char *path)
 {
 	void **slot = htabslot(s->files, path, strlen(path), 0);
