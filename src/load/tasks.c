@@ -90,36 +90,29 @@ static char *withoutanswers(const char *text, size_t len, int *had)
 	return r;
 }
 
-/* The agent's view of a JSON text: a .json or .jsonl task is shown only as
- * EVAL_TASK_JSON, always printed anew, so its view is that print without
- * answers; a folder's task.json is copied as it is unless it holds an
- * answer (then it is printed anew without). Unparsable text is its own
- * view: loading it fails anyway. */
-static hash jsonview(const char *text, size_t len, int reprint)
+/* The agent's view of a JSON text: the text itself, or, when it holds an
+ * answer field, its print without them (what EVAL_TASK_JSON shows; what a
+ * folder's copy of task.json holds). Unparsable text is its own view:
+ * loading it fails anyway. One rule for a folder's task.json and a .json
+ * task, since both may be one file (a state record keeps one view) */
+static hash jsonview(const char *text, size_t len)
 {
 	int had;
 	char *v = withoutanswers(text, len, &had);
-	hash h = v && (reprint || had) ? hashbytes(v, strlen(v)) : hashbytes(text, len);
+	hash h = v && had ? hashbytes(v, strlen(v)) : hashbytes(text, len);
 
 	free(v);
 	return h;
 }
 
-/* jsonview of the file at path whose content hash is full, memoized under
- * full so that a no-op run reads nothing; -1 and *err when unreadable or
- * changed since it was hashed */
-static int jsonfileview(struct state *st, const char *path, hash full, int reprint, hash *view, char **err)
+/* jsonview of the file at path whose content hash is full, kept with the
+ * file's stat data so that a no-op run reads nothing (a memo line per
+ * task would grow the state that every run reads); -1 and *err when
+ * unreadable or changed since it was hashed */
+static int jsonfileview(struct state *st, const char *path, hash full, hash *view, char **err)
 {
-	struct hasher h;
-	hash v[2];
-
-	hashstart(&h, reprint ? "jsonview-v1" : "taskjsonview-v1");
-	hashaddhash(&h, full);
-	hash key = hashend(&h);
-	if (memoget(st, key, v) == 0) {
-		*view = v[0];
+	if (derivedget(st, path, full, view) == 0)
 		return 0;
-	}
 	size_t len;
 	char *text = readfile(path, &len);
 	if (!text) {
@@ -131,10 +124,9 @@ static int jsonfileview(struct state *st, const char *path, hash full, int repri
 		free(text);
 		return -1;
 	}
-	v[0] = *view = jsonview(text, len, reprint);
-	v[1] = (hash){0, 0};
+	*view = jsonview(text, len);
 	free(text);
-	memoput(st, key, v);
+	derivedput(st, path, full, *view);
 	return 0;
 }
 
@@ -184,7 +176,7 @@ static int dirtask(struct tasklist *tl, const char *path, struct state *st, char
 			return -1;
 		}
 		seen = fh;
-		if (!strcmp(files.v[i], "task.json") && jsonfileview(st, full, fh, 0, &seen, err) < 0) {
+		if (!strcmp(files.v[i], "task.json") && jsonfileview(st, full, fh, &seen, err) < 0) {
 			free(full);
 			hashend(&d.full);
 			hashend(&d.view);
@@ -204,11 +196,20 @@ static int dirtask(struct tasklist *tl, const char *path, struct state *st, char
 	return 0;
 }
 
-/* the agent's view of a .json or .jsonl task from its parsed object */
-static hash objview(cJSON *o)
+/* jsonview of a .jsonl line, from its parsed object (listing parses each
+ * line anyway; the object loses its answer fields) */
+static hash lineview(cJSON *o, const char *line, size_t len)
 {
-	for (size_t i = 0; i < LEN(expectedkeys); i++)
-		cJSON_DeleteItemFromObjectCaseSensitive(o, expectedkeys[i]);
+	int had = 0;
+
+	for (size_t i = 0; i < LEN(expectedkeys); i++) {
+		if (cJSON_GetObjectItemCaseSensitive(o, expectedkeys[i])) {
+			cJSON_DeleteItemFromObjectCaseSensitive(o, expectedkeys[i]);
+			had = 1;
+		}
+	}
+	if (!had)
+		return hashbytes(line, len);
 	char *p = cJSON_PrintUnformatted(o);
 	hash h = hashbytes(p ? p : "{}", p ? strlen(p) : 2);
 
@@ -266,9 +267,7 @@ static int jsonltasks(struct tasklist *tl, const char *path, char **err)
 		t->id = idof(o, line);
 		t->text = xstrndup(p, n);
 		t->full = hashbytes(p, n);
-		/* the line is parsed anyway: printing it again costs about what a
-		 * memo would, without growing the state by a line per task */
-		t->content = objview(o);
+		t->content = lineview(o, p, n);
 		cJSON_Delete(o);
 	}
 	free(text);
@@ -290,7 +289,7 @@ int listtasks(const struct suite *s, struct state *st, struct tasklist *out, cha
 		if (len > 5 && !strcmp(path + len - 5, ".json")) {
 			hash h, v;
 			if (filehash(st, path, &h) == 0) {
-				if (jsonfileview(st, path, h, 1, &v, err) < 0)
+				if (jsonfileview(st, path, h, &v, err) < 0)
 					return -1;
 				struct task *t = addtask(out);
 				t->kind = TASK_JSON;
@@ -641,7 +640,7 @@ int rehashtask(struct task *t, struct state *st, char **err)
 			*err = xasprintf("%s: cannot read: %s", t->path, strerror(errno));
 			return -1;
 		}
-		return jsonfileview(st, t->path, t->full, 1, &t->content, err);
+		return jsonfileview(st, t->path, t->full, &t->content, err);
 	}
 	if (t->kind != TASK_DIR) {
 		*err = xasprintf("%s: a .jsonl task cannot be rehashed alone", t->path);

@@ -1,7 +1,8 @@
 /* state: the stat cache and the memo table, kept as one text file that is
  * read once at start and rewritten (temp file + rename) at the end of a run
  * when something changed. Lines:
- *   F size mtime_ns ctime_ns inode device hash path
+ *   F size mtime_ns ctime_ns inode device hash derived path
+ * (derived: a hash computed from the file's content by a caller, or "-")
  *   M key hash hash
  * A file modified less than a second before it was hashed is not recorded:
  * a second write in the same clock tick could keep its stat data (git's
@@ -24,6 +25,8 @@
 struct fileinfo {
 	struct stamp st;     /* the stat data h was computed under */
 	hash h;
+	hash derived;        /* derivedput's, for content h */
+	int hasderived;
 	int racy;
 };
 
@@ -81,6 +84,14 @@ static void load(struct state *s, char *text, size_t len)
 			fi.st.ino = field(&q, &ok);
 			fi.st.dev = field(&q, &ok);
 			if (!ok || hashfield(&q, &fi.h) < 0 || !*q)
+				continue;
+			if (q[0] == '-' && q[1] == ' ')
+				q += 2;
+			else if (hashfield(&q, &fi.derived) == 0)
+				fi.hasderived = 1;
+			else
+				continue;
+			if (!*q)
 				continue;
 			void **slot = htabslot(s->files, q, (size_t)(end - q), 1);
 			if (!*slot)
@@ -209,7 +220,9 @@ int filehash(struct state *s, const char *path, hash *out)
 		return -1;
 	}
 	if (!fi)
-		fi = *slot = xmalloc(sizeof(*fi));
+		fi = *slot = xcalloc(1, sizeof(*fi));
+	if (!hasheq(fi->h, *out))
+		fi->hasderived = 0;
 	fi->st = now;
 	fi->h = *out;
 	struct timespec wall;
@@ -241,6 +254,27 @@ int samecontent(struct state *s, const char *path, struct stamp *now)
 	fi->racy = nsec(wall) - now->mtime < 1000000000LL || nsec(wall) - now->ctime < 1000000000LL;
 	s->dirty = 1;
 	return 0;
+}
+
+int derivedget(struct state *s, const char *path, hash content, hash *out)
+{
+	struct fileinfo *fi = htabget(s->files, path, strlen(path));
+
+	if (!fi || !fi->hasderived || !hasheq(fi->h, content))
+		return -1;
+	*out = fi->derived;
+	return 0;
+}
+
+void derivedput(struct state *s, const char *path, hash content, hash derived)
+{
+	struct fileinfo *fi = htabget(s->files, path, strlen(path));
+
+	if (!fi || !hasheq(fi->h, content) || (fi->hasderived && hasheq(fi->derived, derived)))
+		return;
+	fi->derived = derived;
+	fi->hasderived = 1;
+	s->dirty = 1;
 }
 
 void forgetfile(struct state *s, const char *path)
@@ -282,7 +316,7 @@ void savestate(struct state *s)
 	size_t pos = 0, klen;
 	const void *key;
 	void *val;
-	char h1[33], h2[33], h3[33];
+	char h1[33], h2[33], h3[33], d[33];
 
 	if (!s->dirty)
 		return;
@@ -292,8 +326,12 @@ void savestate(struct state *s)
 		if (!fi || fi->racy || memchr(key, '\n', klen))
 			continue;
 		hashhex(fi->h, h1);
-		bufaddf(&b, "F %lld %lld %lld %lld %lld %s %.*s\n", fi->st.size, fi->st.mtime, fi->st.ctime, fi->st.ino,
-		        fi->st.dev, h1, (int)klen, (const char *)key);
+		if (fi->hasderived)
+			hashhex(fi->derived, d);
+		else
+			strcpy(d, "-");
+		bufaddf(&b, "F %lld %lld %lld %lld %lld %s %s %.*s\n", fi->st.size, fi->st.mtime, fi->st.ctime, fi->st.ino,
+		        fi->st.dev, h1, d, (int)klen, (const char *)key);
 	}
 	pos = 0;
 	while (htabnext(s->memo, &pos, &key, &klen, &val)) {

@@ -36,6 +36,12 @@ int samecontent(struct state *s, const char *path, struct stamp *now);
 int stampnow(const char *path, struct stamp *out);
 /* are two stamps the same? */
 int stampeq(const struct stamp *a, const struct stamp *b);
+/* a hash derived from a file's content (the agent's view of a JSON task,
+ * say), kept with the file's record so that an unchanged file is not read
+ * again: 0 and *out when one was put for the content hash content, which
+ * must be the file's current hash */
+int derivedget(struct state *s, const char *path, hash content, hash *out);
+void derivedput(struct state *s, const char *path, hash content, hash derived);
 /* drop what is known of path, so the next filehash re-reads it */
 void forgetfile(struct state *s, const char *path);
 /* the two hashes memoized under key; 0 when found, -1 when not */

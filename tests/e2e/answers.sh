@@ -241,6 +241,21 @@ assert_rc 0
 assert_calls 4
 assert_json r.json '[.suites[].tasks[].score]' '[0,0,0,0]'
 
+try "touching the agent script while cells run: the waiting cells run, the running one is not stored"
+mkversionproject t2
+bg_em -k --json r.json
+check "t2 started" waitfor 30 '[ -e started.t2 ]'
+touch -d '1 minute ago' agent.sh # new stat data, the same content
+: >go
+bg_wait 60
+assert_rc 1
+check "t2 ran while agent.sh was touched: not stored" grep -q 's/t2#1: agent.sh changed while the cell ran; result not stored' "$T/err"
+assert_json r.json "[$(cellstatus s t3 1), $(cellstatus s t4 1)]" '["ran", "ran"]'
+rm -f calls
+em
+assert_rc 0
+assert_calls_are "t2"
+
 try "a task folder edited while its cell runs: the agent works on its own copy, stored under the old key"
 mkversionproject t2
 cat >agent.sh <<EOF

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "load/tasks.h"
@@ -228,5 +229,58 @@ TEST(answers_state_remembers_the_stamp_of_each_hash)
 	CHECK(!stampeq(&then, &now));
 	REQUIRE(hashedstamp(st, "f", &then, &got) == 0);
 	CHECK(hasheq(h, got)); /* until it is hashed again */
+	closestate(st);
+}
+
+TEST(answers_samecontent_forgives_a_touch_not_an_edit)
+{
+	struct state *st;
+	struct stamp then, now;
+	hash h;
+
+	intmpdir();
+	put("f", "one");
+	st = openstate("cache");
+	CHECK_INT(samecontent(st, "f", &now), -1); /* never hashed */
+	REQUIRE(filehash(st, "f", &h) == 0);
+	CHECK_INT(samecontent(st, "f", &now), 0);
+	setmtime("f", 100); /* a touch: new stat data, same content */
+	CHECK_INT(samecontent(st, "f", &now), 0);
+	REQUIRE(hashedstamp(st, "f", &then, NULL) == 0);
+	CHECK(stampeq(&then, &now)); /* recorded */
+	put("f", "two!");
+	CHECK_INT(samecontent(st, "f", &now), -1);
+	REQUIRE(hashedstamp(st, "f", &then, NULL) == 0);
+	CHECK(!stampeq(&then, &now)); /* the record still names the old content */
+	CHECK_INT(samecontent(st, "f", &now), -1); /* and stays suspect */
+	put("f", "one"); /* undone: the content hashed again */
+	CHECK_INT(samecontent(st, "f", &now), 0);
+	closestate(st);
+}
+
+TEST(answers_json_view_is_kept_with_the_file_record)
+{
+	hash v1, f1, v, h;
+
+	intmpdir();
+	put("a.json", "{\"input\": \"q\", \"answer\": \"1\"}");
+	struct timespec settle = {1, 200000000}; /* not racy: its record is saved */
+	nanosleep(&settle, NULL);
+	hashesof("a.json", "a", &v1, &f1);
+	struct state *st = openstate("cache");
+	REQUIRE(filehash(st, "a.json", &h) == 0);
+	CHECK(hasheq(h, f1));
+	REQUIRE(derivedget(st, "a.json", f1, &v) == 0); /* no read needed */
+	CHECK(hasheq(v, v1));
+	CHECK_INT(derivedget(st, "a.json", v1, &v), -1); /* for another content: none */
+	closestate(st);
+	/* a new content: its view is computed again, not the old one */
+	put("a.json", "{\"input\": \"other\", \"answer\": \"1\"}");
+	hash v2, f2;
+	hashesof("a.json", "a", &v2, &f2);
+	CHECK(!hasheq(v1, v2));
+	st = openstate("cache");
+	REQUIRE(filehash(st, "a.json", &h) == 0);
+	CHECK_INT(derivedget(st, "a.json", f1, &v), -1);
 	closestate(st);
 }
