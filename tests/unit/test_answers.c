@@ -113,10 +113,46 @@ TEST(answers_json_and_jsonl_answer_fields_are_not_in_the_view)
 	hashesof("q.jsonl", "x", &v2, &f2);
 	CHECK(hasheq(v1, v2));
 	CHECK(!hasheq(f1, f2));
-	/* the same object as a .json file and a .jsonl line: the same view */
-	put("x.json", "{\"id\": \"x\", \"input\": \"q\", \"answer\": \"9\"}");
-	hashesof("x.json", "x", &v2, &f2);
-	CHECK(hasheq(v1, v2));
+}
+
+/* the view of the one line of a .jsonl file holding text */
+static hash lineview(const char *text)
+{
+	hash v = {0, 0}, f;
+
+	put("l.jsonl", text);
+	hashesof("l.jsonl", "x", &v, &f);
+	return v;
+}
+
+TEST(answers_jsonl_view_scans_lines_right)
+{
+	intmpdir();
+	/* answers first, last, in the middle, nested values and strings with
+	 * brackets, quotes and commas around them */
+	hash base = lineview("{\"id\":\"x\",\"input\":\"a } ] , \\\" b\",\"m\":{\"k\":[1,{\"z\":\"}\"}]},\"n\":-1.5e3}");
+	const char *same[] = {
+		"{\"expected\": \"1\", \"id\":\"x\",\"input\":\"a } ] , \\\" b\",\"m\":{\"k\":[1,{\"z\":\"}\"}]},\"n\":-1.5e3}",
+		"{\"id\":\"x\",\"input\":\"a } ] , \\\" b\", \"ideal\": [\"x\", {\"a\": \"]\"}],\"m\":{\"k\":[1,{\"z\":\"}\"}]},\"n\":-1.5e3}",
+		"{\"id\":\"x\",\"input\":\"a } ] , \\\" b\",\"m\":{\"k\":[1,{\"z\":\"}\"}]},\"n\":-1.5e3, \"answer\" : null }",
+		"  { \"id\" : \"x\" , \"input\":\"a } ] , \\\" b\",\"m\":{\"k\":[1,{\"z\":\"}\"}]},\"target\":7,\"n\":-1.5e3 }  ",
+	};
+	for (size_t i = 0; i < sizeof(same) / sizeof(*same); i++)
+		if (!CHECK(hasheq(base, lineview(same[i]))))
+			fprintf(stderr, "  line %zu: %s\n", i, same[i]);
+	const char *other[] = {
+		"{\"id\":\"x\",\"input\":\"a } ] , \\\" c\",\"m\":{\"k\":[1,{\"z\":\"}\"}]},\"n\":-1.5e3}",
+		"{\"id\":\"x\",\"input\":\"a } ] , \\\" b\",\"m\":{\"k\":[1,{\"z\":\"]\"}]},\"n\":-1.5e3}",
+		"{\"id\":\"x\",\"input\":\"a } ] , \\\" b\",\"m\":{\"k\":[1,{\"z\":\"}\"}]},\"n\":-1.5e4}",
+		"{\"id\":\"x\",\"input\":\"a } ] , \\\" b\",\"m\":{\"k\":[1,{\"z\":\"}\"}]},\"n\":-1.5e3,\"expectedx\":1}",
+	};
+	for (size_t i = 0; i < sizeof(other) / sizeof(*other); i++)
+		if (!CHECK(!hasheq(base, lineview(other[i]))))
+			fprintf(stderr, "  line %zu: %s\n", i, other[i]);
+	/* a key written with an escape is decoded like cJSON does */
+	hash esc = lineview("{\"id\":\"x\",\"input\":\"q\",\"\\u0065xpected\":\"1\"}");
+	CHECK(hasheq(esc, lineview("{\"id\":\"x\",\"input\":\"q\",\"\\u0065xpected\":\"2\"}")));
+	CHECK(!hasheq(esc, lineview("{\"id\":\"x\",\"input\":\"q2\",\"\\u0065xpected\":\"1\"}")));
 }
 
 TEST(answers_taskjson_leaves_the_answer_out_for_agents_only)
