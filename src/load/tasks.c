@@ -495,9 +495,14 @@ static int copyhash(const char *src, const char *dst, hash *out)
 		XXH3_128bits_update(xs, buf, (size_t)n);
 		for (ssize_t off = 0; o >= 0 && off < n;) {
 			ssize_t w = write(o, buf + off, (size_t)(n - off));
-			if (w < 0 && errno != EINTR)
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				if (w == 0)
+					errno = ENOSPC;
 				goto out;
-			off += w > 0 ? w : 0;
+			}
+			off += w;
 		}
 	}
 	*out = XXH3_128bits_digest(xs);
