@@ -27,8 +27,9 @@ int filehash(struct state *s, const char *path, hash *out);
  * A run keyed by that hash may use the file only while its stamp is this */
 int hashedstamp(struct state *s, const char *path, struct stamp *st, hash *h);
 /* is path's content still the one its hash was taken from? Yes (0, with
- * *now its stamp now) when its stamp is unchanged, or when it changed but
- * the content hashes the same again (a touch; the new stamp is recorded).
+ * *now its stamp now) when its stamp is unchanged (and was not taken
+ * within a second of a write), or else when its content hashes the same
+ * again (a touch; the new stamp is recorded).
  * -1 when it changed, is unreadable or was never hashed: the record is
  * kept as it was, so whatever was keyed by the old hash stays suspect */
 int samecontent(struct state *s, const char *path, struct stamp *now);
