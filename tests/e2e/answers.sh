@@ -322,6 +322,17 @@ assert_rc 0
 assert_calls 0
 assert_json r.json '[.suites[].tasks[].score]' '[1,1,1,1]'
 
+try "a stored output that is not the one its grade key names is not graded"
+mkproject
+em calc
+assert_rc 0
+for f in cache/runs/*/*/output; do printf 'tampered\n' >"$f"; done
+sed -i 's/grader: {type: exact} # calc/grader: {type: contains} # calc/' Evalfile
+em -k --json r.json calc
+assert_rc 1
+check "the cells are errors" grep -q "is not the one its grade key names; not graded" "$T/err"
+assert_json r.json '.errors' 6
+
 try "watch: an agent script edited while a cell runs: the reports and the cache hold only what each key's inputs produced"
 mkversionproject t2
 bg_em watch --jsonl
