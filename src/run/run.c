@@ -9,7 +9,9 @@
  * inputs change, and a cell can be cancelled while it runs. Every job
  * carries the key it was started for; a job finishing for a key its cell
  * no longer has is stale: its result is stored under that key (it is a
- * valid result for those inputs) but the cell is not touched. */
+ * valid result for those inputs) but the cell is not touched. Either way a
+ * result is stored only if the files the process read still are the ones
+ * its key was computed from (run/inputs.h). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
