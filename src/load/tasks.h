@@ -10,9 +10,16 @@
  * of them .gz or .zst) are read by load/dataset.c, one task a record, and a
  * suite's `fields` mapping says which field is what.
  *
- * Listing is cheap: ids and content hashes only, through the stat cache, so
- * a no-op run reads no .json task and no task directory's files. Loading
- * (parsing the fields) happens only for the tasks that need it. */
+ * An agent never sees the answer: a task has two hashes, full (all it
+ * holds) and content (what its agent can observe: every file of a folder
+ * but expected*, a .json or .jsonl task's fields without the answer
+ * fields), and only content enters the run key, so fixing an answer
+ * re-grades without calling the agent.
+ *
+ * Listing is cheap: ids and content hashes only, through the stat cache
+ * and memos, so a no-op run reads no .json task and no task directory's
+ * files. Loading (parsing the fields) happens only for the tasks that need
+ * it, and fails when what it reads is not what was hashed. */
 #ifndef TASKS_H
 #define TASKS_H
 
@@ -29,7 +36,8 @@ struct task {
 	char *path;          /* the directory, .json or .jsonl file */
 	int line;            /* .jsonl: the line number; else 0 */
 	enum taskkind kind;
-	hash content;        /* hash of the task's input files (.jsonl: its line) */
+	hash content;        /* what its agent can observe: the run key's part */
+	hash full;           /* all it holds, answers too (.jsonl: its line) */
 	char *text;          /* .jsonl: the line itself (a dataset row: its JSON), until loaded */
 	const struct fieldmap *map; /* the suite's field mapping (NULL: the defaults) */
 	/* filled by loadtask() */
@@ -49,7 +57,8 @@ struct tasklist {
 /* list the tasks of suite s; -1 and *err (naming file and line) on a bad
  * .jsonl line, an unreadable file or a duplicate id */
 int listtasks(const struct suite *s, struct state *st, struct tasklist *out, char **err);
-/* parse a task's fields; -1 and *err on a bad file */
+/* parse a task's fields; -1 and *err on a bad file, or one that changed
+ * since its hash was taken */
 int loadtask(struct task *t, char **err);
 /* recompute a directory or .json task's content hash after its files
  * changed, and forget what was loaded; -1 and *err when unreadable */
@@ -59,10 +68,18 @@ int rehashtask(struct task *t, struct state *st, char **err);
  * answer when the suite's grader compares with one; -1 and *err naming
  * FILE:LINE and the field */
 int checktask(const struct task *t, int needinput, char **err);
-/* the task's fields as one JSON object (for EVAL_TASK_JSON); without
- * withanswer, less its expected answer (what an agent may see; a grader
- * sees it all); caller frees */
+/* the task's fields as one JSON object; without withanswer (what an agent
+ * gets as EVAL_TASK_JSON) the fields expected, ideal, target and answer
+ * are left out, and so is the field the suite maps as the expected
+ * answer; a command grader gets them all. Caller frees */
 char *taskjson(const struct task *t, int withanswer);
+/* copy what the agent of a folder task may see into dest (a fresh folder
+ * that becomes its EVAL_TASK_PATH): every file but expected*, a task.json
+ * without its answer fields. Real copies: an edit of the task cannot reach
+ * the agent. -1 and *err when the copied files are not the ones the
+ * task's hashes were taken from (its run key would lie). Other tasks: 0,
+ * nothing copied */
+int snapshottask(const struct task *t, const char *dest, char **err);
 /* the first expected answer, or "" */
 const char *firstexpected(const struct task *t);
 void freetasks(struct tasklist *tl);

@@ -317,7 +317,7 @@ static int taskhashes(struct plan *p, struct suiteplan *sp, size_t ti, int itera
 	hashstart(&h, "memo-v2");
 	hashaddhash(&h, sp->tmplhash);
 	hashaddu64(&h, sp->tmpl != NULL);
-	hashaddhash(&h, t->content);
+	hashaddhash(&h, t->full); /* all of it: {{expected}} may be in the prompt */
 	hashaddstr(&h, t->id); /* {{task.id}} may be in the prompt */
 	/* the field mapping decides the input and expected answer, and what a
 	 * task must have to be valid */

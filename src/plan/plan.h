@@ -2,12 +2,12 @@
  *
  * A cell is one (suite, task, iteration). Its run key is the hash of the
  * cache format version, the agent's canonical config, the rendered prompt,
- * the task's input files, the agent's file inputs (deps, folders under
- * them, files on its command line), the values of its env_inputs and the
- * iteration; its grade key the hash of the run's output, the grader's
- * config, files and env_inputs, and the expected answer (and the task's
- * content for a grader that sees more of it, the iteration with shuffled
- * choices). A cell needs a run when no entry has its run
+ * what the agent sees of the task (not its expected answer), the agent's
+ * file inputs (deps, folders under them, files on its command line), the
+ * values of its env_inputs and the iteration; its grade key the hash of
+ * the run's output, the grader's config, files and env_inputs, and the
+ * expected answer (and the task's content for a grader that sees more of
+ * it, the iteration with shuffled choices). A cell needs a run when no entry has its run
  * key, a grade when no grade has its grade key, else nothing.
  *
  * Cells are ordered iteration-major (every task's first iteration before
@@ -24,7 +24,8 @@
 #include "load/tasks.h"
 #include "load/template.h"
 
-#define CACHE_VERSION 1
+/* 2: a task's part of the run key leaves its expected answer out */
+#define CACHE_VERSION 2
 
 enum need { NEED_NOTHING, NEED_GRADE, NEED_RUN };
 enum cellstatus { CELL_PENDING, CELL_RAN, CELL_CACHED, CELL_ERROR };

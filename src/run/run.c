@@ -9,7 +9,9 @@
  * inputs change, and a cell can be cancelled while it runs. Every job
  * carries the key it was started for; a job finishing for a key its cell
  * no longer has is stale: its result is stored under that key (it is a
- * valid result for those inputs) but the cell is not touched. */
+ * valid result for those inputs) but the cell is not touched. Either way a
+ * result is stored only if the files the process read still are the ones
+ * its key was computed from (run/inputs.h). */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -23,6 +25,7 @@
 #include <cjson/cJSON.h>
 
 #include "run/grade.h"
+#include "run/inputs.h"
 #include "core/proc.h"
 #include "core/secret.h"
 #include "run/provider.h"
@@ -61,6 +64,9 @@ struct job {
 	char *prompt;       /* the rendered prompt (model calls) */
 	char **env;
 	char *trace;        /* the tracer's file, when tracing */
+	char *snap;         /* a private folder holding the agent's copy of its task */
+	struct inputset inputs; /* files read while it runs, as they were at its start */
+	int checkend;       /* are they checked again when it ends? */
 };
 
 static void push(struct queue *q, struct cell *c, int front)
@@ -169,6 +175,10 @@ static void ongrade(void *arg, double score, char *reason, char *log, char *err)
 
 	s->active--;
 	log = redact(log); /* a grader script sees the environment */
+	if (!err && j->checkend && inputsunchanged(&j->inputs, "the grader", &err) < 0) {
+		free(reason);
+		reason = NULL;
+	}
 	if (!hasheq(c->gradekey, j->key) || c->job != j) {
 		/* stale: keep a good grade under the key it is for */
 		reason = redact(reason);
@@ -221,15 +231,31 @@ static void startgrade(struct sched *s, struct cell *c, const char *out)
 	}
 	char *dir = runpath(s->p->store, c->runkey);
 	char *read = NULL;
-	if (!out && !(out = read = readpart(dir, "output", NULL))) {
+	size_t readlen = 0;
+	if (!out && !(out = read = readpart(dir, "output", &readlen))) {
 		fail(s, c, xasprintf("cannot read the stored output of %s", dir));
 		free(dir);
 		return;
 	}
 	free(dir);
+	/* the output graded must be the one the grade key names, and the
+	 * grader's files the ones hashed */
+	struct inputset in = {0};
+	if (read && !hasheq(hashbytes(read, readlen), c->out))
+		err = xasprintf("the stored output of %s is not the one its grade key names; not graded", c->id);
+	else
+		gradeinputs(s->p->st, c, &in, &err);
+	if (err) {
+		freeinputs(&in);
+		free(read);
+		fail(s, c, err);
+		return;
+	}
 	if (g->type == GRADE_COMMAND) {
 		/* the script reads the output from a file of its own */
 		struct job *j = mkjob(s, c, c->gradekey);
+		j->inputs = in;
+		j->checkend = 1;
 		j->tmp = newentry(s->p->store, 0);
 		char *outpath = pathjoin(j->tmp, "output");
 		int r = putfile(j->tmp, "output", out, strlen(out));
@@ -247,6 +273,7 @@ static void startgrade(struct sched *s, struct cell *c, const char *out)
 		s->active++;
 		return;
 	}
+	freeinputs(&in); /* others read their files before they start */
 	if (g->type == GRADE_JUDGE) {
 		struct job *j = mkjob(s, c, c->gradekey);
 		int r = judgestart(s->prov, g, c->sp->rubric, out, c->task, c->sp->suite->timeout, ongrade, j, &err);
@@ -286,6 +313,10 @@ static int putfile(const char *dir, const char *name, const char *data, size_t l
 
 static void freejob(struct job *j)
 {
+	if (j->snap)
+		rmtree(j->snap);
+	free(j->snap);
+	freeinputs(&j->inputs);
 	if (j->env)
 		for (char **e = j->env; *e; e++)
 			free(*e);
@@ -396,6 +427,11 @@ static void finishagent(struct job *j, struct outcome *o)
 	struct sched *s = j->s;
 	struct cell *c = j->c;
 	int stale = c->job != j || !hasheq(c->runkey, j->key);
+	char *changed;
+
+	/* store a result only under the key of the inputs that were executed */
+	if (!o->error && j->checkend && inputsunchanged(&j->inputs, "the cell", &changed) < 0)
+		o->error = changed;
 	o->error = redact(o->error);
 	char *m = meta(c, o);
 	struct part parts[6];
@@ -626,6 +662,11 @@ static void startagent(struct sched *s, struct cell *c)
 		return;
 	}
 	j = mkjob(s, c, c->runkey);
+	if (runinputs(s->p->st, c, &j->inputs, &err) < 0) {
+		freejob(j);
+		fail(s, c, err);
+		return;
+	}
 	if (c->sp->suite->agent.kind == AGENT_HTTP) {
 		/* no folder: the entry is written in one piece when it is done */
 		j->prompt = xstrdup(prompt); /* a re-key may free the plan's copy */
@@ -639,7 +680,10 @@ static void startagent(struct sched *s, struct cell *c)
 		fail(s, c, xasprintf("cannot write the cell's entry: %s", strerror(errno)));
 		return;
 	}
-	char *taskj = taskjson(c->task, 1);
+	/* the agent never sees the answer: EVAL_TASK_JSON leaves it out, and
+	 * a folder task is a copy without it (EVAL_TASK_PATH; a .json or
+	 * .jsonl task's is EVAL_TASK_JSON) */
+	char *taskj = taskjson(c->task, 0);
 	int r = putfile(j->tmp, "task.json", taskj, strlen(taskj));
 	free(taskj);
 	if (r < 0) {
@@ -648,6 +692,21 @@ static void startagent(struct sched *s, struct cell *c)
 		fail(s, c, xasprintf("cannot write the cell's entry: %s", strerror(errno)));
 		return;
 	}
+	char *taskpath;
+	if (c->task->kind == TASK_DIR) {
+		j->snap = newentry(s->p->store, 0);
+		taskpath = pathjoin(j->snap, c->task->id);
+		if (snapshottask(c->task, taskpath, &err) < 0) {
+			free(taskpath);
+			rmtree(j->tmp);
+			freejob(j);
+			fail(s, c, err);
+			return;
+		}
+	} else {
+		taskpath = pathjoin(j->tmp, "task.json");
+	}
+	j->checkend = 1;
 	const struct strv *env = &c->sp->suite->agent.env;
 	j->env = xcalloc(env->n + 8, sizeof(*j->env));
 	size_t k = 0;
@@ -657,7 +716,8 @@ static void startagent(struct sched *s, struct cell *c)
 	j->env[k++] = xasprintf("EVAL_TASK=%s", c->task->id);
 	j->env[k++] = xasprintf("EVAL_ITERATION=%d", c->iteration);
 	j->env[k++] = xasprintf("EVAL_SEED=%d", c->iteration);
-	j->env[k++] = xasprintf("EVAL_TASK_PATH=%s", c->task->path);
+	j->env[k++] = xasprintf("EVAL_TASK_PATH=%s", taskpath);
+	free(taskpath);
 	j->env[k++] = xasprintf("EVAL_TASK_JSON=%s/task.json", j->tmp);
 	j->env[k++] = xasprintf("EVAL_OUT_DIR=%s/artifacts", j->tmp);
 	char *stdinpath = pathjoin(j->tmp, "prompt");

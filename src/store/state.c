@@ -1,7 +1,8 @@
 /* state: the stat cache and the memo table, kept as one text file that is
  * read once at start and rewritten (temp file + rename) at the end of a run
  * when something changed. Lines:
- *   F size mtime_ns ctime_ns inode hash path
+ *   F size mtime_ns ctime_ns inode device hash derived path
+ * (derived: a hash computed from the file's content by a caller, or "-")
  *   M key hash hash
  * A file modified less than a second before it was hashed is not recorded:
  * a second write in the same clock tick could keep its stat data (git's
@@ -19,11 +20,13 @@
 #include "store/state.h"
 #include "core/util.h"
 
-#define STATEHEADER "evalmake-state 1\n"
+#define STATEHEADER "evalmake-state 2\n"
 
 struct fileinfo {
-	long long size, mtime, ctime, ino;
+	struct stamp st;     /* the stat data h was computed under */
 	hash h;
+	hash derived;        /* derivedput's, for content h */
+	int hasderived;
 	int racy;
 };
 
@@ -75,11 +78,20 @@ static void load(struct state *s, char *text, size_t len)
 			struct fileinfo fi = {0};
 			int ok = 1;
 			char *q = p + 2;
-			fi.size = field(&q, &ok);
-			fi.mtime = field(&q, &ok);
-			fi.ctime = field(&q, &ok);
-			fi.ino = field(&q, &ok);
+			fi.st.size = field(&q, &ok);
+			fi.st.mtime = field(&q, &ok);
+			fi.st.ctime = field(&q, &ok);
+			fi.st.ino = field(&q, &ok);
+			fi.st.dev = field(&q, &ok);
 			if (!ok || hashfield(&q, &fi.h) < 0 || !*q)
+				continue;
+			if (q[0] == '-' && q[1] == ' ')
+				q += 2;
+			else if (hashfield(&q, &fi.derived) == 0)
+				fi.hasderived = 1;
+			else
+				continue;
+			if (!*q)
 				continue;
 			void **slot = htabslot(s->files, q, (size_t)(end - q), 1);
 			if (!*slot)
@@ -142,23 +154,58 @@ static int hashfd(int fd, hash *out)
 	return 0;
 }
 
-int filehash(struct state *s, const char *path, hash *out)
+static void tostamp(const struct stat *st, struct stamp *out)
+{
+	*out = (struct stamp){st->st_size, nsec(st->st_mtim), nsec(st->st_ctim), (long long)st->st_ino,
+	                      (long long)st->st_dev};
+}
+
+int stampnow(const char *path, struct stamp *out)
 {
 	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -1;
+	tostamp(&st, out);
+	return 0;
+}
+
+int stampeq(const struct stamp *a, const struct stamp *b)
+{
+	return a->size == b->size && a->mtime == b->mtime && a->ctime == b->ctime && a->ino == b->ino && a->dev == b->dev;
+}
+
+int hashedstamp(struct state *s, const char *path, struct stamp *st, hash *h)
+{
+	struct fileinfo *fi = htabget(s->files, path, strlen(path));
+
+	if (!fi)
+		return -1;
+	if (st)
+		*st = fi->st;
+	if (h)
+		*h = fi->h;
+	return 0;
+}
+
+int filehash(struct state *s, const char *path, hash *out)
+{
+	struct stat sb;
+	struct stamp now;
 	size_t len = strlen(path);
 	void **slot;
 	struct fileinfo *fi;
 
-	if (stat(path, &st) < 0)
+	if (stat(path, &sb) < 0)
 		return -1;
-	if (S_ISDIR(st.st_mode)) {
+	if (S_ISDIR(sb.st_mode)) {
 		errno = EISDIR;
 		return -1;
 	}
+	tostamp(&sb, &now);
 	slot = htabslot(s->files, path, len, 1);
 	fi = *slot;
-	if (fi && !fi->racy && fi->size == st.st_size && fi->mtime == nsec(st.st_mtim) && fi->ctime == nsec(st.st_ctim)
-	    && fi->ino == (long long)st.st_ino) {
+	if (fi && !fi->racy && stampeq(&fi->st, &now)) {
 		*out = fi->h;
 		return 0;
 	}
@@ -175,17 +222,62 @@ int filehash(struct state *s, const char *path, hash *out)
 		return -1;
 	}
 	if (!fi)
-		fi = *slot = xmalloc(sizeof(*fi));
-	fi->size = st.st_size;
-	fi->mtime = nsec(st.st_mtim);
-	fi->ctime = nsec(st.st_ctim);
-	fi->ino = (long long)st.st_ino;
+		fi = *slot = xcalloc(1, sizeof(*fi));
+	if (!hasheq(fi->h, *out))
+		fi->hasderived = 0;
+	fi->st = now;
 	fi->h = *out;
 	struct timespec wall;
 	clock_gettime(CLOCK_REALTIME, &wall);
-	fi->racy = nsec(wall) - fi->mtime < 1000000000LL || nsec(wall) - fi->ctime < 1000000000LL;
+	fi->racy = nsec(wall) - fi->st.mtime < 1000000000LL || nsec(wall) - fi->st.ctime < 1000000000LL;
 	s->dirty = 1;
 	return 0;
+}
+
+int samecontent(struct state *s, const char *path, struct stamp *now)
+{
+	struct fileinfo *fi = htabget(s->files, path, strlen(path));
+	hash h;
+
+	if (!fi || stampnow(path, now) < 0)
+		return -1;
+	/* a racy record may hide a write in the same clock tick: read it */
+	if (stampeq(&fi->st, now) && !fi->racy)
+		return 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int r = hashfd(fd, &h);
+	close(fd);
+	if (r < 0 || !hasheq(h, fi->h))
+		return -1;
+	fi->st = *now;
+	struct timespec wall;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	fi->racy = nsec(wall) - now->mtime < 1000000000LL || nsec(wall) - now->ctime < 1000000000LL;
+	s->dirty = 1;
+	return 0;
+}
+
+int derivedget(struct state *s, const char *path, hash content, hash *out)
+{
+	struct fileinfo *fi = htabget(s->files, path, strlen(path));
+
+	if (!fi || !fi->hasderived || !hasheq(fi->h, content))
+		return -1;
+	*out = fi->derived;
+	return 0;
+}
+
+void derivedput(struct state *s, const char *path, hash content, hash derived)
+{
+	struct fileinfo *fi = htabget(s->files, path, strlen(path));
+
+	if (!fi || !hasheq(fi->h, content) || (fi->hasderived && hasheq(fi->derived, derived)))
+		return;
+	fi->derived = derived;
+	fi->hasderived = 1;
+	s->dirty = 1;
 }
 
 void forgetfile(struct state *s, const char *path)
@@ -227,7 +319,7 @@ void savestate(struct state *s)
 	size_t pos = 0, klen;
 	const void *key;
 	void *val;
-	char h1[33], h2[33], h3[33];
+	char h1[33], h2[33], h3[33], d[33];
 
 	if (!s->dirty)
 		return;
@@ -237,8 +329,12 @@ void savestate(struct state *s)
 		if (!fi || fi->racy || memchr(key, '\n', klen))
 			continue;
 		hashhex(fi->h, h1);
-		bufaddf(&b, "F %lld %lld %lld %lld %s %.*s\n", fi->size, fi->mtime, fi->ctime, fi->ino, h1, (int)klen,
-		        (const char *)key);
+		if (fi->hasderived)
+			hashhex(fi->derived, d);
+		else
+			strcpy(d, "-");
+		bufaddf(&b, "F %lld %lld %lld %lld %lld %s %s %.*s\n", fi->st.size, fi->st.mtime, fi->st.ctime, fi->st.ino,
+		        fi->st.dev, h1, d, (int)klen, (const char *)key);
 	}
 	pos = 0;
 	while (htabnext(s->memo, &pos, &key, &klen, &val)) {

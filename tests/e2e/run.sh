@@ -577,11 +577,11 @@ check "EVAL_TASK" grep -qx 'EVAL_TASK=t2' $e
 check "EVAL_ITERATION" grep -qx 'EVAL_ITERATION=2' $e
 check "EVAL_SEED set" grep -qE '^EVAL_SEED=.+' $e
 check "EVAL_SEED differs between iterations" [ "$(grep ^EVAL_SEED= seen/calc-t2-1/env)" != "$(grep ^EVAL_SEED= $e)" ]
-check "EVAL_TASK_PATH names the task" grep -qE '^EVAL_TASK_PATH=.*tasks/calc/t2/?$' $e
+check "EVAL_TASK_PATH names a copy of the task" grep -qE '^EVAL_TASK_PATH=/.*/t2$' $e
 check "EVAL_TASK_PATH exists from the agent's folder" [ -f seen/calc-t2-2/taskpath ]
 check "EVAL_OUT_DIR is a folder" [ -f seen/calc-t2-2/outdir ]
 check "EVAL_TASK_JSON is readable and has the id" jq -e '.id == "t2"' seen/calc-t2-2/task.json
-check "EVAL_TASK_JSON of a .jsonl task has its fields" jq -e '.id == "q3" and .target == "gamma"' seen/quiz-q3-1/task.json
+check "EVAL_TASK_JSON of a .jsonl task has its fields but the answer" jq -e '.id == "q3" and .input == "gamma ray" and (has("target") | not)' seen/quiz-q3-1/task.json
 check "the suite's env reaches the agent" grep -qx 'MODE=plain' seen/quiz-q1-1/env
 check "the agent runs in the Evalfile's folder" [ "$(cat seen/calc-t1-1/pwd)" = "$(pwd -P)" ]
 art=$(grep -rlx 'artifact of t2 2' cache 2>/dev/null | head -1)

@@ -204,11 +204,11 @@ TEST(state_corrupt_lines_are_skipped)
 	hashhex(hashof("k"), hx);
 	hashhex(hashof("v"), bad);
 	/* a right header, one good memo, then junk of every kind */
-	char *text = xasprintf("evalmake-state 1\n"
+	char *text = xasprintf("evalmake-state 2\n"
 	                       "M %s %s %s\n"
 	                       "M %s short\n"
 	                       "F not numbers %s f\n"
-	                       "F 7 1 1 1 %s\n"
+	                       "F 7 1 1 1 1 %s\n"
 	                       "Q what\n",
 	                       hx, bad, bad, hx, bad, bad);
 	put("cache/state", text);

@@ -1,0 +1,52 @@
+/* inputs: a result is stored only under the key of the inputs that were
+ * executed.
+ *
+ * Keys are computed when a cell is planned; the agent (or a grader script)
+ * reads its files later. A file edited in between would store the new
+ * code's output under the old key, and undoing the edit would serve it as
+ * a valid cached result. So the files a process reads while it runs (the
+ * agent's deps, which hold its script and the files its command names; a
+ * command grader's files) are checked twice, by their stat data (size,
+ * mtime and ctime in ns, inode, device):
+ *   - when the cell starts: each must still hold the content its hash was
+ *     taken from (the state module remembers the stat data of each hash;
+ *     only a file whose stat data changed is read again, so a touch is
+ *     harmless); if not, the cell is an error, "changed since the cell was
+ *     planned; not run" (a rerun plans it with the new contents);
+ *   - when it ends: each must still have the stat data seen at the start;
+ *     if not, the result is not stored and the cell is an error. Here
+ *     the same content is not enough: an edit undone while the agent ran
+ *     may have been read by it.
+ * What is in memory when a cell starts needs no check at the end: the
+ * rendered prompt, the system prompt, a judge's rubric, the task's fields
+ * (loadtask checks they are what was hashed) and a folder task's snapshot
+ * (snapshottask checks its copy). */
+#ifndef INPUTS_H
+#define INPUTS_H
+
+#include "plan/plan.h"
+#include "store/state.h"
+
+struct inputset {
+	struct inputfile {
+		char *path;
+		struct stamp st;
+	} *v;
+	size_t n, cap;
+};
+
+/* the files a cell's agent may read, with their stat data now: 0, or -1
+ * and *err naming the first whose content changed since its hash was
+ * taken (or
+ * whose in-memory copy, a model agent's system prompt, is not what was
+ * hashed) */
+int runinputs(struct state *st, const struct cell *c, struct inputset *out, char **err);
+/* the same for the files of the cell's grader */
+int gradeinputs(struct state *st, const struct cell *c, struct inputset *out, char **err);
+/* 0 when every file still has the stat data taken by runinputs or
+ * gradeinputs; -1 and *err naming the first that changed ("while WHAT
+ * ran") */
+int inputsunchanged(const struct inputset *in, const char *what, char **err);
+void freeinputs(struct inputset *in);
+
+#endif
