@@ -305,13 +305,16 @@ int writefile(const char *path, const void *data, size_t len)
 
 	if (fd < 0)
 		goto fail;
-	if (writeall(fd, data, len) < 0) {
+	/* durable before it is visible: the data reaches the disk before the
+	 * rename, and the rename before we return (as git's core.fsync) */
+	if (writeall(fd, data, len) < 0 || fsync(fd) < 0) {
 		close(fd);
 		goto fail;
 	}
 	if (close(fd) < 0 || rename(tmp, path) < 0)
 		goto fail;
 	free(tmp);
+	syncparent(path);
 	return 0;
 fail:
 	err = errno;
@@ -334,6 +337,56 @@ int mkdirs(const char *path, mode_t mode)
 	if (r < 0)
 		return -1;
 	return mkdir(path, mode) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+int syncpath(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return -1;
+	int r = fsync(fd);
+	int err = errno;
+	close(fd);
+	errno = err;
+	/* some file systems cannot sync a folder: nothing more to do there */
+	return r < 0 && errno != EINVAL ? -1 : 0;
+}
+
+int syncparent(const char *path)
+{
+	char *dir = dirname_of(path);
+	int r = syncpath(dir);
+
+	free(dir);
+	return r;
+}
+
+int synctree(const char *path)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+	int ret = 0;
+
+	if (lstat(path, &st) < 0)
+		return -1;
+	if (S_ISLNK(st.st_mode))
+		return 0;
+	if (S_ISDIR(st.st_mode) && (d = opendir(path))) {
+		while ((e = readdir(d))) {
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+				continue;
+			char *sub = pathjoin(path, e->d_name);
+			if (synctree(sub) < 0)
+				ret = -1;
+			free(sub);
+		}
+		closedir(d);
+	}
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+		return ret;
+	return syncpath(path) < 0 ? -1 : ret;
 }
 
 int rmtree(const char *path)
