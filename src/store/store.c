@@ -501,11 +501,11 @@ static int packwhole(const char *text, size_t len)
 	return have >= 2;
 }
 
-/* the parts every stored run has: a folder missing one was half deleted
- * (by an older gc) or half copied */
+/* the parts a stored run cannot do without: a folder missing one was half
+ * deleted (by an older gc) or half copied */
 static int folderwhole(const char *dir)
 {
-	static const char *const parts[] = {"output", "transcript", "meta.json"};
+	static const char *const parts[] = {"output", "meta.json"};
 
 	for (size_t i = 0; i < LEN(parts); i++) {
 		char *p = pathjoin(dir, parts[i]);
@@ -921,18 +921,24 @@ void unlockrun(struct store *s, hash key)
 	fcntl(s->runlockfd, F_SETLK, &fl);
 }
 
-void droprun(struct store *s, hash key)
+int droprun(struct store *s, hash key)
 {
 	void **slot = htabslot(s->runs, &key, sizeof(key), 0);
 	char *p = runpath(s, key);
+	char *trash = xasprintf("%s/tmp/%ld.trash.%u", s->dir, (long)getpid(), s->tmpcount++);
+	int r = 0;
 
 	if (slot) {
 		free(*slot);
 		*slot = NULL;
 	}
-	if (ready(s) == 0)
-		moveaside(s, p);
+	if (ready(s) < 0 || (rename(p, trash) < 0 && errno != ENOENT))
+		r = -1;
+	else
+		rmtree(trash);
+	free(trash);
 	free(p);
+	return r;
 }
 
 /* bytes of the files under path */
@@ -1223,7 +1229,9 @@ long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades, co
 	free(text);
 	free(cellsp);
 	if (liveruns && livegrades) {
-		g.cutoff = (double)time(NULL) - (g.o->keep > 0 ? g.o->keep : 0);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		g.cutoff = (double)ts.tv_sec + ts.tv_nsec / 1e9 - (g.o->keep > 0 ? g.o->keep : 0);
 		g.dead[0] = mkhtab(64);
 		g.dead[1] = mkhtab(64);
 		g.present = mkhtab(htabcount(fresh.runs) + 16);

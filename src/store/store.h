@@ -78,8 +78,8 @@ void storemarkuse(struct store *s, int on);
 int lockrun(struct store *s, hash key);
 void unlockrun(struct store *s, hash key);
 /* a stored run found damaged (a part missing): move it out of the way and
- * forget it, so the cell runs again */
-void droprun(struct store *s, hash key);
+ * forget it, so the cell runs again; -1 when it cannot be moved */
+int droprun(struct store *s, hash key);
 /* the grade of key, or NULL; ondisk: also look for a grade file not in
  * the index (only expensive graders write them: see commitgrade) */
 const struct graderec *findgrade(struct store *s, hash key, int ondisk);

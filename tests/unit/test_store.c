@@ -388,6 +388,9 @@ TEST(store_entry_missing_from_log_found_by_meta)
 	hashhex(key("the output"), hx);
 	char *m = xasprintf("{\"output_hash\": \"%s\", \"exit\": 0, \"seconds\": 0.75}", hx);
 	CHECK_INT(writefile(meta, m, strlen(m)), 0);
+	char *outp = pathjoin(tmp, "output");
+	CHECK_INT(writefile(outp, "the output", 10), 0);
+	free(outp);
 	char *dst = runpath(s, key("orphan"));
 	char *parent = dirname_of(dst);
 	CHECK_INT(mkdirs(parent, 0755), 0);
@@ -530,6 +533,7 @@ TEST(store_grade_missing_from_log_found_on_disk)
 
 TEST(store_gc_removes_dead_entries)
 {
+	char *err;
 	const char *d = tmpdir();
 	struct store *s = open_(d);
 
@@ -546,7 +550,7 @@ TEST(store_gc_removes_dead_entries)
 	hash kl = key("live"), kg = key("glive");
 	htabput(runs, &kl, sizeof(kl), "x");
 	htabput(grades, &kg, sizeof(kg), "x");
-	long n = gcstore(s, runs, grades);
+	long n = gcstore(s, runs, grades, NULL, NULL, &err);
 	CHECK_INT(n, 2);
 	CHECK(exists(livep));
 	CHECK(!exists(deadp));
@@ -573,6 +577,7 @@ TEST(store_gc_removes_dead_entries)
 /* after gc, the same open store does not report what it deleted */
 TEST(store_gc_forgets_deleted_entries_in_memory)
 {
+	char *err;
 	const char *d = tmpdir();
 	struct store *s = open_(d);
 
@@ -580,7 +585,7 @@ TEST(store_gc_forgets_deleted_entries_in_memory)
 	addrun(s, key("dead"), "D", 1);
 	commitgrade(s, key("gdead"), 0, "", 1);
 	struct htab *runs = mkhtab(1), *grades = mkhtab(1);
-	CHECK_INT(gcstore(s, runs, grades), 2);
+	CHECK_INT(gcstore(s, runs, grades, NULL, NULL, &err), 2);
 	CHECK(findrun(s, key("dead")) == NULL);
 	CHECK(findgrade(s, key("gdead"), 1) == NULL);
 	closestore(s);
@@ -590,13 +595,14 @@ TEST(store_gc_forgets_deleted_entries_in_memory)
 
 TEST(store_gc_without_live_sets_keeps_everything)
 {
+	char *err;
 	const char *d = tmpdir();
 	struct store *s = open_(d);
 
 	REQUIRE(s != NULL);
 	addrun(s, key("a"), "A", 1);
 	commitgrade(s, key("g"), 1, "", 1);
-	CHECK_INT(gcstore(s, NULL, NULL), 0);
+	CHECK_INT(gcstore(s, NULL, NULL, NULL, NULL, &err), 0);
 	closestore(s);
 	s = open_(d);
 	REQUIRE(s != NULL);
