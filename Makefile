@@ -45,7 +45,7 @@ build/modelserver: tests/modelserver/modelserver.c
 	@mkdir -p build
 	$(CC) $(WARN) -O2 -o $@ $< $(shell pkg-config --cflags --libs libmicrohttpd libcjson libxxhash) -lpthread
 
-E2E = tests/e2e/run.sh tests/e2e/watch.sh tests/e2e/http.sh tests/e2e/check.sh
+E2E = tests/e2e/run.sh tests/e2e/watch.sh tests/e2e/http.sh tests/e2e/check.sh tests/e2e/store.sh
 
 # every script runs, even after one fails; the recipe fails at the end
 test: evalmake build/unittest build/san/evalmake build/san/unittest build/modelserver

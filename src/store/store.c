@@ -129,7 +129,7 @@ static void apply(struct store *s, char *line)
 			*slot = xmalloc(sizeof(r));
 		*(struct runrec *)*slot = r;
 	} else if (f[0][0] == 'G' && (n == 3 || n == 4) && hashparse(f[1], &key) == 0) {
-		struct graderec *g = xmalloc(sizeof(*g));
+		struct graderec *g = xcalloc(1, sizeof(*g));
 		g->score = strtod(f[2], NULL);
 		if (n == 4)
 			unescape(f[3]);
@@ -387,9 +387,10 @@ struct store *openstore(const char *dir, char **err)
 		rename(p, aside);
 		free(aside);
 	} else if (text) {
+		int torn = len && text[len - 1] != '\n'; /* before loadlog cuts the lines */
 		s->lines = loadlog(s, text, len);
 		/* a torn last line: end it, so the next append starts clean */
-		if (len && text[len - 1] != '\n') {
+		if (torn) {
 			int fd = open(p, O_WRONLY | O_APPEND | O_CLOEXEC);
 			if (fd < 0 || write(fd, "\n", 1) < 0)
 				warn("cannot write %s:", p);
@@ -858,6 +859,7 @@ int commitgrade(struct store *s, hash key, double score, const char *reason, int
 	struct graderec *g = xmalloc(sizeof(*g));
 	g->score = score;
 	g->reason = xstrdup(reason ? reason : "");
+	g->used = s->today;
 	void **slot = htabslot(s->grades, &key, sizeof(key), 1);
 	if (*slot)
 		freegrade(*slot);
