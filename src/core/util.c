@@ -386,7 +386,18 @@ int synctree(const char *path)
 	}
 	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
 		return ret;
-	return syncpath(path) < 0 ? -1 : ret;
+	if (S_ISDIR(st.st_mode))
+		return syncpath(path) < 0 ? -1 : ret;
+	/* a file: its data and size, not its times (fdatasync is cheaper) */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fdatasync(fd) < 0)
+		ret = -1;
+	if (fd >= 0) {
+		int err = errno;
+		close(fd);
+		errno = err;
+	}
+	return ret;
 }
 
 int rmtree(const char *path)

@@ -5,6 +5,7 @@
  *   G <key> <score> <reason> <check>
  *   C <cell> <run> <grade> <agent> <prompt> <task> <deps> <iteration> <check>
  *   U <key> <day> <check>      (a run or grade used on that day)
+ *   D <day> <check>            (the lines after it were written that day)
  * separated by tabs, with tabs, newlines and backslashes escaped, and
  * <check> the XXH32 of the rest of the line: a torn line from a killed
  * process fails it and is skipped. Compaction (gc, or when most lines are
@@ -46,6 +47,7 @@ struct store {
 	struct buf cpending; /* cell lines not written yet */
 	int markuse;         /* findrun/findgrade mark what they find used */
 	unsigned today;      /* days since the epoch, at open */
+	unsigned loadday;    /* while loading: the day of the last D line */
 	int runlockfd;       /* runlocks: fcntl locks, one byte per run key */
 	struct htab *held;   /* run keys this process holds the lock of */
 };
@@ -119,7 +121,7 @@ static void apply(struct store *s, char *line)
 		return;
 	hash key;
 	if (f[0][0] == 'R' && n == 5 && hashparse(f[1], &key) == 0) {
-		struct runrec r = {0};
+		struct runrec r = {.used = s->loadday};
 		if (hashparse(f[2], &r.out) < 0)
 			return;
 		r.exitcode = atoi(f[3]);
@@ -130,6 +132,7 @@ static void apply(struct store *s, char *line)
 		*(struct runrec *)*slot = r;
 	} else if (f[0][0] == 'G' && (n == 3 || n == 4) && hashparse(f[1], &key) == 0) {
 		struct graderec *g = xcalloc(1, sizeof(*g));
+		g->used = s->loadday;
 		g->score = strtod(f[2], NULL);
 		if (n == 4)
 			unescape(f[3]);
@@ -151,6 +154,8 @@ static void apply(struct store *s, char *line)
 		if (!*slot)
 			*slot = xmalloc(sizeof(c));
 		*(struct cellrec *)*slot = c;
+	} else if (f[0][0] == 'D' && n == 2) {
+		s->loadday = (unsigned)strtoul(f[1], NULL, 10);
 	} else if (f[0][0] == 'U' && n == 3 && hashparse(f[1], &key) == 0) {
 		unsigned day = (unsigned)strtoul(f[2], NULL, 10);
 		struct runrec *r = htabget(s->runs, &key, sizeof(key));
@@ -167,6 +172,7 @@ static size_t loadlines(struct store *s, char *text, size_t len, const char *hea
 
 static size_t loadlog(struct store *s, char *text, size_t len)
 {
+	s->loadday = 0;
 	return loadlines(s, text, len, LOGHEADER);
 }
 
@@ -218,8 +224,17 @@ void storeflush(struct store *s)
 	if ((!s->pending.len && !s->cpending.len) || ready(s) < 0)
 		return;
 	flock(s->lockfd, LOCK_SH);
-	if (s->pending.len && write(s->logfd, s->pending.s, s->pending.len) != (ssize_t)s->pending.len)
-		warn("cannot append to %s/log:", s->dir);
+	if (s->pending.len) {
+		/* each batch starts with its day: what it records was used then,
+		 * at no cost per line (gc keeps what was used recently) */
+		struct buf b = {0};
+		bufaddf(&b, "D\t%u", s->today);
+		bufaddf(&b, "\t%08x\n", (unsigned)XXH32(b.s, b.len, 0));
+		bufadd(&b, s->pending.s, s->pending.len);
+		if (write(s->logfd, b.s, b.len) != (ssize_t)b.len)
+			warn("cannot append to %s/log:", s->dir);
+		buffree(&b);
+	}
 	s->pending.len = 0;
 	if (s->cpending.len) {
 		char *p = pathjoin(s->dir, "cells");
@@ -1073,18 +1088,25 @@ static void sweeperrors(struct store *s)
 	free(top);
 }
 
-static void addusedline(struct buf *b, const void *key, unsigned used)
-{
-	char k[33];
-	hash h;
-	size_t start = b->len;
+/* a log line and the day its record was last used */
+struct dayline {
+	unsigned day;
+	char *line;
+};
 
-	if (!used)
-		return;
-	memcpy(&h, key, sizeof(h));
-	hashhex(h, k);
-	bufaddf(b, "U\t%s\t%u", k, used);
-	bufaddf(b, "\t%08x\n", (unsigned)XXH32(b->s + start, b->len - start, 0));
+static int cmpday(const void *a, const void *b)
+{
+	const struct dayline *x = a, *y = b;
+
+	return x->day < y->day ? -1 : x->day > y->day;
+}
+
+static void adddayline(struct dayline **v, size_t *n, size_t *cap, unsigned day, struct buf *line)
+{
+	bufaddf(line, "\t%08x\n", (unsigned)XXH32(line->s, line->len, 0));
+	xgrow(v, cap, *n + 1, sizeof(**v));
+	(*v)[*n].day = day;
+	(*v)[(*n)++].line = bufdetach(line);
 }
 
 /* rewrite the log and the cells file from fresh (what they hold now),
@@ -1099,6 +1121,9 @@ static int rewritelog(struct store *s, struct store *fresh, struct htab **dead, 
 	void *val;
 	int ret = 0;
 
+	struct dayline *dl = NULL;
+	size_t ndl = 0, capdl = 0;
+
 	bufadds(&cb, CELLSHEADER);
 	bufadds(&b, LOGHEADER);
 	while (htabnext(fresh->runs, &pos, &key, &klen, &val)) {
@@ -1112,10 +1137,7 @@ static int rewritelog(struct store *s, struct store *fresh, struct htab **dead, 
 		hashhex(h, k);
 		hashhex(r->out, o);
 		bufaddf(&line, "R\t%s\t%s\t%d\t%.6f", k, o, r->exitcode, r->seconds);
-		bufaddf(&line, "\t%08x\n", (unsigned)XXH32(line.s, line.len, 0));
-		bufadd(&b, line.s, line.len);
-		buffree(&line);
-		addusedline(&b, key, r->used);
+		adddayline(&dl, &ndl, &capdl, r->used, &line);
 	}
 	pos = 0;
 	while (htabnext(fresh->grades, &pos, &key, &klen, &val)) {
@@ -1129,11 +1151,22 @@ static int rewritelog(struct store *s, struct store *fresh, struct htab **dead, 
 		hashhex(h, k);
 		bufaddf(&line, "G\t%s\t%.17g\t", k, g->score);
 		addescaped(&line, g->reason);
-		bufaddf(&line, "\t%08x\n", (unsigned)XXH32(line.s, line.len, 0));
-		bufadd(&b, line.s, line.len);
-		buffree(&line);
-		addusedline(&b, key, g->used);
+		adddayline(&dl, &ndl, &capdl, g->used, &line);
 	}
+	/* grouped by the day each was last used, a D line before each group */
+	qsort(dl, ndl, sizeof(*dl), cmpday);
+	for (size_t i = 0; i < ndl; i++) {
+		if (i == 0 || dl[i].day != dl[i - 1].day) {
+			struct buf d = {0};
+			bufaddf(&d, "D\t%u", dl[i].day);
+			bufaddf(&d, "\t%08x\n", (unsigned)XXH32(d.s, d.len, 0));
+			bufadd(&b, d.s, d.len);
+			buffree(&d);
+		}
+		bufadds(&b, dl[i].line);
+		free(dl[i].line);
+	}
+	free(dl);
 	pos = 0;
 	while (htabnext(fresh->cells, &pos, &key, &klen, &val)) {
 		const struct cellrec *r = val;
