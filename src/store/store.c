@@ -48,6 +48,7 @@ struct store {
 	int markuse;         /* findrun/findgrade mark what they find used */
 	unsigned today;      /* days since the epoch, at open */
 	unsigned loadday;    /* while loading: the day of the last D line */
+	int unusable;        /* the cache folder could not be made ready */
 	int runlockfd;       /* runlocks: fcntl locks, one byte per run key */
 	struct htab *held;   /* run keys this process holds the lock of */
 };
@@ -313,6 +314,9 @@ static int ready(struct store *s)
 
 	if (s->logfd >= 0)
 		return 0;
+	if (s->unusable)
+		return -1; /* said once already */
+	s->unusable = 1;
 	for (size_t i = 0; i < LEN(sub); i++) {
 		p = pathjoin(s->dir, sub[i]);
 		if (mkdirs(p, 0755) < 0) {
@@ -344,6 +348,7 @@ static int ready(struct store *s)
 		warn("cannot write %s:", p);
 	flock(s->lockfd, LOCK_UN);
 	free(p);
+	s->unusable = 0;
 	return 0;
 }
 
@@ -1154,7 +1159,8 @@ static int rewritelog(struct store *s, struct store *fresh, struct htab **dead, 
 		adddayline(&dl, &ndl, &capdl, g->used, &line);
 	}
 	/* grouped by the day each was last used, a D line before each group */
-	qsort(dl, ndl, sizeof(*dl), cmpday);
+	if (ndl)
+		qsort(dl, ndl, sizeof(*dl), cmpday);
 	for (size_t i = 0; i < ndl; i++) {
 		if (i == 0 || dl[i].day != dl[i - 1].day) {
 			struct buf d = {0};
