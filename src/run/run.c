@@ -596,8 +596,8 @@ static void onwait(void *arg)
 	freejob(j);
 	if (stale)
 		return;
-	if (s->aborting || loopinterrupted(s->l)) {
-		c->queued = 0; /* stays pending */
+	if (s->aborting || s->stopping || loopinterrupted(s->l)) {
+		c->queued = 0; /* stays pending, like a cell not started */
 		return;
 	}
 	startrun(s, c, wait * 2 > 0.5 ? 0.5 : wait * 2);

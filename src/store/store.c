@@ -1285,7 +1285,7 @@ long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades, co
 		while (htabnext(fresh.grades, &pos, &key, &klen, &val)) {
 			const struct graderec *gr = val;
 			if (gr && !htabget(livegrades, key, klen)
-			    && (g.o->keep < 0 || gr->used * 86400.0 + 86400 <= g.cutoff))
+			    && (g.o->keep < 0 || gr->used * 86400.0 < g.cutoff))
 				htabput(g.dead[1], key, klen, &g);
 		}
 	}

@@ -304,4 +304,5 @@ else
 fi
 cleanmounts
 
+finish # count the last case too
 summary
