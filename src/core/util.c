@@ -362,41 +362,83 @@ int syncparent(const char *path)
 	return r;
 }
 
-int synctree(const char *path)
+/* the files under path (regular, not followed through links) into *v, and
+ * its folders, deepest first, into *dirs */
+static void listtree(const char *path, int top, char ***v, size_t *n, size_t *cap, char ***dirs, size_t *nd,
+                     size_t *capd)
 {
 	struct stat st;
 	DIR *d;
 	struct dirent *e;
-	int ret = 0;
 
 	if (lstat(path, &st) < 0)
-		return -1;
-	if (S_ISLNK(st.st_mode))
-		return 0;
-	if (S_ISDIR(st.st_mode) && (d = opendir(path))) {
-		while ((e = readdir(d))) {
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			char *sub = pathjoin(path, e->d_name);
-			if (synctree(sub) < 0)
+		return;
+	if (S_ISREG(st.st_mode)) {
+		xgrow(v, cap, *n + 1, sizeof(**v));
+		(*v)[(*n)++] = xstrdup(path);
+		return;
+	}
+	if (!S_ISDIR(st.st_mode) || !(d = opendir(path)))
+		return;
+	int empty = 1;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char *sub = pathjoin(path, e->d_name);
+		listtree(sub, 0, v, n, cap, dirs, nd, capd);
+		free(sub);
+		empty = 0;
+	}
+	closedir(d);
+	/* an empty folder has no entries to make durable: its own existence
+	 * is its parent's entry (an agent's artifacts/ is mostly empty) */
+	if (empty && !top)
+		return;
+	xgrow(dirs, capd, *nd + 1, sizeof(**dirs));
+	(*dirs)[(*nd)++] = xstrdup(path);
+}
+
+int synctree(const char *path)
+{
+	char **files = NULL, **dirs = NULL;
+	size_t nf = 0, capf = 0, nd = 0, capd = 0;
+	int ret = 0;
+
+	listtree(path, 1, &files, &nf, &capf, &dirs, &nd, &capd);
+	/* The files' data first, then one fsync per folder, which commits
+	 * their metadata (as git's core.fsyncMethod=batch): an fsync per file
+	 * costs a journal commit each. On Linux the data is written out with
+	 * sync_file_range, all started before any is waited for. */
+#ifdef SYNC_FILE_RANGE_WRITE
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < nf; i++) {
+			int fd = open(files[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+			unsigned flags = pass == 0 ? SYNC_FILE_RANGE_WRITE
+			                           : SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
+			if (fd < 0 || sync_file_range(fd, 0, 0, flags) < 0)
 				ret = -1;
-			free(sub);
+			if (fd >= 0)
+				close(fd);
 		}
-		closedir(d);
 	}
-	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
-		return ret;
-	if (S_ISDIR(st.st_mode))
-		return syncpath(path) < 0 ? -1 : ret;
-	/* a file: its data and size, not its times (fdatasync is cheaper) */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 || fdatasync(fd) < 0)
-		ret = -1;
-	if (fd >= 0) {
-		int err = errno;
-		close(fd);
-		errno = err;
+#else
+	for (size_t i = 0; i < nf; i++) {
+		int fd = open(files[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 || fdatasync(fd) < 0)
+			ret = -1;
+		if (fd >= 0)
+			close(fd);
 	}
+#endif
+	for (size_t i = 0; i < nd; i++)
+		if (syncpath(dirs[i]) < 0)
+			ret = -1;
+	for (size_t i = 0; i < nf; i++)
+		free(files[i]);
+	for (size_t i = 0; i < nd; i++)
+		free(dirs[i]);
+	free(files);
+	free(dirs);
 	return ret;
 }
 

@@ -141,6 +141,15 @@ check "a live process's tmp entry stays" [ -e cache/tmp/$$.8 ]
 
 try "40 kills of gc at varied moments leave no entry that breaks a later run"
 mkproject
+# calc entries with many files, so that deleting one takes a while
+cat >many.sh <<'EOF'
+#!/bin/sh
+i=0
+while [ $i -lt 40 ]; do : >"$EVAL_OUT_DIR/artifact$i"; i=$((i + 1)); done
+exec ./agent.sh
+EOF
+chmod +x many.sh
+set_calc_agent many.sh
 sed -i 's/^  iterations: 2/  iterations: 8/; s/^jobs: 4/jobs: 8/' Evalfile
 cp prompts/calc.md calc.a
 printf 'Say it.\nQ: {{input}}\n' >calc.b
@@ -150,13 +159,18 @@ cp calc.a prompts/calc.md
 em # the current results; calc.b's 24 are unreferenced
 assert_rc 0
 cp -a cache base
+# how long a whole gc takes here, to kill it at moments spread over it
+start=$EPOCHREALTIME
+em gc --all
+took=$(elapsed "$start")
+check "gc removed calc.b's 24 entries" grep -q '^removed 24 ' "$T/out"
 bad=0
 for i in $(seq 1 40); do
 	rm -rf cache
 	cp -a base cache
 	cp calc.a prompts/calc.md
 	bg_em gc --all
-	sleep "0.0$((i % 10))$((i % 3))"
+	sleep "$(awk -v t="$took" -v i="$i" 'BEGIN { printf "%.4f", t * i / 40 }')"
 	{
 		kill -9 "$bgpid"
 		bg_wait 10
