@@ -405,23 +405,19 @@ int synctree(const char *path)
 	int ret = 0;
 
 	listtree(path, 1, &files, &nf, &capf, &dirs, &nd, &capd);
-	/* The files' data first, then one fsync per folder, which commits
-	 * their metadata (as git's core.fsyncMethod=batch): an fsync per file
-	 * costs a journal commit each. On Linux the data is written out with
-	 * sync_file_range, all started before any is waited for. */
+	/* Every file fdatasync'ed, then every folder fsync'ed. On Linux the
+	 * files' writeback is started for all before any is waited for: the
+	 * first fdatasync's journal commit then covers the others, which find
+	 * their data written (an entry of 40 files costs about one fsync). */
 #ifdef SYNC_FILE_RANGE_WRITE
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < nf; i++) {
-			int fd = open(files[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-			unsigned flags = pass == 0 ? SYNC_FILE_RANGE_WRITE
-			                           : SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
-			if (fd < 0 || sync_file_range(fd, 0, 0, flags) < 0)
-				ret = -1;
-			if (fd >= 0)
-				close(fd);
+	for (size_t i = 0; i < nf; i++) {
+		int fd = open(files[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0) {
+			sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE); /* a hint: fdatasync decides */
+			close(fd);
 		}
 	}
-#else
+#endif
 	for (size_t i = 0; i < nf; i++) {
 		int fd = open(files[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (fd < 0 || fdatasync(fd) < 0)
@@ -429,7 +425,6 @@ int synctree(const char *path)
 		if (fd >= 0)
 			close(fd);
 	}
-#endif
 	for (size_t i = 0; i < nd; i++)
 		if (syncpath(dirs[i]) < 0)
 			ret = -1;
