@@ -227,7 +227,9 @@ void storeflush(struct store *s)
 	flock(s->lockfd, LOCK_SH);
 	if (s->pending.len) {
 		/* each batch starts with its day: what it records was used then,
-		 * at no cost per line (gc keeps what was used recently) */
+		 * at no cost per line (gc keeps what was used recently); a
+		 * watcher lives past midnight */
+		s->today = dayof(time(NULL));
 		struct buf b = {0};
 		bufaddf(&b, "D\t%u", s->today);
 		bufaddf(&b, "\t%08x\n", (unsigned)XXH32(b.s, b.len, 0));

@@ -30,9 +30,11 @@
  * A damaged entry (a part missing, a packed file that does not parse) is
  * treated as missing: the cell runs again and its result replaces it.
  *
- * Use: an entry found by findrun/findgrade is marked used at most once a
- * day: its mtime is refreshed and a "U KEY DAY" line is logged. gc keeps
- * what was used within --keep days. */
+ * Use: every batch of log lines starts with its day ("D DAY"), so what is
+ * stored is known to be used that day; an entry found by findrun or
+ * findgrade on a later day is marked used, once a day: its mtime is
+ * refreshed and a "U KEY DAY" line is logged. gc keeps what was used within
+ * --keep days (the later of the two). */
 #ifndef STORE_H
 #define STORE_H
 
