@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <glob.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,8 @@ static const char usage[] =
 	"                                              it reads that no input declares (-B: replace\n"
 	"                                              the stored result)\n"
 	"       evalmake gc                            drop cache entries no cell refers to\n"
+	"       evalmake gc [-n] [--keep DAYS | --all]  drop cache entries no cell or lock refers to,\n"
+	"                                              unused for DAYS (default 30); -n: only list them\n"
 	"       evalmake watch [--jsonl] [TARGET...]   run, then rerun affected cells on every save\n"
 	"       evalmake check [TARGET...]             CI gate: run, then require every suite's threshold\n"
 	"       evalmake diff OLD.json [NEW.json]      per-suite deltas and the tasks that flipped\n"
@@ -103,7 +106,8 @@ static double fraction(const char *s, const char *what)
 static void parseopts(int argc, char **argv, struct opts *o)
 {
 	enum { OPT_ITER = 256, OPT_SAMPLE, OPT_JSON, OPT_VERSION, OPT_JSONL,
-	       OPT_MINSCORE, OPT_BASELINE, OPT_MAXDROP, OPT_JUNIT, OPT_MARKDOWN, OPT_LOCKED, OPT_HTML };
+	       OPT_MINSCORE, OPT_BASELINE, OPT_MAXDROP, OPT_JUNIT, OPT_MARKDOWN, OPT_LOCKED, OPT_HTML,
+	       OPT_KEEP, OPT_ALL };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -118,6 +122,8 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		{"markdown", required_argument, NULL, OPT_MARKDOWN},
 		{"locked", no_argument, NULL, OPT_LOCKED},
 		{"html", required_argument, NULL, OPT_HTML},
+		{"keep", required_argument, NULL, OPT_KEEP},
+		{"all", no_argument, NULL, OPT_ALL},
 		{"file", required_argument, NULL, 'f'},
 		{"jobs", required_argument, NULL, 'j'},
 		{"keep-going", no_argument, NULL, 'k'},
@@ -157,6 +163,14 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		case OPT_MARKDOWN: o->markdown = optarg; break;
 		case OPT_LOCKED: o->locked = 1; break;
 		case OPT_HTML: o->html = optarg; break;
+		case OPT_KEEP: {
+			char *end;
+			o->gckeep = strtod(optarg, &end);
+			if (end == optarg || *end || !(o->gckeep >= 0 && o->gckeep <= 1e6))
+				die("--keep: expected a number of days (0 or more), got '%s'", optarg);
+			break;
+		}
+		case OPT_ALL: o->gcall = 1; break;
 		case ':':
 			fprintf(stderr, "evalmake: option '%s' needs a value\n%s", argv[optind - 1], usage);
 			exit(EXIT_USAGE);
@@ -445,7 +459,8 @@ static int cmddeps(struct opts *o)
 		return EXIT_USAGE;
 	}
 	struct loop *l = mkloop();
-	struct runopts ro = {.jobs = 1, .keepgoing = 1, .silent = 1, .trace = 1, .traced = ondeps, .tracedarg = &f};
+	struct runopts ro = {.jobs = 1, .keepgoing = 1, .silent = 1, .trace = 1, .traced = ondeps, .tracedarg = &f,
+	                      .force = 1};
 	rc = runplan(p, l, &ro);
 	freeloop(l);
 	if (!cached || o->rebuild) /* else the record keeps the stored result's */
@@ -477,13 +492,21 @@ static int cmddeps(struct opts *o)
 	return rc;
 }
 
+/* gc: what it may drop is what nothing refers to: not the current plan's
+ * cells, not any lock file beside the Evalfile (another branch's results
+ * to check against), and, unless --all, not what was used within --keep
+ * days (another branch's results still worked on) */
 static int cmdgc(struct opts *o)
 {
 	struct project pr = {0};
+	glob_t gl;
 
 	if (o->nargs)
 		die("gc: takes no targets");
+	if (o->gcall && o->gckeep >= 0)
+		die("gc: --keep and --all exclude each other");
 	openproject(o, &pr);
+	storemarkuse(pr.store, 0); /* looking is not using */
 	struct planopts po = {0};
 	struct plan *p = planor2(&pr, &po);
 	struct htab *runs = mkhtab(p->ncells), *grades = mkhtab(p->ncells);
@@ -493,13 +516,37 @@ static int cmdgc(struct opts *o)
 		if (c->need != NEED_RUN)
 			htabput(grades, &c->gradekey, sizeof(c->gradekey), c);
 	}
-	long n = gcstore(pr.store, runs, grades);
-	printf("removed %ld cache entr%s no cell refers to\n", n, n == 1 ? "y" : "ies");
+	/* the lock files beside the Evalfile (we are in its folder) */
+	if (glob("*.lock", 0, NULL, &gl) == 0) {
+		for (size_t i = 0; i < gl.gl_pathc; i++)
+			if (lockkeys(gl.gl_pathv[i], runs, grades) < 0)
+				warn("gc: cannot read %s:", gl.gl_pathv[i]);
+		globfree(&gl);
+	}
+	double days = o->gcall ? -1 : o->gckeep >= 0 ? o->gckeep : 30;
+	struct gcopts go = {.dryrun = o->dryrun, .keep = days < 0 ? -1 : days * 86400,
+	                    .list = o->dryrun || o->verbose ? stdout : NULL};
+	struct gcstats st;
+	char *err;
+	int rc = 0;
+	long n = gcstore(pr.store, runs, grades, &go, &st, &err);
+	if (n < 0) {
+		fprintf(stderr, "evalmake: gc: %s; nothing removed\n", err);
+		free(err);
+		rc = EXIT_GATE;
+	} else {
+		printf("%s %ld cache entr%s, %lld bytes", o->dryrun ? "would remove" : "removed", st.entries,
+		       st.entries == 1 ? "y" : "ies", st.bytes);
+		if (st.kept)
+			printf("; kept %ld unreferenced entr%s used within %g day%s", st.kept, st.kept == 1 ? "y" : "ies",
+			       days, days == 1 ? "" : "s");
+		putchar('\n');
+	}
 	htabfree(runs, NULL);
 	htabfree(grades, NULL);
 	freeplan(p);
 	closeproject(&pr);
-	return 0;
+	return rc;
 }
 
 static int cmdwatch(struct opts *o)
@@ -533,7 +580,7 @@ static int cmdwatch(struct opts *o)
 
 int main(int argc, char **argv)
 {
-	struct opts o = {.minscore = -1, .maxdrop = -1};
+	struct opts o = {.minscore = -1, .maxdrop = -1, .gckeep = -1};
 	static const char *const cmds[] = {"status", "explain", "log", "gc", "watch", "check", "diff", "lock", "report", "deps"};
 	int cmd = -1;
 
@@ -562,6 +609,8 @@ int main(int argc, char **argv)
 		die("--min-score, --baseline, --max-drop, --junit, --markdown and --locked are options of check");
 	if (cmd != 8 && o.html)
 		die("--html is an option of report");
+	if (cmd != 3 && (o.gcall || o.gckeep >= 0))
+		die("--keep and --all are options of gc");
 	int rc;
 	switch (cmd) {
 	case 0: rc = cmdbuild(&o, 1); break;

@@ -24,6 +24,8 @@ struct opts {
 	char *baseline, *junit, *markdown, *html;
 	int locked;
 	int jsonl;                /* watch --jsonl */
+	double gckeep;            /* gc --keep DAYS; < 0 when not given */
+	int gcall;                /* gc --all */
 	char **args;
 	int nargs;
 };

@@ -396,13 +396,16 @@ int writefile(const char *path, const void *data, size_t len)
 
 	if (fd < 0)
 		goto fail;
-	if (writeall(fd, data, len) < 0) {
+	/* durable before it is visible: the data reaches the disk before the
+	 * rename, and the rename before we return (as git's core.fsync) */
+	if (writeall(fd, data, len) < 0 || fsync(fd) < 0) {
 		close(fd);
 		goto fail;
 	}
 	if (close(fd) < 0 || rename(tmp, path) < 0)
 		goto fail;
 	free(tmp);
+	syncparent(path);
 	return 0;
 fail:
 	err = errno;
@@ -425,6 +428,104 @@ int mkdirs(const char *path, mode_t mode)
 	if (r < 0)
 		return -1;
 	return mkdir(path, mode) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+int syncpath(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return -1;
+	int r = fsync(fd);
+	int err = errno;
+	close(fd);
+	errno = err;
+	/* some file systems cannot sync a folder: nothing more to do there */
+	return r < 0 && errno != EINVAL ? -1 : 0;
+}
+
+int syncparent(const char *path)
+{
+	char *dir = dirname_of(path);
+	int r = syncpath(dir);
+
+	free(dir);
+	return r;
+}
+
+/* the files under path (regular, not followed through links) into *v, and
+ * its folders, deepest first, into *dirs */
+static void listtree(const char *path, int top, char ***v, size_t *n, size_t *cap, char ***dirs, size_t *nd,
+                     size_t *capd)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+
+	if (lstat(path, &st) < 0)
+		return;
+	if (S_ISREG(st.st_mode)) {
+		xgrow(v, cap, *n + 1, sizeof(**v));
+		(*v)[(*n)++] = xstrdup(path);
+		return;
+	}
+	if (!S_ISDIR(st.st_mode) || !(d = opendir(path)))
+		return;
+	int empty = 1;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char *sub = pathjoin(path, e->d_name);
+		listtree(sub, 0, v, n, cap, dirs, nd, capd);
+		free(sub);
+		empty = 0;
+	}
+	closedir(d);
+	/* an empty folder has no entries to make durable: its own existence
+	 * is its parent's entry (an agent's artifacts/ is mostly empty) */
+	if (empty && !top)
+		return;
+	xgrow(dirs, capd, *nd + 1, sizeof(**dirs));
+	(*dirs)[(*nd)++] = xstrdup(path);
+}
+
+int synctree(const char *path)
+{
+	char **files = NULL, **dirs = NULL;
+	size_t nf = 0, capf = 0, nd = 0, capd = 0;
+	int ret = 0;
+
+	listtree(path, 1, &files, &nf, &capf, &dirs, &nd, &capd);
+	/* Every file fdatasync'ed, then every folder fsync'ed. On Linux the
+	 * files' writeback is started for all before any is waited for: the
+	 * first fdatasync's journal commit then covers the others, which find
+	 * their data written (an entry of 40 files costs about one fsync). */
+#ifdef SYNC_FILE_RANGE_WRITE
+	for (size_t i = 0; i < nf; i++) {
+		int fd = open(files[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0) {
+			sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE); /* a hint: fdatasync decides */
+			close(fd);
+		}
+	}
+#endif
+	for (size_t i = 0; i < nf; i++) {
+		int fd = open(files[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 || fdatasync(fd) < 0)
+			ret = -1;
+		if (fd >= 0)
+			close(fd);
+	}
+	for (size_t i = 0; i < nd; i++)
+		if (syncpath(dirs[i]) < 0)
+			ret = -1;
+	for (size_t i = 0; i < nf; i++)
+		free(files[i]);
+	for (size_t i = 0; i < nd; i++)
+		free(dirs[i]);
+	free(files);
+	free(dirs);
+	return ret;
 }
 
 int rmtree(const char *path)

@@ -71,13 +71,22 @@ int regularfd(const char *path, size_t max, off_t *size);
  * still its errno ("is a FIFO, not a regular file", "is 2.0 GiB, past the
  * limit of 1.0 GiB"); else strerror(err) */
 const char *filewhy(int err);
-/* write a file atomically: temp file beside it, then rename (a device or
- * pipe such as /dev/null is written as it is); -1 with errno */
+/* write a file atomically and durably: temp file beside it, fsync'ed,
+ * renamed, and its folder fsync'ed (a device or pipe such as /dev/null is
+ * written as it is); -1 with errno */
 int writefile(const char *path, const void *data, size_t len);
 /* mkdir -p; -1 with errno */
 int mkdirs(const char *path, mode_t mode);
 /* rm -rf; -1 on failure */
 int rmtree(const char *path);
+/* fsync a file or folder, so what it holds survives a power cut; -1 with
+ * errno (a file system that cannot sync folders counts as success) */
+int syncpath(const char *path);
+/* fsync the folder that holds path: makes a rename or create in it durable */
+int syncparent(const char *path);
+/* fsync every regular file and folder under path (symlinks not followed);
+ * -1 with errno when one failed */
+int synctree(const char *path);
 /* "dir/name", or name alone when it is absolute or dir is "" or "." */
 char *pathjoin(const char *dir, const char *name);
 /* the directory part of path ("." when none) */

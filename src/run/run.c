@@ -53,6 +53,7 @@ struct sched {
 	int stopping;       /* an error without -k: start nothing new */
 	size_t done, total;
 	int errors;
+	int aborting;       /* schedabort: waiting cells give up */
 };
 
 struct job {
@@ -67,6 +68,8 @@ struct job {
 	char *snap;         /* a private folder holding the agent's copy of its task */
 	struct inputset inputs; /* files read while it runs, as they were at its start */
 	int checkend;       /* are they checked again when it ends? */
+	int locked;         /* holds the store's run lock of key */
+	double wait;        /* waiting for another's run lock: the next delay */
 };
 
 static void push(struct queue *q, struct cell *c, int front)
@@ -151,7 +154,7 @@ static void graded(struct sched *s, struct cell *c, double score, char *reason, 
 	if ((log ? commitgradelog(s->p->store, c->gradekey, score, reason, log)
 	         : commitgrade(s->p->store, c->gradekey, score, reason, !gradeinline(&c->sp->suite->grader))) < 0) {
 		free(reason);
-		fail(s, c, xstrdup("cannot store the grade"));
+		fail(s, c, xasprintf("cannot store the grade: %s", strerror(errno)));
 		return;
 	}
 	free(reason);
@@ -233,8 +236,17 @@ static void startgrade(struct sched *s, struct cell *c, const char *out)
 	char *read = NULL;
 	size_t readlen = 0;
 	if (!out && !(out = read = readpart(dir, "output", &readlen))) {
-		fail(s, c, xasprintf("cannot read the stored output of %s", dir));
+		/* a damaged entry is a missing one: run the cell again */
+		if (droprun(s->p->store, c->runkey) < 0) {
+			fail(s, c, xasprintf("cannot read the stored output of %s", dir));
+			free(dir);
+			return;
+		}
 		free(dir);
+		c->need = NEED_RUN;
+		c->queued = 0;
+		s->total--;
+		schedqueue(s, c, 1);
 		return;
 	}
 	free(dir);
@@ -317,6 +329,8 @@ static void freejob(struct job *j)
 		rmtree(j->snap);
 	free(j->snap);
 	freeinputs(&j->inputs);
+	if (j->locked)
+		unlockrun(j->s->p->store, j->key);
 	if (j->env)
 		for (char **e = j->env; *e; e++)
 			free(*e);
@@ -488,7 +502,7 @@ static void finishagent(struct job *j, struct outcome *o)
 	c->job = NULL;
 	c->seconds = o->seconds;
 	if (r < 0) {
-		fail(s, c, xstrdup("cannot store the run"));
+		fail(s, c, xasprintf("cannot store the run: %s", strerror(errno)));
 		return;
 	}
 	c->status = CELL_RAN;
@@ -651,17 +665,20 @@ static void startmodel(struct sched *s, struct job *j, const char *prompt)
 	s->active++;
 }
 
-static void startagent(struct sched *s, struct cell *c)
+static void startagent(struct sched *s, struct cell *c, int locked)
 {
 	char *err = NULL;
 	const char *prompt = cellprompt(s->p, c, &err);
 	struct job *j;
 
 	if (!prompt) {
+		if (locked)
+			unlockrun(s->p->store, c->runkey);
 		fail(s, c, err);
 		return;
 	}
 	j = mkjob(s, c, c->runkey);
+	j->locked = locked;
 	if (runinputs(s->p->st, c, &j->inputs, &err) < 0) {
 		freejob(j);
 		fail(s, c, err);
@@ -742,6 +759,62 @@ static void startagent(struct sched *s, struct cell *c)
 	}
 	s->active++;
 	s->activecmd++;
+}
+
+static void startrun(struct sched *s, struct cell *c, double wait);
+
+/* a cell waiting for another's run lock: try again */
+static void onwait(void *arg)
+{
+	struct job *j = arg;
+	struct sched *s = j->s;
+	struct cell *c = j->c;
+	double wait = j->wait;
+	int stale = c->job != j || !hasheq(c->runkey, j->key) || c->need != NEED_RUN;
+
+	s->active--;
+	if (c->job == j)
+		c->job = NULL;
+	freejob(j);
+	if (stale)
+		return;
+	if (s->aborting || s->stopping || loopinterrupted(s->l)) {
+		c->queued = 0; /* stays pending, like a cell not started */
+		return;
+	}
+	startrun(s, c, wait * 2 > 0.5 ? 0.5 : wait * 2);
+}
+
+/* Start a cell's run, one process at a time per run key (two terminals, a
+ * run and a watcher, CI shards on a shared cache): a key another process,
+ * or another cell of ours, holds is waited for on a timer, off the jobs
+ * count, so other cells go on; then its stored result is used, or, when
+ * the holder died (the kernel drops its lock) or failed without storing,
+ * the cell runs here. -B takes no result it did not make. */
+static void startrun(struct sched *s, struct cell *c, double wait)
+{
+	int r = lockrun(s->p->store, c->runkey);
+
+	if (r == 0) {
+		struct job *j = mkjob(s, c, c->runkey);
+		j->wait = wait;
+		looptimer(s->l, now() + wait, onwait, j);
+		s->active++;
+		return;
+	}
+	const struct runrec *have = s->p->rebuild || s->o->force ? NULL : findrun(s->p->store, c->runkey);
+	if (have) {
+		/* stored since we planned: by the holder we waited for, or by a
+		 * process that finished before we looked */
+		if (r > 0)
+			unlockrun(s->p->store, c->runkey);
+		c->need = NEED_GRADE;
+		c->seconds = have->seconds;
+		setgradekey(s->p, c, have->out);
+		startgrade(s, c, NULL);
+		return;
+	}
+	startagent(s, c, r > 0);
 }
 
 int preparerun(struct plan *p, char **err)
@@ -841,7 +914,7 @@ void schedpump(struct sched *s)
 			break;
 		pop(&s->cmd);
 		if (c->need == NEED_RUN)
-			startagent(s, c);
+			startrun(s, c, 0.05);
 		else
 			startgrade(s, c, NULL);
 	}
@@ -855,7 +928,7 @@ void schedpump(struct sched *s)
 			break;
 		pop(&s->http);
 		if (c->need == NEED_RUN)
-			startagent(s, c);
+			startrun(s, c, 0.05);
 		else
 			startgrade(s, c, NULL);
 	}
@@ -875,8 +948,10 @@ void schedabort(struct sched *s)
 {
 	killallprocs();
 	modelabortall(s->prov);
+	s->aborting = 1;
 	for (int i = 0; i < 200 && s->active > 0; i++)
 		loopstep(s->l, 0.05);
+	s->aborting = 0;
 	s->cmd.head = s->cmd.n = 0;
 	s->http.head = s->http.n = 0;
 }

@@ -22,6 +22,9 @@ struct runopts {
 	int trace;
 	void (*traced)(void *arg, struct cell *c, const struct strv *files);
 	void *tracedarg;
+	/* run the cells that need a run even when another process stored a
+	 * result for their key meanwhile (deps: the run is for its trace) */
+	int force;
 };
 
 #define OUTPUT_CAP (8u << 20)       /* bytes of an agent's stdout kept */

@@ -351,3 +351,25 @@ int applylock(struct plan *p, const char *path, int full, int verbose, FILE *f, 
 	free(known);
 	return 0;
 }
+
+int lockkeys(const char *path, struct htab *runs, struct htab *grades)
+{
+	char *text = readfile(path, NULL), *save = NULL;
+	int n = 0;
+
+	if (!text)
+		return -1;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char id[1024], r[64], g[64];
+		hash rk, gk;
+		/* cell lines only: SUITE/TASK#K RUNKEY GRADEKEY SCORE */
+		if (line[0] == '#' || sscanf(line, "%1023s %63s %63s", id, r, g) != 3 || hashparse(r, &rk) < 0
+		    || hashparse(g, &gk) < 0)
+			continue;
+		htabput(runs, &rk, sizeof(rk), runs);
+		htabput(grades, &gk, sizeof(gk), grades);
+		n++;
+	}
+	free(text);
+	return n;
+}

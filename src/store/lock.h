@@ -33,4 +33,9 @@ int cmdlock(struct opts *o);
  * with *err. */
 int applylock(struct plan *p, const char *path, int full, int verbose, FILE *f, size_t *nstale, char **err);
 
+/* add the run and grade keys of every cell line of the lock at path to
+ * runs and grades (gc keeps what any lock names); the cells read, or -1
+ * with errno when it cannot be read */
+int lockkeys(const char *path, struct htab *runs, struct htab *grades);
+
 #endif

@@ -4,6 +4,8 @@
  *   R <key> <outhash> <exit> <seconds> <check>
  *   G <key> <score> <reason> <check>
  *   C <cell> <run> <grade> <agent> <prompt> <task> <deps> <iteration> <check>
+ *   U <key> <day> <check>      (a run or grade used on that day)
+ *   D <day> <check>            (the lines after it were written that day)
  * separated by tabs, with tabs, newlines and backslashes escaped, and
  * <check> the XXH32 of the rest of the line: a torn line from a killed
  * process fails it and is skipped. Compaction (gc, or when most lines are
@@ -43,17 +45,29 @@ struct store {
 	 * no-op run needs none of them */
 	int cellsloaded;
 	struct buf cpending; /* cell lines not written yet */
+	int markuse;         /* findrun/findgrade mark what they find used */
+	unsigned today;      /* days since the epoch, at open */
+	unsigned loadday;    /* while loading: the day of the last D line */
+	int unusable;        /* the cache folder could not be made ready */
+	int runlockfd;       /* runlocks: fcntl locks, one byte per run key */
+	struct htab *held;   /* run keys this process holds the lock of */
 };
+
+static unsigned dayof(time_t t)
+{
+	return (unsigned)(t / 86400);
+}
 
 /* make the KK folder of path (kind 0: runs, 1: grades) once per process */
 static void makeparent(struct store *s, int kind, hash key, const char *path)
 {
 	unsigned kk = (unsigned)(key.high64 >> 56);
+	struct stat st;
 
 	if (s->made[kind][kk])
 		return;
 	char *parent = dirname_of(path);
-	if (mkdirs(parent, 0755) == 0)
+	if (stat(parent, &st) == 0 || (mkdirs(parent, 0755) == 0 && syncparent(parent) == 0))
 		s->made[kind][kk] = 1;
 	free(parent);
 }
@@ -108,7 +122,7 @@ static void apply(struct store *s, char *line)
 		return;
 	hash key;
 	if (f[0][0] == 'R' && n == 5 && hashparse(f[1], &key) == 0) {
-		struct runrec r = {0};
+		struct runrec r = {.used = s->loadday};
 		if (hashparse(f[2], &r.out) < 0)
 			return;
 		r.exitcode = atoi(f[3]);
@@ -118,7 +132,8 @@ static void apply(struct store *s, char *line)
 			*slot = xmalloc(sizeof(r));
 		*(struct runrec *)*slot = r;
 	} else if (f[0][0] == 'G' && (n == 3 || n == 4) && hashparse(f[1], &key) == 0) {
-		struct graderec *g = xmalloc(sizeof(*g));
+		struct graderec *g = xcalloc(1, sizeof(*g));
+		g->used = s->loadday;
 		g->score = strtod(f[2], NULL);
 		if (n == 4)
 			unescape(f[3]);
@@ -140,6 +155,16 @@ static void apply(struct store *s, char *line)
 		if (!*slot)
 			*slot = xmalloc(sizeof(c));
 		*(struct cellrec *)*slot = c;
+	} else if (f[0][0] == 'D' && n == 2) {
+		s->loadday = (unsigned)strtoul(f[1], NULL, 10);
+	} else if (f[0][0] == 'U' && n == 3 && hashparse(f[1], &key) == 0) {
+		unsigned day = (unsigned)strtoul(f[2], NULL, 10);
+		struct runrec *r = htabget(s->runs, &key, sizeof(key));
+		struct graderec *g = r ? NULL : htabget(s->grades, &key, sizeof(key));
+		if (r && r->used < day)
+			r->used = day;
+		if (g && g->used < day)
+			g->used = day;
 	}
 }
 
@@ -148,6 +173,7 @@ static size_t loadlines(struct store *s, char *text, size_t len, const char *hea
 
 static size_t loadlog(struct store *s, char *text, size_t len)
 {
+	s->loadday = 0;
 	return loadlines(s, text, len, LOGHEADER);
 }
 
@@ -199,8 +225,19 @@ void storeflush(struct store *s)
 	if ((!s->pending.len && !s->cpending.len) || ready(s) < 0)
 		return;
 	flock(s->lockfd, LOCK_SH);
-	if (s->pending.len && write(s->logfd, s->pending.s, s->pending.len) != (ssize_t)s->pending.len)
-		warn("cannot append to %s/log:", s->dir);
+	if (s->pending.len) {
+		/* each batch starts with its day: what it records was used then,
+		 * at no cost per line (gc keeps what was used recently); a
+		 * watcher lives past midnight */
+		s->today = dayof(time(NULL));
+		struct buf b = {0};
+		bufaddf(&b, "D\t%u", s->today);
+		bufaddf(&b, "\t%08x\n", (unsigned)XXH32(b.s, b.len, 0));
+		bufadd(&b, s->pending.s, s->pending.len);
+		if (write(s->logfd, b.s, b.len) != (ssize_t)b.len)
+			warn("cannot append to %s/log:", s->dir);
+		buffree(&b);
+	}
 	s->pending.len = 0;
 	if (s->cpending.len) {
 		char *p = pathjoin(s->dir, "cells");
@@ -232,7 +269,23 @@ static void appendline(struct store *s, struct buf *b)
 		storeflush(s);
 }
 
-/* remove tmp/ folders of processes that are gone (killed mid-run) */
+#define STRAYAGE (7 * 86400.0) /* a leftover this old is one, whoever owns it */
+
+/* is the leftover at path, written by process pid (0: unknown), safe to
+ * remove? Its owner is gone, or it is older than any write in progress
+ * (a pid can be reused by a process that will never clean up). A live
+ * owner may be writing it now. */
+static int stray(const char *path, long pid)
+{
+	struct stat st;
+
+	if (pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+		return 1;
+	return lstat(path, &st) == 0 && difftime(time(NULL), st.st_mtime) > STRAYAGE;
+}
+
+/* remove tmp/ entries of processes that are gone (killed mid-run, or mid
+ * gc: an entry being deleted is renamed into tmp/ first), or very old */
 static void cleantmp(struct store *s)
 {
 	char *tmp = pathjoin(s->dir, "tmp");
@@ -241,14 +294,13 @@ static void cleantmp(struct store *s)
 
 	if (d) {
 		while ((e = readdir(d))) {
+			if (e->d_name[0] == '.')
+				continue;
 			long pid = strtol(e->d_name, NULL, 10);
-			if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH) || pid == (long)getpid()) {
-				if (e->d_name[0] == '.')
-					continue;
-				char *p = pathjoin(tmp, e->d_name);
+			char *p = pathjoin(tmp, e->d_name);
+			if (pid == (long)getpid() || stray(p, pid <= 0 ? 0 : pid))
 				rmtree(p);
-				free(p);
-			}
+			free(p);
 		}
 		closedir(d);
 	}
@@ -264,6 +316,9 @@ static int ready(struct store *s)
 
 	if (s->logfd >= 0)
 		return 0;
+	if (s->unusable)
+		return -1; /* said once already */
+	s->unusable = 1;
 	for (size_t i = 0; i < LEN(sub); i++) {
 		p = pathjoin(s->dir, sub[i]);
 		if (mkdirs(p, 0755) < 0) {
@@ -276,10 +331,15 @@ static int ready(struct store *s)
 	p = pathjoin(s->dir, "lock");
 	if (s->lockfd < 0)
 		s->lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (s->lockfd < 0) {
+		warn("cannot open %s:", p);
+		free(p);
+		return -1;
+	}
 	free(p);
 	p = pathjoin(s->dir, "log");
 	s->logfd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (s->logfd < 0 || s->lockfd < 0) {
+	if (s->logfd < 0) {
 		warn("cannot open %s:", p);
 		free(p);
 		return -1;
@@ -290,6 +350,7 @@ static int ready(struct store *s)
 		warn("cannot write %s:", p);
 	flock(s->lockfd, LOCK_UN);
 	free(p);
+	s->unusable = 0;
 	return 0;
 }
 
@@ -302,7 +363,10 @@ struct store *openstore(const char *dir, char **err)
 
 	*err = NULL;
 	s->dir = xstrdup(dir);
-	s->logfd = s->lockfd = -1;
+	s->logfd = s->lockfd = s->runlockfd = -1;
+	s->markuse = 1;
+	s->today = dayof(time(NULL));
+	s->held = mkhtab(16);
 	s->runs = mkhtab(1024);
 	s->grades = mkhtab(1024);
 	s->cells = mkhtab(1024);
@@ -345,9 +409,10 @@ struct store *openstore(const char *dir, char **err)
 		rename(p, aside);
 		free(aside);
 	} else if (text) {
+		int torn = len && text[len - 1] != '\n'; /* before loadlog cuts the lines */
 		s->lines = loadlog(s, text, len);
 		/* a torn last line: end it, so the next append starts clean */
-		if (len && text[len - 1] != '\n') {
+		if (torn) {
 			int fd = open(p, O_WRONLY | O_APPEND | O_CLOEXEC);
 			if (fd < 0 || write(fd, "\n", 1) < 0)
 				warn("cannot write %s:", p);
@@ -436,12 +501,93 @@ char *readpart(const char *entry, const char *part, size_t *lenp)
 	return r;
 }
 
-/* index a run entry found on disk (its meta.json); NULL when there is none */
+/* does every part of a packed entry parse, to its last byte, and are the
+ * parts a stored run has there? */
+static int packwhole(const char *text, size_t len)
+{
+	int have = 0;
+
+	if (len < strlen(PACKHEADER) || strncmp(text, PACKHEADER, strlen(PACKHEADER)))
+		return 0;
+	for (const char *p = text + strlen(PACKHEADER); p < text + len;) {
+		const char *nl = memchr(p, '\n', (size_t)(text + len - p)), *sp;
+		char *end;
+		if (!nl || !(sp = memchr(p, ' ', (size_t)(nl - p))))
+			return 0;
+		unsigned long long n = strtoull(sp + 1, &end, 10);
+		if (end != nl || n > (unsigned long long)(text + len - (nl + 1)))
+			return 0;
+		if ((sp - p == 6 && !memcmp(p, "output", 6)) || (sp - p == 9 && !memcmp(p, "meta.json", 9)))
+			have++;
+		p = nl + 1 + n;
+	}
+	return have >= 2;
+}
+
+/* the parts a stored run cannot do without: a folder missing one was half
+ * deleted (by an older gc) or half copied */
+static int folderwhole(const char *dir)
+{
+	static const char *const parts[] = {"output", "meta.json"};
+
+	for (size_t i = 0; i < LEN(parts); i++) {
+		char *p = pathjoin(dir, parts[i]);
+		int ok = access(p, F_OK) == 0;
+		free(p);
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+/* mark a run or grade found now as used today: its mtime, for gc, and a
+ * log line, so the next run today need not touch it again. Once a day per
+ * entry: a no-op run over 100,000 cells touches nothing after the first. */
+static void markused(struct store *s, const char *kind, hash key, unsigned *used)
+{
+	char k[33];
+
+	if (!s->markuse || *used >= s->today)
+		return;
+	*used = s->today;
+	char *p = keypath(s, kind, key);
+	int r = utimensat(AT_FDCWD, p, NULL, 0);
+	free(p);
+	if (r < 0 && errno != ENOENT) {
+		/* a read-only cache: nothing can be recorded, and no run writes */
+		s->markuse = 0;
+		return;
+	}
+	struct buf b = {0};
+	hashhex(key, k);
+	bufaddf(&b, "U\t%s\t%u", k, s->today);
+	appendline(s, &b);
+	buffree(&b);
+}
+
+void storemarkuse(struct store *s, int on)
+{
+	s->markuse = on;
+}
+
+/* index a run entry found on disk (its meta.json); NULL when there is none
+ * or it is damaged (then the cell runs again and replaces it) */
 static const struct runrec *indexrun(struct store *s, hash key)
 {
 	char *dir = runpath(s, key);
-	char *text = readpart(dir, "meta.json", NULL);
+	struct stat st;
+	size_t len;
+	char *text = NULL;
 
+	int found = stat(dir, &st) == 0;
+
+	if (found && S_ISDIR(st.st_mode) && folderwhole(dir)) {
+		text = readpart(dir, "meta.json", NULL);
+	} else if (found && S_ISREG(st.st_mode) && (text = readfile(dir, &len))) {
+		int whole = packwhole(text, len);
+		free(text);
+		text = whole ? readpart(dir, "meta.json", NULL) : NULL;
+	}
 	free(dir);
 	if (!text)
 		return NULL;
@@ -472,13 +618,19 @@ const struct runrec *findrun(struct store *s, hash key)
 
 	/* not indexed: an entry renamed into place by a process killed before
 	 * it could append its log line, or by another process since we loaded */
-	return r ? r : indexrun(s, key);
+	if (!r)
+		r = (struct runrec *)indexrun(s, key);
+	if (r)
+		markused(s, "runs", key, &r->used);
+	return r;
 }
 
 const struct graderec *findgrade(struct store *s, hash key, int ondisk)
 {
 	struct graderec *g = htabget(s->grades, &key, sizeof(key));
 
+	if (g)
+		markused(s, "grades", key, &g->used);
 	if (g || !ondisk)
 		return g;
 	/* not indexed: look for the grade file itself */
@@ -498,8 +650,10 @@ const struct graderec *findgrade(struct store *s, hash key, int ondisk)
 	g = xmalloc(sizeof(*g));
 	g->score = score;
 	g->reason = xstrdup(reason);
+	g->used = 0;
 	free(text);
 	htabput(s->grades, &key, sizeof(key), g);
+	markused(s, "grades", key, &g->used);
 	return g;
 }
 
@@ -561,55 +715,118 @@ char *newentry(struct store *s, int artifacts)
 	return p;
 }
 
+/* move an entry out of the way into tmp/ (one rename: it is there whole
+ * or gone), then delete it; a kill in between leaves it to cleantmp */
+static void moveaside(struct store *s, const char *path)
+{
+	char *trash = xasprintf("%s/tmp/%ld.trash.%u", s->dir, (long)getpid(), s->tmpcount++);
+
+	if (rename(path, trash) == 0)
+		rmtree(trash);
+	free(trash);
+}
+
+/* index a run just stored */
+static void putrun(struct store *s, hash key, const struct runrec *r)
+{
+	void **slot = htabslot(s->runs, &key, sizeof(key), 1);
+
+	if (!*slot)
+		*slot = xmalloc(sizeof(*r));
+	*(struct runrec *)*slot = *r;
+	((struct runrec *)*slot)->used = s->today;
+	logrun(s, key, r);
+}
+
+/* rename src to dst (a run entry) with the semantics of commitrun: first
+ * writer wins unless replace; an entry already there that is damaged is
+ * replaced. 0 stored, 1 kept another's whole entry, -1 with errno. */
+static int placerun(struct store *s, hash key, const char *src, const char *dst, int replace)
+{
+	if (replace)
+		moveaside(s, dst); /* a crash now leaves no entry: the cell runs again */
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if (renameat2(AT_FDCWD, src, AT_FDCWD, dst, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno == ENOENT) {
+			/* runs/KK removed under us (an older gc removed empty ones) */
+			s->made[0][(unsigned)(key.high64 >> 56)] = 0;
+			makeparent(s, 0, key, dst);
+			continue;
+		}
+		if (errno != EEXIST && errno != ENOTEMPTY)
+			return -1;
+		/* another process stored this key first: keep its entry, unless
+		 * it is damaged (then it is as good as missing) */
+		if (htabget(s->runs, &key, sizeof(key)) || indexrun(s, key))
+			return 1;
+		moveaside(s, dst);
+	}
+	return -1;
+}
+
 int commitrun(struct store *s, hash key, const char *tmp, const struct runrec *r, int replace)
 {
 	char *dst = runpath(s, key);
-	int ret = 0;
+	int ret, err;
 
 	if (ready(s) < 0) {
+		err = errno;
 		free(dst);
 		rmtree(tmp);
+		errno = err;
 		return -1;
 	}
 	makeparent(s, 0, key, dst);
-	if (replace) {
-		/* move the old entry aside: a crash in between leaves no entry for
-		 * key, which only means the cell runs again */
-		char *old = xasprintf("%s/tmp/%ld.old.%u", s->dir, (long)getpid(), s->tmpcount++);
-		if (rename(dst, old) == 0)
-			rmtree(old);
-		free(old);
-	}
-	if (rename(tmp, dst) < 0) {
-		if (errno == EEXIST || errno == ENOTEMPTY) {
-			/* another process stored this key first: keep its entry */
-			rmtree(tmp);
-			free(dst);
-			if (htabget(s->runs, &key, sizeof(key)))
-				return 0;
-			return indexrun(s, key) ? 0 : -1;
-		} else {
-			warn("cannot store %s:", dst);
-			rmtree(tmp);
-			ret = -1;
-		}
-	}
+	/* durable before it is visible: every file and folder of the entry,
+	 * then (after the rename) the folder it is renamed into */
+	ret = synctree(tmp) < 0 ? -1 : placerun(s, key, tmp, dst, replace);
+	err = errno;
+	if (ret < 0)
+		warn("cannot store %s:", dst);
+	if (ret != 0)
+		rmtree(tmp);
+	else
+		syncparent(dst);
 	free(dst);
-	if (ret == 0) {
-		void **slot = htabslot(s->runs, &key, sizeof(key), 1);
-		if (!*slot)
-			*slot = xmalloc(sizeof(*r));
-		*(struct runrec *)*slot = *r;
-		logrun(s, key, r);
+	if (ret == 0)
+		putrun(s, key, r);
+	errno = err;
+	return ret < 0 ? -1 : 0;
+}
+
+/* write a whole file and fsync it; -1 with errno */
+static int writesynced(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644), err;
+	const char *p = data;
+
+	if (fd < 0)
+		return -1;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto fail;
+		p += n;
+		len -= (size_t)n;
 	}
-	return ret;
+	if (fsync(fd) < 0)
+		goto fail;
+	return close(fd);
+fail:
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
 }
 
 int commitpacked(struct store *s, hash key, const struct part *parts, size_t n, const struct runrec *r, int replace)
 {
 	struct buf b = {0};
 	char *tmp, *dst;
-	int ret = 0;
+	int ret, err;
 
 	if (ready(s) < 0)
 		return -1;
@@ -621,34 +838,27 @@ int commitpacked(struct store *s, hash key, const struct part *parts, size_t n, 
 	tmp = xasprintf("%s/tmp/%ld.%u", s->dir, (long)getpid(), s->tmpcount++);
 	dst = runpath(s, key);
 	makeparent(s, 0, key, dst);
-	FILE *f = fopen(tmp, "we");
-	if (!f || fwrite(b.s, 1, b.len, f) != b.len || fclose(f) != 0) {
-		if (f)
-			fclose(f);
+	if (writesynced(tmp, b.s, b.len) < 0) {
+		err = errno;
 		warn("cannot write %s:", tmp);
 		ret = -1;
-	} else if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, replace ? 0 : RENAME_NOREPLACE) < 0) {
-		if (errno == EEXIST) {
-			/* stored first by another process: keep it */
-			ret = htabget(s->runs, &key, sizeof(key)) || indexrun(s, key) ? 1 : -1;
-		} else {
+	} else {
+		ret = placerun(s, key, tmp, dst, replace);
+		err = errno;
+		if (ret < 0)
 			warn("cannot store %s:", dst);
-			ret = -1;
-		}
+		else if (ret == 0)
+			syncparent(dst);
 	}
 	if (ret != 0)
 		unlink(tmp);
 	free(tmp);
 	free(dst);
 	buffree(&b);
-	if (ret != 0)
-		return ret > 0 ? 0 : -1;
-	void **slot = htabslot(s->runs, &key, sizeof(key), 1);
-	if (!*slot)
-		*slot = xmalloc(sizeof(*r));
-	*(struct runrec *)*slot = *r;
-	logrun(s, key, r);
-	return 0;
+	if (ret == 0)
+		putrun(s, key, r);
+	errno = err;
+	return ret < 0 ? -1 : 0;
 }
 
 /* commitgrade, with a grader's stderr after the reason line in the file */
@@ -676,6 +886,7 @@ static int putgrade(struct store *s, hash key, double score, const char *reason,
 	struct graderec *g = xmalloc(sizeof(*g));
 	g->score = score;
 	g->reason = xstrdup(reason ? reason : "");
+	g->used = s->today;
 	void **slot = htabslot(s->grades, &key, sizeof(key), 1);
 	if (*slot)
 		freegrade(*slot);
@@ -735,13 +946,114 @@ void keeperror(struct store *s, const char *cellid, const char *tmp)
 	free(dst);
 }
 
-/* delete every KK/KEY under kind/ whose key is not in live */
-static long sweep(struct store *s, const char *kind, struct htab *live)
+int lockrun(struct store *s, hash key)
 {
-	char *top = pathjoin(s->dir, kind);
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t)(key.low64 >> 2), .l_len = 1};
+
+	/* fcntl locks belong to the process: a second cell of ours with the
+	 * same key must wait for the first, so we track what we hold */
+	if (htabget(s->held, &key, sizeof(key)))
+		return 0;
+	if (s->runlockfd < 0) {
+		if (ready(s) < 0)
+			return -1;
+		char *p = pathjoin(s->dir, "runlocks");
+		s->runlockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		free(p);
+		if (s->runlockfd < 0)
+			return -1;
+	}
+	/* one byte per key, at an offset from the key: no file per key to
+	 * clean up, and the kernel drops a dead holder's locks */
+	if (fcntl(s->runlockfd, F_SETLK, &fl) < 0)
+		return errno == EACCES || errno == EAGAIN ? 0 : -1;
+	htabput(s->held, &key, sizeof(key), s);
+	return 1;
+}
+
+void unlockrun(struct store *s, hash key)
+{
+	struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = (off_t)(key.low64 >> 2), .l_len = 1};
+	void **slot = htabslot(s->held, &key, sizeof(key), 0);
+
+	if (!slot || !*slot)
+		return;
+	*slot = NULL;
+	fcntl(s->runlockfd, F_SETLK, &fl);
+}
+
+int droprun(struct store *s, hash key)
+{
+	void **slot = htabslot(s->runs, &key, sizeof(key), 0);
+	char *p = runpath(s, key);
+	char *trash = xasprintf("%s/tmp/%ld.trash.%u", s->dir, (long)getpid(), s->tmpcount++);
+	int r = 0;
+
+	if (slot) {
+		free(*slot);
+		*slot = NULL;
+	}
+	if (ready(s) < 0 || (rename(p, trash) < 0 && errno != ENOENT))
+		r = -1;
+	else
+		rmtree(trash);
+	free(trash);
+	free(p);
+	return r;
+}
+
+/* bytes of the files under path */
+static long long du(const char *path)
+{
+	struct stat st;
+	long long n = 0;
+
+	if (lstat(path, &st) < 0)
+		return 0;
+	if (!S_ISDIR(st.st_mode))
+		return (long long)st.st_size;
+	DIR *d = opendir(path);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char *sub = pathjoin(path, e->d_name);
+		n += du(sub);
+		free(sub);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* the pid in a leftover's name after marker ("KEY.tmp.PID.N"), else -1 */
+static long ownerof(const char *name, const char *marker)
+{
+	const char *m = strstr(name, marker);
+
+	return m ? strtol(m + strlen(marker), NULL, 10) : -1;
+}
+
+struct gcscan {
+	struct store *s;
+	const struct gcopts *o;
+	double cutoff;            /* used before this (epoch seconds): old */
+	char **doomed;            /* "runs/KK/KEY" paths, relative to the cache */
+	size_t ndoomed, capdoomed;
+	struct htab *dead[2];     /* doomed keys: runs, grades */
+	struct htab *present;     /* run keys with an entry on disk */
+	struct gcstats *st;
+};
+
+/* decide for every entry under kind/ (0 runs, 1 grades): kept (live,
+ * locked, or used recently), or doomed; sweep writers' leftovers */
+static void scankind(struct gcscan *g, int kind, struct htab *live, struct htab *table)
+{
+	static const char *const kinds[] = {"runs", "grades"};
+	char *top = pathjoin(g->s->dir, kinds[kind]);
 	DIR *d = opendir(top), *sd;
 	struct dirent *e, *se;
-	long n = 0;
+	struct stat st;
 
 	while (d && (e = readdir(d))) {
 		if (e->d_name[0] == '.')
@@ -753,56 +1065,113 @@ static long sweep(struct store *s, const char *kind, struct htab *live)
 				if (se->d_name[0] == '.')
 					continue;
 				char *p = pathjoin(sub, se->d_name);
-				if (strlen(se->d_name) != 32 || hashparse(se->d_name, &k) < 0 || !htabget(live, &k, sizeof(k))) {
-					if (rmtree(p) == 0)
-						n++;
+				long pid = ownerof(se->d_name, ".tmp.");
+				if (strlen(se->d_name) != 32 || hashparse(se->d_name, &k) < 0) {
+					/* a grade file being written by writefile, or left by a kill */
+					if (pid > 0 && !g->o->dryrun && stray(p, pid))
+						unlink(p);
+					free(p);
+					continue;
 				}
+				if (kind == 0)
+					htabput(g->present, &k, sizeof(k), g);
+				if (htabget(live, &k, sizeof(k)) || lstat(p, &st) < 0) {
+					free(p);
+					continue;
+				}
+				const unsigned *used = NULL;
+				if (kind == 0 && htabget(table, &k, sizeof(k)))
+					used = &((struct runrec *)htabget(table, &k, sizeof(k)))->used;
+				else if (kind == 1 && htabget(table, &k, sizeof(k)))
+					used = &((struct graderec *)htabget(table, &k, sizeof(k)))->used;
+				double t = (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9;
+				if (used && *used * 86400.0 > t)
+					t = *used * 86400.0;
+				if (g->o->keep >= 0 && t >= g->cutoff) {
+					g->st->kept++;
+					free(p);
+					continue;
+				}
+				long long bytes = du(p);
+				g->st->entries++;
+				g->st->bytes += bytes;
+				if (g->o->list)
+					fprintf(g->o->list, "%s/%s/%s %lld\n", kinds[kind], e->d_name, se->d_name, bytes);
+				xgrow(&g->doomed, &g->capdoomed, g->ndoomed + 1, sizeof(*g->doomed));
+				g->doomed[g->ndoomed++] = xasprintf("%s/%s/%s", kinds[kind], e->d_name, se->d_name);
+				htabput(g->dead[kind], &k, sizeof(k), g);
 				free(p);
 			}
 			closedir(sd);
-			rmdir(sub);
 		}
 		free(sub);
 	}
 	if (d)
 		closedir(d);
 	free(top);
-	return n;
 }
 
-long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades)
+/* errors/ID.old.PID: a previous error moved aside by a killed process */
+static void sweeperrors(struct store *s)
 {
-	char *logp = pathjoin(s->dir, "log");
-	struct store fresh = {.runs = mkhtab(1024), .grades = mkhtab(1024), .cells = mkhtab(1024)};
-	struct buf b = {0};
-	size_t pos = 0, klen, len;
+	char *top = pathjoin(s->dir, "errors");
+	DIR *d = opendir(top);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		long pid = ownerof(e->d_name, ".old.");
+		if (pid <= 0)
+			continue;
+		char *p = pathjoin(top, e->d_name);
+		if (stray(p, pid))
+			rmtree(p);
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	free(top);
+}
+
+/* a log line and the day its record was last used */
+struct dayline {
+	unsigned day;
+	char *line;
+};
+
+static int cmpday(const void *a, const void *b)
+{
+	const struct dayline *x = a, *y = b;
+
+	return x->day < y->day ? -1 : x->day > y->day;
+}
+
+static void adddayline(struct dayline **v, size_t *n, size_t *cap, unsigned day, struct buf *line)
+{
+	bufaddf(line, "\t%08x\n", (unsigned)XXH32(line->s, line->len, 0));
+	xgrow(v, cap, *n + 1, sizeof(**v));
+	(*v)[*n].day = day;
+	(*v)[(*n)++].line = bufdetach(line);
+}
+
+/* rewrite the log and the cells file from fresh (what they hold now),
+ * without the keys in dead (NULL: none) and, when present is given,
+ * without runs that have no entry on disk. Under the exclusive lock. */
+static int rewritelog(struct store *s, struct store *fresh, struct htab **dead, struct htab *present)
+{
+	char *logp = pathjoin(s->dir, "log"), *cellsp = pathjoin(s->dir, "cells");
+	struct buf b = {0}, cb = {0};
+	size_t pos = 0, klen;
 	const void *key;
 	void *val;
-	long n = 0;
+	int ret = 0;
 
-	storeflush(s);
-	if (ready(s) < 0) {
-		free(logp);
-		htabfree(fresh.runs, free);
-		htabfree(fresh.grades, freegrade);
-		htabfree(fresh.cells, free);
-		return 0;
-	}
-	flock(s->lockfd, LOCK_EX);
-	/* re-read: other processes may have appended since we opened */
-	char *text = readfile(logp, &len);
-	if (text)
-		loadlog(&fresh, text, len);
-	free(text);
-	char *cellsp = pathjoin(s->dir, "cells");
-	if ((text = readfile(cellsp, &len)))
-		loadlines(&fresh, text, len, CELLSHEADER);
-	free(text);
-	struct buf cb = {0};
+	struct dayline *dl = NULL;
+	size_t ndl = 0, capdl = 0;
+
 	bufadds(&cb, CELLSHEADER);
 	bufadds(&b, LOGHEADER);
-	while (htabnext(fresh.runs, &pos, &key, &klen, &val)) {
-		if (liveruns && !htabget(liveruns, key, klen))
+	while (htabnext(fresh->runs, &pos, &key, &klen, &val)) {
+		if (!val || (dead && htabget(dead[0], key, klen)) || (present && !htabget(present, key, klen)))
 			continue;
 		const struct runrec *r = val;
 		char k[33], o[33];
@@ -812,13 +1181,11 @@ long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades)
 		hashhex(h, k);
 		hashhex(r->out, o);
 		bufaddf(&line, "R\t%s\t%s\t%d\t%.6f", k, o, r->exitcode, r->seconds);
-		bufaddf(&line, "\t%08x\n", (unsigned)XXH32(line.s, line.len, 0));
-		bufadd(&b, line.s, line.len);
-		buffree(&line);
+		adddayline(&dl, &ndl, &capdl, r->used, &line);
 	}
 	pos = 0;
-	while (htabnext(fresh.grades, &pos, &key, &klen, &val)) {
-		if (livegrades && !htabget(livegrades, key, klen))
+	while (htabnext(fresh->grades, &pos, &key, &klen, &val)) {
+		if (!val || (dead && htabget(dead[1], key, klen)))
 			continue;
 		const struct graderec *g = val;
 		char k[33];
@@ -828,16 +1195,29 @@ long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades)
 		hashhex(h, k);
 		bufaddf(&line, "G\t%s\t%.17g\t", k, g->score);
 		addescaped(&line, g->reason);
-		bufaddf(&line, "\t%08x\n", (unsigned)XXH32(line.s, line.len, 0));
-		bufadd(&b, line.s, line.len);
-		buffree(&line);
+		adddayline(&dl, &ndl, &capdl, g->used, &line);
 	}
+	/* grouped by the day each was last used, a D line before each group */
+	if (ndl)
+		qsort(dl, ndl, sizeof(*dl), cmpday);
+	for (size_t i = 0; i < ndl; i++) {
+		if (i == 0 || dl[i].day != dl[i - 1].day) {
+			struct buf d = {0};
+			bufaddf(&d, "D\t%u", dl[i].day);
+			bufaddf(&d, "\t%08x\n", (unsigned)XXH32(d.s, d.len, 0));
+			bufadd(&b, d.s, d.len);
+			buffree(&d);
+		}
+		bufadds(&b, dl[i].line);
+		free(dl[i].line);
+	}
+	free(dl);
 	pos = 0;
-	while (htabnext(fresh.cells, &pos, &key, &klen, &val)) {
+	while (htabnext(fresh->cells, &pos, &key, &klen, &val)) {
 		const struct cellrec *r = val;
 		char h[2 + NPARTS][33];
 		struct buf line = {0};
-		if (liveruns && !htabget(liveruns, &r->run, sizeof(r->run)))
+		if (!r || (dead && htabget(dead[0], &r->run, sizeof(r->run))))
 			continue;
 		hashhex(r->run, h[0]);
 		hashhex(r->grade, h[1]);
@@ -856,10 +1236,9 @@ long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades)
 	}
 	if (writefile(cellsp, cb.s, cb.len) < 0)
 		warn("cannot rewrite %s:", cellsp);
-	free(cellsp);
-	buffree(&cb);
 	if (writefile(logp, b.s, b.len) < 0) {
 		warn("cannot rewrite %s:", logp);
+		ret = -1;
 	} else {
 		/* our descriptor points at the old file now */
 		close(s->logfd);
@@ -875,18 +1254,118 @@ long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades)
 		s->lines = loadlog(s, copy, b.len);
 		free(copy);
 		s->cellsloaded = 0; /* read again when asked for */
-		if (liveruns)
-			n += sweep(s, "runs", liveruns);
-		if (livegrades)
-			n += sweep(s, "grades", livegrades);
 	}
-	flock(s->lockfd, LOCK_UN);
 	buffree(&b);
+	buffree(&cb);
 	free(logp);
+	free(cellsp);
+	return ret;
+}
+
+long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades, const struct gcopts *o,
+             struct gcstats *st, char **err)
+{
+	static const struct gcopts all = {.keep = -1};
+	struct gcstats dummy;
+	struct store fresh = {.runs = mkhtab(1024), .grades = mkhtab(1024), .cells = mkhtab(1024)};
+	struct gcscan g = {.s = s, .o = o ? o : &all, .st = st ? st : &dummy};
+	struct stat sb;
+	char *trash = NULL;
+	size_t len;
+	int locked = 0;
+
+	*err = NULL;
+	memset(g.st, 0, sizeof(*g.st));
+	if (stat(s->dir, &sb) < 0)
+		goto done; /* no cache: nothing to do, and nothing made */
+	if (!g.o->dryrun) {
+		storeflush(s);
+		/* where entries go to be deleted; also the test that we can write */
+		char *tmpd = pathjoin(s->dir, "tmp");
+		trash = xasprintf("%s/%ld.gc", tmpd, (long)getpid());
+		if ((mkdirs(tmpd, 0755) < 0 || mkdir(trash, 0755) < 0) && errno != EEXIST) {
+			*err = xasprintf("cannot write to the cache folder %s: %s", s->dir, strerror(errno));
+			free(tmpd);
+			goto done;
+		}
+		free(tmpd);
+		if (ready(s) < 0) {
+			*err = xasprintf("cannot write to the cache folder %s", s->dir);
+			goto done;
+		}
+	}
+	if (s->lockfd >= 0 && !g.o->dryrun) {
+		flock(s->lockfd, LOCK_EX);
+		locked = 1;
+	}
+	/* re-read: other processes may have appended since we opened */
+	char *logp = pathjoin(s->dir, "log");
+	char *text = readfile(logp, &len);
+	free(logp);
+	if (text)
+		loadlog(&fresh, text, len);
+	free(text);
+	char *cellsp = pathjoin(s->dir, "cells");
+	if ((text = readfile(cellsp, &len)))
+		loadlines(&fresh, text, len, CELLSHEADER);
+	free(text);
+	free(cellsp);
+	if (liveruns && livegrades) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		g.cutoff = (double)ts.tv_sec + ts.tv_nsec / 1e9 - (g.o->keep > 0 ? g.o->keep : 0);
+		g.dead[0] = mkhtab(64);
+		g.dead[1] = mkhtab(64);
+		g.present = mkhtab(htabcount(fresh.runs) + 16);
+		scankind(&g, 0, liveruns, fresh.runs);
+		scankind(&g, 1, livegrades, fresh.grades);
+		/* grades kept only in the log (cheap graders): by their use */
+		size_t pos = 0, klen;
+		const void *key;
+		void *val;
+		while (htabnext(fresh.grades, &pos, &key, &klen, &val)) {
+			const struct graderec *gr = val;
+			if (gr && !htabget(livegrades, key, klen)
+			    && (g.o->keep < 0 || gr->used * 86400.0 < g.cutoff))
+				htabput(g.dead[1], key, klen, &g);
+		}
+	}
+	if (!g.o->dryrun) {
+		if (rewritelog(s, &fresh, g.dead[0] ? g.dead : NULL, g.present) == 0) {
+			/* each entry goes whole: one rename into the trash, then the
+			 * trash is deleted (by cleantmp, should we be killed now) */
+			for (size_t i = 0; i < g.ndoomed; i++) {
+				char *from = pathjoin(s->dir, g.doomed[i]), *to = xasprintf("%s/%zu", trash, i);
+				if (rename(from, to) < 0 && errno != ENOENT) {
+					warn("cannot remove %s:", from);
+					g.st->entries--;
+				}
+				free(from);
+				free(to);
+			}
+			rmtree(trash);
+			sweeperrors(s);
+			cleantmp(s);
+		}
+	}
+	if (locked)
+		flock(s->lockfd, LOCK_UN);
+done:
+	if (trash)
+		rmdir(trash);
+	free(trash);
 	htabfree(fresh.runs, free);
 	htabfree(fresh.grades, freegrade);
 	htabfree(fresh.cells, free);
-	return n;
+	if (g.dead[0]) {
+		htabfree(g.dead[0], NULL);
+		htabfree(g.dead[1], NULL);
+		htabfree(g.present, NULL);
+	}
+	for (size_t i = 0; i < g.ndoomed; i++)
+		free(g.doomed[i]);
+	free(g.doomed);
+	return *err ? -1 : g.st->entries;
 }
 
 void closestore(struct store *s)
@@ -898,12 +1377,20 @@ void closestore(struct store *s)
 	buffree(&s->cpending);
 	/* most lines superseded: compact, so loading stays proportional to the cells */
 	if (s->logfd >= 0 && s->lines > 4096
-	    && s->lines > 2 * (htabcount(s->runs) + htabcount(s->grades) + htabcount(s->cells)))
-		gcstore(s, NULL, NULL);
+	    && s->lines > 2 * (htabcount(s->runs) + htabcount(s->grades) + htabcount(s->cells))) {
+		char *err;
+		if (gcstore(s, NULL, NULL, NULL, NULL, &err) < 0) {
+			warn("%s", err);
+			free(err);
+		}
+	}
 	if (s->logfd >= 0)
 		close(s->logfd);
 	if (s->lockfd >= 0)
 		close(s->lockfd);
+	if (s->runlockfd >= 0)
+		close(s->runlockfd); /* releases every run lock we hold */
+	htabfree(s->held, NULL);
 	htabfree(s->runs, free);
 	htabfree(s->grades, freegrade);
 	htabfree(s->cells, free);

@@ -13,16 +13,33 @@
  *                    appended as work finishes
  *   cells            each cell's inputs when it last ran (for explain and
  *                    -n), the same kind of lines, read only when asked for
- *   tmp/             entries being written
+ *   tmp/             entries being written, and entries being deleted
+ *   runlocks         a lock per run key (fcntl byte ranges): one process
+ *                    at a time works on a key
  *
  * Entries are immutable and appear atomically: written in tmp/, then
  * renamed into place, so a kill -9 at any moment leaves either no entry or a
  * whole one. The log is only an index of what is in runs/ and grades/: a
  * torn or corrupt line is skipped, and a key missing from it is looked up
  * on disk. Two processes may share a cache: the first rename wins, and log
- * lines are appended in batches of whole lines with O_APPEND. */
+ * lines are appended in batches of whole lines with O_APPEND.
+ *
+ * Durability: an entry's files and folders are fsync'ed before its rename,
+ * and its parent folder after, so a committed run or grade file survives a
+ * power cut; the log is not synced (what it loses is found on disk).
+ * Deletion is atomic per entry too: gc renames an entry into tmp/ first.
+ * A damaged entry (a part missing, a packed file that does not parse) is
+ * treated as missing: the cell runs again and its result replaces it.
+ *
+ * Use: every batch of log lines starts with its day ("D DAY"), so what is
+ * stored is known to be used that day; an entry found by findrun or
+ * findgrade on a later day is marked used, once a day: its mtime is
+ * refreshed and a "U KEY DAY" line is logged. gc keeps what was used within
+ * --keep days (the later of the two). */
 #ifndef STORE_H
 #define STORE_H
+
+#include <stdio.h>
 
 #include "core/hash.h"
 
@@ -34,11 +51,13 @@ struct runrec {
 	hash out;          /* hash of the output */
 	int exitcode;
 	double seconds;
+	unsigned used;     /* the day (since the epoch, UTC) it was last used */
 };
 
 struct graderec {
 	double score;
 	char *reason;
+	unsigned used;     /* as for runrec */
 };
 
 struct cellrec {
@@ -51,8 +70,20 @@ struct store;
 
 /* open (creating) the cache folder; NULL and *err when it cannot be used */
 struct store *openstore(const char *dir, char **err);
-/* the run entry of key, or NULL */
+/* the run entry of key, or NULL (also when its entry is damaged on disk) */
 const struct runrec *findrun(struct store *s, hash key);
+/* do findrun and findgrade mark what they find as used (the default)? gc
+ * turns it off: looking must not change what it looks at */
+void storemarkuse(struct store *s, int on);
+/* take the run lock of key for this process: 1 taken, 0 held by another
+ * process or another cell of ours (wait and try again), -1 locks do not
+ * work here (go on without). A dead holder's lock is released by the
+ * kernel. */
+int lockrun(struct store *s, hash key);
+void unlockrun(struct store *s, hash key);
+/* a stored run found damaged (a part missing): move it out of the way and
+ * forget it, so the cell runs again; -1 when it cannot be moved */
+int droprun(struct store *s, hash key);
 /* the grade of key, or NULL; ondisk: also look for a grade file not in
  * the index (only expensive graders write them: see commitgrade) */
 const struct graderec *findgrade(struct store *s, hash key, int ondisk);
@@ -98,9 +129,27 @@ char *errorpath(struct store *s, const char *cellid);
 /* write the log lines gathered so far (they are also written when many
  * have gathered, and at closestore) */
 void storeflush(struct store *s);
-/* rewrite the log keeping only the live runs and grades (NULL: all), and
- * delete entries not in them; returns the number of entries deleted */
-long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades);
+struct gcopts {
+	int dryrun;        /* change nothing: count (and list) what would go */
+	double keep;       /* keep unreferenced entries used within this many
+	                    * seconds; < 0: remove every unreferenced entry */
+	FILE *list;        /* when set, one line per entry removed: PATH BYTES */
+};
+
+struct gcstats {
+	long entries;      /* entries removed (or that would be) */
+	long long bytes;   /* their size */
+	long kept;         /* unreferenced entries kept as recently used */
+};
+
+/* drop the run and grade entries that are not in liveruns/livegrades (and
+ * not kept by o->keep), atomically per entry, and rewrite the log without
+ * them; also sweeps what killed processes left behind (in tmp/, grades/,
+ * errors/). NULL live sets: only compact the log. o NULL: keep < 0.
+ * Returns the entries removed (st gets the details), or -1 with *err when
+ * the cache cannot be written (read-only, permissions). */
+long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades, const struct gcopts *o,
+             struct gcstats *st, char **err);
 void closestore(struct store *s);
 
 #endif

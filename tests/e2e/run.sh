@@ -824,7 +824,7 @@ mkproject
 em
 check "12 run entries before" [ "$(nruns)" = 12 ]
 rm -rf tasks/calc/t3
-em gc
+em gc --all # (default: kept 30 days; see store.sh)
 assert_rc 0
 check "10 run entries after (got $(nruns))" [ "$(nruns)" = 10 ]
 rm -f calls
@@ -840,7 +840,7 @@ echo 'Q: {{input}}' >prompts/calc.md
 printf 'Say it.\nQ: {{input}}\n' >prompts/calc.md
 em
 check "18 run entries" [ "$(nruns)" = 18 ]
-em gc
+em gc --keep 0
 assert_rc 0
 check "12 run entries after gc (got $(nruns))" [ "$(nruns)" = 12 ]
 rm -f calls

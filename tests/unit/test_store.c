@@ -334,6 +334,8 @@ TEST(store_corrupt_line_is_skipped)
 	REQUIRE(text != NULL);
 	/* flip one byte in the middle of the second record (b) */
 	char *l1 = strchr(text, '\n');          /* end of header */
+	if (l1 && l1[1] == 'D')
+		l1 = strchr(l1 + 1, '\n');          /* end of the batch's day line */
 	char *l2 = l1 ? strchr(l1 + 1, '\n') : NULL; /* end of a */
 	char *l3 = l2 ? strchr(l2 + 1, '\n') : NULL; /* end of b */
 	REQUIRE(l3 != NULL);
@@ -388,6 +390,9 @@ TEST(store_entry_missing_from_log_found_by_meta)
 	hashhex(key("the output"), hx);
 	char *m = xasprintf("{\"output_hash\": \"%s\", \"exit\": 0, \"seconds\": 0.75}", hx);
 	CHECK_INT(writefile(meta, m, strlen(m)), 0);
+	char *outp = pathjoin(tmp, "output");
+	CHECK_INT(writefile(outp, "the output", 10), 0);
+	free(outp);
 	char *dst = runpath(s, key("orphan"));
 	char *parent = dirname_of(dst);
 	CHECK_INT(mkdirs(parent, 0755), 0);
@@ -530,6 +535,7 @@ TEST(store_grade_missing_from_log_found_on_disk)
 
 TEST(store_gc_removes_dead_entries)
 {
+	char *err;
 	const char *d = tmpdir();
 	struct store *s = open_(d);
 
@@ -546,7 +552,7 @@ TEST(store_gc_removes_dead_entries)
 	hash kl = key("live"), kg = key("glive");
 	htabput(runs, &kl, sizeof(kl), "x");
 	htabput(grades, &kg, sizeof(kg), "x");
-	long n = gcstore(s, runs, grades);
+	long n = gcstore(s, runs, grades, NULL, NULL, &err);
 	CHECK_INT(n, 2);
 	CHECK(exists(livep));
 	CHECK(!exists(deadp));
@@ -573,6 +579,7 @@ TEST(store_gc_removes_dead_entries)
 /* after gc, the same open store does not report what it deleted */
 TEST(store_gc_forgets_deleted_entries_in_memory)
 {
+	char *err;
 	const char *d = tmpdir();
 	struct store *s = open_(d);
 
@@ -580,7 +587,7 @@ TEST(store_gc_forgets_deleted_entries_in_memory)
 	addrun(s, key("dead"), "D", 1);
 	commitgrade(s, key("gdead"), 0, "", 1);
 	struct htab *runs = mkhtab(1), *grades = mkhtab(1);
-	CHECK_INT(gcstore(s, runs, grades), 2);
+	CHECK_INT(gcstore(s, runs, grades, NULL, NULL, &err), 2);
 	CHECK(findrun(s, key("dead")) == NULL);
 	CHECK(findgrade(s, key("gdead"), 1) == NULL);
 	closestore(s);
@@ -590,13 +597,14 @@ TEST(store_gc_forgets_deleted_entries_in_memory)
 
 TEST(store_gc_without_live_sets_keeps_everything)
 {
+	char *err;
 	const char *d = tmpdir();
 	struct store *s = open_(d);
 
 	REQUIRE(s != NULL);
 	addrun(s, key("a"), "A", 1);
 	commitgrade(s, key("g"), 1, "", 1);
-	CHECK_INT(gcstore(s, NULL, NULL), 0);
+	CHECK_INT(gcstore(s, NULL, NULL, NULL, NULL, &err), 0);
 	closestore(s);
 	s = open_(d);
 	REQUIRE(s != NULL);
@@ -684,4 +692,198 @@ TEST(store_two_handles_share_a_cache)
 	CHECK(findrun(a, key("y")) != NULL);
 	CHECK(findgrade(a, key("gx"), 1) != NULL);
 	closestore(a);
+}
+
+/* gc -n: counts what would go, changes nothing */
+TEST(store_gc_dry_run_changes_nothing)
+{
+	const char *d = tmpdir();
+	struct store *s = open_(d);
+	char *err;
+
+	REQUIRE(s != NULL);
+	addrun(s, key("dead"), "D", 1);
+	commitgrade(s, key("gdead"), 0, "", 1);
+	closestore(s);
+	char *logp = pathjoin(d, "log");
+	char *before = slurp(logp);
+	s = open_(d);
+	REQUIRE(s != NULL);
+	struct htab *runs = mkhtab(1), *grades = mkhtab(1);
+	struct gcopts o = {.dryrun = 1, .keep = -1};
+	struct gcstats st;
+	CHECK_INT(gcstore(s, runs, grades, &o, &st, &err), 2);
+	CHECK_INT(st.entries, 2);
+	CHECK(st.bytes > 0);
+	closestore(s);
+	char *after = slurp(logp);
+	CHECK_STR(after, before);
+	s = open_(d);
+	REQUIRE(s != NULL);
+	CHECK(findrun(s, key("dead")) != NULL);
+	CHECK(findgrade(s, key("gdead"), 1) != NULL);
+	closestore(s);
+	htabfree(runs, NULL);
+	htabfree(grades, NULL);
+	free(before);
+	free(after);
+	free(logp);
+}
+
+/* gc --keep: unreferenced but recently used entries stay */
+TEST(store_gc_keeps_recently_used)
+{
+	const char *d = tmpdir();
+	struct store *s = open_(d);
+	char *err;
+
+	REQUIRE(s != NULL);
+	addrun(s, key("recent"), "R", 1);
+	addrun(s, key("old"), "O", 1);
+	closestore(s);
+	/* "old" was last used 40 days ago: its file and its log day say so */
+	char *oldp = NULL;
+	s = open_(d);
+	REQUIRE(s != NULL);
+	oldp = runpath(s, key("old"));
+	closestore(s);
+	setmtime(oldp, 40 * 86400.0);
+	char *logp = pathjoin(d, "log");
+	char *text = slurp(logp);
+	REQUIRE(text != NULL);
+	/* the batch's day line: make it 40 days earlier */
+	char *dl = strstr(text, "\nD\t");
+	REQUIRE(dl != NULL);
+	unsigned day = (unsigned)strtoul(dl + 3, NULL, 10);
+	char line[64];
+	snprintf(line, sizeof(line), "D\t%u", day - 40);
+	char *rest = strchr(dl + 1, '\n');
+	REQUIRE(rest != NULL);
+	char *fixed = xasprintf("%.*s\n%s\t%08x%s", (int)(dl - text), text, line,
+	                        (unsigned)XXH32(line, strlen(line), 0), rest);
+	put(logp, fixed);
+	s = open_(d);
+	REQUIRE(s != NULL);
+	struct htab *runs = mkhtab(1), *grades = mkhtab(1);
+	struct gcopts o = {.keep = 30 * 86400.0};
+	struct gcstats st;
+	/* "recent" keeps its fresh mtime; "old" only its day line says 40 */
+	char *recentp = runpath(s, key("recent"));
+	CHECK_INT(gcstore(s, runs, grades, &o, &st, &err), 1);
+	CHECK_INT(st.kept, 1);
+	CHECK(access(recentp, F_OK) == 0);
+	CHECK(access(oldp, F_OK) != 0);
+	closestore(s);
+	htabfree(runs, NULL);
+	htabfree(grades, NULL);
+	free(recentp);
+	free(oldp);
+	free(logp);
+	free(text);
+	free(fixed);
+}
+
+/* a run found by a new process is marked used once a day, not per run */
+TEST(store_use_marked_once_a_day)
+{
+	const char *d = tmpdir();
+	struct store *s = open_(d);
+
+	REQUIRE(s != NULL);
+	addrun(s, key("a"), "A", 1);
+	closestore(s);
+	char *logp = pathjoin(d, "log");
+	int n0 = linecount(logp);
+	s = open_(d);
+	REQUIRE(s != NULL);
+	CHECK(findrun(s, key("a")) != NULL);
+	closestore(s);
+	/* written today (its batch's day line says so): nothing to mark */
+	CHECK_INT(linecount(logp), n0);
+	closestore(open_(d));
+	free(logp);
+}
+
+/* a packed entry that does not parse is missing, and a new one replaces it */
+TEST(store_damaged_packed_entry_is_replaced)
+{
+	const char *d = tmpdir();
+	struct store *s = open_(d);
+
+	REQUIRE(s != NULL);
+	char *p = runpath(s, key("k"));
+	char *parent = dirname_of(p);
+	CHECK_INT(mkdirs(parent, 0755), 0);
+	put(p, "evalmake-entry 1\noutput 999\nshort");
+	CHECK(findrun(s, key("k")) == NULL);
+	struct part parts[] = {{"output", "fine", 4}, {"meta.json", "{}", 2}};
+	struct runrec r = {.out = key("fine")};
+	CHECK_INT(commitpacked(s, key("k"), parts, 2, &r, 0), 0);
+	char *out = readpart(p, "output", NULL);
+	CHECK_STR(out ? out : "(none)", "fine");
+	free(out);
+	closestore(s);
+	free(p);
+	free(parent);
+}
+
+/* a folder entry missing its output (half deleted) is replaced too */
+TEST(store_damaged_folder_entry_is_replaced)
+{
+	const char *d = tmpdir();
+	struct store *s = open_(d);
+
+	REQUIRE(s != NULL);
+	char *p = runpath(s, key("k"));
+	char *meta = pathjoin(p, "meta.json");
+	char *parent = dirname_of(p);
+	CHECK_INT(mkdirs(p, 0755), 0);
+	put(meta, "{}");
+	CHECK(findrun(s, key("k")) == NULL);
+	CHECK_INT(addrun(s, key("k"), "new", 1), 0);
+	char *out = readpart(p, "output", NULL);
+	CHECK_STR(out ? out : "(none)", "new");
+	free(out);
+	closestore(s);
+	free(p);
+	free(meta);
+	free(parent);
+}
+
+/* one holder per run key: ours twice is "wait", another process's is
+ * "wait" until it dies */
+TEST(store_run_locks)
+{
+	const char *d = tmpdir();
+	struct store *s = open_(d);
+	int pfd[2];
+
+	REQUIRE(s != NULL);
+	CHECK_INT(lockrun(s, key("a")), 1);
+	CHECK_INT(lockrun(s, key("a")), 0); /* a second cell of ours waits */
+	CHECK_INT(lockrun(s, key("b")), 1);
+	unlockrun(s, key("a"));
+	unlockrun(s, key("b"));
+	REQUIRE(pipe(pfd) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char *err;
+		struct store *c = openstore(d, &err);
+		char ok = c && lockrun(c, key("a")) == 1 ? 'y' : 'n';
+		if (write(pfd[1], &ok, 1) < 0)
+			_exit(1);
+		pause(); /* hold it until killed */
+		_exit(0);
+	}
+	REQUIRE(pid > 0);
+	char got = 0;
+	CHECK(read(pfd[0], &got, 1) == 1 && got == 'y');
+	CHECK_INT(lockrun(s, key("a")), 0);
+	CHECK_INT(lockrun(s, key("b")), 1);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	CHECK_INT(lockrun(s, key("a")), 1); /* the kernel released it */
+	close(pfd[0]);
+	close(pfd[1]);
+	closestore(s);
 }
