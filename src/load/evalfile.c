@@ -853,6 +853,8 @@ static void loadsandbox(struct ctx *c, const struct ynode *n, const char *where,
 	if (v->type == YMAP)
 		fail(c, v, "%s: expected a path or a list of paths, got %s", w, typename(v));
 	size_t k = v->type == YSEQ ? v->n : 1;
+	for (size_t i = 0; i < k; i++) /* fail() longjmps: type errors before cache is held */
+		str(c, v->type == YSEQ ? v->kids[i] : v, w);
 	char *cache = realpath(c->cache, NULL);
 	for (size_t i = 0; i < k; i++) {
 		const struct ynode *e = v->type == YSEQ ? v->kids[i] : v;

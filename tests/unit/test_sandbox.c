@@ -142,3 +142,18 @@ TEST(sandbox_argv)
 	free(cell);
 	free(art);
 }
+
+TEST(sandbox_writable_type_error)
+{
+	char *err;
+
+	intmpdir();
+	mkdir("cache", 0755);
+	mkdir("a", 0755);
+	CHECK(!loadsb("{writable: [a, [b]]}", "", &err));
+	CHECK_HAS(err, "suites.s.agent.sandbox.writable: expected a string");
+	free(err);
+	CHECK(!loadsb("{writable: [a, cache]}", "", &err));
+	CHECK_HAS(err, "'cache' is in the cache folder, which the sandbox hides");
+	free(err);
+}
