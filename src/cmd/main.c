@@ -441,6 +441,15 @@ static int cmddeps(struct opts *o)
 		closeproject(&pr);
 		return EXIT_USAGE;
 	}
+	/* the tracer would trace bubblewrap setting up the namespaces, and see
+	 * paths as mounted inside them: not a trace of the agent to trust */
+	if (s->agent.sandbox.on) {
+		fprintf(stderr, "evalmake: deps: suite %s's agent is sandboxed, and a sandboxed agent cannot be traced: "
+		        "remove 'sandbox' from its agent to trace it, then put it back\n", s->name);
+		freeplan(p);
+		closeproject(&pr);
+		return EXIT_USAGE;
+	}
 	if (tracecheck(&err) < 0) {
 		fprintf(stderr, "evalmake: deps: cannot trace the agent: %s\n", err);
 		free(err);

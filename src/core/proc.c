@@ -243,7 +243,8 @@ static _Noreturn void runshell(const struct procspec *spec, char **argv, char **
 		char *targv[] = {"evalmake", PROC_TRACEARG, (char *)spec->trace, "--", "/bin/sh", "-c", (char *)spec->command, NULL};
 		execve("/proc/self/exe", targv, env);
 	} else {
-		execve("/bin/sh", argv, env);
+		/* argv is `sh -c COMMAND`, or wrap's entries in front of it */
+		execve(spec->wrap ? argv[0] : "/bin/sh", argv, env);
 	}
 fail:
 	f.err = errno;
@@ -302,9 +303,21 @@ static _Noreturn void supervise(const struct procspec *spec, char **argv, char *
  * and *errmsg */
 static pid_t startsupervisor(const struct procspec *spec, char **env, int out, int err, char **errmsg)
 {
-	static const char *const steps[] = {"cannot open stdin", "cannot change to the folder", "cannot run /bin/sh"};
-	char *argv[] = {"sh", "-c", (char *)spec->command, NULL};
+	static const char *const steps[] = {"cannot open stdin", "cannot change to the folder", "cannot run "};
+	char *shargv[] = {"sh", "-c", (char *)spec->command, NULL}, **argv = shargv;
 	int status[2];
+
+	/* built here: the shell's child may not allocate */
+	if (spec->wrap) {
+		size_t n = 0;
+		while (spec->wrap[n])
+			n++;
+		argv = xcalloc(n + 4, sizeof(*argv));
+		memcpy(argv, spec->wrap, n * sizeof(*argv));
+		argv[n] = "/bin/sh";
+		argv[n + 1] = "-c";
+		argv[n + 2] = (char *)spec->command;
+	}
 	sigset_t all, old;
 	pid_t parent = getpid(), pid;
 	struct spawnfail f;
@@ -312,6 +325,8 @@ static pid_t startsupervisor(const struct procspec *spec, char **env, int out, i
 
 	if (pipe2(status, O_CLOEXEC) < 0) {
 		*errmsg = xasprintf("pipe: %s", strerror(errno));
+		if (argv != shargv)
+			free(argv);
 		return -1;
 	}
 	sigfillset(&all);
@@ -324,6 +339,9 @@ static pid_t startsupervisor(const struct procspec *spec, char **env, int out, i
 	int e = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(status[1]);
+	const char *prog = spec->wrap ? spec->wrap[0] : "/bin/sh";
+	if (argv != shargv)
+		free(argv);
 	if (pid < 0) {
 		close(status[0]);
 		*errmsg = xasprintf("cannot run '%s': fork: %s", spec->command, strerror(e));
@@ -336,7 +354,8 @@ static pid_t startsupervisor(const struct procspec *spec, char **env, int out, i
 	if (n == (ssize_t)sizeof(f)) {
 		waitpid(pid, NULL, 0); /* the supervisor ends with its shell */
 		*errmsg = xasprintf("cannot run '%s': %s%s%s: %s", spec->command, steps[f.step],
-		                    f.step == STEP_CHDIR ? " " : "", f.step == STEP_CHDIR ? spec->cwd : "", strerror(f.err));
+		                    f.step == STEP_CHDIR ? " " : "",
+		                    f.step == STEP_CHDIR ? spec->cwd : f.step == STEP_EXEC ? prog : "", strerror(f.err));
 		return -1;
 	}
 	return pid;

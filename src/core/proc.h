@@ -24,6 +24,10 @@ struct procspec {
 	const char *trace;       /* non-NULL: run the command under evalmake's
 	                          * own tracer (run/trace.h), which writes the
 	                          * files it touched to this file */
+	char *const *wrap;       /* non-NULL: a program and its arguments run in
+	                          * front of /bin/sh -c COMMAND, its first entry
+	                          * an absolute path (a sandbox: bwrap OPTIONS --);
+	                          * not with trace */
 };
 
 /* the hidden first argument that makes evalmake the tracer:

@@ -713,11 +713,13 @@ static const char *const suitekeys[] = {"tasks", "prompt", "iterations", "timeou
                                         "fields", "expected_pattern", "shuffle_choices", NULL};
 static const char *const fieldkeys[] = {"id", "input", "expected", "choices", "columns", NULL};
 static const char *const agentkeys[] = {"command", "deps", "env", "env_inputs", "provider", "model", "base_url",
-                                        "api_key_env", "system", "params", "max_connections", "retries", NULL};
+                                        "api_key_env", "system", "params", "max_connections", "retries", "sandbox",
+                                        NULL};
 static const char *const graderkeys[] = {"type", "trim", "ignore_case", "pattern", "tolerance", "relative", "command",
                                          "deps", "env_inputs", "rubric", "provider", "model", "base_url", "api_key_env",
                                          "system", "params", "max_connections", "retries", "choices", "output_pattern",
-                                         NULL};
+                                         "sandbox", NULL};
+static const char *const sandboxkeys[] = {"network", "writable", NULL};
 /* in the order of enum gradertype */
 static const char *const gradertypes[] = {"exact", "contains", "regex", "numeric", "command", "judge", "choice", NULL};
 
@@ -827,6 +829,55 @@ static void loadhttp(struct ctx *c, const struct ynode *n, const char *where, st
 			fail(c, v, "%s: '%s' is for command agents, not with 'provider'", where, *k);
 }
 
+/* sandbox: true, false or {network: BOOL, writable: [PATH, ...]}. Its
+ * text is in the section's canon, and so in the run or grade key: what the
+ * command may touch changes what it does. A writable path must exist (the
+ * sandbox binds it) and be outside the cache, which stays hidden. */
+static void loadsandbox(struct ctx *c, const struct ynode *n, const char *where, struct sandbox *sb)
+{
+	const struct ynode *v;
+	char w[300];
+
+	if (n->type != YMAP) {
+		sb->on = boolean(c, n, where);
+		return;
+	}
+	checkkeys(c, n, where, sandboxkeys);
+	sb->on = 1;
+	snprintf(w, sizeof(w), "%s.network", where);
+	if ((v = get(n, "network")))
+		sb->network = boolean(c, v, w);
+	snprintf(w, sizeof(w), "%s.writable", where);
+	if (!(v = get(n, "writable")))
+		return;
+	if (v->type == YMAP)
+		fail(c, v, "%s: expected a path or a list of paths, got %s", w, typename(v));
+	size_t k = v->type == YSEQ ? v->n : 1;
+	for (size_t i = 0; i < k; i++) /* fail() longjmps: type errors before cache is held */
+		str(c, v->type == YSEQ ? v->kids[i] : v, w);
+	char *cache = realpath(c->cache, NULL);
+	for (size_t i = 0; i < k; i++) {
+		const struct ynode *e = v->type == YSEQ ? v->kids[i] : v;
+		const char *path = str(c, e, w);
+		char *abs = realpath(path, NULL);
+		size_t cl = cache ? strlen(cache) : 0;
+		int incache = abs && cache && !strncmp(abs, cache, cl) && (abs[cl] == '/' || !abs[cl]);
+		if (abs && !incache) {
+			strvadd(&sb->writable, abs);
+			free(abs);
+			continue;
+		}
+		int err = errno;
+		free(abs);
+		free(cache);
+		if (incache)
+			fail(c, e, "%s: '%s' is in the cache folder, which the sandbox hides", w, path);
+		fail(c, e, "%s: cannot use '%s': %s (the sandbox binds an existing folder or file)", w, path,
+		     strerror(err));
+	}
+	free(cache);
+}
+
 static void loadagent(struct ctx *c, const struct ynode *n, const char *where, struct agent *a)
 {
 	const struct ynode *v;
@@ -838,6 +889,12 @@ static void loadagent(struct ctx *c, const struct ynode *n, const char *where, s
 	snprintf(w, sizeof(w), "%s.env_inputs", where);
 	if ((v = get(n, "env_inputs")))
 		envinputs(c, v, w, &a->envinputs);
+	snprintf(w, sizeof(w), "%s.sandbox", where);
+	if ((v = get(n, "sandbox"))) {
+		if (get(n, "provider"))
+			fail(c, v, "%s: is for command agents (a model call runs no code here)", w);
+		loadsandbox(c, v, w, &a->sandbox);
+	}
 	if (get(n, "provider")) {
 		if ((v = get(n, "command")))
 			fail(c, v, "%s: give either 'command' or 'provider', not both", where);
@@ -961,6 +1018,11 @@ static void loadgrader(struct ctx *c, const struct ynode *n, const char *where, 
 				addfile(&g->files, deps.v[i]);
 			strvfree(&deps);
 		}
+		snprintf(w, sizeof(w), "%s.sandbox", where);
+		if ((v = get(n, "sandbox")))
+			loadsandbox(c, v, w, &g->sandbox);
+	} else if ((v = get(n, "sandbox"))) {
+		fail(c, v, "%s: 'sandbox' is for graders of type command", where);
 	} else if ((v = get(n, "command"))) {
 		fail(c, v, "%s: 'command' is for graders of type command", where);
 	} else if ((v = get(n, "deps"))) {
@@ -1210,6 +1272,7 @@ static void freeagent(struct agent *a)
 	free(a->system);
 	free(a->params);
 	free(a->canon);
+	strvfree(&a->sandbox.writable);
 }
 
 void freeevalfile(struct evalfile *ef)
@@ -1239,6 +1302,7 @@ void freeevalfile(struct evalfile *ef)
 		strvfree(&s->grader.depdirs);
 		strvfree(&s->grader.envinputs);
 		free(s->grader.canon);
+		strvfree(&s->grader.sandbox.writable);
 		free(s->fields.id);
 		free(s->fields.input);
 		free(s->fields.expected);

@@ -25,6 +25,13 @@ struct strv {
 void strvadd(struct strv *sv, const char *s);
 void strvfree(struct strv *sv);
 
+/* sandbox: run a command agent or grader under bubblewrap (run/sandbox.h) */
+struct sandbox {
+	int on;
+	int network;            /* network: true keeps the network */
+	struct strv writable;   /* writable: folders or files it may write, absolute */
+};
+
 struct agent {
 	enum agentkind kind;
 	char *command;          /* command agents: run with /bin/sh -c in the Evalfile's dir */
@@ -42,6 +49,7 @@ struct agent {
 	char *params;           /* canonical JSON object or NULL */
 	int max_connections, retries;
 	char *canon;            /* the agent section in canonical JSON: part of the run key */
+	struct sandbox sandbox; /* command agents; its key is in canon */
 };
 
 struct grader {
@@ -66,6 +74,7 @@ struct grader {
 	struct strv depdirs;    /* folders its deps looked into */
 	struct strv envinputs;  /* env_inputs: variables whose values are inputs */
 	char *canon;            /* grader section in canonical JSON */
+	struct sandbox sandbox; /* command grader; its key is in canon */
 };
 
 /* caps no real use reaches, so that a typo fails at once instead of

@@ -23,6 +23,7 @@
 #include "load/choices.h"
 #include "core/proc.h"
 #include "core/util.h"
+#include "run/sandbox.h"
 
 int gradeinline(const struct grader *g)
 {
@@ -546,6 +547,9 @@ int gradestart(struct loop *l, const struct grader *g, const char *dir, const st
 	free(taskpath);
 	pg->done = done;
 	pg->arg = arg;
+	/* sandboxed, it reads its task.json and the output beside it */
+	const char *ro[] = {dir, NULL};
+	char **wrap = g->sandbox.on ? sandboxargv(&g->sandbox, ro, NULL) : NULL;
 	struct procspec spec = {
 		.command = g->command,
 		.env = pg->env,
@@ -553,8 +557,11 @@ int gradestart(struct loop *l, const struct grader *g, const char *dir, const st
 		.timeout = timeout,
 		.outcap = 1 << 20,
 		.errcap = 1 << 20,
+		.wrap = wrap,
 	};
-	if (!spawnproc(l, &spec, ongraded, pg, err)) {
+	int started = spawnproc(l, &spec, ongraded, pg, err) != NULL;
+	freeargv(wrap);
+	if (!started) {
 		for (char **e = pg->env; *e; e++)
 			free(*e);
 		free(pg->env);

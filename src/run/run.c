@@ -30,6 +30,7 @@
 #include "core/secret.h"
 #include "run/provider.h"
 #include "run/run.h"
+#include "run/sandbox.h"
 #include "run/trace.h"
 #include "core/util.h"
 
@@ -738,8 +739,19 @@ static void startagent(struct sched *s, struct cell *c, int locked)
 	j->env[k++] = xasprintf("EVAL_TASK_JSON=%s/task.json", j->tmp);
 	j->env[k++] = xasprintf("EVAL_OUT_DIR=%s/artifacts", j->tmp);
 	char *stdinpath = pathjoin(j->tmp, "prompt");
-	if (s->o->trace)
+	const struct sandbox *sb = &c->sp->suite->agent.sandbox;
+	/* a sandboxed agent runs untraced: the tracer would trace bwrap, and
+	 * `deps` refuses it (see main.c) */
+	if (s->o->trace && !sb->on)
 		j->trace = xasprintf("%s.trace", j->tmp); /* swept with tmp/ */
+	char **wrap = NULL;
+	if (sb->on) {
+		/* it reads its task.json, writes EVAL_OUT_DIR and its task's copy */
+		char *art = pathjoin(j->tmp, "artifacts");
+		const char *ro[] = {j->tmp, NULL}, *rw[] = {art, j->snap, NULL};
+		wrap = sandboxargv(sb, ro, rw);
+		free(art);
+	}
 	struct procspec spec = {
 		.command = c->sp->suite->agent.command,
 		.env = j->env,
@@ -748,8 +760,10 @@ static void startagent(struct sched *s, struct cell *c, int locked)
 		.outcap = OUTPUT_CAP,
 		.errcap = TRANSCRIPT_CAP,
 		.trace = j->trace,
+		.wrap = wrap,
 	};
 	j->proc = spawnproc(s->l, &spec, onagent, j, &err);
+	freeargv(wrap);
 	free(stdinpath);
 	if (!j->proc) {
 		rmtree(j->tmp);
@@ -841,6 +855,18 @@ int preparecell(struct plan *p, struct cell *c, char **err)
 		return -1;
 	if (c->need != NEED_NOTHING && c->sp->suite->grader.type == GRADE_JUDGE && !apikey(&c->sp->suite->grader.judge, err))
 		return -1;
+	/* so is a sandbox that cannot be made here (probed once) */
+	const struct suite *su = c->sp->suite;
+	if ((c->need == NEED_RUN && su->agent.kind == AGENT_COMMAND && su->agent.sandbox.on) ||
+	    (c->need != NEED_NOTHING && su->grader.type == GRADE_COMMAND && su->grader.sandbox.on)) {
+		if (sandboxcheck(err) < 0) {
+			char *e = *err;
+			*err = xasprintf("suite %s: %s", su->name, e);
+			free(e);
+			return -1;
+		}
+		sandboxhide(p->ef->cache);
+	}
 	return 0;
 }
 
