@@ -5,7 +5,8 @@
 # agent; weights; an error in one grader; and single-grader suites keeping
 # the keys they always had (a lock written before graders: existed).
 #
-#   EVALMAKE=/abs/evalmake bash tests/e2e/graders.sh
+#   EVALMAKE=/abs/evalmake MODELSERVER=/abs/build/modelserver bash tests/e2e/graders.sh
+# (without MODELSERVER, the cases with judges are skipped)
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -286,6 +287,69 @@ assert_rc 0
 check "the lock is unchanged: same run keys, grade keys and scores" cmp Evalfile.lock old.lock
 em check --locked
 assert_rc 0
+
+# ---------------------------------------------------------------------------
+# judges, through the local model server: one over the OpenAI API, one over
+# the Anthropic API, so the server's counters by path tell them apart
+
+MS=${MODELSERVER:-}
+case $MS in "" | /*) ;; *) MS=$PWD/$MS ;; esac
+if [ -n "$MS" ] && [ -x "$MS" ] && command -v curl >/dev/null; then
+	export EMKEY=sk-test-graders-2468
+	MSPID=""
+	stopserver() {
+		[ -n "$MSPID" ] || return 0
+		kill -TERM "$MSPID" 2>/dev/null
+		local i
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$MSPID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$MSPID" 2>/dev/null
+		wait "$MSPID" 2>/dev/null
+		MSPID=""
+	}
+	trap 'stopserver; cleanup' EXIT
+	"$MS" --port 0 --port-file "$TOP/ms.port" >"$TOP/ms.log" 2>&1 &
+	MSPID=$!
+	for ((i = 0; i < 200; i++)); do # 10 s at most
+		[ -s "$TOP/ms.port" ] && break
+		kill -0 "$MSPID" 2>/dev/null || break
+		sleep 0.05
+	done
+	URL=http://127.0.0.1:$(cat "$TOP/ms.port" 2>/dev/null)
+	msstat() { # msstat PATH: requests to it since the last reset
+		curl -s "$URL/_stats" | jq -r --arg p "$1" '.by_path[$p] // 0'
+	}
+
+	try "two judges and exact: each scores; changing one judge's rubric asks that judge alone"
+	curl -s -X POST "$URL/_reset" >/dev/null
+	mkgraders
+	printf 'Grade: {{output}}\nREPLY: SCORE: 0.5\n' >r1.md
+	printf 'Grade: {{output}}\nREPLY: SCORE: 0.25\n' >r2.md
+	cat >Evalfile <<EOF
+suites:
+  s:
+    tasks: t.jsonl
+    agent: {command: ./agent.sh}
+    graders:
+      - {name: exact, type: exact}
+      - {name: j1, type: judge, provider: openai, model: m, base_url: "$URL/v1", api_key_env: EMKEY, rubric: r1.md, retries: 0}
+      - {name: j2, type: judge, provider: anthropic, model: m, base_url: "$URL", api_key_env: EMKEY, rubric: r2.md, retries: 0}
+EOF
+	em --json r.json
+	assert_rc 0
+	assert_calls 3
+	jqis r.json '.suites[0].scores' '{"exact": 0.666667, "j1": 0.5, "j2": 0.25}'
+	checks "each judge asked once per cell" '[ "$(msstat /v1/chat/completions)" = 3 ] && [ "$(msstat /v1/messages)" = 3 ]'
+	curl -s -X POST "$URL/_reset" >/dev/null
+	sed -i 's/SCORE: 0.25/SCORE: 1/' r2.md
+	em --json r.json
+	assert_rc 0
+	assert_calls 3
+	jqis r.json '.suites[0].scores' '{"exact": 0.666667, "j1": 0.5, "j2": 1}'
+	checks "j1 not asked again, j2 asked once per cell" '[ "$(msstat /v1/chat/completions)" = 0 ] && [ "$(msstat /v1/messages)" = 3 ]'
+fi
 
 finish
 summary
