@@ -179,15 +179,21 @@ static int graderconfig(struct plan *p, const struct grader *g, struct template 
 
 	*rubric = NULL;
 	if (g->rubric) {
+		char *prev = *err; /* an earlier grader's unreadable file: this error wins */
 		char *text = readfilemax(g->rubric, NULL, TEMPLATE_MAX);
+		*err = NULL;
 		if (!text) {
+			free(prev);
 			*err = xasprintf("%s: cannot read: %s", g->rubric, filewhy(errno));
 			return -1;
 		}
 		*rubric = compiletemplate(g->rubric, text, TV_INPUT | TV_OUTPUT | TV_EXPECTED | TV_TASK, err);
 		free(text);
-		if (!*rubric)
+		if (!*rubric) {
+			free(prev);
 			return -1;
+		}
+		*err = prev;
 	}
 	hashstart(&h, "grader");
 	hashaddstr(&h, g->canon);
