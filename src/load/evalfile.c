@@ -692,6 +692,12 @@ static struct ynode *merge(struct ctx *c, const struct ynode *base, const struct
 	for (size_t i = 0; i < base->n; i++) {
 		if (base->keys[i]->type == YSCALAR && get(over, base->keys[i]->val))
 			continue;
+		/* a suite's graders replace the defaults' grader, and its grader
+		 * the defaults' graders */
+		if (depth == 0 && base->keys[i]->type == YSCALAR
+		    && ((!strcmp(base->keys[i]->val, "grader") && get(over, "graders"))
+		        || (!strcmp(base->keys[i]->val, "graders") && get(over, "grader"))))
+			continue;
 		m->keys[m->n] = base->keys[i];
 		m->kids[m->n++] = base->kids[i];
 	}

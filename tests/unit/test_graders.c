@@ -60,6 +60,30 @@ TEST(graders_load_names_and_weights)
 	CHECK_STR(ef->suites[0].grader.name, "contains");
 	freeevalfile(ef);
 
+	/* a suite's graders replace the defaults' grader (and the reverse) */
+	ef = loadtext("defaults:\n  grader: {type: contains}\n"
+	              "suites:\n  s:\n    tasks: t.jsonl\n    agent: {command: ./g.sh}\n"
+	              "    graders: [{type: exact}, {type: regex, pattern: x}]\n"
+	              "  t:\n    tasks: t.jsonl\n    agent: {command: ./g.sh}\n",
+	              &err);
+	if (!ef)
+		testfail(__FILE__, __LINE__, "%s", err);
+	REQUIRE(ef);
+	CHECK_INT(ef->suites[0].ngraders, 2);
+	CHECK_STR(ef->suites[0].grader.name, "exact");
+	CHECK_INT(ef->suites[1].ngraders, 1);
+	CHECK_STR(ef->suites[1].grader.name, "contains");
+	freeevalfile(ef);
+	ef = loadtext("defaults:\n  graders: [{type: exact}, {type: contains}]\n"
+	              "suites:\n  s:\n    tasks: t.jsonl\n    agent: {command: ./g.sh}\n    grader: {type: numeric}\n",
+	              &err);
+	if (!ef)
+		testfail(__FILE__, __LINE__, "%s", err);
+	REQUIRE(ef);
+	CHECK_INT(ef->suites[0].ngraders, 1);
+	CHECK_STR(ef->suites[0].grader.name, "numeric");
+	freeevalfile(ef);
+
 	static const char *const bad[][2] = {
 		{"    graders: []\n", "expected a non-empty list"},
 		{"    graders: [{type: exact}, {type: exact}]\n", "a second grader named 'exact'"},
