@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <glob.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,6 +328,11 @@ static int cmdexplain(struct opts *o)
 	if (c->need != NEED_RUN) {
 		hashhex(c->gradekey, b);
 		printf("  %-13s %s%s\n", "grade key", b, r && !hasheq(r->grade, c->gradekey) ? " (changed)" : "");
+		for (size_t k = 0; c->gradekeys && k < c->sp->suite->ngraders; k++) {
+			const struct grader *g = suitegrader(c->sp->suite, k);
+			hashhex(c->gradekeys[k], b);
+			printf("    %-11s %s%s\n", g->name, b, isnan(scoreof(c, k)) ? " (not graded)" : "");
+		}
 	}
 	freeplan(p);
 	closeproject(&pr);
@@ -353,6 +359,32 @@ static void section(const char *title, const char *dir, const char *name)
 	free(text);
 }
 
+/* the grades of a cell with several graders: the cell's score, then each
+ * grader's score and reason, and what a script printed on stderr */
+static void loggrades(struct store *store, const struct cell *c)
+{
+	if (c->scored)
+		printf("== grade\n%.3g%s\n", c->score, c->sp->suite->weighted ? " (the graders' weighted mean)" : "");
+	else
+		printf("== grade\nnot graded yet by every grader\n");
+	for (size_t k = 0; k < c->sp->suite->ngraders; k++) {
+		const struct grader *gr = suitegrader(c->sp->suite, k);
+		const struct graderec *g = findgrade(store, c->gradekeys[k], 1);
+		printf("== grade by %s (%s)\n", gr->name, gradertypes[gr->type]);
+		if (!g) {
+			printf("not graded yet (the grader changed)\n");
+			continue;
+		}
+		char *reason = redact(xstrdup(g->reason));
+		printf("%.3g%s%s\n", g->score, reason[0] ? "  " : "", reason);
+		free(reason);
+		char *glog = gradelog(store, c->gradekeys[k]);
+		if (glog && glog[0])
+			printf("== grader stderr (%s)\n%s%s", gr->name, glog, glog[strlen(glog) - 1] == '\n' ? "" : "\n");
+		free(glog);
+	}
+}
+
 static int cmdlog(struct opts *o)
 {
 	struct project pr = {0};
@@ -369,14 +401,16 @@ static int cmdlog(struct opts *o)
 		section("prompt", dir, "prompt");
 		section("output", dir, "output");
 		section("transcript", dir, "transcript");
-		if (g) {
+		if (c->gradekeys)
+			loggrades(pr.store, c);
+		else if (g) {
 			char *reason = redact(xstrdup(g->reason));
 			printf("== grade\n%.3g%s%s\n", g->score, reason[0] ? "  " : "", reason);
 			free(reason);
 		}
 		else
 			printf("== grade\nnot graded yet (the grader changed)\n");
-		char *glog = g ? gradelog(pr.store, c->gradekey) : NULL;
+		char *glog = g && !c->gradekeys ? gradelog(pr.store, c->gradekey) : NULL;
 		if (glog)
 			printf("== grader stderr\n%s%s", glog, glog[strlen(glog) - 1] == '\n' ? "" : "\n");
 		free(glog);
@@ -522,8 +556,8 @@ static int cmdgc(struct opts *o)
 	for (size_t i = 0; i < p->ncells; i++) {
 		struct cell *c = &p->cells[i];
 		htabput(runs, &c->runkey, sizeof(c->runkey), c);
-		if (c->need != NEED_RUN)
-			htabput(grades, &c->gradekey, sizeof(c->gradekey), c);
+		for (size_t k = 0; c->need != NEED_RUN && k < c->sp->suite->ngraders; k++) /* each grader's */
+			htabput(grades, c->gradekeys ? &c->gradekeys[k] : &c->gradekey, sizeof(c->gradekey), c);
 	}
 	/* the lock files beside the Evalfile (we are in its folder) */
 	if (glob("*.lock", 0, NULL, &gl) == 0) {

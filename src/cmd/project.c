@@ -79,8 +79,9 @@ void declaresecrets(const struct evalfile *ef)
 		const struct suite *s = &ef->suites[i];
 		if (s->agent.kind == AGENT_HTTP)
 			secretenv(s->agent.api_key_env);
-		if (s->grader.type == GRADE_JUDGE)
-			secretenv(s->grader.judge.api_key_env);
+		for (size_t k = 0; k < s->ngraders; k++)
+			if (suitegrader(s, k)->type == GRADE_JUDGE)
+				secretenv(suitegrader(s, k)->judge.api_key_env);
 	}
 }
 

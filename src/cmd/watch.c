@@ -120,8 +120,15 @@ static void buildindex(struct watcher *w)
 			addref(w, s->prompt, REF_SUITE, i, 0), watchparent(w, s->prompt);
 		for (size_t k = 0; k < s->agent.deps.n; k++)
 			addref(w, s->agent.deps.v[k], REF_SUITE, i, 0), watchparent(w, s->agent.deps.v[k]);
-		for (size_t k = 0; k < s->grader.files.n; k++)
-			addref(w, s->grader.files.v[k], REF_SUITE, i, 0), watchparent(w, s->grader.files.v[k]);
+		for (size_t g = 0; g < s->ngraders; g++) {
+			const struct grader *gr = suitegrader(s, g);
+			for (size_t k = 0; k < gr->files.n; k++)
+				addref(w, gr->files.v[k], REF_SUITE, i, 0), watchparent(w, gr->files.v[k]);
+			for (size_t k = 0; k < gr->depglobs.n; k++)
+				strvadd(&w->depglobs, gr->depglobs.v[k]);
+			for (size_t k = 0; k < gr->depdirs.n; k++)
+				watchdir(w, gr->depdirs.v[k]);
+		}
 		/* the folders the globs looked into: where a new match may appear */
 		for (size_t k = 0; k < s->taskglobs.n; k++)
 			strvadd(&w->globs, s->taskglobs.v[k]);
@@ -129,12 +136,8 @@ static void buildindex(struct watcher *w)
 			watchdir(w, s->taskdirs.v[k]);
 		for (size_t k = 0; k < s->agent.depglobs.n; k++)
 			strvadd(&w->depglobs, s->agent.depglobs.v[k]);
-		for (size_t k = 0; k < s->grader.depglobs.n; k++)
-			strvadd(&w->depglobs, s->grader.depglobs.v[k]);
 		for (size_t k = 0; k < s->agent.depdirs.n; k++)
 			watchdir(w, s->agent.depdirs.v[k]);
-		for (size_t k = 0; k < s->grader.depdirs.n; k++)
-			watchdir(w, s->grader.depdirs.v[k]);
 		for (size_t t = 0; t < sp->tasks.n; t++) {
 			struct task *task = &sp->tasks.v[t];
 			if (!sp->cellsof || !sp->cellsof[t].n)

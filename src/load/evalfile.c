@@ -642,7 +642,9 @@ static char *canonstr(const struct ynode *n)
  * that change how fast cells run but not what they produce */
 static char *canonconfig(const struct ynode *n)
 {
-	static const char *const skip[] = {"max_connections", "retries"};
+	/* a grader's name and weight say how its score is shown and
+	 * combined, not what it is */
+	static const char *const skip[] = {"max_connections", "retries", "name", "weight"};
 	struct ynode m = *n;
 	struct ynode **keys = xcalloc(n->n + 1, sizeof(*keys)), **kids = xcalloc(n->n + 1, sizeof(*kids));
 
@@ -690,6 +692,12 @@ static struct ynode *merge(struct ctx *c, const struct ynode *base, const struct
 	for (size_t i = 0; i < base->n; i++) {
 		if (base->keys[i]->type == YSCALAR && get(over, base->keys[i]->val))
 			continue;
+		/* a suite's graders replace the defaults' grader, and its grader
+		 * the defaults' graders */
+		if (depth == 0 && base->keys[i]->type == YSCALAR
+		    && ((!strcmp(base->keys[i]->val, "grader") && get(over, "graders"))
+		        || (!strcmp(base->keys[i]->val, "graders") && get(over, "grader"))))
+			continue;
 		m->keys[m->n] = base->keys[i];
 		m->kids[m->n++] = base->kids[i];
 	}
@@ -709,7 +717,7 @@ static void freemerged(struct ctx *c)
 }
 
 static const char *const topkeys[] = {"cache", "jobs", "defaults", "suites", NULL};
-static const char *const suitekeys[] = {"tasks", "prompt", "iterations", "timeout", "agent", "grader", "threshold",
+static const char *const suitekeys[] = {"tasks", "prompt", "iterations", "timeout", "agent", "grader", "graders", "threshold",
                                         "fields", "expected_pattern", "shuffle_choices", NULL};
 static const char *const fieldkeys[] = {"id", "input", "expected", "choices", "columns", NULL};
 static const char *const agentkeys[] = {"command", "deps", "env", "env_inputs", "provider", "model", "base_url",
@@ -718,10 +726,10 @@ static const char *const agentkeys[] = {"command", "deps", "env", "env_inputs", 
 static const char *const graderkeys[] = {"type", "trim", "ignore_case", "pattern", "tolerance", "relative", "command",
                                          "deps", "env_inputs", "rubric", "provider", "model", "base_url", "api_key_env",
                                          "system", "params", "max_connections", "retries", "choices", "output_pattern",
-                                         "sandbox", NULL};
+                                         "sandbox", "name", "weight", NULL};
 static const char *const sandboxkeys[] = {"network", "writable", NULL};
 /* in the order of enum gradertype */
-static const char *const gradertypes[] = {"exact", "contains", "regex", "numeric", "command", "judge", "choice", NULL};
+const char *const gradertypes[] = {"exact", "contains", "regex", "numeric", "command", "judge", "choice", NULL};
 
 /* what is wrong with a base_url, or NULL: http or https, a host, an
  * optional numeric port, no blanks. A wrong one would otherwise fail every
@@ -940,8 +948,10 @@ static void loadgrader(struct ctx *c, const struct ynode *n, const char *where, 
 
 	g->trim = 1;
 	g->tolerance = 1e-6;
+	g->weight = -1;
 	if (!n) {
 		g->type = GRADE_EXACT;
+		g->name = xstrdup("exact");
 		g->canon = xstrdup("{\"type\":\"exact\"}");
 		return;
 	}
@@ -957,6 +967,19 @@ static void loadgrader(struct ctx *c, const struct ynode *n, const char *where, 
 	if (type < 0)
 		fail(c, v, "%s: expected exact, contains, regex, numeric, choice, command or judge, got '%s'", w, v->val);
 	g->type = (enum gradertype)type;
+	snprintf(w, sizeof(w), "%s.name", where);
+	if ((v = get(n, "name"))) {
+		const char *nm = str(c, v, w);
+		/* a name is a column, a JSON key and a JUnit property */
+		if (!nm[0] || strlen(nm) > 64 || strspn(nm, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != strlen(nm))
+			fail(c, v, "%s: expected a name of up to 64 letters, digits, '_', '-' and '.', got '%s'", w, nm);
+		g->name = xstrdup(nm);
+	} else {
+		g->name = xstrdup(gradertypes[type]);
+	}
+	snprintf(w, sizeof(w), "%s.weight", where);
+	if ((v = get(n, "weight")))
+		g->weight = num(c, v, w, 0, 1e6);
 	snprintf(w, sizeof(w), "%s.trim", where);
 	if ((v = get(n, "trim")))
 		g->trim = boolean(c, v, w);
@@ -1072,9 +1095,12 @@ static void loadfieldmap(struct ctx *c, const struct ynode *n, const char *where
 	const struct ynode *v;
 	struct buf b = {0};
 	char w[256];
-	int t = s->grader.type;
-
-	m->needexpected = t == GRADE_EXACT || t == GRADE_CONTAINS || t == GRADE_NUMERIC || t == GRADE_CHOICE || (t == GRADE_REGEX && !s->grader.pattern);
+	for (size_t i = 0; i < s->ngraders; i++) {
+		const struct grader *g = suitegrader(s, i);
+		int t = g->type;
+		m->needexpected |= t == GRADE_EXACT || t == GRADE_CONTAINS || t == GRADE_NUMERIC || t == GRADE_CHOICE
+		                   || (t == GRADE_REGEX && !g->pattern);
+	}
 	snprintf(w, sizeof(w), "%s.fields", where);
 	if ((v = get(n, "fields"))) {
 		needmap(c, v, w);
@@ -1127,6 +1153,53 @@ static void loadfieldmap(struct ctx *c, const struct ynode *n, const char *where
 	m->canon = bufdetach(&b);
 }
 
+/* the suite's `grader:` (one), or `graders:` (a list: the first decides
+ * the score unless every one gives a weight) */
+static void loadgraders(struct ctx *c, const struct ynode *n, const char *where, struct suite *s)
+{
+	const struct ynode *v = get(n, "graders"), *one = get(n, "grader");
+	char w[256];
+	size_t weights = 0;
+	double total = 0;
+
+	s->ngraders = 1;
+	if (!v) {
+		snprintf(w, sizeof(w), "%s.grader", where);
+		loadgrader(c, one, w, &s->grader);
+		return;
+	}
+	snprintf(w, sizeof(w), "%s.graders", where);
+	if (one)
+		fail(c, one, "%s: has both 'grader' and 'graders': give one", where);
+	if (v->type != YSEQ || !v->n)
+		fail(c, v, "%s: expected a non-empty list of graders ({name: ..., type: ...})", w);
+	if (v->n > 64)
+		fail(c, v, "%s: %zu graders, past the limit of 64", w, v->n);
+	s->others = xcalloc(v->n, sizeof(*s->others));
+	for (size_t i = 0; i < v->n; i++) {
+		char gw[300];
+		snprintf(gw, sizeof(gw), "%s[%zu]", w, i);
+		struct grader *g = i ? &s->others[i - 1] : &s->grader;
+		s->ngraders = i + 1; /* freed from here on, even when it fails */
+		loadgrader(c, v->kids[i], gw, g);
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(suitegrader(s, j)->name, g->name))
+				fail(c, v->kids[i], "%s: a second grader named '%s' (give each a distinct 'name')", gw, g->name);
+		weights += g->weight >= 0;
+		total += g->weight >= 0 ? g->weight : 0;
+	}
+	if (weights && weights < v->n)
+		fail(c, v, "%s: some graders give a 'weight' and some do not: give every one a weight, or none", w);
+	if (weights && !(total > 0))
+		fail(c, v, "%s: the weights add up to 0", w);
+	s->weighted = weights > 0;
+}
+
+struct grader *suitegrader(const struct suite *s, size_t i)
+{
+	return i ? &s->others[i - 1] : (struct grader *)&s->grader;
+}
+
 static void loadsuite(struct ctx *c, const char *name, const struct ynode *keynode, const struct ynode *n, struct suite *s)
 {
 	const struct ynode *v;
@@ -1169,10 +1242,10 @@ static void loadsuite(struct ctx *c, const char *name, const struct ynode *keyno
 	if (!(v = get(n, "agent")))
 		fail(c, keynode, "%s: expected an 'agent' (a command or a provider)", where);
 	loadagent(c, v, w, &s->agent);
-	snprintf(w, sizeof(w), "%s.grader", where);
-	loadgrader(c, get(n, "grader"), w, &s->grader);
+	loadgraders(c, n, where, s);
 	loadfieldmap(c, n, where, s);
-	s->grader.shuffle = s->shuffle_choices;
+	for (size_t i = 0; i < s->ngraders; i++)
+		suitegrader(s, i)->shuffle = s->shuffle_choices;
 	if (s->shuffle_choices && !s->prompt)
 		fail(c, get(n, "shuffle_choices"), "%s.shuffle_choices: needs a 'prompt' template showing {{choices}}", where);
 }
@@ -1288,21 +1361,26 @@ void freeevalfile(struct evalfile *ef)
 		strvfree(&s->taskdirs);
 		free(s->prompt);
 		freeagent(&s->agent);
-		free(s->grader.pattern);
-		regexfree(s->grader.re);
-		free(s->grader.output_pattern);
-		regexfree(s->grader.outre);
-		free(s->grader.command);
-		free(s->grader.rubric);
-		freeagent(&s->grader.judge);
-		strvfree(&s->grader.choices);
-		free(s->grader.choicescore);
-		strvfree(&s->grader.files);
-		strvfree(&s->grader.depglobs);
-		strvfree(&s->grader.depdirs);
-		strvfree(&s->grader.envinputs);
-		free(s->grader.canon);
-		strvfree(&s->grader.sandbox.writable);
+		for (size_t k = 0; k < s->ngraders || k == 0; k++) {
+			struct grader *g = suitegrader(s, k);
+			free(g->name);
+			free(g->pattern);
+			regexfree(g->re);
+			free(g->output_pattern);
+			regexfree(g->outre);
+			free(g->command);
+			free(g->rubric);
+			freeagent(&g->judge);
+			strvfree(&g->choices);
+			free(g->choicescore);
+			strvfree(&g->files);
+			strvfree(&g->depglobs);
+			strvfree(&g->depdirs);
+			strvfree(&g->envinputs);
+			free(g->canon);
+			strvfree(&g->sandbox.writable);
+		}
+		free(s->others);
 		free(s->fields.id);
 		free(s->fields.input);
 		free(s->fields.expected);

@@ -53,6 +53,8 @@ struct agent {
 };
 
 struct grader {
+	char *name;             /* its name (graders:), else its type's */
+	double weight;          /* its weight in the cell's score; < 0 when not given */
 	enum gradertype type;
 	int trim, ignore_case;
 	char *pattern;          /* regex: pattern (else each expected value is one) */
@@ -107,7 +109,10 @@ struct suite {
 	double threshold;       /* < 0 when none */
 	int shuffle_choices;    /* {{choices}} shown in an order seeded by task and iteration */
 	struct agent agent;
-	struct grader grader;
+	struct grader grader;   /* the first (or only) grader */
+	struct grader *others;  /* graders: the ones after the first */
+	size_t ngraders;        /* how many it has, the first included (>= 1) */
+	int weighted;           /* graders give weights: the score is their weighted mean */
 	struct fieldmap fields; /* which task field is the id, input, expected, choices */
 	char *where;            /* "FILE:LINE:COL" of the suite, for messages */
 };
@@ -129,5 +134,9 @@ struct evalfile *loadevalfile(const char *path, char **err);
 void freeevalfile(struct evalfile *ef);
 /* the suite named name, or NULL */
 struct suite *findsuite(struct evalfile *ef, const char *name);
+/* the suite's grader i (0: the first, s->grader), i < s->ngraders */
+struct grader *suitegrader(const struct suite *s, size_t i);
+/* the names of the grader types, in the order of enum gradertype */
+extern const char *const gradertypes[];
 
 #endif

@@ -4,6 +4,7 @@
  * unless a cell must run. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +170,50 @@ char *envchanges(struct plan *p, const struct cell *c, hash was)
 	return bufdetach(&b);
 }
 
+/* a grader's rubric template (a judge's; else *rubric is NULL) and the hash
+ * of its config, files and env_inputs; -1 and *err when the rubric is bad
+ * (a file that cannot be read leaves *err set, and the hash is computed) */
+static int graderconfig(struct plan *p, const struct grader *g, struct template **rubric, hash *gh, char **err)
+{
+	struct hasher h;
+
+	*rubric = NULL;
+	if (g->rubric) {
+		char *prev = *err; /* an earlier grader's unreadable file: this error wins */
+		char *text = readfilemax(g->rubric, NULL, TEMPLATE_MAX);
+		*err = NULL;
+		if (!text) {
+			free(prev);
+			*err = xasprintf("%s: cannot read: %s", g->rubric, filewhy(errno));
+			return -1;
+		}
+		*rubric = compiletemplate(g->rubric, text, TV_INPUT | TV_OUTPUT | TV_EXPECTED | TV_TASK, err);
+		free(text);
+		if (!*rubric) {
+			free(prev);
+			return -1;
+		}
+		*err = prev;
+	}
+	hashstart(&h, "grader");
+	hashaddstr(&h, g->canon);
+	hashaddhash(&h, filelisthash(p->st, "graderfiles", &g->files, err));
+	if (g->envinputs.n)
+		hashaddhash(&h, envhash(p->st, &g->envinputs, NULL));
+	*gh = hashend(&h);
+	return 0;
+}
+
+static void freegraders(struct suiteplan *sp)
+{
+	for (size_t i = 1; sp->rubrics && i < sp->suite->ngraders; i++)
+		freetemplate(sp->rubrics[i]);
+	free(sp->rubrics);
+	free(sp->graderhashes);
+	sp->rubrics = NULL;
+	sp->graderhashes = NULL;
+}
+
 /* the suite-wide inputs: the prompt template, the system prompt, the
  * rubric, and the hashes of the agent, deps, env and grader */
 static int setupconfig(struct plan *p, struct suiteplan *sp, char **err)
@@ -178,6 +223,7 @@ static int setupconfig(struct plan *p, struct suiteplan *sp, char **err)
 
 	freetemplate(sp->tmpl);
 	freetemplate(sp->rubric);
+	freegraders(sp);
 	free(sp->system);
 	sp->tmpl = sp->rubric = NULL;
 	sp->system = NULL;
@@ -204,30 +250,54 @@ static int setupconfig(struct plan *p, struct suiteplan *sp, char **err)
 		if (!sp->system) /* not a file: the text itself */
 			sp->system = xstrdup(s->agent.system);
 	}
-	if (s->grader.rubric) {
-		char *text = readfilemax(s->grader.rubric, NULL, TEMPLATE_MAX);
-		if (!text) {
-			*err = xasprintf("%s: cannot read: %s", s->grader.rubric, filewhy(errno));
-			return -1;
-		}
-		sp->rubric = compiletemplate(s->grader.rubric, text, TV_INPUT | TV_OUTPUT | TV_EXPECTED | TV_TASK, err);
-		free(text);
-		if (!sp->rubric)
-			return -1;
+	*err = NULL;
+	if (s->ngraders > 1) {
+		sp->rubrics = xcalloc(s->ngraders, sizeof(*sp->rubrics));
+		sp->graderhashes = xcalloc(s->ngraders, sizeof(*sp->graderhashes));
 	}
+	for (size_t i = 0; i < s->ngraders; i++) {
+		struct template *rubric;
+		hash gh;
+		if (graderconfig(p, suitegrader(s, i), &rubric, &gh, err) < 0)
+			return -1;
+		if (i == 0) {
+			sp->rubric = rubric;
+			sp->graderhash = gh;
+		}
+		if (sp->rubrics) {
+			sp->rubrics[i] = rubric;
+			sp->graderhashes[i] = gh;
+		}
+	}
+	char *gerr = *err; /* a grader file that cannot be read */
 	hashstart(&h, "agent");
 	hashaddstr(&h, s->agent.canon);
 	sp->agenthash = hashend(&h);
 	*err = NULL;
 	sp->depshash = filelisthash(p->st, "deps", &s->agent.deps, err);
 	sp->envhash = envhash(p->st, &s->agent.envinputs, &s->agent);
-	hashstart(&h, "grader");
-	hashaddstr(&h, s->grader.canon);
-	hashaddhash(&h, filelisthash(p->st, "graderfiles", &s->grader.files, err));
-	if (s->grader.envinputs.n)
-		hashaddhash(&h, envhash(p->st, &s->grader.envinputs, NULL));
-	sp->graderhash = hashend(&h);
+	if (gerr) {
+		free(*err);
+		*err = gerr;
+	}
 	return *err ? -1 : 0;
+}
+
+hash gradershash(const struct suiteplan *sp)
+{
+	struct hasher h;
+
+	if (sp->suite->ngraders == 1)
+		return sp->graderhash;
+	hashstart(&h, "graders");
+	for (size_t i = 0; i < sp->suite->ngraders; i++)
+		hashaddhash(&h, sp->graderhashes[i]);
+	return hashend(&h);
+}
+
+const struct template *rubricof(const struct suiteplan *sp, size_t i)
+{
+	return i ? sp->rubrics[i] : sp->rubric;
 }
 
 /* a task's rendered prompt in sp->prompts: one per task, or one per task
@@ -353,30 +423,89 @@ static hash runkey(const struct cell *c)
 	return hashend(&h);
 }
 
-void setgradekey(struct plan *p, struct cell *c, hash out)
+/* the grade key of grader i of a cell whose output hashes to out */
+static hash graderkey(const struct cell *c, size_t i, hash out)
 {
+	const struct suiteplan *sp = c->sp;
 	struct hasher h;
 
-	(void)p;
-	c->out = out;
 	hashstart(&h, "grade");
 	hashaddu64(&h, CACHE_VERSION);
 	hashaddhash(&h, out);
-	hashaddhash(&h, c->sp->graderhash);
+	hashaddhash(&h, i ? sp->graderhashes[i] : sp->graderhash);
 	hashaddhash(&h, c->expectedhash);
 	/* a grader that sees more of the task than its answer (a script gets
 	 * every field, choice the choices, a judge what its rubric shows)
 	 * grades anew when the task changes; shuffled choices move the
 	 * expected letter */
-	const struct grader *g = &c->sp->suite->grader;
-	int judgesees = g->type == GRADE_JUDGE && c->sp->rubric && (templateuses(c->sp->rubric) & (TV_INPUT | TV_TASK));
+	const struct grader *g = suitegrader(sp->suite, i);
+	const struct template *rubric = rubricof(sp, i);
+	int judgesees = g->type == GRADE_JUDGE && rubric && (templateuses(rubric) & (TV_INPUT | TV_TASK));
 	if (g->type == GRADE_COMMAND || g->type == GRADE_CHOICE || judgesees) {
 		hashaddhash(&h, c->task->content);
 		hashaddstr(&h, c->task->id);
 	}
 	if (g->shuffle)
 		hashaddu64(&h, (uint64_t)c->iteration);
+	return hashend(&h);
+}
+
+void setgradekey(struct plan *p, struct cell *c, hash out)
+{
+	size_t n = c->sp->suite->ngraders;
+	struct hasher h;
+
+	(void)p;
+	c->out = out;
+	if (n == 1) {
+		c->gradekey = graderkey(c, 0, out);
+		return;
+	}
+	if (!c->gradekeys) {
+		c->gradekeys = xcalloc(n, sizeof(*c->gradekeys));
+		c->scores = xcalloc(n, sizeof(*c->scores));
+	}
+	hashstart(&h, "grades");
+	for (size_t i = 0; i < n; i++) {
+		c->gradekeys[i] = graderkey(c, i, out);
+		c->scores[i] = NAN;
+		hashaddhash(&h, c->gradekeys[i]);
+	}
 	c->gradekey = hashend(&h);
+}
+
+hash gradekeyof(const struct cell *c, size_t i)
+{
+	return c->gradekeys ? c->gradekeys[i] : c->gradekey;
+}
+
+double scoreof(const struct cell *c, size_t i)
+{
+	if (c->sp->suite->ngraders > 1)
+		return c->scores ? c->scores[i] : NAN;
+	return c->scored ? c->score : NAN;
+}
+
+void setscore(struct cell *c, size_t i, double score)
+{
+	const struct suite *s = c->sp->suite;
+	double sum = 0, wsum = 0;
+
+	if (!c->scores) {
+		c->score = score;
+		c->scored = 1;
+		return;
+	}
+	c->scores[i] = score;
+	for (size_t k = 0; k < s->ngraders; k++) {
+		if (isnan(c->scores[k]))
+			return;
+		double w = suitegrader(s, k)->weight;
+		sum += w * c->scores[k];
+		wsum += w;
+	}
+	c->score = s->weighted ? sum / wsum : c->scores[0];
+	c->scored = 1;
 }
 
 /* why a cell needs a run, from what it last resolved to */
@@ -490,19 +619,34 @@ static void resolve(struct plan *p, struct cell *c, int rebuild)
 	}
 	setgradekey(p, c, r->out);
 	c->seconds = r->seconds;
-	const struct graderec *g = findgrade(p->store, c->gradekey,
-	                                          c->sp->suite->grader.type == GRADE_COMMAND || c->sp->suite->grader.type == GRADE_JUDGE);
-	if (!g) {
+	const struct suite *s = c->sp->suite;
+	struct buf missing = {0};
+	int envin = 0;
+	for (size_t i = 0; i < s->ngraders; i++) {
+		const struct grader *gr = suitegrader(s, i);
+		const struct graderec *g = findgrade(p->store, gradekeyof(c, i),
+		                                     gr->type == GRADE_COMMAND || gr->type == GRADE_JUDGE);
+		if (g) {
+			setscore(c, i, g->score);
+			continue;
+		}
+		bufaddf(&missing, "%s'%s'", missing.len ? ", " : "", gr->name);
+		envin |= gr->envinputs.n > 0;
+	}
+	if (missing.len) {
 		c->need = NEED_GRADE;
-		c->why = xstrdup(c->sp->suite->grader.envinputs.n
-		                     ? "run cached; grader, its files, its env_inputs, the expected answer or the task it sees changed"
-		                     : "run cached; grader, its files, the expected answer or the task it sees changed");
+		c->scored = 0;
+		if (s->ngraders == 1)
+			c->why = xstrdup(envin ? "run cached; grader, its files, its env_inputs, the expected answer or the task it sees changed"
+			                       : "run cached; grader, its files, the expected answer or the task it sees changed");
+		else
+			c->why = xasprintf("run cached; not graded by %s (new, or its config, files, %sthe expected answer or the "
+			                   "task it sees changed)", missing.s, envin ? "env_inputs, " : "");
+		buffree(&missing);
 		return;
 	}
 	c->need = NEED_NOTHING;
 	c->status = CELL_CACHED;
-	c->scored = 1;
-	c->score = g->score;
 }
 
 /* new prompt and task hashes, keys and needs for the cells of one task */
@@ -695,6 +839,8 @@ void freeplan(struct plan *p)
 		free(p->cells[i].id);
 		free(p->cells[i].why);
 		free(p->cells[i].error);
+		free(p->cells[i].gradekeys);
+		free(p->cells[i].scores);
 	}
 	free(p->cells);
 	for (size_t i = 0; i < p->nsp; i++) {
@@ -708,6 +854,7 @@ void freeplan(struct plan *p)
 		freetasks(&sp->tasks);
 		freetemplate(sp->tmpl);
 		freetemplate(sp->rubric);
+		freegraders(sp);
 		free(sp->system);
 	}
 	free(p->sp);

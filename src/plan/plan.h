@@ -10,6 +10,13 @@
  * it, the iteration with shuffled choices). A cell needs a run when no entry has its run
  * key, a grade when no grade has its grade key, else nothing.
  *
+ * A suite with several graders gives each grader its own grade key (the
+ * same formula with that grader's config, files and env_inputs), so adding
+ * or changing one grader grades only with it; the cell's gradekey is then
+ * the hash of them all (what lock files and explain compare), and its score
+ * the first grader's, or with weights their weighted mean. With one grader
+ * gradekey is that grader's key, as it always was.
+ *
  * Cells are ordered iteration-major (every task's first iteration before
  * any task's second), so a partial run already covers the whole suite.
  * A no-op plan reads no task file: hashes come from the stat cache, the
@@ -43,7 +50,9 @@ struct suiteplan {
 	hash tmplhash;
 	struct tasklist tasks;
 	char **prompts;           /* per task: rendered when a cell must run */
-	hash agenthash, depshash, graderhash;
+	hash agenthash, depshash, graderhash;  /* graderhash: the first grader's */
+	hash *graderhashes;       /* several graders: each one's (NULL with one) */
+	struct template **rubrics; /* several graders: each judge's rubric ([0] is rubric) */
 	hash envhash;             /* the agent's env_inputs' values; zero when none */
 	int iterations;
 	size_t ncells;            /* targeted cells of this suite */
@@ -57,7 +66,9 @@ struct cell {
 	size_t taskno;            /* index in sp->tasks */
 	int iteration;
 	char *id;                 /* SUITE/TASK#K */
-	hash runkey, gradekey;
+	hash runkey, gradekey;    /* gradekey: with several graders, of them all */
+	hash *gradekeys;          /* several graders: each one's grade key (else NULL) */
+	double *scores;           /* several graders: each one's score, NAN until graded */
 	hash parts[NPARTS];
 	hash expectedhash;
 	enum need need;
@@ -98,8 +109,20 @@ struct planopts {
 struct plan *makeplan(struct evalfile *ef, struct state *st, struct store *store, const struct planopts *o, char **err);
 /* the rendered prompt of a cell (loading its task); NULL and *err */
 const char *cellprompt(struct plan *p, struct cell *c, char **err);
-/* compute a cell's grade key from its output hash */
+/* compute a cell's grade key from its output hash (every grader's, and
+ * forget the scores of the graders it had) */
 void setgradekey(struct plan *p, struct cell *c, hash out);
+/* the grade key of the cell's grader i (setgradekey computed it) */
+hash gradekeyof(const struct cell *c, size_t i);
+/* the score its grader i gave, NAN while it has none */
+double scoreof(const struct cell *c, size_t i);
+/* record grader i's score; once every grader has one, the cell is scored:
+ * its score is the first grader's, or the weighted mean with weights */
+void setscore(struct cell *c, size_t i, double score);
+/* the hash of every grader's config of the suite (graderhash with one) */
+hash gradershash(const struct suiteplan *sp);
+/* the template of grader i's rubric (a judge's), or NULL */
+const struct template *rubricof(const struct suiteplan *sp, size_t i);
 /* after a task's files changed: rehash it, then recompute its cells' keys
  * and what they need; -1 and *err when the task is now unreadable */
 int rekeytask(struct plan *p, struct suiteplan *sp, size_t taskno, char **err);

@@ -77,11 +77,28 @@ static void taskcase(struct buf *b, struct plan *p, struct suitesum *s, size_t t
 	bufadds(b, "\" name=\"");
 	x(b, t->id);
 	bufaddf(b, "\" time=\"%.3f\"", secs);
-	if (!errors && score >= 1) {
+	if (!errors && score >= 1 && !s->gtaskscore) {
 		bufadds(b, "/>\n");
 		return;
 	}
 	bufadds(b, ">\n");
+	if (s->gtaskscore) { /* several graders: the task's score by each */
+		size_t ng = sp->suite->ngraders;
+		bufadds(b, "      <properties>\n");
+		for (size_t g = 0; g < ng; g++) {
+			double v = s->gtaskscore[ti * ng + g];
+			if (v < 0)
+				continue;
+			bufadds(b, "        <property name=\"score: ");
+			x(b, suitegrader(sp->suite, g)->name);
+			bufaddf(b, "\" value=\"%.6g\"/>\n", v);
+		}
+		bufadds(b, "      </properties>\n");
+	}
+	if (!errors && score >= 1) {
+		bufadds(b, "    </testcase>\n");
+		return;
+	}
 	if (errors) {
 		bufaddf(b, "      <error type=\"error\" message=\"%zu of %zu cells errored\">", errors, n);
 		for (size_t i = 0; i < n; i++) {
@@ -108,6 +125,12 @@ static void taskcase(struct buf *b, struct plan *p, struct suitesum *s, size_t t
 			bufaddf(&body, "#%d score %.3g\ngot: %s\n", c->iteration, c->score, got);
 			if (g && g->reason && g->reason[0])
 				bufaddf(&body, "reason: %s\n", g->reason);
+			for (size_t k = 0; c->gradekeys && k < sp->suite->ngraders; k++) {
+				const struct graderec *gk = findgrade(p->store, c->gradekeys[k], 1);
+				if (gk)
+					bufaddf(&body, "%s: %.3g%s%s\n", suitegrader(sp->suite, k)->name, gk->score,
+					        gk->reason && gk->reason[0] ? "  " : "", gk->reason ? gk->reason : "");
+			}
 			if (!msg) {
 				char *line = gotline(p, c);
 				char *e1 = utf8cut(exp, 200);
@@ -181,6 +204,13 @@ char *junitxml(struct plan *p, struct suitesum *sum, const struct gates *g)
 			        s->score, s->se);
 		if (sp->suite->threshold >= 0)
 			bufaddf(&suites, "      <property name=\"threshold\" value=\"%.6g\"/>\n", sp->suite->threshold);
+		for (size_t k = 0; s->gscore && k < sp->suite->ngraders; k++) {
+			if (isnan(s->gscore[k]))
+				continue;
+			bufadds(&suites, "      <property name=\"score: ");
+			x(&suites, suitegrader(sp->suite, k)->name);
+			bufaddf(&suites, "\" value=\"%.6g\"/>\n", s->gscore[k]);
+		}
 		size_t ng;
 		const struct gate *gs = suitegates(g, sp->suite->name, &ng);
 		for (size_t k = 0; k < ng; k++) {

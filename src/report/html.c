@@ -195,6 +195,9 @@ static const char pagetail[] =
 	"\t\t(c.seconds != null ? ', ' + fmt(c.seconds, 2) + ' s' : '') + (c.key ? ', run key ' + c.key : '')));\n"
 	"\tsection(d, 'Expected', x.task.expected);\n"
 	"\tsection(d, 'Grade', c.score != null ? fmt(c.score) + (c.reason ? '  ' + c.reason : '') : null);\n"
+	"\tif (c.scores) section(d, 'Grades', Object.keys(c.scores).map(function (k) {\n"
+	"\t\treturn k + ': ' + (c.scores[k] != null ? fmt(c.scores[k]) : '-') +\n"
+	"\t\t\t(c.reasons && c.reasons[k] ? '  ' + c.reasons[k] : ''); }).join('\\n'));\n"
 	"\tsection(d, 'Error', c.error);\n"
 	"\tsection(d, 'Prompt', c.prompt);\n"
 	"\tsection(d, 'Output', c.output);\n"
@@ -223,6 +226,7 @@ static const char pagetail[] =
 	"\tst.appendChild(stat(String(s.tasks.filter(function (t) { return t.score != null && t.score < 1; }).length), 'failing tasks'));\n"
 	"\tst.appendChild(stat(String(s.errors), 'errors', s.errors ? 'bad' : null));\n"
 	"\tif (s.pending) st.appendChild(stat(String(s.pending), 'pending'));\n"
+	"\tif (s.scores) Object.keys(s.scores).forEach(function (k) { st.appendChild(stat(fmt(s.scores[k]), 'score by ' + k)); });\n"
 	"\tsec.appendChild(plot(s));\n"
 	"\tsec.appendChild(grid(s));\n"
 	"\troot.appendChild(sec);\n"
@@ -300,6 +304,15 @@ static void celltexts(struct plan *p, struct cell *c, cJSON *co, struct texts *t
 			char *r = utf8str(g->reason);
 			cJSON_AddStringToObject(co, "reason", r);
 			free(r);
+		}
+		cJSON *rs = c->gradekeys ? cJSON_AddObjectToObject(co, "reasons") : NULL;
+		for (size_t k = 0; rs && k < c->sp->suite->ngraders; k++) { /* several graders: each one's */
+			const struct graderec *gk = findgrade(p->store, c->gradekeys[k], 1);
+			if (gk && gk->reason && gk->reason[0]) {
+				char *r = utf8str(gk->reason);
+				cJSON_AddStringToObject(rs, suitegrader(c->sp->suite, k)->name, r);
+				free(r);
+			}
 		}
 	} else {
 		dir = errorpath(p->store, c->id);

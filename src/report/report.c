@@ -11,6 +11,46 @@
 #include "report/report.h"
 #include "core/util.h"
 
+/* each grader's task and suite scores, for a suite with several */
+static void graderscores(struct plan *p, struct suitesum *s)
+{
+	size_t ng = s->sp->suite->ngraders, nt = s->sp->tasks.n;
+
+	if (ng < 2)
+		return;
+	double *acc = xcalloc(nt * ng + 1, sizeof(double));
+	int *cnt = xcalloc(nt * ng + 1, sizeof(int));
+	s->gscore = xcalloc(ng, sizeof(double));
+	s->gtaskscore = xcalloc(nt * ng + 1, sizeof(double));
+	for (size_t i = 0; i < p->ncells; i++) {
+		const struct cell *c = &p->cells[i];
+		if (c->sp != s->sp || c->status == CELL_ERROR)
+			continue;
+		for (size_t g = 0; g < ng; g++) {
+			double v = scoreof(c, g);
+			if (!isnan(v)) {
+				acc[c->taskno * ng + g] += v;
+				cnt[c->taskno * ng + g]++;
+			}
+		}
+	}
+	for (size_t g = 0; g < ng; g++) {
+		double total = 0;
+		size_t n = 0;
+		for (size_t t = 0; t < nt; t++) {
+			size_t k = t * ng + g;
+			s->gtaskscore[k] = cnt[k] ? acc[k] / cnt[k] : -1;
+			if (cnt[k]) {
+				total += s->gtaskscore[k];
+				n++;
+			}
+		}
+		s->gscore[g] = n ? total / (double)n : NAN;
+	}
+	free(acc);
+	free(cnt);
+}
+
 struct suitesum *summarize(struct plan *p)
 {
 	struct suitesum *sum = xcalloc(p->nsp + 1, sizeof(*sum));
@@ -46,6 +86,8 @@ struct suitesum *summarize(struct plan *p)
 			cnt[k][c->taskno]++;
 		}
 	}
+	for (size_t i = 0; i < p->nsp; i++)
+		graderscores(p, &sum[i]);
 	for (size_t i = 0; i < p->nsp; i++) {
 		struct suitesum *s = &sum[i];
 		double total = 0, sq = 0;
@@ -80,6 +122,8 @@ void freesummary(struct plan *p, struct suitesum *s)
 	for (size_t i = 0; i < p->nsp; i++) {
 		free(s[i].taskscore);
 		free(s[i].taskcells);
+		free(s[i].gscore);
+		free(s[i].gtaskscore);
 	}
 	free(s);
 }
@@ -114,18 +158,20 @@ static const char *col(const struct reportopts *o, const char *c)
 void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct reportopts *o)
 {
 	int w = 5;
-	int anypending = 0;
+	int anypending = 0, anygraders = 0;
 
 	for (size_t i = 0; i < p->nsp; i++) {
 		int n = (int)strlen(p->sp[i].suite->name);
 		if (n > w)
 			w = n;
 		anypending |= sum[i].pending > 0;
+		anygraders |= sum[i].gscore != NULL;
 	}
 	if (o->title)
 		fprintf(f, "%s\n", o->title);
-	fprintf(f, "%s%-*s  %6s  %7s  %5s  %5s  %5s  %6s  %6s%s%s\n", col(o, "\033[1m"), w, "suite", "score", "stderr",
-	        "tasks", "cells", "ran", "cached", "errors", anypending ? "  pending" : "", col(o, "\033[0m"));
+	fprintf(f, "%s%-*s  %6s  %7s  %5s  %5s  %5s  %6s  %6s%s%s%s\n", col(o, "\033[1m"), w, "suite", "score", "stderr",
+	        "tasks", "cells", "ran", "cached", "errors", anypending ? "  pending" : "", anygraders ? "  graders" : "",
+	        col(o, "\033[0m"));
 	for (size_t i = 0; i < p->nsp; i++) {
 		struct suitesum *s = &sum[i];
 		char score[32], se[32];
@@ -143,6 +189,13 @@ void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct repo
 		        col(o, s->errors ? "\033[31m" : ""), s->errors, col(o, s->errors ? "\033[0m" : ""));
 		if (anypending)
 			fprintf(f, "  %7zu", s->pending);
+		/* several graders: each one's score, "exact 0.667  judged 1.000" */
+		for (size_t g = 0; s->gscore && g < s->sp->suite->ngraders; g++) {
+			if (isnan(s->gscore[g]))
+				fprintf(f, "  %s -", suitegrader(s->sp->suite, g)->name);
+			else
+				fprintf(f, "  %s %.3f", suitegrader(s->sp->suite, g)->name, s->gscore[g]);
+		}
 		fputc('\n', f);
 	}
 	/* failing tasks: expected vs got, the first failing iteration's output */
@@ -199,6 +252,16 @@ static cJSON *num(double v)
 	return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(round(v * 1e6) / 1e6);
 }
 
+/* {"NAME": score or null, ...} in the graders' order */
+static cJSON *gradersjson(const struct suiteplan *sp, const double *v)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	for (size_t g = 0; g < sp->suite->ngraders; g++)
+		cJSON_AddItemToObject(o, suitegrader(sp->suite, g)->name, num(v[g]));
+	return o;
+}
+
 char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 {
 	cJSON *r = cJSON_CreateObject();
@@ -228,6 +291,8 @@ char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 		cJSON_AddStringToObject(so, "name", sp->suite->name);
 		cJSON_AddItemToObject(so, "score", num(s->score));
 		cJSON_AddItemToObject(so, "stderr", s->scoredtasks ? num(s->se) : cJSON_CreateNull());
+		if (s->gscore)
+			cJSON_AddItemToObject(so, "scores", gradersjson(sp, s->gscore));
 		if (sp->suite->threshold >= 0)
 			cJSON_AddNumberToObject(so, "threshold", sp->suite->threshold);
 		cJSON_AddNumberToObject(so, "tasks_total", (double)s->tasks);
@@ -246,12 +311,30 @@ char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 				cJSON_AddStringToObject(tobj[c->taskno], "id", c->task->id);
 				double ts = s->taskscore[c->taskno];
 				cJSON_AddItemToObject(tobj[c->taskno], "score", ts >= 0 ? num(ts) : cJSON_CreateNull());
+				if (s->gtaskscore) {
+					size_t ng = sp->suite->ngraders;
+					double *v = xcalloc(ng, sizeof(double));
+					for (size_t g = 0; g < ng; g++) {
+						double x = s->gtaskscore[c->taskno * ng + g];
+						v[g] = x >= 0 ? x : NAN;
+					}
+					cJSON_AddItemToObject(tobj[c->taskno], "scores", gradersjson(sp, v));
+					free(v);
+				}
 				cJSON_AddArrayToObject(tobj[c->taskno], "cells");
 			}
 			cJSON *co = cJSON_CreateObject();
 			cJSON_AddNumberToObject(co, "iteration", c->iteration);
 			cJSON_AddStringToObject(co, "status", statusname(c->status));
 			cJSON_AddItemToObject(co, "score", c->scored ? num(c->score) : cJSON_CreateNull());
+			if (sp->suite->ngraders > 1) { /* an error has no scores, not even partial ones */
+				size_t ng = sp->suite->ngraders;
+				double *v = xcalloc(ng, sizeof(double));
+				for (size_t g = 0; g < ng; g++)
+					v[g] = c->status == CELL_ERROR ? NAN : scoreof(c, g);
+				cJSON_AddItemToObject(co, "scores", gradersjson(sp, v));
+				free(v);
+			}
 			hashhex(c->runkey, hx);
 			cJSON_AddStringToObject(co, "key", hx);
 			cJSON_AddItemToObject(co, "seconds", c->status == CELL_PENDING ? cJSON_CreateNull() : num(c->seconds));

@@ -5,7 +5,8 @@
  * (the tasks' spread over sqrt(n): iterations of one task are clustered, so
  * tasks, not cells, are the independent samples). Errors and pending cells
  * have no score and are counted apart, never as 0. A task fails when its
- * score is below 1. */
+ * score is below 1. A suite with several graders also gets each grader's
+ * score, reckoned the same way from that grader's cell scores. */
 #ifndef REPORT_H
 #define REPORT_H
 
@@ -19,6 +20,10 @@ struct suitesum {
 	size_t tasks, scoredtasks, cells, ran, cached, errors, pending;
 	double *taskscore;        /* per task; < 0 when no cell is scored */
 	int *taskcells;           /* targeted cells per task */
+	/* a suite with several graders: the score by each, reckoned as the
+	 * suite's (NAN when none), and each task's ([task * ngraders + grader],
+	 * < 0 when none); NULL with one grader */
+	double *gscore, *gtaskscore;
 };
 
 /* tally every suite of the plan (an array of p->nsp) */

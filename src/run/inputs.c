@@ -49,8 +49,13 @@ int runinputs(struct state *st, const struct cell *c, struct inputset *out, char
 
 int gradeinputs(struct state *st, const struct cell *c, struct inputset *out, char **err)
 {
+	return graderinputs(st, &c->sp->suite->grader, out, err);
+}
+
+int graderinputs(struct state *st, const struct grader *g, struct inputset *out, char **err)
+{
 	*err = NULL;
-	return addfiles(st, &c->sp->suite->grader.files, "not graded", out, err);
+	return addfiles(st, &g->files, "not graded", out, err);
 }
 
 int inputsunchanged(const struct inputset *in, const char *what, char **err)

@@ -43,6 +43,8 @@ struct inputset {
 int runinputs(struct state *st, const struct cell *c, struct inputset *out, char **err);
 /* the same for the files of the cell's grader */
 int gradeinputs(struct state *st, const struct cell *c, struct inputset *out, char **err);
+/* the same for the files of one grader (of a suite with several) */
+int graderinputs(struct state *st, const struct grader *g, struct inputset *out, char **err);
 /* 0 when every file still has the stat data taken by runinputs or
  * gradeinputs; -1 and *err naming the first that changed ("while WHAT
  * ran") */

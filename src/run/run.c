@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,7 @@ struct job {
 	struct sched *s;
 	struct cell *c;
 	hash key;           /* the run or grade key the job was started for */
+	size_t gi;          /* a grade's grader (of the suite's graders) */
 	struct proc *proc;  /* a running agent process */
 	char *tmp;          /* the entry being written (command agents) */
 	char *prompt;       /* the rendered prompt (model calls) */
@@ -144,28 +146,50 @@ static void fail(struct sched *s, struct cell *c, char *msg)
 	celldone(s, c);
 }
 
-static void graded(struct sched *s, struct cell *c, double score, char *reason, const char *log, char *err)
+static void startgrade(struct sched *s, struct cell *c, const char *out);
+
+/* a grader failed: with several, the message names it */
+static void gradefail(struct sched *s, struct cell *c, size_t gi, char *err)
+{
+	if (c->sp->suite->ngraders > 1) {
+		char *e = xasprintf("grader '%s': %s", suitegrader(c->sp->suite, gi)->name, err);
+		free(err);
+		err = e;
+	}
+	fail(s, c, err);
+}
+
+/* every grader of the cell has its score: it is done */
+static void gradesdone(struct sched *s, struct cell *c)
+{
+	c->need = NEED_NOTHING; /* up to date now */
+	if (c->status != CELL_RAN)
+		c->status = CELL_CACHED;
+	celldone(s, c);
+}
+
+static void graded(struct sched *s, struct cell *c, size_t gi, double score, char *reason, const char *log, char *err)
 {
 	reason = redact(reason); /* a grader script sees the environment */
 	if (err) {
 		free(reason);
-		fail(s, c, err);
+		gradefail(s, c, gi, err);
 		return;
 	}
-	if ((log ? commitgradelog(s->p->store, c->gradekey, score, reason, log)
-	         : commitgrade(s->p->store, c->gradekey, score, reason, !gradeinline(&c->sp->suite->grader))) < 0) {
+	hash key = gradekeyof(c, gi);
+	if ((log ? commitgradelog(s->p->store, key, score, reason, log)
+	         : commitgrade(s->p->store, key, score, reason, !gradeinline(suitegrader(c->sp->suite, gi)))) < 0) {
 		free(reason);
 		fail(s, c, xasprintf("cannot store the grade: %s", strerror(errno)));
 		return;
 	}
 	free(reason);
-	c->scored = 1;
-	c->score = score;
+	setscore(c, gi, score);
 	c->graded_now = 1;
-	c->need = NEED_NOTHING; /* up to date now */
-	if (c->status != CELL_RAN)
-		c->status = CELL_CACHED;
-	celldone(s, c);
+	if (c->scored)
+		gradesdone(s, c);
+	else /* the next grader */
+		startgrade(s, c, NULL);
 }
 
 static void freejob(struct job *j);
@@ -183,7 +207,7 @@ static void ongrade(void *arg, double score, char *reason, char *log, char *err)
 		free(reason);
 		reason = NULL;
 	}
-	if (!hasheq(c->gradekey, j->key) || c->job != j) {
+	if (c->job != j || !hasheq(gradekeyof(c, j->gi), j->key)) {
 		/* stale: keep a good grade under the key it is for */
 		reason = redact(reason);
 		if (!err && log)
@@ -193,7 +217,7 @@ static void ongrade(void *arg, double score, char *reason, char *log, char *err)
 		free(reason);
 		free(err);
 	} else {
-		graded(s, c, score, reason, log, err);
+		graded(s, c, j->gi, score, reason, log, err);
 	}
 	free(log);
 	if (j->tmp)
@@ -212,21 +236,27 @@ static struct job *mkjob(struct sched *s, struct cell *c, hash key)
 	return j;
 }
 
-/* grade a cell whose run is stored (c->out and c->gradekey are set);
+/* grade a cell whose run is stored (c->out and c->gradekey are set) with
+ * its first grader that has no score yet, one grader after the other;
  * out is its output when at hand, else NULL: read from the store */
 static void startgrade(struct sched *s, struct cell *c, const char *out)
 {
-	const struct grader *g = &c->sp->suite->grader;
-	const struct graderec *have = findgrade(s->p->store, c->gradekey, !gradeinline(g));
+	const struct suite *su = c->sp->suite;
+	const struct grader *g = NULL;
+	size_t gi;
 	char *err = NULL;
 
-	if (have) { /* e.g. a rerun produced an output graded before */
-		c->scored = 1;
-		c->score = have->score;
-		c->need = NEED_NOTHING;
-		if (c->status != CELL_RAN)
-			c->status = CELL_CACHED;
-		celldone(s, c);
+	for (gi = 0; gi < su->ngraders; gi++) {
+		if (!isnan(scoreof(c, gi)))
+			continue;
+		g = suitegrader(su, gi);
+		const struct graderec *have = findgrade(s->p->store, gradekeyof(c, gi), !gradeinline(g));
+		if (!have)
+			break;
+		setscore(c, gi, have->score); /* e.g. a rerun produced an output graded before */
+	}
+	if (gi == su->ngraders) {
+		gradesdone(s, c);
 		return;
 	}
 	if (loadtask(c->task, &err) < 0) {
@@ -257,16 +287,17 @@ static void startgrade(struct sched *s, struct cell *c, const char *out)
 	if (read && !hasheq(hashbytes(read, readlen), c->out))
 		err = xasprintf("the stored output of %s is not the one its grade key names; not graded", c->id);
 	else
-		gradeinputs(s->p->st, c, &in, &err);
+		graderinputs(s->p->st, g, &in, &err);
 	if (err) {
 		freeinputs(&in);
 		free(read);
-		fail(s, c, err);
+		gradefail(s, c, gi, err);
 		return;
 	}
 	if (g->type == GRADE_COMMAND) {
 		/* the script reads the output from a file of its own */
-		struct job *j = mkjob(s, c, c->gradekey);
+		struct job *j = mkjob(s, c, gradekeyof(c, gi));
+		j->gi = gi;
 		j->inputs = in;
 		j->checkend = 1;
 		j->tmp = newentry(s->p->store, 0);
@@ -279,7 +310,7 @@ static void startgrade(struct sched *s, struct cell *c, const char *out)
 			rmtree(j->tmp);
 			freejob(j);
 			free(outpath);
-			fail(s, c, err);
+			gradefail(s, c, gi, err);
 			return;
 		}
 		free(outpath);
@@ -288,12 +319,13 @@ static void startgrade(struct sched *s, struct cell *c, const char *out)
 	}
 	freeinputs(&in); /* others read their files before they start */
 	if (g->type == GRADE_JUDGE) {
-		struct job *j = mkjob(s, c, c->gradekey);
-		int r = judgestart(s->prov, g, c->sp->rubric, out, c->task, c->sp->suite->timeout, ongrade, j, &err);
+		struct job *j = mkjob(s, c, gradekeyof(c, gi));
+		j->gi = gi;
+		int r = judgestart(s->prov, g, rubricof(c->sp, gi), out, c->task, c->sp->suite->timeout, ongrade, j, &err);
 		free(read);
 		if (r < 0) {
 			free(j);
-			fail(s, c, err);
+			gradefail(s, c, gi, err);
 			return;
 		}
 		s->active++;
@@ -302,8 +334,8 @@ static void startgrade(struct sched *s, struct cell *c, const char *out)
 	double score;
 	char *reason;
 	int r = gradenow(g, out, c->task, c->iteration, &score, &reason, &err);
-	free(read);
-	graded(s, c, score, reason, NULL, r < 0 ? err : NULL);
+	free(read); /* the next grader, if any, reads the output from the store */
+	graded(s, c, gi, score, reason, NULL, r < 0 ? err : NULL);
 }
 
 /* a file in an entry being written: the folder is private until it is
@@ -847,18 +879,24 @@ int preparecell(struct plan *p, struct cell *c, char **err)
 		return -1;
 	if (c->need != NEED_NOTHING && loadtask(c->task, err) < 0)
 		return -1;
-	/* an expected answer the grader cannot use is a usage error, too */
-	if (c->need != NEED_NOTHING && checkexpected(&c->sp->suite->grader, c->task, err) < 0)
-		return -1;
+	/* an expected answer a grader cannot use is a usage error, too */
+	for (size_t i = 0; c->need != NEED_NOTHING && i < c->sp->suite->ngraders; i++)
+		if (checkexpected(suitegrader(c->sp->suite, i), c->task, err) < 0)
+			return -1;
 	/* a missing API key is a usage error, found before anything runs */
 	if (c->need == NEED_RUN && c->sp->suite->agent.kind == AGENT_HTTP && !apikey(&c->sp->suite->agent, err))
 		return -1;
-	if (c->need != NEED_NOTHING && c->sp->suite->grader.type == GRADE_JUDGE && !apikey(&c->sp->suite->grader.judge, err))
-		return -1;
 	/* so is a sandbox that cannot be made here (probed once) */
 	const struct suite *su = c->sp->suite;
-	if ((c->need == NEED_RUN && su->agent.kind == AGENT_COMMAND && su->agent.sandbox.on) ||
-	    (c->need != NEED_NOTHING && su->grader.type == GRADE_COMMAND && su->grader.sandbox.on)) {
+	int sandboxed = c->need == NEED_RUN && su->agent.kind == AGENT_COMMAND && su->agent.sandbox.on;
+	for (size_t i = 0; c->need != NEED_NOTHING && i < su->ngraders; i++) {
+		const struct grader *g = suitegrader(su, i);
+		if (g->type == GRADE_JUDGE && !apikey(&g->judge, err))
+			return -1;
+		if (g->type == GRADE_COMMAND && g->sandbox.on)
+			sandboxed = 1;
+	}
+	if (sandboxed) {
 		if (sandboxcheck(err) < 0) {
 			char *e = *err;
 			*err = xasprintf("suite %s: %s", su->name, e);
@@ -875,8 +913,11 @@ static const struct agent *httpagent(const struct cell *c)
 {
 	if (c->need == NEED_RUN)
 		return c->sp->suite->agent.kind == AGENT_HTTP ? &c->sp->suite->agent : NULL;
-	if (c->need == NEED_GRADE && c->sp->suite->grader.type == GRADE_JUDGE)
-		return &c->sp->suite->grader.judge;
+	for (size_t i = 0; c->need == NEED_GRADE && i < c->sp->suite->ngraders; i++) {
+		const struct grader *g = suitegrader(c->sp->suite, i);
+		if (isnan(scoreof(c, i))) /* the first it grades with */
+			return g->type == GRADE_JUDGE ? &g->judge : NULL;
+	}
 	return NULL;
 }
 

@@ -33,7 +33,7 @@ static void suiteparts(const struct suiteplan *sp, hash v[NLPARTS])
 {
 	v[LP_AGENT] = sp->agenthash;
 	v[LP_DEPS] = sp->depshash;
-	v[LP_GRADER] = sp->graderhash;
+	v[LP_GRADER] = gradershash(sp); /* every grader's: a cell's grade key is theirs combined */
 	v[LP_PROMPT] = sp->tmplhash;
 	v[LP_ENV] = sp->envhash;
 }
