@@ -238,7 +238,7 @@ static int cmdbuild(struct opts *o, int statusonly)
 		struct loop *l = mkloop();
 		struct runopts ro = {
 			.jobs = o->jobs ? o->jobs : pr.ef->jobs ? pr.ef->jobs : 4,
-			.keepgoing = o->keepgoing,
+			.keepgoing = o->keepgoing || pr.ef->keepgoing,
 			.verbose = o->verbose,
 			.silent = o->silent,
 			.progress = isatty(2),
@@ -625,6 +625,8 @@ int main(int argc, char **argv)
 	case 9: rc = cmddeps(&o); break;
 	default: rc = cmdbuild(&o, 0); break;
 	}
+	if (rc == EXIT_INTR) /* 130 within; the signal's own status without */
+		rc = interruptstatus();
 	if (o.json != jsonarg) /* openproject made it absolute */
 		free(o.json);
 	return rc;

@@ -70,6 +70,10 @@ struct job {
 	int checkend;       /* are they checked again when it ends? */
 	int locked;         /* holds the store's run lock of key */
 	double wait;        /* waiting for another's run lock: the next delay */
+	/* command agents: what spawns the agent again for a retry */
+	struct procspec spec;
+	char *stdinpath;
+	int attempt;        /* 1 for the first */
 };
 
 static void push(struct queue *q, struct cell *c, int front)
@@ -102,7 +106,8 @@ static void pop(struct queue *q)
 
 static void progress(struct sched *s)
 {
-	if (!s->o->progress || s->o->silent)
+	/* nothing to run (all cached): no [0/0] left on the line */
+	if (!s->o->progress || s->o->silent || !s->total)
 		return;
 	fprintf(stderr, "\r\033[K[%zu/%zu]", s->done, s->total);
 	fflush(stderr);
@@ -143,12 +148,49 @@ static void fail(struct sched *s, struct cell *c, char *msg)
 	celldone(s, c);
 }
 
+static int putfile(const char *dir, const char *name, const char *data, size_t len);
+
+/* A grading failure is the cell's last error, like a failed run: kept
+ * for `log` (meta.json with "stage": "grade" and the grade key it was
+ * for, and what the grader printed or the judge replied as grader.log),
+ * so the grader can be debugged. Best effort: the error is reported
+ * either way. */
+static void keepgradeerror(struct sched *s, struct cell *c, const char *err, const char *log)
+{
+	char *tmp = newentry(s->p->store, 0), hx[33];
+	cJSON *m = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(m, "cell", c->id);
+	cJSON_AddStringToObject(m, "stage", "grade");
+	hashhex(c->runkey, hx);
+	cJSON_AddStringToObject(m, "run_key", hx);
+	hashhex(c->gradekey, hx);
+	cJSON_AddStringToObject(m, "grade_key", hx);
+	cJSON_AddNumberToObject(m, "finished", (double)time(NULL));
+	cJSON_AddStringToObject(m, "error", err);
+	cJSON_AddNumberToObject(m, "iteration", c->iteration);
+	char *text = cJSON_Print(m);
+	cJSON_Delete(m);
+	int r = putfile(tmp, "meta.json", text, strlen(text));
+	if (r == 0 && log)
+		r = putfile(tmp, "grader.log", log, strlen(log));
+	free(text);
+	if (r == 0)
+		keeperror(s->p->store, c->id, tmp);
+	else
+		rmtree(tmp);
+	free(tmp);
+}
+
 static void graded(struct sched *s, struct cell *c, double score, char *reason, const char *log, char *err)
 {
 	reason = redact(reason); /* a grader script sees the environment */
 	if (err) {
 		free(reason);
-		fail(s, c, err);
+		err = redact(err);
+		keepgradeerror(s, c, err, log);
+		fail(s, c, xasprintf("grading failed: %s", err));
+		free(err);
 		return;
 	}
 	if ((log ? commitgradelog(s->p->store, c->gradekey, score, reason, log)
@@ -168,7 +210,6 @@ static void graded(struct sched *s, struct cell *c, double score, char *reason, 
 }
 
 static void freejob(struct job *j);
-static int putfile(const char *dir, const char *name, const char *data, size_t len);
 
 static void ongrade(void *arg, double score, char *reason, char *log, char *err)
 {
@@ -338,6 +379,7 @@ static void freejob(struct job *j)
 	free(j->tmp);
 	free(j->prompt);
 	free(j->trace);
+	free(j->stdinpath);
 	free(j);
 }
 
@@ -351,7 +393,8 @@ struct outcome {
 	/* model APIs */
 	const char *request, *response, *model;
 	long intokens, outtokens;
-	int attempts;
+	int attempts;                /* calls or processes started */
+	int modelcall;
 };
 
 static char *meta(const struct cell *c, const struct outcome *o)
@@ -373,13 +416,13 @@ static char *meta(const struct cell *c, const struct outcome *o)
 	cJSON_AddBoolToObject(m, "transcript_cut", o->transcut);
 	if (o->error)
 		cJSON_AddStringToObject(m, "error", o->error);
-	if (o->attempts) {
+	cJSON_AddNumberToObject(m, "attempts", o->attempts > 0 ? o->attempts : 1);
+	if (o->modelcall) {
 		if (o->model)
 			cJSON_AddStringToObject(m, "model", o->model);
 		cJSON *u = cJSON_AddObjectToObject(m, "usage");
 		cJSON_AddNumberToObject(u, "input_tokens", (double)o->intokens);
 		cJSON_AddNumberToObject(u, "output_tokens", (double)o->outtokens);
-		cJSON_AddNumberToObject(m, "attempts", o->attempts);
 	}
 	static const char *const names[NPARTS] = {"agent", "prompt", "task", "deps", "env"};
 	cJSON *parts = cJSON_AddObjectToObject(m, "inputs");
@@ -569,6 +612,81 @@ static char *capture(struct procresult *r)
 	                 "there", (size_t)(nul - r->out), r->outlen);
 }
 
+static void onagent(void *arg, struct procresult *r);
+
+/* a command agent's retry is due: spawn it again, unless the cell was
+ * cancelled or the run is stopping meanwhile */
+static void onretry(void *arg)
+{
+	struct job *j = arg;
+	struct sched *s = j->s;
+	struct cell *c = j->c;
+	char *err = NULL;
+
+	s->active--;
+	if (c->job != j || !hasheq(c->runkey, j->key) || s->aborting || loopinterrupted(s->l)) {
+		if (c->job == j) {
+			c->job = NULL;
+			c->queued = 0; /* stays pending, like a cell not started */
+		}
+		rmtree(j->tmp);
+		freejob(j);
+		return;
+	}
+	j->attempt++;
+	j->spec.trace = j->trace;
+	if (!(j->proc = spawnproc(s->l, &j->spec, onagent, j, &err))) {
+		rmtree(j->tmp);
+		freejob(j);
+		fail(s, c, err);
+		return;
+	}
+	s->active++;
+	s->activecmd++;
+}
+
+/* A command agent that failed (an exit status, a timeout) with retries
+ * left: keep this attempt's transcript beside the entry as
+ * transcript.N, empty its artifacts, and start it again after a backoff
+ * (0.25 s, doubling, at most 4 s: short enough that Ctrl-C is not kept
+ * waiting). 1 when a retry is scheduled. */
+static int retryagent(struct job *j, const struct procresult *r, const char *why)
+{
+	struct sched *s = j->s;
+	struct cell *c = j->c;
+	int retries = c->sp->suite->agent.retries;
+
+	if (!j->tmp || j->attempt > retries || c->job != j || !hasheq(c->runkey, j->key) || s->aborting ||
+	    loopinterrupted(s->l))
+		return 0;
+	char name[32], *arts = pathjoin(j->tmp, "artifacts");
+	snprintf(name, sizeof(name), "transcript.%d", j->attempt);
+	struct buf b = {0};
+	bufaddf(&b, "attempt %d of %d failed: %s\n", j->attempt, retries + 1, why);
+	bufadd(&b, r->err, r->errlen);
+	int ok = putfile(j->tmp, name, b.s ? b.s : "", b.len) == 0;
+	buffree(&b);
+	if (ok) {
+		rmtree(arts);
+		ok = mkdir(arts, 0755) == 0;
+	}
+	free(arts);
+	if (!ok)
+		return 0;
+	if (s->o->verbose && !s->o->silent) {
+		if (s->o->progress)
+			fputs("\r\033[K", stderr);
+		fprintf(stderr, "%s: attempt %d failed (%s): trying again\n", c->id, j->attempt, why);
+	}
+	j->proc = NULL; /* it has ended: nothing to kill on a cancel */
+	double wait = 0.25;
+	for (int i = 1; i < j->attempt && wait < 4; i++)
+		wait *= 2;
+	looptimer(s->l, now() + (wait > 4 ? 4 : wait), onretry, j);
+	s->active++;
+	return 1;
+}
+
 static void onagent(void *arg, struct procresult *r)
 {
 	struct job *j = arg;
@@ -598,6 +716,11 @@ static void onagent(void *arg, struct procresult *r)
 		                            : xasprintf("exit status %d%s%s", r->exitcode, *last ? ": " : "", last);
 		free(last);
 	}
+	if (o.error && !bad && retryagent(j, r, o.error)) {
+		free(o.error);
+		freeprocresult(r);
+		return;
+	}
 	if (!o.error)
 		o.error = bad;
 	else
@@ -610,6 +733,7 @@ static void onagent(void *arg, struct procresult *r)
 	o.exitcode = r->exitcode;
 	o.outcut = r->outcut;
 	o.transcut = r->errcut;
+	o.attempts = j->attempt;
 	finishagent(j, &o);
 	freeprocresult(r);
 }
@@ -640,6 +764,7 @@ static void onmodel(void *arg, struct modelresult *r)
 	o.intokens = r->intokens;
 	o.outtokens = r->outtokens;
 	o.attempts = r->attempts;
+	o.modelcall = 1;
 	finishagent(j, &o);
 	freemodelresult(r);
 }
@@ -737,20 +862,20 @@ static void startagent(struct sched *s, struct cell *c, int locked)
 	free(taskpath);
 	j->env[k++] = xasprintf("EVAL_TASK_JSON=%s/task.json", j->tmp);
 	j->env[k++] = xasprintf("EVAL_OUT_DIR=%s/artifacts", j->tmp);
-	char *stdinpath = pathjoin(j->tmp, "prompt");
+	j->stdinpath = pathjoin(j->tmp, "prompt");
 	if (s->o->trace)
 		j->trace = xasprintf("%s.trace", j->tmp); /* swept with tmp/ */
-	struct procspec spec = {
+	j->spec = (struct procspec){
 		.command = c->sp->suite->agent.command,
 		.env = j->env,
-		.stdinpath = stdinpath,
+		.stdinpath = j->stdinpath,
 		.timeout = c->sp->suite->timeout,
 		.outcap = OUTPUT_CAP,
 		.errcap = TRANSCRIPT_CAP,
 		.trace = j->trace,
 	};
-	j->proc = spawnproc(s->l, &spec, onagent, j, &err);
-	free(stdinpath);
+	j->attempt = 1;
+	j->proc = spawnproc(s->l, &j->spec, onagent, j, &err);
 	if (!j->proc) {
 		rmtree(j->tmp);
 		freejob(j);
