@@ -57,8 +57,71 @@ for tc in doc.getElementsByTagName("testcase"):
 EOF
 }
 
+# the model server (tests/modelserver: "REPLY: x" answers x), for the
+# model agent and judge cases
+MS=${MODELSERVER:-}
+case $MS in "" | /*) ;; *) MS=$PWD/$MS ;; esac
+if [ -z "$MS" ] || [ ! -x "$MS" ]; then
+	echo "logs.sh: set MODELSERVER to the model server binary (make build/modelserver)" >&2
+	exit 2
+fi
+MSPID=""
+stopserver() {
+	[ -n "$MSPID" ] || return 0
+	kill -TERM "$MSPID" 2>/dev/null
+	wait "$MSPID" 2>/dev/null
+	MSPID=""
+}
+trap 'stopserver; cleanup' EXIT
+"$MS" --port 0 --port-file "$TOP/ms.port" >"$TOP/ms.log" 2>&1 &
+MSPID=$!
+for ((i = 0; i < 200; i++)); do # 10 s at most
+	[ -s "$TOP/ms.port" ] && break
+	kill -0 "$MSPID" 2>/dev/null || break
+	sleep 0.05
+done
+PORT=$(cat "$TOP/ms.port" 2>/dev/null)
+if ! [[ $PORT =~ ^[0-9]+$ ]]; then
+	echo "logs.sh: the model server did not start:" >&2
+	cat "$TOP/ms.log" >&2
+	exit 2
+fi
+export EMKEY=sk-test-logs-SECRET-1234
+
 # ---------------------------------------------------------------------------
 # 4. logs a person can read
+
+try "log: a model agent's cell shows tokens, model and attempts; a judge's reply is shown, a failing one as a failure"
+printf '{"id": "j1", "input": "hello", "expected": "hello"}\n' >tasks.jsonl
+printf 'REPLY: {{input}}\n' >prompt.md
+printf 'Grade it.\nREPLY: SCORE: 0.5\n' >rubric.md
+cat >Evalfile <<EOF
+suites:
+  qa:
+    tasks: tasks.jsonl
+    prompt: prompt.md
+    agent: {provider: openai, model: m1, base_url: "http://127.0.0.1:$PORT/v1", api_key_env: EMKEY, retries: 0}
+    grader: {type: judge, provider: openai, model: judge-1, base_url: "http://127.0.0.1:$PORT/v1", api_key_env: EMKEY, rubric: rubric.md, retries: 0}
+EOF
+em
+assert_rc 0
+em log qa/j1#1
+assert_rc 0
+grep -q '^tokens       [0-9]* in, [0-9]* out$' "$T/out" || fail "no tokens line"
+grep -q '^model        m1' "$T/out" || fail "no model line"
+grep -q '^attempts     1$' "$T/out" || fail "no attempts line"
+grep -q "^== judge's reply$" "$T/out" || fail "no judge's reply section"
+sed -n "/^== judge's reply\$/,\$p" "$T/out" | grep -q '^SCORE: 0.5$' || fail "the judge's reply is not shown"
+printf 'REPLY: no idea, really\n' >rubric.md
+em
+assert_rc 1
+em log qa/j1#1
+assert_rc 1
+grep -q 'grader changed' "$T/out" && fail "a failed judge reported as a grader change"
+grep -q "^== grade: FAILED" "$T/out" || fail "no grading failure"
+grep -q "^error        .*SCORE" "$T/out" || fail "no judge error line"
+grep -q '^no idea, really$' "$T/out" || fail "the failing judge's reply is not shown"
+grep -rq "$EMKEY" "$T/out" cache && fail "the key is stored or printed"
 
 try "log: a stored cell shows expected, exit status, duration, attempts, tokens and a local time"
 mkproject
