@@ -41,7 +41,8 @@ static const char usage[] =
 	"usage: evalmake [OPTION...] [TARGET...]      bring scores up to date\n"
 	"       evalmake status [TARGET...]            scores from the cache, nothing run\n"
 	"       evalmake explain CELL                  why a cell would run\n"
-	"       evalmake log CELL                      a cell's prompt, output, transcript, grade\n"
+	"       evalmake log [-r] CELL                 a cell's record, expected answer, prompt, output,\n"
+	"                                              transcripts, grade (-r: control characters as they are)\n"
 	"       evalmake deps CELL                     run the cell's agent traced: the project files\n"
 	"                                              it reads that no input declares (-B: replace\n"
 	"                                              the stored result)\n"
@@ -82,7 +83,7 @@ static const char usage[] =
 	"  --locked          run nothing: require Evalfile.lock to match, gate its scores\n"
 	"\n"
 	"exit status: 0 all good, 1 a gate failed or a cell errored, 2 bad usage or a\n"
-	"bad Evalfile (nothing is run), 130 interrupted.\n";
+	"bad Evalfile (nothing is run), 130 interrupted (143 SIGTERM, 129 SIGHUP).\n";
 
 static int posint(const char *s, const char *what)
 {
@@ -798,6 +799,8 @@ int main(int argc, char **argv)
 		die("--html is an option of report");
 	if (cmd != 3 && (o.gcall || o.gckeep >= 0))
 		die("--keep and --all are options of gc");
+	if (cmd != 2 && o.raw)
+		die("-r/--raw is an option of log");
 	int rc;
 	switch (cmd) {
 	case 0: rc = cmdbuild(&o, 1); break;

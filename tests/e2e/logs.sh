@@ -206,6 +206,9 @@ tty log -r calc/t1#1
 grep -q $'a\033\\[31mRED' "$T/out" || fail "-r does not show the output as it is"
 em log calc/t1#1
 grep -q $'a\033\\[31mRED' "$T/out" || fail "a pipe does not get the output as it is"
+em -r calc
+assert_rc 2
+grep -q 'option of log' "$T/err" || fail "-r outside log is not refused"
 em calc
 grep -q 'got "a^\[\[31mRED' "$T/out" || fail "the table's got line shows raw escapes"
 
