@@ -189,8 +189,7 @@ static void graded(struct sched *s, struct cell *c, double score, char *reason, 
 		free(reason);
 		err = redact(err);
 		keepgradeerror(s, c, err, log);
-		fail(s, c, xasprintf("grading failed: %s", err));
-		free(err);
+		fail(s, c, err);
 		return;
 	}
 	if ((log ? commitgradelog(s->p->store, c->gradekey, score, reason, log)
