@@ -4,7 +4,7 @@
  * nothing; then applies the gates of gate.h and writes what CI systems read
  * (--junit, --markdown and $GITHUB_STEP_SUMMARY, --json).
  * Exit 0 when every gate holds, 1 when one fails, a cell errored or the
- * lock is stale, 2 on bad usage (nothing is run), 130 interrupted. */
+ * lock is stale, 2 on bad usage (nothing is run), 130 interrupted (143 by SIGTERM, 129 by SIGHUP). */
 #ifndef CHECK_H
 #define CHECK_H
 

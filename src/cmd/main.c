@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <time.h>
 #include <glob.h>
 #include <limits.h>
 #include <math.h>
@@ -33,6 +34,7 @@
 #include "store/lock.h"
 #include "core/proc.h"
 #include "run/trace.h"
+#include <cjson/cJSON.h>
 
 #define VERSION "0.1.0"
 
@@ -40,7 +42,8 @@ static const char usage[] =
 	"usage: evalmake [OPTION...] [TARGET...]      bring scores up to date\n"
 	"       evalmake status [TARGET...]            scores from the cache, nothing run\n"
 	"       evalmake explain CELL                  why a cell would run\n"
-	"       evalmake log CELL                      a cell's prompt, output, transcript, grade\n"
+	"       evalmake log [-r] CELL                 a cell's record, expected answer, prompt, output,\n"
+	"                                              transcripts, grade (-r: control characters as they are)\n"
 	"       evalmake deps CELL                     run the cell's agent traced: the project files\n"
 	"                                              it reads that no input declares (-B: replace\n"
 	"                                              the stored result)\n"
@@ -81,7 +84,7 @@ static const char usage[] =
 	"  --locked          run nothing: require Evalfile.lock to match, gate its scores\n"
 	"\n"
 	"exit status: 0 all good, 1 a gate failed or a cell errored, 2 bad usage or a\n"
-	"bad Evalfile (nothing is run), 130 interrupted.\n";
+	"bad Evalfile (nothing is run), 130 interrupted (143 SIGTERM, 129 SIGHUP).\n";
 
 static int posint(const char *s, const char *what)
 {
@@ -132,12 +135,13 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		{"question", no_argument, NULL, 'q'},
 		{"silent", no_argument, NULL, 's'},
 		{"verbose", no_argument, NULL, 'v'},
+		{"raw", no_argument, NULL, 'r'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:j:BnqksvhC", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":f:j:BnqksvhCr", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': o->file = optarg; break;
 		case 'j': o->jobs = posint(optarg, "-j"); break;
@@ -147,6 +151,7 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		case 'k': o->keepgoing = 1; break;
 		case 's': o->silent = 1; break;
 		case 'v': o->verbose = 1; break;
+		case 'r': o->raw = 1; break;
 		case 'h': fputs(usage, stdout); exit(0);
 		case OPT_VERSION: printf("evalmake %s\n", VERSION); exit(0);
 		case OPT_ITER:
@@ -239,7 +244,7 @@ static int cmdbuild(struct opts *o, int statusonly)
 		struct loop *l = mkloop();
 		struct runopts ro = {
 			.jobs = o->jobs ? o->jobs : pr.ef->jobs ? pr.ef->jobs : 4,
-			.keepgoing = o->keepgoing,
+			.keepgoing = o->keepgoing || pr.ef->keepgoing,
 			.verbose = o->verbose,
 			.silent = o->silent,
 			.progress = isatty(2),
@@ -339,18 +344,48 @@ static int cmdexplain(struct opts *o)
 	return 0;
 }
 
-static void section(const char *title, const char *dir, const char *name)
+/* text for a terminal: a control character or ANSI escape an agent
+ * printed would act on the terminal (move the cursor, recolour, retitle
+ * the window) and hide or fake what is shown, so each is made visible as
+ * cat -v does (^[ for ESC, ^M, ^?; C1 controls as <U+0085>); newlines and
+ * tabs stay. raw, or stdout not a terminal: the bytes as they are. */
+static void showtext(const char *t, size_t len, int visible)
+{
+	if (!visible) {
+		fwrite(t, 1, len, stdout);
+		return;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)t[i];
+		if (ch == '\n' || ch == '\t')
+			putchar(ch);
+		else if (ch < 0x20)
+			printf("^%c", ch + '@');
+		else if (ch == 0x7f)
+			fputs("^?", stdout);
+		else if (ch == 0xc2 && i + 1 < len && (unsigned char)t[i + 1] >= 0x80 && (unsigned char)t[i + 1] <= 0x9f)
+			printf("<U+%04X>", (unsigned char)t[++i]);
+		else
+			putchar(ch);
+	}
+}
+
+static int visible; /* log: make control characters visible (a terminal, no -r) */
+
+static void showpart(const char *title, const char *dir, const char *name, int always)
 {
 	size_t len;
 	char *text = readpart(dir, name, &len);
 
+	if (!text && !always)
+		return;
 	printf("== %s\n", title);
 	/* stored text is redacted as it is stored; again here for a cache
 	 * written before a key was declared */
 	if (text)
 		redactbuf(&text, &len);
 	if (text) {
-		fwrite(text, 1, len, stdout);
+		showtext(text, len, visible);
 		if (len && text[len - 1] != '\n')
 			putchar('\n');
 	} else {
@@ -372,7 +407,7 @@ static void loggrades(struct store *store, const struct cell *c)
 		const struct graderec *g = findgrade(store, c->gradekeys[k], 1);
 		printf("== grade by %s (%s)\n", gr->name, gradertypes[gr->type]);
 		if (!g) {
-			printf("not graded yet (the grader changed)\n");
+			printf("not graded yet by this grader (a failure shows in evalmake log's error, and is graded again next run)\n");
 			continue;
 		}
 		char *reason = redact(xstrdup(g->reason));
@@ -385,50 +420,203 @@ static void loggrades(struct store *store, const struct cell *c)
 	}
 }
 
+static void section(const char *title, const char *dir, const char *name)
+{
+	showpart(title, dir, name, 1);
+}
+
+/* the transcripts of a command agent's failed attempts before the last
+ * (retries) */
+static void attempts(const char *dir)
+{
+	for (int i = 1; i <= 101; i++) {
+		char name[32], title[64];
+		snprintf(name, sizeof(name), "transcript.%d", i);
+		snprintf(title, sizeof(title), "transcript of attempt %d (failed)", i);
+		size_t len;
+		char *t = readpart(dir, name, &len);
+		if (!t)
+			break;
+		free(t);
+		showpart(title, dir, name, 0);
+	}
+}
+
+/* a time stored as seconds since the epoch, in local time */
+static void localtimeline(const char *label, const cJSON *v)
+{
+	char buf[64];
+	time_t t;
+	struct tm tm;
+
+	if (!cJSON_IsNumber(v))
+		return;
+	t = (time_t)v->valuedouble;
+	if (localtime_r(&t, &tm) && strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %Z", &tm))
+		printf("%-12s %s\n", label, buf);
+}
+
+/* a stored meta.json (an entry's, or a cell's last error's) as labelled
+ * lines: what people look for when a cell surprises them */
+static void metalines(const char *dir)
+{
+	char *text = readpart(dir, "meta.json", NULL);
+	cJSON *m = text ? cJSON_Parse(text) : NULL;
+	const cJSON *v, *u;
+
+	free(text);
+	if (!m) {
+		printf("(no record)\n");
+		return;
+	}
+	if (cJSON_IsString(v = cJSON_GetObjectItem(m, "error"))) {
+		char *e = redact(xstrdup(v->valuestring));
+		printf("%-12s ", "error");
+		showtext(e, strlen(e), visible);
+		putchar('\n');
+		free(e);
+	}
+	if (cJSON_IsString(v = cJSON_GetObjectItem(m, "stage")))
+		printf("%-12s %s\n", "stage", !strcmp(v->valuestring, "grade") ? "grading (the run is stored)" : v->valuestring);
+	if (cJSON_IsNumber(v = cJSON_GetObjectItem(m, "exit")))
+		printf("%-12s %d%s\n", "exit status", v->valueint, v->valueint > 128 ? " (killed by a signal)" : "");
+	if (cJSON_IsNumber(v = cJSON_GetObjectItem(m, "seconds")))
+		printf("%-12s %.2f s\n", "duration", v->valuedouble);
+	if (cJSON_IsNumber(v = cJSON_GetObjectItem(m, "attempts")))
+		printf("%-12s %d\n", "attempts", v->valueint);
+	else if (cJSON_GetObjectItem(m, "exit"))
+		printf("%-12s 1\n", "attempts");
+	if (cJSON_IsString(v = cJSON_GetObjectItem(m, "model")))
+		printf("%-12s %s\n", "model", v->valuestring);
+	if ((u = cJSON_GetObjectItem(m, "usage")))
+		printf("%-12s %.0f in, %.0f out\n", "tokens", cJSON_GetNumberValue(cJSON_GetObjectItem(u, "input_tokens")),
+		       cJSON_GetNumberValue(cJSON_GetObjectItem(u, "output_tokens")));
+	else if (cJSON_GetObjectItem(m, "exit"))
+		printf("%-12s none (a command agent)\n", "tokens");
+	if (cJSON_IsTrue(cJSON_GetObjectItem(m, "output_cut")))
+		printf("%-12s cut at %u bytes\n", "output", OUTPUT_CAP);
+	if (cJSON_IsTrue(cJSON_GetObjectItem(m, "transcript_cut")))
+		printf("%-12s cut at %u bytes\n", "transcript", TRANSCRIPT_CAP);
+	localtimeline("finished", cJSON_GetObjectItem(m, "finished"));
+	if (cJSON_IsString(v = cJSON_GetObjectItem(m, "run_key")))
+		printf("%-12s %s\n", "run key", v->valuestring);
+	if (cJSON_IsString(v = cJSON_GetObjectItem(m, "grade_key")))
+		printf("%-12s %s\n", "grade key", v->valuestring);
+	cJSON_Delete(m);
+}
+
+/* the task's expected answers (never shown to its agent) */
+static void expected(struct cell *c)
+{
+	char *err = NULL;
+
+	printf("== expected\n");
+	if (loadtask(c->task, &err) < 0) {
+		printf("(cannot read the task: %s)\n", err);
+		free(err);
+		return;
+	}
+	if (!c->task->expected.n)
+		printf("(none)\n");
+	for (size_t i = 0; i < c->task->expected.n; i++) {
+		const char *e = c->task->expected.v[i];
+		if (c->task->expected.n > 1)
+			fputs(i ? "or: " : "any of: ", stdout);
+		showtext(e, strlen(e), visible);
+		putchar('\n');
+	}
+}
+
+/* the cell's last error entry when it is a grading failure of gradekey,
+ * else NULL: a grade that failed is reported as what it is */
+static char *gradefailure(struct store *st, const struct cell *c)
+{
+	char *dir = errorpath(st, c->id);
+	char *text = readpart(dir, "meta.json", NULL);
+	cJSON *m = text ? cJSON_Parse(text) : NULL;
+	const cJSON *stage = cJSON_GetObjectItem(m, "stage"), *key = cJSON_GetObjectItem(m, "grade_key");
+	char hx[33];
+	int match;
+
+	hashhex(c->gradekey, hx);
+	match = cJSON_IsString(stage) && !strcmp(stage->valuestring, "grade") && cJSON_IsString(key) &&
+	        !strcmp(key->valuestring, hx);
+	cJSON_Delete(m);
+	free(text);
+	if (!match) {
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
 static int cmdlog(struct opts *o)
 {
 	struct project pr = {0};
 	struct plan *p;
 	struct cell *c = onecell(o, &pr, &p, "log");
+	const char *replyname = c->sp->suite->grader.type == GRADE_JUDGE ? "judge's reply" : "grader stderr";
 	char *dir = NULL;
 	struct stat st;
 	int rc = 0;
 
+	visible = !o->raw && isatty(1);
 	if (c->need != NEED_RUN) {
 		dir = runpath(pr.store, c->runkey);
 		const struct graderec *g = findgrade(pr.store, c->gradekey, 1);
+		char *failed = g ? NULL : gradefailure(pr.store, c);
 		printf("%s: stored result (%s)\n", c->id, dir);
+		printf("== cell\n");
+		metalines(dir);
+		expected(c);
 		section("prompt", dir, "prompt");
 		section("output", dir, "output");
+		attempts(dir);
 		section("transcript", dir, "transcript");
 		if (c->gradekeys)
 			loggrades(pr.store, c);
 		else if (g) {
 			char *reason = redact(xstrdup(g->reason));
-			printf("== grade\n%.3g%s%s\n", g->score, reason[0] ? "  " : "", reason);
+			printf("== grade\n%.3g%s", g->score, reason[0] ? "  " : "");
+			showtext(reason, strlen(reason), visible);
+			putchar('\n');
 			free(reason);
+		} else if (failed) {
+			printf("== grade: FAILED (not cached: the cell is graded again next run)\n");
+			metalines(failed);
+			char *msg = xasprintf("%s (when grading failed)", replyname);
+			showpart(msg, failed, "grader.log", 0);
+			free(msg);
+			rc = 1;
+		} else {
+			printf("== grade\nnot graded yet: no grade is stored for the current grader and expected answer "
+			       "(evalmake grades it)\n");
 		}
-		else
-			printf("== grade\nnot graded yet (the grader changed)\n");
 		char *glog = g && !c->gradekeys ? gradelog(pr.store, c->gradekey) : NULL;
-		if (glog)
-			printf("== grader stderr\n%s%s", glog, glog[strlen(glog) - 1] == '\n' ? "" : "\n");
+		if (glog) {
+			printf("== %s\n", replyname);
+			showtext(glog, strlen(glog), visible);
+			if (glog[0] && glog[strlen(glog) - 1] != '\n')
+				putchar('\n');
+		}
 		free(glog);
+		free(failed);
 		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
 			printf("== artifacts\n%s/artifacts\n", dir);
 	} else if ((dir = errorpath(pr.store, c->id)) && stat(dir, &st) == 0) {
-		char *mp = pathjoin(dir, "meta.json");
-		char *m = redact(readfile(mp, NULL));
-		free(mp);
 		printf("%s: no result; its last attempt failed (errors are not cached)\n", c->id);
+		printf("== error\n");
+		metalines(dir);
+		expected(c);
 		section("prompt", dir, "prompt");
 		section("output", dir, "output");
+		attempts(dir);
 		section("transcript", dir, "transcript");
-		printf("== attempt\n%s\n", m ? m : "?");
-		free(m);
+		showpart(replyname, dir, "grader.log", 0);
 		rc = 1;
 	} else {
 		printf("%s has not run yet (%s)\n", c->id, c->why);
+		expected(c);
 		rc = 1;
 	}
 	free(dir);
@@ -654,6 +842,8 @@ int main(int argc, char **argv)
 		die("--html is an option of report");
 	if (cmd != 3 && (o.gcall || o.gckeep >= 0))
 		die("--keep and --all are options of gc");
+	if (cmd != 2 && o.raw)
+		die("-r/--raw is an option of log");
 	int rc;
 	switch (cmd) {
 	case 0: rc = cmdbuild(&o, 1); break;
@@ -668,6 +858,8 @@ int main(int argc, char **argv)
 	case 9: rc = cmddeps(&o); break;
 	default: rc = cmdbuild(&o, 0); break;
 	}
+	if (rc == EXIT_INTR) /* 130 within; the signal's own status without */
+		rc = interruptstatus();
 	if (o.json != jsonarg) /* openproject made it absolute */
 		free(o.json);
 	return rc;

@@ -121,7 +121,7 @@ int runcells(struct opts *o, struct project *pr, struct plan *p)
 	struct loop *l = mkloop();
 	struct runopts ro = {
 		.jobs = o->jobs ? o->jobs : pr->ef->jobs ? pr->ef->jobs : 4,
-		.keepgoing = o->keepgoing,
+		.keepgoing = o->keepgoing || pr->ef->keepgoing,
 		.verbose = o->verbose,
 		.silent = o->silent,
 		.progress = isatty(2),

@@ -26,6 +26,7 @@ struct opts {
 	int jsonl;                /* watch --jsonl */
 	double gckeep;            /* gc --keep DAYS; < 0 when not given */
 	int gcall;                /* gc --all */
+	int raw;                  /* log -r/--raw: agent output as it is */
 	char **args;
 	int nargs;
 };

@@ -192,6 +192,11 @@ int loopinterrupted(struct loop *l)
 	return l->interrupted;
 }
 
+int interruptstatus(void)
+{
+	return gotint ? 128 + gotint : EXIT_INTR;
+}
+
 void freeloop(struct loop *l)
 {
 	if (!l)

@@ -23,6 +23,9 @@ void loopchild(struct loop *l, void (*fn)(void *), void *arg);
 void loopstep(struct loop *l, double maxwait);
 /* SIGINT, SIGTERM or SIGHUP once received, else 0 */
 int loopinterrupted(struct loop *l);
+/* the exit status of a run the loop saw interrupted: 128 + the signal
+ * (130 SIGINT, 143 SIGTERM, 129 SIGHUP), as shells report a death by it */
+int interruptstatus(void);
 void freeloop(struct loop *l);
 
 #endif

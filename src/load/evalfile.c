@@ -716,7 +716,7 @@ static void freemerged(struct ctx *c)
 	c->nmerged = c->mergedcap = 0;
 }
 
-static const char *const topkeys[] = {"cache", "jobs", "defaults", "suites", NULL};
+static const char *const topkeys[] = {"cache", "jobs", "keep_going", "defaults", "suites", NULL};
 static const char *const suitekeys[] = {"tasks", "prompt", "iterations", "timeout", "agent", "grader", "graders", "threshold",
                                         "fields", "expected_pattern", "shuffle_choices", NULL};
 static const char *const fieldkeys[] = {"id", "input", "expected", "choices", "columns", NULL};
@@ -934,8 +934,12 @@ static void loadagent(struct ctx *c, const struct ynode *n, const char *where, s
 			free(kv);
 		}
 	}
+	/* retries: a failed attempt (an exit status, a timeout) runs again;
+	 * like a model agent's, not part of the run key (canonconfig) */
+	snprintf(w, sizeof(w), "%s.retries", where);
+	a->retries = (v = get(n, "retries")) ? integer(c, v, w, 0, 100) : 0;
 	for (const char *const *k = (const char *const[]){"model", "base_url", "api_key_env", "system", "params",
-	                                                   "max_connections", "retries", NULL}; *k; k++)
+	                                                   "max_connections", NULL}; *k; k++)
 		if ((v = get(n, *k)))
 			fail(c, v, "%s: '%s' needs 'provider' (a model API), not 'command'", where, *k);
 }
@@ -1265,6 +1269,8 @@ static void load(struct ctx *c, struct evalfile *ef, struct ynode *root)
 	c->cache = ef->cache;
 	if ((v = get(root, "jobs")))
 		ef->jobs = integer(c, v, "jobs", 1, 10000);
+	if ((v = get(root, "keep_going")))
+		ef->keepgoing = boolean(c, v, "keep_going");
 	defaults = get(root, "defaults");
 	if (defaults) {
 		needmap(c, defaults, "defaults");

@@ -47,7 +47,9 @@ struct agent {
 	char *provider, *model, *base_url, *api_key_env;
 	char *system;           /* a file's path, or text when no such file */
 	char *params;           /* canonical JSON object or NULL */
-	int max_connections, retries;
+	int max_connections;
+	int retries;            /* HTTP: per call (default 5); command: attempts
+	                           after a failed one (default 0) */
 	char *canon;            /* the agent section in canonical JSON: part of the run key */
 	struct sandbox sandbox; /* command agents; its key is in canon */
 };
@@ -122,6 +124,7 @@ struct evalfile {
 	char *dir;              /* its directory */
 	char *cache;            /* cache folder */
 	int jobs;
+	int keepgoing;          /* keep_going: as -k */
 	struct suite *suites;
 	size_t nsuites;
 };

@@ -1,12 +1,15 @@
 /* ci: check's outputs for CI systems.
  *
- * JUnit XML (--junit): a <testsuite> per suite and a <testcase> per task;
- * a task whose score is below 1 has a <failure> with expected vs got for
- * each failing iteration and the grader's reason; a task with an errored
- * cell has an <error> with the cells' messages; a task with nothing scored
- * is <skipped>. Gates are <properties> of their suite, so the failures are
- * exactly the failing tasks. Read by GitHub (test reporters), GitLab
- * (artifacts:reports:junit) and Jenkins (junit step).
+ * JUnit XML (--junit): as red or green as check's exit status. A
+ * <testsuite> per suite holding a <testcase> per gate ("gate: threshold
+ * 0.8", failing with check's line, which names the failing tasks) and one
+ * per task. A task scoring below 1 has a <failure> (expected vs got for
+ * each failing iteration, the grader's reason) only when a gate of its
+ * suite failed; under gates that hold it passes, the same details in
+ * <system-out>. A task with an errored cell has an <error> (errors fail
+ * check too); one with nothing scored is <skipped>. Valid against Jenkins'
+ * junit-10.xsd (tests/junit-10.xsd); read by GitHub (test reporters),
+ * GitLab (artifacts:reports:junit) and Jenkins (junit step).
  *
  * Markdown (--markdown, $GITHUB_STEP_SUMMARY): the verdict, a table of the
  * suites with their gates and, against a baseline, deltas and the tasks

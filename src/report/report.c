@@ -1,6 +1,7 @@
 /* report: tallies, the terminal table and the JSON report. */
 #define _GNU_SOURCE
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,25 @@ void freesummary(struct plan *p, struct suitesum *s)
 	free(s);
 }
 
+/* a copy of s with control characters shown as ^X (ESC as ^[), so an
+ * agent's ANSI escapes cannot recolour or rewrite the table; newlines and
+ * tabs stay */
+static char *visiblectl(const char *s)
+{
+	struct buf b = {0};
+
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if ((ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7f) {
+			bufaddc(&b, '^');
+			bufaddc(&b, ch == 0x7f ? '?' : ch + '@');
+		} else {
+			bufaddc(&b, ch);
+		}
+	}
+	return b.s ? bufdetach(&b) : xstrdup("");
+}
+
 char *gotline(struct plan *p, const struct cell *c)
 {
 	char *dir = runpath(p->store, c->runkey);
@@ -139,7 +159,8 @@ char *gotline(struct plan *p, const struct cell *c)
 		return xstrdup("?");
 	char *clean = cleantext(out);
 	free(out);
-	out = clean;
+	out = visiblectl(clean);
+	free(clean);
 	char *t = trim(out);
 	size_t n = strcspn(t, "\n");
 	if (n > 60)
@@ -153,6 +174,77 @@ char *gotline(struct plan *p, const struct cell *c)
 static const char *col(const struct reportopts *o, const char *c)
 {
 	return o->color ? c : "";
+}
+
+int suitepartial(const struct suitesum *s)
+{
+	return s->errors + s->pending > 0;
+}
+
+/* "partial" at the end of a suite's row whose score covers only part of
+ * its cells: a score from 1 task of 10 must not read as the suite's */
+static void printpartial(FILE *f, const struct suitesum *s, const struct reportopts *o)
+{
+	if (!suitepartial(s))
+		return;
+	fprintf(f, "  %spartial%s: %zu of %zu cells scored", col(o, "\033[33m"), col(o, "\033[0m"),
+	        s->cells - s->errors - s->pending, s->cells);
+}
+
+struct cause {
+	const char *msg;          /* the error's first line (the cell's) */
+	size_t n;
+	const struct cell *first; /* the first cell with it, for `log` */
+};
+
+static int bycount(const void *a, const void *b)
+{
+	const struct cause *x = a, *y = b;
+
+	return x->n < y->n ? 1 : x->n > y->n ? -1 : 0;
+}
+
+void printerrors(FILE *f, struct plan *p, const struct reportopts *o)
+{
+	struct cause *v = NULL;
+	size_t n = 0, cap = 0, shown;
+	struct htab *seen = NULL;
+
+	for (size_t i = 0; i < p->ncells; i++) {
+		const struct cell *c = &p->cells[i];
+		if (c->status != CELL_ERROR)
+			continue;
+		const char *msg = c->error ? c->error : "unknown error";
+		size_t len = strcspn(msg, "\n");
+		if (!seen)
+			seen = mkhtab(16);
+		void **slot = htabslot(seen, msg, len, 1);
+		if (*slot) {
+			v[(uintptr_t)*slot - 1].n++;
+			continue;
+		}
+		xgrow(&v, &cap, n + 1, sizeof(*v));
+		v[n] = (struct cause){msg, 1, c};
+		*slot = (void *)(uintptr_t)++n;
+	}
+	if (!n)
+		return;
+	qsort(v, n, sizeof(*v), bycount); /* ties: plan order is not kept, which is fine */
+	shown = o->verbose || n <= 10 ? n : 10;
+	fprintf(f, "%serrors%s (not scored; errors are not cached and run again next time):\n", col(o, "\033[31m"),
+	        col(o, "\033[0m"));
+	for (size_t i = 0; i < shown; i++) {
+		char *one = xstrndup(v[i].msg, strcspn(v[i].msg, "\n"));
+		char *clean = cleantext(one), *vis = visiblectl(clean);
+		fprintf(f, "  %zu cell%s: %s (see evalmake log %s)\n", v[i].n, v[i].n == 1 ? "" : "s", vis, v[i].first->id);
+		free(vis);
+		free(clean);
+		free(one);
+	}
+	if (shown < n)
+		fprintf(f, "  ... and %zu more causes (-v shows all)\n", n - shown);
+	htabfree(seen, NULL);
+	free(v);
 }
 
 void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct reportopts *o)
@@ -196,6 +288,7 @@ void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct repo
 			else
 				fprintf(f, "  %s %.3f", suitegrader(s->sp->suite, g)->name, s->gscore[g]);
 		}
+		printpartial(f, s, o);
 		fputc('\n', f);
 	}
 	/* failing tasks: expected vs got, the first failing iteration's output */
@@ -235,6 +328,7 @@ void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct repo
 			        failing - shown == 1 ? "" : "s", s->sp->suite->name);
 		free(seen);
 	}
+	printerrors(f, p, o);
 }
 
 static const char *statusname(enum cellstatus st)
@@ -300,6 +394,8 @@ char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 		cJSON_AddNumberToObject(so, "ran", (double)s->ran);
 		cJSON_AddNumberToObject(so, "cached", (double)s->cached);
 		cJSON_AddNumberToObject(so, "errors", (double)s->errors);
+		if (suitepartial(s))
+			cJSON_AddBoolToObject(so, "partial", 1);
 		cJSON *tasks = cJSON_AddArrayToObject(so, "tasks");
 		cJSON **tobj = xcalloc(sp->tasks.n + 1, sizeof(*tobj));
 		for (size_t j = 0; j < p->ncells; j++) {

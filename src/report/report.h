@@ -37,6 +37,14 @@ struct reportopts {
 
 /* the score table, then a line per failing task (expected vs got) */
 void printtable(FILE *f, struct plan *p, struct suitesum *s, const struct reportopts *o);
+/* is the suite's score from part of its cells (some errored or are
+ * pending)? The table says "partial" beside it, the JSON report's suite
+ * has "partial": true */
+int suitepartial(const struct suitesum *s);
+/* after the table: the errored cells grouped by cause (the error's first
+ * line), most frequent first, each naming a cell to `evalmake log`;
+ * nothing when no cell errored */
+void printerrors(FILE *f, struct plan *p, const struct reportopts *o);
 /* the JSON report of PRODUCT.md as one line; trigger (NULL-terminated) adds
  * "trigger" for watch mode */
 char *jsonreport(struct plan *p, struct suitesum *s, char *const *trigger);

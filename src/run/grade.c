@@ -502,9 +502,10 @@ static void ongraded(void *arg, struct procresult *r)
 		free(last);
 	} else {
 		parsegrade(r->out, &score, &reason, &err);
-		if (r->errlen)
-			log = xstrndup(r->err, r->errlen);
 	}
+	/* kept with the grade, and with a failure too: it is what debugs one */
+	if (r->errlen && !r->killed)
+		log = xstrndup(r->err, r->errlen);
 	freeprocresult(r);
 	for (char **e = pg->env; *e; e++)
 		free(*e);
@@ -622,14 +623,18 @@ static void onjudged(void *arg, struct modelresult *r)
 {
 	struct judging *jg = arg;
 	double score = 0;
-	char *err = NULL, *reason = NULL;
+	char *err = NULL, *reason = NULL, *reply = NULL;
 
 	if (r->error)
 		err = xasprintf("judge: %s", r->error);
 	else if (parsejudge(jg->g, r->text, &score, &err) == 0)
 		reason = xstrndup(r->text, strlen(r->text) > 2000 ? 2000 : strlen(r->text));
+	/* the judge's whole reply is kept as the grade's log (and a failed
+	 * grade's), so a score or a parse failure can be checked against it */
+	if (r->text && r->text[0])
+		reply = xstrdup(r->text);
 	freemodelresult(r);
-	jg->done(jg->arg, score, reason, NULL, err);
+	jg->done(jg->arg, score, reason, reply, err);
 	free(jg);
 }
 

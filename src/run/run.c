@@ -73,6 +73,11 @@ struct job {
 	int checkend;       /* are they checked again when it ends? */
 	int locked;         /* holds the store's run lock of key */
 	double wait;        /* waiting for another's run lock: the next delay */
+	/* command agents: what spawns the agent again for a retry */
+	struct procspec spec;
+	char *stdinpath;
+	char **wrap;        /* a sandboxed agent's bwrap command line */
+	int attempt;        /* 1 for the first */
 };
 
 static void push(struct queue *q, struct cell *c, int front)
@@ -105,7 +110,8 @@ static void pop(struct queue *q)
 
 static void progress(struct sched *s)
 {
-	if (!s->o->progress || s->o->silent)
+	/* nothing to run (all cached): no [0/0] left on the line */
+	if (!s->o->progress || s->o->silent || !s->total)
 		return;
 	fprintf(stderr, "\r\033[K[%zu/%zu]", s->done, s->total);
 	fflush(stderr);
@@ -146,6 +152,43 @@ static void fail(struct sched *s, struct cell *c, char *msg)
 	celldone(s, c);
 }
 
+static int putfile(const char *dir, const char *name, const char *data, size_t len);
+
+/* A grading failure is the cell's last error, like a failed run: kept
+ * for `log` (meta.json with "stage": "grade" and the grade key it was
+ * for, and what the grader printed or the judge replied as grader.log),
+ * so the grader can be debugged. Best effort: the error is reported
+ * either way. */
+static void keepgradeerror(struct sched *s, struct cell *c, size_t gi, const char *err, const char *log)
+{
+	char *tmp = newentry(s->p->store, 0), hx[33];
+	cJSON *m = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(m, "cell", c->id);
+	cJSON_AddStringToObject(m, "stage", "grade");
+	hashhex(c->runkey, hx);
+	cJSON_AddStringToObject(m, "run_key", hx);
+	hashhex(gradekeyof(c, gi), hx);
+	cJSON_AddStringToObject(m, "grade_key", hx);
+	if (c->sp->suite->ngraders > 1)
+		cJSON_AddStringToObject(m, "grader", suitegrader(c->sp->suite, gi)->name);
+	cJSON_AddNumberToObject(m, "finished", (double)time(NULL));
+	cJSON_AddStringToObject(m, "error", err);
+	cJSON_AddNumberToObject(m, "iteration", c->iteration);
+	char *text = cJSON_Print(m);
+	cJSON_Delete(m);
+	int r = putfile(tmp, "meta.json", text, strlen(text));
+	if (r == 0 && log)
+		r = putfile(tmp, "grader.log", log, strlen(log));
+	free(text);
+	if (r == 0)
+		keeperror(s->p->store, c->id, tmp);
+	else
+		rmtree(tmp);
+	free(tmp);
+}
+
+
 static void startgrade(struct sched *s, struct cell *c, const char *out);
 
 /* a grader failed: with several, the message names it */
@@ -173,6 +216,8 @@ static void graded(struct sched *s, struct cell *c, size_t gi, double score, cha
 	reason = redact(reason); /* a grader script sees the environment */
 	if (err) {
 		free(reason);
+		err = redact(err);
+		keepgradeerror(s, c, gi, err, log);
 		gradefail(s, c, gi, err);
 		return;
 	}
@@ -193,7 +238,6 @@ static void graded(struct sched *s, struct cell *c, size_t gi, double score, cha
 }
 
 static void freejob(struct job *j);
-static int putfile(const char *dir, const char *name, const char *data, size_t len);
 
 static void ongrade(void *arg, double score, char *reason, char *log, char *err)
 {
@@ -371,6 +415,8 @@ static void freejob(struct job *j)
 	free(j->tmp);
 	free(j->prompt);
 	free(j->trace);
+	free(j->stdinpath);
+	freeargv(j->wrap);
 	free(j);
 }
 
@@ -384,7 +430,8 @@ struct outcome {
 	/* model APIs */
 	const char *request, *response, *model;
 	long intokens, outtokens;
-	int attempts;
+	int attempts;                /* calls or processes started */
+	int modelcall;
 };
 
 static char *meta(const struct cell *c, const struct outcome *o)
@@ -406,13 +453,13 @@ static char *meta(const struct cell *c, const struct outcome *o)
 	cJSON_AddBoolToObject(m, "transcript_cut", o->transcut);
 	if (o->error)
 		cJSON_AddStringToObject(m, "error", o->error);
-	if (o->attempts) {
+	cJSON_AddNumberToObject(m, "attempts", o->attempts > 0 ? o->attempts : 1);
+	if (o->modelcall) {
 		if (o->model)
 			cJSON_AddStringToObject(m, "model", o->model);
 		cJSON *u = cJSON_AddObjectToObject(m, "usage");
 		cJSON_AddNumberToObject(u, "input_tokens", (double)o->intokens);
 		cJSON_AddNumberToObject(u, "output_tokens", (double)o->outtokens);
-		cJSON_AddNumberToObject(m, "attempts", o->attempts);
 	}
 	static const char *const names[NPARTS] = {"agent", "prompt", "task", "deps", "env"};
 	cJSON *parts = cJSON_AddObjectToObject(m, "inputs");
@@ -602,6 +649,81 @@ static char *capture(struct procresult *r)
 	                 "there", (size_t)(nul - r->out), r->outlen);
 }
 
+static void onagent(void *arg, struct procresult *r);
+
+/* a command agent's retry is due: spawn it again, unless the cell was
+ * cancelled or the run is stopping meanwhile */
+static void onretry(void *arg)
+{
+	struct job *j = arg;
+	struct sched *s = j->s;
+	struct cell *c = j->c;
+	char *err = NULL;
+
+	s->active--;
+	if (c->job != j || !hasheq(c->runkey, j->key) || s->aborting || loopinterrupted(s->l)) {
+		if (c->job == j) {
+			c->job = NULL;
+			c->queued = 0; /* stays pending, like a cell not started */
+		}
+		rmtree(j->tmp);
+		freejob(j);
+		return;
+	}
+	j->attempt++;
+	j->spec.trace = j->trace;
+	if (!(j->proc = spawnproc(s->l, &j->spec, onagent, j, &err))) {
+		rmtree(j->tmp);
+		freejob(j);
+		fail(s, c, err);
+		return;
+	}
+	s->active++;
+	s->activecmd++;
+}
+
+/* A command agent that failed (an exit status, a timeout) with retries
+ * left: keep this attempt's transcript beside the entry as
+ * transcript.N, empty its artifacts, and start it again after a backoff
+ * (0.25 s, doubling, at most 4 s: short enough that Ctrl-C is not kept
+ * waiting). 1 when a retry is scheduled. */
+static int retryagent(struct job *j, const struct procresult *r, const char *why)
+{
+	struct sched *s = j->s;
+	struct cell *c = j->c;
+	int retries = c->sp->suite->agent.retries;
+
+	if (!j->tmp || j->attempt > retries || c->job != j || !hasheq(c->runkey, j->key) || s->aborting ||
+	    loopinterrupted(s->l))
+		return 0;
+	char name[32], *arts = pathjoin(j->tmp, "artifacts");
+	snprintf(name, sizeof(name), "transcript.%d", j->attempt);
+	struct buf b = {0};
+	bufaddf(&b, "attempt %d of %d failed: %s\n", j->attempt, retries + 1, why);
+	bufadd(&b, r->err, r->errlen);
+	int ok = putfile(j->tmp, name, b.s ? b.s : "", b.len) == 0;
+	buffree(&b);
+	if (ok) {
+		rmtree(arts);
+		ok = mkdir(arts, 0755) == 0;
+	}
+	free(arts);
+	if (!ok)
+		return 0;
+	if (s->o->verbose && !s->o->silent) {
+		if (s->o->progress)
+			fputs("\r\033[K", stderr);
+		fprintf(stderr, "%s: attempt %d failed (%s): trying again\n", c->id, j->attempt, why);
+	}
+	j->proc = NULL; /* it has ended: nothing to kill on a cancel */
+	double wait = 0.25;
+	for (int i = 1; i < j->attempt && wait < 4; i++)
+		wait *= 2;
+	looptimer(s->l, now() + (wait > 4 ? 4 : wait), onretry, j);
+	s->active++;
+	return 1;
+}
+
 static void onagent(void *arg, struct procresult *r)
 {
 	struct job *j = arg;
@@ -631,6 +753,11 @@ static void onagent(void *arg, struct procresult *r)
 		                            : xasprintf("exit status %d%s%s", r->exitcode, *last ? ": " : "", last);
 		free(last);
 	}
+	if (o.error && !bad && retryagent(j, r, o.error)) {
+		free(o.error);
+		freeprocresult(r);
+		return;
+	}
 	if (!o.error)
 		o.error = bad;
 	else
@@ -643,6 +770,7 @@ static void onagent(void *arg, struct procresult *r)
 	o.exitcode = r->exitcode;
 	o.outcut = r->outcut;
 	o.transcut = r->errcut;
+	o.attempts = j->attempt;
 	finishagent(j, &o);
 	freeprocresult(r);
 }
@@ -673,6 +801,7 @@ static void onmodel(void *arg, struct modelresult *r)
 	o.intokens = r->intokens;
 	o.outtokens = r->outtokens;
 	o.attempts = r->attempts;
+	o.modelcall = 1;
 	finishagent(j, &o);
 	freemodelresult(r);
 }
@@ -770,33 +899,32 @@ static void startagent(struct sched *s, struct cell *c, int locked)
 	free(taskpath);
 	j->env[k++] = xasprintf("EVAL_TASK_JSON=%s/task.json", j->tmp);
 	j->env[k++] = xasprintf("EVAL_OUT_DIR=%s/artifacts", j->tmp);
-	char *stdinpath = pathjoin(j->tmp, "prompt");
+	j->stdinpath = pathjoin(j->tmp, "prompt");
 	const struct sandbox *sb = &c->sp->suite->agent.sandbox;
 	/* a sandboxed agent runs untraced: the tracer would trace bwrap, and
 	 * `deps` refuses it (see main.c) */
 	if (s->o->trace && !sb->on)
 		j->trace = xasprintf("%s.trace", j->tmp); /* swept with tmp/ */
-	char **wrap = NULL;
 	if (sb->on) {
-		/* it reads its task.json, writes EVAL_OUT_DIR and its task's copy */
+		/* it reads its task.json, writes EVAL_OUT_DIR and its task's copy;
+		 * kept with the job: a retry spawns the same command again */
 		char *art = pathjoin(j->tmp, "artifacts");
 		const char *ro[] = {j->tmp, NULL}, *rw[] = {art, j->snap, NULL};
-		wrap = sandboxargv(sb, ro, rw);
+		j->wrap = sandboxargv(sb, ro, rw);
 		free(art);
 	}
-	struct procspec spec = {
+	j->spec = (struct procspec){
 		.command = c->sp->suite->agent.command,
 		.env = j->env,
-		.stdinpath = stdinpath,
+		.stdinpath = j->stdinpath,
 		.timeout = c->sp->suite->timeout,
 		.outcap = OUTPUT_CAP,
 		.errcap = TRANSCRIPT_CAP,
 		.trace = j->trace,
-		.wrap = wrap,
+		.wrap = j->wrap,
 	};
-	j->proc = spawnproc(s->l, &spec, onagent, j, &err);
-	freeargv(wrap);
-	free(stdinpath);
+	j->attempt = 1;
+	j->proc = spawnproc(s->l, &j->spec, onagent, j, &err);
 	if (!j->proc) {
 		rmtree(j->tmp);
 		freejob(j);

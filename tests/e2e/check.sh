@@ -46,13 +46,14 @@ EOF
 	chmod +x worse.sh
 }
 
-# the names of the JUnit testcases of file $1 with a <failure> (or $2)
+# the names of the JUnit task testcases of file $1 with a <failure> (or
+# $2); the gates' testcases ("gate: ...") are left out
 junit_cases() {
 	python3 - "$1" "${2:-failure}" <<'EOF'
 import sys, xml.dom.minidom
 doc = xml.dom.minidom.parse(sys.argv[1])
 for tc in doc.getElementsByTagName("testcase"):
-    if tc.getElementsByTagName(sys.argv[2]):
+    if tc.getElementsByTagName(sys.argv[2]) and not tc.getAttribute("name").startswith("gate: "):
         print(tc.getAttribute("classname") + "/" + tc.getAttribute("name"))
 EOF
 }
@@ -149,9 +150,8 @@ em check -k --junit junit.xml
 assert_rc 1
 grep -q "^FAIL  calc  2 cells errored: calc/t2#1 calc/t2#2" "$T/out" || fail "no line naming the errored cells"
 check "errored tasks" same_lines "$(junit_cases junit.xml error)" "calc/t2"
-check "failing tasks" same_lines "$(junit_cases junit.xml failure)" "calc/t3
-quiz/q2
-quiz/q3"
+# only calc's gate (errors) failed: quiz's tasks below 1 are not failures
+check "failing tasks" same_lines "$(junit_cases junit.xml failure)" "calc/t3"
 grep -q "agent failed on purpose\|exit" junit.xml || fail "the <error> does not carry the cell's message"
 
 # ---------------------------------------------------------------------------
@@ -162,8 +162,8 @@ mkproject
 em check --junit out/junit.xml
 assert_rc 1 # the folder out/ does not exist: the report cannot be written
 mkdir out
-em check --junit out/junit.xml
-assert_rc 0
+em check --min-score 0.9 --junit out/junit.xml
+assert_rc 1
 check "junit.xml parses" python3 -c 'import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])' out/junit.xml
 check "failing tasks" same_lines "$(junit_cases out/junit.xml)" "calc/t3
 quiz/q2
@@ -173,8 +173,8 @@ import sys, xml.dom.minidom
 d = xml.dom.minidom.parse(sys.argv[1])
 suites = {s.getAttribute("name"): s for s in d.getElementsByTagName("testsuite")}
 assert set(suites) == {"calc", "quiz"}, suites
-assert suites["calc"].getAttribute("tests") == "3" and suites["calc"].getAttribute("failures") == "1"
-assert suites["quiz"].getAttribute("failures") == "2"
+assert suites["calc"].getAttribute("tests") == "4" and suites["calc"].getAttribute("failures") == "2"
+assert suites["quiz"].getAttribute("failures") == "3"
 f = [tc for tc in d.getElementsByTagName("testcase") if tc.getAttribute("name") == "t3"][0]
 msg = f.getElementsByTagName("failure")[0].getAttribute("message")
 assert 'expected "THREE"' in msg and 'got "three"' in msg, msg
@@ -186,8 +186,8 @@ mkdir -p tasks/calc/t4
 printf 'a <b> & "c" ]]> \001\033 \377\376 \342\202 </failure>\n' >tasks/calc/t4/input.txt
 printf 'nope\n' >tasks/calc/t4/expected.txt
 echo '{"id": "q&<4>", "input": "x </testcase> \u0007 y", "expected": "z"}' >>tasks/quiz.jsonl
-em check --junit junit.xml
-assert_rc 0
+em check --min-score 0.9 --junit junit.xml
+assert_rc 1
 check "junit.xml parses" python3 -c 'import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])' junit.xml
 check "failing tasks" same_lines "$(junit_cases junit.xml)" "calc/t3
 calc/t4
@@ -340,8 +340,8 @@ echo '{"id": "q 4", "input": "delta", "expected": "delta"}' >>tasks/quiz.jsonl #
 em
 em lock
 rm -rf cache calls
-em check --locked --junit j.xml
-assert_rc 0
+em check --locked --min-score 0.9 --junit j.xml
+assert_rc 1
 assert_calls 0
 check "failing tasks from the lock" same_lines "$(junit_cases j.xml)" "calc/t3
 quiz/q2

@@ -211,13 +211,13 @@ start_sleepers
 	bg_wait 10
 } 2>/dev/null # no "Killed" notice from bash
 
-try "SIGHUP: handled like SIGTERM: agents killed, exit 130, nothing stored"
+try "SIGHUP: handled like SIGTERM: agents killed, exit 129 (128 + SIGHUP), nothing stored"
 mkkillproject
 start_sleepers
 kill -HUP "$bgpid"
 none_alive_after_1s "SIGHUP"
 bg_wait 10
-assert_rc 130
+assert_rc 129
 check "no run entry stored" [ "$(nruns)" = 0 ]
 check "cache/tmp is empty" [ -z "$(ls -A cache/tmp 2>/dev/null)" ]
 
@@ -250,13 +250,13 @@ kill -HUP "$bgpid"
 bg_wait 30
 assert_rc 0
 
-try "SIGTERM: agents killed, exit 130"
+try "SIGTERM: agents killed, exit 143 (128 + SIGTERM)"
 mkkillproject
 start_sleepers
 kill -TERM "$bgpid"
 none_alive_after_1s "SIGTERM"
 bg_wait 10
-assert_rc 130
+assert_rc 143
 
 try "kill -9 of evalmake: a command grader's processes die with it"
 mkkillproject grader
@@ -282,7 +282,7 @@ start_sleepers watch
 kill -HUP "$bgpid"
 none_alive_after_1s "SIGHUP to watch"
 bg_wait 10
-assert_rc 130
+assert_rc 129
 
 try "exit statuses pass through the supervisor: exit 7, and a signal"
 mkdir -p tasks/t1 tasks/t2
