@@ -29,7 +29,7 @@ static const char pagehead[] =
 	"<head>\n"
 	"<meta charset=\"utf-8\">\n"
 	"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-	"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n"
+	"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; connect-src 'self'\">\n"
 	"<title>evalmake report</title>\n"
 	"<style>\n"
 	":root { --fg: #1d2330; --muted: #687086; --bg: #f6f7f9; --card: #fff; --line: #dde1e8; --accent: #2f6fde; }\n"
