@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -123,6 +124,7 @@ static const char *reason(int status)
 	switch (status) {
 	case 200: return "OK";
 	case 400: return "Bad Request";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 431: return "Request Header Fields Too Large";
@@ -190,6 +192,27 @@ static void headtimeout(void *arg)
 		dropconn(c);
 }
 
+/* may a page of this Host see a loopback server? Only a page of this
+ * machine: a site that points its own name at 127.0.0.1 (DNS rebinding)
+ * must not read the transcripts through the browser */
+static int hostok(const char *head)
+{
+	const char *h = head;
+
+	while ((h = strchr(h, '\n'))) {
+		h++;
+		if (strncasecmp(h, "Host:", 5))
+			continue;
+		h += 5;
+		h += strspn(h, " \t");
+		size_t n = strcspn(h, ":\r\n");
+		if (*h == '[')
+			return !strncmp(h, "[::1]", 5);
+		return (n == 9 && !strncasecmp(h, "localhost", 9)) || !strncmp(h, "127.", 4);
+	}
+	return 0; /* HTTP/1.1 requires it */
+}
+
 /* the request head is complete: parse its first line and answer */
 static void request(struct conn *c)
 {
@@ -202,6 +225,10 @@ static void request(struct conn *c)
 		return;
 	}
 	*sp1 = *sp2 = '\0';
+	if (c->s->loopback && !hostok(sp2 + 1)) {
+		servereply(c, 403, "text/plain", "this server answers pages of this machine only\n", 47);
+		return;
+	}
 	if (strcmp(c->head, "GET")) {
 		servereply(c, 405, "text/plain", "only GET\n", 9);
 		return;

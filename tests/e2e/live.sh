@@ -126,6 +126,7 @@ assert_json "$T/cell" .transcript '"agent: working on t1\n"'
 assert_json "$T/cell" .output '"one\n"'
 checks "an unknown cell is 404" '[ "$(curl -s -o /dev/null -w "%{http_code}" "${URL}cell?id=calc/nope%231")" = 404 ]'
 checks "an unknown path is 404" '[ "$(curl -s -o /dev/null -w "%{http_code}" "${URL}etc/passwd")" = 404 ]'
+checks "a page of another site (DNS rebinding) is refused" '[ "$(curl -s -o /dev/null -w "%{http_code}" -H "Host: evil.example:${URL##*:}" "$URL")" = 403 ]'
 checks "POST is refused" '[ "$(curl -s -o /dev/null -w "%{http_code}" -d x "$URL")" = 405 ]'
 stoplive
 
