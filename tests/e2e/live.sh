@@ -182,20 +182,33 @@ stoplive
 
 try "--serve refuses a host name that is not this machine (a numeric address is taken as given)"
 mkproject 3
-# a name this machine resolves to a non-loopback address, if any
-name=""
-for cand in "$(hostname -f 2>/dev/null)" "$(hostname 2>/dev/null)" ip6-allnodes; do
-	[ -n "$cand" ] || continue
-	a=$(getent ahosts "$cand" 2>/dev/null | awk 'NR == 1 { print $1 }')
-	case $a in "" | 127.* | ::1) ;; *) name=$cand; break ;; esac
-done
-if [ -n "$name" ]; then
-	em watch --serve "$name:0"
+# a name that resolves to a non-loopback address: one of our own in a
+# private /etc/hosts (a mount namespace, where we may make one), else one
+# this machine resolves so, if any
+printf '127.0.0.1 localhost\n192.0.2.7 farhost\n' >"$T/hosts"
+if unshare -m sh -c 'mount --bind "$1" /etc/hosts && getent hosts farhost' sh "$T/hosts" >/dev/null 2>&1; then
+	last="evalmake watch --serve farhost:0 (with farhost at 192.0.2.7)"
+	timeout -k 5 60 unshare -m sh -c 'mount --bind "$1" /etc/hosts && shift && exec "$@"' sh "$T/hosts" \
+		"$E" watch --serve farhost:0 >"$T/out" 2>"$T/err"
+	rc=$?
 	assert_rc 2
-	checks "it says why" 'grep -q "is not a loopback address" "$T/err"'
+	checks "it says why" 'grep -q "farhost is not a loopback address" "$T/err"'
 	assert_calls 0
 else
-	echo "  (no host name resolves to a non-loopback address here: 'localhost' checked instead)"
+	name=""
+	for cand in "$(hostname -f 2>/dev/null)" "$(hostname 2>/dev/null)"; do
+		[ -n "$cand" ] || continue
+		a=$(getent ahosts "$cand" 2>/dev/null | awk 'NR == 1 { print $1 }')
+		case $a in "" | 127.* | ::1) ;; *) name=$cand; break ;; esac
+	done
+	if [ -n "$name" ]; then
+		em watch --serve "$name:0"
+		assert_rc 2
+		checks "it says why" 'grep -q "is not a loopback address" "$T/err"'
+		assert_calls 0
+	else
+		echo "  (no name resolves to a non-loopback address here, and no private /etc/hosts: skipped)"
+	fi
 fi
 startlive localhost:0
 checks "localhost is served" 'curl -sf -o /dev/null "$URL"'
