@@ -51,6 +51,8 @@ static const char usage[] =
 	"       evalmake gc [-n] [--keep DAYS | --all]  drop cache entries no cell or lock refers to,\n"
 	"                                              unused for DAYS (default 30); -n: only list them\n"
 	"       evalmake watch [--jsonl] [TARGET...]   run, then rerun affected cells on every save\n"
+	"       evalmake watch --serve [ADDR:PORT]     ... and serve a live report page (default\n"
+	"                                              127.0.0.1, a free port; the URL goes to stderr)\n"
 	"       evalmake check [TARGET...]             CI gate: run, then require every suite's threshold\n"
 	"       evalmake diff OLD.json [NEW.json]      per-suite deltas and the tasks that flipped\n"
 	"                                              (NEW: the current cached state)\n"
@@ -111,7 +113,7 @@ static void parseopts(int argc, char **argv, struct opts *o)
 {
 	enum { OPT_ITER = 256, OPT_SAMPLE, OPT_JSON, OPT_VERSION, OPT_JSONL,
 	       OPT_MINSCORE, OPT_BASELINE, OPT_MAXDROP, OPT_JUNIT, OPT_MARKDOWN, OPT_LOCKED, OPT_HTML,
-	       OPT_KEEP, OPT_ALL };
+	       OPT_KEEP, OPT_ALL, OPT_SERVE };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -128,6 +130,7 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		{"html", required_argument, NULL, OPT_HTML},
 		{"keep", required_argument, NULL, OPT_KEEP},
 		{"all", no_argument, NULL, OPT_ALL},
+		{"serve", optional_argument, NULL, OPT_SERVE},
 		{"file", required_argument, NULL, 'f'},
 		{"jobs", required_argument, NULL, 'j'},
 		{"keep-going", no_argument, NULL, 'k'},
@@ -177,6 +180,15 @@ static void parseopts(int argc, char **argv, struct opts *o)
 			break;
 		}
 		case OPT_ALL: o->gcall = 1; break;
+		case OPT_SERVE:
+			/* --serve=SPEC, or --serve SPEC when the next word is a port or
+			 * an address with one (a target holds no ':', or is a suite) */
+			o->serve = optarg ? optarg : "";
+			if (!optarg && optind < argc && argv[optind][0]
+			    && (strspn(argv[optind], "0123456789") == strlen(argv[optind]) || argv[optind][0] == '['
+			        || (strchr(argv[optind], ':') && !strchr(argv[optind], '/'))))
+				o->serve = argv[optind++];
+			break;
 		case ':':
 			fprintf(stderr, "evalmake: option '%s' needs a value\n%s", argv[optind - 1], usage);
 			exit(EXIT_USAGE);
@@ -801,6 +813,8 @@ static int cmdwatch(struct opts *o)
 		.evalfile = base,
 		.display = display,
 		.jsonl = o->jsonl,
+		.serve = o->serve,
+		.cache = pr.cache,
 	};
 	int rc = watchrun(&pr.ef, pr.st, pr.store, &wo);
 	free(base);
@@ -840,6 +854,8 @@ int main(int argc, char **argv)
 		die("--min-score, --baseline, --max-drop, --junit, --markdown and --locked are options of check");
 	if (cmd != 8 && o.html)
 		die("--html is an option of report");
+	if (cmd != 4 && o.serve)
+		die("--serve is an option of watch");
 	if (cmd != 3 && (o.gcall || o.gckeep >= 0))
 		die("--keep and --all are options of gc");
 	if (cmd != 2 && o.raw)

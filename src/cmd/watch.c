@@ -14,6 +14,7 @@
 
 #include "core/fswatch.h"
 #include "load/glob.h"
+#include "report/live.h"
 #include "report/report.h"
 #include "core/util.h"
 #include "cmd/watch.h"
@@ -36,6 +37,7 @@ struct watcher {
 	struct state *st;
 	struct store *store;
 	struct plan *p;
+	struct live *live;      /* --serve: the live view, or NULL */
 	struct htab *index;     /* path -> struct ref list */
 	struct strv globs;      /* task globs: a new match is a new task */
 	struct strv depglobs;   /* deps globs: a new file they cover is a new input */
@@ -380,6 +382,8 @@ static void report(struct watcher *w, int first)
 	recordcells(w->p);
 	storeflush(w->store);
 	savestate(w->st);
+	if (w->live)
+		livepush(w->live, 1);
 }
 
 /* was the cell failing at the last report? (they run first) */
@@ -663,6 +667,21 @@ int watchrun(struct evalfile **efp, struct state *st, struct store *store, const
 	w.trigger = mkhtab(16);
 	w.prevtask = mkhtab(16);
 	w.prevsuite = mkhtab(16);
+	if (o->serve) {
+		/* listening before the first plan: a port in use stops us before
+		 * anything runs */
+		w.live = mklive(w.l, o->serve, &w.p, o->display, o->cache, &err);
+		if (!w.live) {
+			fprintf(stderr, "evalmake: %s\n", err);
+			free(err);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		fprintf(stderr, "evalmake: live view at %s\n", liveurl(w.live));
+		if (livepublic(w.live))
+			fprintf(stderr, "evalmake: warning: the live view is open to other machines; it shows every prompt, "
+			                "output and transcript\n");
+	}
 	if (replan(&w, w.ef) < 0) {
 		rc = EXIT_USAGE;
 		goto out;
@@ -685,11 +704,14 @@ int watchrun(struct evalfile **efp, struct state *st, struct store *store, const
 			break;
 		}
 		loopstep(w.l, -1);
+		if (w.live && w.updating)
+			livepush(w.live, 0); /* the grid recolours as cells land */
 	}
 out:
 	if (w.p)
 		recordcells(w.p);
 	savestate(st);
+	freelive(w.live);
 	freesched(w.sched);
 	freefswatch(w.fw);
 	freeplan(w.p);

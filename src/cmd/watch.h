@@ -10,7 +10,9 @@
  * event (queue overflow) reloads and re-plans everything; an invalid
  * Evalfile is reported and the last good one keeps serving. A running cell
  * whose inputs changed is cancelled and queued again; others keep running.
- * Cells that failed last time run first. */
+ * Cells that failed last time run first. With --serve, the live view
+ * (report/live.h) serves the report's page on the same loop and is pushed
+ * every change as cells land. */
 #ifndef WATCH_H
 #define WATCH_H
 
@@ -26,6 +28,8 @@ struct watchopts {
 	const char *evalfile;     /* its path from the current directory */
 	const char *display;      /* ... as the user named it */
 	int jsonl;                /* one JSON report line per update */
+	const char *serve;        /* --serve [ADDR:PORT]: the live view ("" for the default); NULL: none */
+	const char *cache;        /* the cache folder (the live view's history) */
 };
 
 /* watch until interrupted; *ef may be replaced by a reloaded Evalfile.

@@ -29,7 +29,7 @@ static const char pagehead[] =
 	"<head>\n"
 	"<meta charset=\"utf-8\">\n"
 	"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-	"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n"
+	"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; connect-src 'self'\">\n"
 	"<title>evalmake report</title>\n"
 	"<style>\n"
 	":root { --fg: #1d2330; --muted: #687086; --bg: #f6f7f9; --card: #fff; --line: #dde1e8; --accent: #2f6fde; }\n"
@@ -61,10 +61,18 @@ static const char pagehead[] =
 	"#detail h4 { margin: 14px 0 4px; font-size: 11px; text-transform: uppercase; letter-spacing: .05em; color: var(--muted); }\n"
 	"#detail pre { margin: 0; padding: 8px; background: #f1f3f6; border-radius: 6px; white-space: pre-wrap; word-break: break-word; font: 12px/1.4 ui-monospace, monospace; max-height: 360px; overflow: auto; }\n"
 	".muted { color: var(--muted); }\n"
+	"#tools { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; padding: 10px 24px 0; }\n"
+	"#tools input, #tools select { font: inherit; padding: 3px 6px; border: 1px solid var(--line); border-radius: 4px; }\n"
+	"#live { font-size: 12px; color: var(--muted); }\n"
 	"</style>\n"
 	"</head>\n"
 	"<body>\n"
 	"<header><h1>evalmake report</h1><p id=\"meta\"></p></header>\n"
+	"<div id=\"tools\"><input id=\"filter\" type=\"search\" placeholder=\"filter tasks by id\" aria-label=\"filter tasks by id\">\n"
+	"<select id=\"status\" aria-label=\"tasks to show\"><option value=\"\">all tasks</option><option value=\"failing\">failing</option>"
+	"<option value=\"passing\">passing</option><option value=\"error\">errored</option><option value=\"pending\">pending</option></select>\n"
+	"<select id=\"sort\" aria-label=\"sort tasks\"><option value=\"id\">sort by id</option><option value=\"score\">lowest score first</option>"
+	"<option value=\"-score\">highest score first</option></select> <span id=\"live\"></span></div>\n"
 	"<main>\n"
 	"<div id=\"suites\"><noscript>This report draws its grids with JavaScript: allow scripts for this file.</noscript></div>\n"
 	"<aside id=\"detail\"><p class=\"muted\">Click a cell of a grid to see its prompt, output, transcript, expected answer and grade.</p></aside>\n"
@@ -155,7 +163,7 @@ static const char pagetail[] =
 	"\tfor (var k = 1; k <= n; k++) hr.appendChild(el('th', null, '#' + k));\n"
 	"\ttable.appendChild(el('thead')).appendChild(hr);\n"
 	"\tvar body = table.appendChild(el('tbody'));\n"
-	"\ts.tasks.forEach(function (t) {\n"
+	"\tview(s.tasks).forEach(function (t) {\n"
 	"\t\tvar tr = el('tr', {'data-task': t.id});\n"
 	"\t\ttr.appendChild(el('th', {title: t.id}, t.id));\n"
 	"\t\ttr.appendChild(el('td', t.score == null ? null : {'class': t.score >= 1 ? 'ok' : 'bad'}, fmt(t.score, 2)));\n"
@@ -188,6 +196,8 @@ static const char pagetail[] =
 	"function show(id, push) {\n"
 	"\tvar x = cells[id];\n"
 	"\tif (!x) return;\n"
+	"\tselected = id;\n"
+	"\tif (D.live && !x.cell.texts) return fetchcell(id, x, push);\n"
 	"\tvar c = x.cell, d = document.getElementById('detail');\n"
 	"\td.textContent = '';\n"
 	"\td.appendChild(el('h3', null, id));\n"
@@ -211,9 +221,95 @@ static const char pagetail[] =
 	"\tif (push) try { history.replaceState(null, '', '#cell=' + encodeURIComponent(id)); } catch (e) {}\n"
 	"}\n"
 	"\n"
+	"\n"
+	"// filter and sort: the rows a grid shows\n"
+	"var selected = null;\n"
+	"var want = {filter: '', status: '', sort: 'id'};\n"
+	"function has(t, st) { return t.cells.some(function (c) { return c.status === st; }); }\n"
+	"function view(tasks) {\n"
+	"\tvar f = want.filter.toLowerCase();\n"
+	"\tvar v = tasks.filter(function (t) {\n"
+	"\t\tif (f && String(t.id).toLowerCase().indexOf(f) < 0) return false;\n"
+	"\t\tswitch (want.status) {\n"
+	"\t\tcase 'failing': return t.score != null && t.score < 1;\n"
+	"\t\tcase 'passing': return t.score != null && t.score >= 1;\n"
+	"\t\tcase 'error': return has(t, 'error');\n"
+	"\t\tcase 'pending': return has(t, 'pending');\n"
+	"\t\t}\n"
+	"\t\treturn true;\n"
+	"\t});\n"
+	"\tvar byid = function (a, b) { return String(a.id).localeCompare(String(b.id), undefined, {numeric: true}); };\n"
+	"\tvar dir = want.sort === '-score' ? -1 : 1;\n"
+	"\tv.sort(want.sort === 'id' ? byid : function (a, b) {\n"
+	"\t\tif (a.score == null || b.score == null) return (a.score == null) - (b.score == null) || byid(a, b);\n"
+	"\t\treturn dir * (a.score - b.score) || byid(a, b);\n"
+	"\t});\n"
+	"\treturn v;\n"
+	"}\n"
+	"// every cell, shown or filtered out, for show() and #cell= links\n"
+	"function index() {\n"
+	"\tD.suites.forEach(function (s) { s.tasks.forEach(function (t) { t.cells.forEach(function (c) {\n"
+	"\t\tcells[s.name + '/' + t.id + '#' + c.iteration] = {suite: s, task: t, cell: c};\n"
+	"\t}); }); });\n"
+	"}\n"
+	"// the controls; #filter=..&status=..&sort=.. in the address sets them too\n"
+	"function tools() {\n"
+	"\tvar q = /^#(?!cell=)(.*)$/.exec(location.hash);\n"
+	"\t(q ? q[1].split('&') : []).forEach(function (kv) {\n"
+	"\t\tvar i = kv.indexOf('=');\n"
+	"\t\tvar k = kv.slice(0, i), v = decodeURIComponent(kv.slice(i + 1));\n"
+	"\t\tif (i > 0 && k in want) want[k] = v;\n"
+	"\t});\n"
+	"\t['filter', 'status', 'sort'].forEach(function (k) {\n"
+	"\t\tvar e = document.getElementById(k);\n"
+	"\t\te.value = want[k];\n"
+	"\t\te.addEventListener(k === 'filter' ? 'input' : 'change', function () {\n"
+	"\t\t\twant[k] = e.value;\n"
+	"\t\t\trender();\n"
+	"\t\t\tif (selected) show(selected, false);\n"
+	"\t\t});\n"
+	"\t});\n"
+	"}\n"
+	"// the live page (watch --serve): texts fetched on a click, updates pushed\n"
+	"function fetchcell(id, x, push) {\n"
+	"\tfetch('cell?id=' + encodeURIComponent(id)).then(function (r) { return r.json(); }).then(function (t) {\n"
+	"\t\tif (cells[id] !== x) return show(id, push); // an update came first: ask again\n"
+	"\t\t['prompt', 'output', 'transcript', 'reason', 'error'].forEach(function (k) { if (t[k] != null) x.cell[k] = t[k]; });\n"
+	"\t\tif (t.expected != null) x.task.expected = t.expected;\n"
+	"\t\tx.cell.texts = true;\n"
+	"\t\tshow(id, push);\n"
+	"\t}, function () {});\n"
+	"}\n"
+	"function merge(u) {\n"
+	"\tu.suites.forEach(function (us) {\n"
+	"\t\tvar s = D.suites.filter(function (x) { return x.name === us.name; })[0];\n"
+	"\t\tif (!s) return;\n"
+	"\t\tvar byid = {};\n"
+	"\t\ts.tasks.forEach(function (t, i) { byid[t.id] = i; });\n"
+	"\t\tus.tasks.forEach(function (t) { if (t.id in byid) s.tasks[byid[t.id]] = t; else s.tasks.push(t); });\n"
+	"\t\tfor (var k in us) if (k !== 'tasks') s[k] = us[k];\n"
+	"\t});\n"
+	"}\n"
+	"function live() {\n"
+	"\tif (!D.live || !window.EventSource) return;\n"
+	"\tvar st = document.getElementById('live');\n"
+	"\tvar es = new EventSource('events');\n"
+	"\tes.onopen = function () { st.textContent = 'live'; };\n"
+	"\tes.onerror = function () { st.textContent = 'disconnected: is evalmake watch still running?'; };\n"
+	"\tes.onmessage = function (e) {\n"
+	"\t\tvar u = JSON.parse(e.data);\n"
+	"\t\tif (u.full) D = u; else merge(u);\n"
+	"\t\trender();\n"
+	"\t\tif (selected) show(selected, false);\n"
+	"\t\tst.textContent = 'live, updated ' + new Date().toLocaleTimeString();\n"
+	"\t};\n"
+	"}\n"
+	"function render() {\n"
 	"var total = {tasks: 0, cells: 0};\n"
 	"var root = document.getElementById('suites');\n"
 	"root.textContent = '';\n"
+	"cells = {};\n"
+	"index();\n"
 	"D.suites.forEach(function (s) {\n"
 	"\tvar sec = el('section', {'class': 'suite', id: 'suite-' + s.name});\n"
 	"\tsec.appendChild(el('h2', null, s.name));\n"
@@ -229,6 +325,8 @@ static const char pagetail[] =
 	"\tif (s.scores) Object.keys(s.scores).forEach(function (k) { st.appendChild(stat(fmt(s.scores[k]), 'score by ' + k)); });\n"
 	"\tsec.appendChild(plot(s));\n"
 	"\tsec.appendChild(grid(s));\n"
+	"\tvar shown = view(s.tasks).length;\n"
+	"\tif (shown < s.tasks.length) sec.appendChild(el('p', {'class': 'muted shown'}, shown + ' of ' + s.tasks.length + ' tasks shown'));\n"
 	"\troot.appendChild(sec);\n"
 	"\ttotal.tasks += s.tasks_total;\n"
 	"\ttotal.cells += s.cells_total;\n"
@@ -236,8 +334,12 @@ static const char pagetail[] =
 	"document.getElementById('meta').textContent = D.evalfile + ' \\u00b7 generated ' + D.generated + ' \\u00b7 ' +\n"
 	"\tD.suites.length + ' suites, ' + total.tasks + ' tasks, ' + total.cells + ' cells';\n"
 	"document.title = 'evalmake report: ' + D.evalfile;\n"
+	"}\n"
+	"tools();\n"
+	"render();\n"
 	"var m = /^#cell=(.+)$/.exec(location.hash);\n"
 	"if (m) show(decodeURIComponent(m[1]), false);\n"
+	"live();\n"
 	"})();\n"
 	"</script>\n"
 	"</body>\n"
@@ -363,7 +465,7 @@ static char *expectedtext(struct task *t)
 }
 
 /* the page's data: the JSON report with texts, and the history */
-static char *pagedata(struct project *pr, struct plan *p, struct suitesum *sum, struct texts *tx)
+static char *pagedata(const char *evalfile, const char *cache, struct plan *p, struct suitesum *sum, struct texts *tx)
 {
 	char *rep = jsonreport(p, sum, NULL);
 	cJSON *r = cJSON_Parse(rep);
@@ -375,7 +477,7 @@ static char *pagedata(struct project *pr, struct plan *p, struct suitesum *sum, 
 	free(rep);
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	char *ef = utf8str(pr->ef->path);
+	char *ef = utf8str(evalfile);
 	cJSON_AddStringToObject(r, "evalfile", ef);
 	free(ef);
 	cJSON_AddStringToObject(r, "generated", when);
@@ -400,8 +502,8 @@ static char *pagedata(struct project *pr, struct plan *p, struct suitesum *sum, 
 		char *key = xasprintf("%zu/%s", (size_t)(c->sp - p->sp), c->task->id);
 		cJSON *to = htabget(tasks, key, strlen(key));
 		free(key);
-		if (!to)
-			continue;
+		if (!to || !tx)
+			continue; /* the live page asks for a cell's texts on a click */
 		if (!cJSON_GetObjectItemCaseSensitive(to, "expected")) {
 			char *e = expectedtext(c->task);
 			cJSON_AddItemToObject(to, "expected", e ? cJSON_CreateString(e) : cJSON_CreateNull());
@@ -418,7 +520,9 @@ static char *pagedata(struct project *pr, struct plan *p, struct suitesum *sum, 
 	}
 	htabfree(tasks, NULL);
 	/* the history of the suites on the page */
-	cJSON *hist = readhistory(pr->cache), *keep = cJSON_CreateArray(), *h;
+	if (!tx)
+		cJSON_AddTrueToObject(r, "live");
+	cJSON *hist = readhistory(cache), *keep = cJSON_CreateArray(), *h;
 	cJSON_ArrayForEach(h, hist) {
 		const char *name = cJSON_GetObjectItemCaseSensitive(h, "suite")->valuestring;
 		for (size_t i = 0; i < p->nsp; i++)
@@ -455,7 +559,7 @@ int cmdreport(struct opts *o)
 	struct planopts po = {.targets = o->args, .ntargets = o->nargs, .iterations = o->iterations, .sample = o->sample};
 	struct plan *p = planor2(&pr, &po);
 	struct suitesum *sum = summarize(p);
-	char *data = pagedata(&pr, p, sum, &tx);
+	char *data = pagedata(pr.ef->path, pr.cache, p, sum, &tx);
 	bufadds(&page, pagehead);
 	bufaddscriptjson(&page, data);
 	bufadds(&page, pagetail);
@@ -477,4 +581,44 @@ int cmdreport(struct opts *o)
 	closeproject(&pr);
 	free(out);
 	return rc;
+}
+
+/* the live view's parts: the same page and data, with the texts left out */
+
+char *htmldata(struct plan *p, const char *evalfile, const char *cache)
+{
+	struct suitesum *sum = summarize(p);
+	char *data = pagedata(evalfile, cache, p, sum, NULL);
+
+	freesummary(p, sum);
+	return data;
+}
+
+char *htmlpage(struct plan *p, const char *evalfile, const char *cache)
+{
+	struct buf page = {0};
+	char *data = htmldata(p, evalfile, cache);
+
+	bufadds(&page, pagehead);
+	bufaddscriptjson(&page, data);
+	bufadds(&page, pagetail);
+	free(data);
+	return bufdetach(&page);
+}
+
+char *htmlcell(struct plan *p, struct cell *c)
+{
+	struct texts tx = {0};
+	cJSON *co = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(co, "status", c->need == NEED_RUN ? "pending" : "scored");
+	celltexts(p, c, co, &tx);
+	char *e = expectedtext(c->task);
+	cJSON_AddItemToObject(co, "expected", e ? cJSON_CreateString(e) : cJSON_CreateNull());
+	free(e);
+	cleanjson(co);
+	char *s = cJSON_PrintUnformatted(co), *ret = xstrdup(s);
+	cJSON_free(s);
+	cJSON_Delete(co);
+	return ret;
 }

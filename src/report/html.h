@@ -14,4 +14,12 @@
 /* the report command */
 int cmdreport(struct opts *o);
 
+/* the live view (watch --serve): the page of plan p, its data as JSON
+ * with "live": true and no cell texts (a click fetches them), and one
+ * cell's texts (prompt, output, transcript, reason or error, expected) as
+ * a JSON object. Each returns a string the caller frees. */
+char *htmlpage(struct plan *p, const char *evalfile, const char *cache);
+char *htmldata(struct plan *p, const char *evalfile, const char *cache);
+char *htmlcell(struct plan *p, struct cell *c);
+
 #endif
