@@ -144,6 +144,7 @@ EOF
 committed() {
 	timeout 60 "$E" -n >"$T/dry.out" 2>"$T/status.err" || echo "evalmake -n: exit $?" >>"$T/status.err"
 	awk '$1 == "run" { sub(/:$/, "", $2); print $2 }' "$T/dry.out" | sort >"$T/notdone"
+	sancheck "$T/status.err"
 	comm -23 "$T/allcells" "$T/notdone"
 }
 
@@ -195,6 +196,7 @@ for ((k = 1; k <= KILLS; k++)); do
 		ngroup=$((ngroup + 1))
 	fi
 	wait "$pid" 2>/dev/null
+	sancheck "$T/run$k.err"
 	nkills=$((nkills + 1))
 	noorphans "kill $k"
 	committed >"$T/c$k"
@@ -214,6 +216,7 @@ req0=$(msrequests)
 timeout -s KILL 300 "$E" -s -k --json "$T/last.json" >"$T/final.out" 2>"$T/final.err"
 rc=$?
 check "the final run completes (rc $rc: $(head -c 300 "$T/final.err"))" [ "$rc" = 0 ]
+sancheck "$T/final.err"
 nocommittedrerun final "$T/c$KILLS"
 ran=$(jq .ran "$T/last.json" 2>/dev/null)
 pending=$((2 * CELLS - $(wc -l <"$T/c$KILLS")))
@@ -272,6 +275,7 @@ touch "$T/final"
 timeout -s KILL 300 "$E" -s -k >"$T/final.out" 2>"$T/final.err"
 rc=$?
 check "the final run completes (rc $rc: $(head -c 300 "$T/final.err"))" [ "$rc" = 0 ]
+sancheck "$T/final.err"
 allgood $((2 * CELLS))
 
 finish

@@ -66,13 +66,16 @@ fi
 traced() {
 	last="strace evalmake $*"
 	if [ -n "$STRACE" ]; then
-		strace -f -qq -e trace=connect -o "$T/strace" "$E" "$@" >"$T/out" 2>"$T/err"
+		# LeakSanitizer cannot run under ptrace: off for the traced runs
+		ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+			strace -f -qq -e trace=connect -o "$T/strace" "$E" "$@" >"$T/out" 2>"$T/err"
 		rc=$?
 		grep -h 'connect(' "$T/strace" >>"$T/connects" || true
 	else
 		"$E" "$@" >"$T/out" 2>"$T/err"
 		rc=$?
 	fi
+	sancheck "$T/err"
 	cat "$T/out" "$T/err" >>"$T/all"
 }
 
