@@ -232,43 +232,44 @@ check "then everything is up to date (-q)" [ $? = 0 ]
 try "crash: a watcher and two runs on one cache while task files are edited, each killed -9 at random"
 mkcrashproject
 echo w >"$T/run"
+RANDOM=$SEED # the edits and kinds of kill, seeded too
 mapfile -t DELAYS < <(randoms "$((SEED + 1))" 50 1500 "$((KILLS * 3))")
 for ((k = 1; k <= KILLS; k++)); do
 	{ # no "Killed" notices from bash
-	set -m
-	"$E" watch --jsonl >"$T/watch$k.out" 2>"$T/watch$k.err" &
-	w=$!
-	"$E" -s -k >/dev/null 2>&1 &
-	a=$!
-	"$E" -s -k -j 3 >/dev/null 2>&1 &
-	b=$!
-	set +m
-	BGPIDS+=("$w" "$a" "$b")
-	# edit a few tasks (input and expected alike: the answer stays right)
-	for ((e = 0; e < 3; e++)); do
-		i=$((RANDOM % CELLS + 1))
-		printf 'edit %d %d %s\n' "$k" "$e" "$(cat "tasks/cmd/t$i/input.txt")" >"tasks/cmd/t$i/input.txt.new"
-		cp "tasks/cmd/t$i/input.txt.new" "tasks/cmd/t$i/expected.txt"
-		mv "tasks/cmd/t$i/input.txt.new" "tasks/cmd/t$i/input.txt"
-		sleep 0.1
-	done
-	j=$(((k - 1) * 3))
-	for p in $w $a $b; do
-		sleep "$(awk -v d="${DELAYS[$j]}" 'BEGIN { printf "%.3f", d / 3000 }')"
-		j=$((j + 1))
-		if [ $((RANDOM % 2)) = 0 ]; then
-			kill -9 "$p" 2>/dev/null
-		else
-			kill -9 -- "-$p" 2>/dev/null
-		fi
-	done
-	{
-		wait "$w" "$a" "$b"
-	} 2>/dev/null
-	BGPIDS=()
-	noorphans "watcher kill $k"
-	committed >/dev/null
-	check "a dry run reads the cache after watcher kill $k ($(cat "$T/status.err"))" [ -z "$(cat "$T/status.err")" ]
+		set -m
+		"$E" watch --jsonl >"$T/watch$k.out" 2>"$T/watch$k.err" &
+		w=$!
+		"$E" -s -k >/dev/null 2>&1 &
+		a=$!
+		"$E" -s -k -j 3 >/dev/null 2>&1 &
+		b=$!
+		set +m
+		BGPIDS+=("$w" "$a" "$b")
+		# edit a few tasks (input and expected alike: the answer stays right)
+		for ((e = 0; e < 3; e++)); do
+			i=$((RANDOM % CELLS + 1))
+			printf 'edit %d %d %s\n' "$k" "$e" "$(cat "tasks/cmd/t$i/input.txt")" >"$T/new"
+			cp "$T/new" "tasks/cmd/t$i/expected.txt"
+			mv "$T/new" "tasks/cmd/t$i/input.txt"
+			sleep 0.1
+		done
+		j=$(((k - 1) * 3))
+		for p in $w $a $b; do
+			sleep "$(awk -v d="${DELAYS[$j]}" 'BEGIN { printf "%.3f", d / 3000 }')"
+			j=$((j + 1))
+			if [ $((RANDOM % 2)) = 0 ]; then
+				kill -9 "$p" 2>/dev/null
+			else
+				kill -9 -- "-$p" 2>/dev/null
+			fi
+		done
+		{
+			wait "$w" "$a" "$b"
+		} 2>/dev/null
+		BGPIDS=()
+		noorphans "watcher kill $k"
+		committed >/dev/null
+		check "a dry run reads the cache after watcher kill $k ($(cat "$T/status.err"))" [ -z "$(cat "$T/status.err")" ]
 	} 2>/dev/null
 done
 touch "$T/final"
