@@ -10,22 +10,23 @@
 # against tests/modelserver ("REPLY: x" answers x), every grader exact against
 # that output. A few command cells are slow (60 s) until the final run: a
 # kill always finds agents running, and one outliving evalmake is seen.
+# Every 5 kills the runs ask for one more iteration (--iterations), so each
+# kill lands on work in flight, not on a finished project.
 # After each kill, before anything runs again:
-#   - a dry run (-n) reads the cache (exit 0): the committed cells (their
-#     run result stored; a lost grade is redone without the agent);
+#   - a dry run (-n) reads the cache (exit 0): the committed cells, those
+#     whose run result is stored (a grade lost to the kill is redone from
+#     the stored output, without the agent);
 #   - no agent process is left (polled for 5 s: a slow agent that outlived
 #     evalmake would still be there);
-# and across the whole case:
-#   - no committed cell's agent is called again (each call appends
-#     "CELL RUN" to a log outside the project; committed = "cached" in the
-#     status right after the kill), and model requests in a run never exceed
-#     the cells not committed before it;
-#   - every restart ends within its timeout (no hang: a stale lock, a
-#     half-written entry);
-#   - the final run completes; every cell is cached with score 1: its stored
-#     output is exactly what its agent prints.
-# A second case does the same with a watcher and two runs sharing one cache
-# while task files are edited.
+#   - no committed cell is lost, and none was run again by the killed run
+#     (each agent call appends "CELL RUN" to a log outside the project);
+#     its model requests were at most the cells not committed before it.
+# Then the final run must end within its timeout (no hang: a stale lock, a
+# half-written entry), run exactly the cells not committed (as many model
+# requests as model cells among them), and leave every cell cached with
+# score 1: its stored output is exactly what its agent printed.
+# A second case kills a watcher and two runs sharing one cache while task
+# files are edited (the same orphan and cache checks), then runs to the end.
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -131,10 +132,18 @@ EOF
 	printf '{{input}}' >prompts/cmd.md
 	echo 0 >"$T/run"
 	: >"$T/calls"
-	for ((i = 1; i <= CELLS; i++)); do
-		echo "cmd/t$i#1"
-		echo "model/m$i#1"
-	done | sort >"$T/allcells"
+	ITER=1
+}
+
+# every cell of $ITER iterations, one a line, sorted
+allcells() {
+	local i j
+	for ((j = 1; j <= ITER; j++)); do
+		for ((i = 1; i <= CELLS; i++)); do
+			echo "cmd/t$i#$j"
+			echo "model/m$i#$j"
+		done
+	done | sort
 }
 
 # the committed cells: those whose run result is stored, one a line. Not
@@ -142,10 +151,10 @@ EOF
 # lost: they are redone from the stored output, no agent called) but the
 # cells a dry run (-n) would not run again.
 committed() {
-	timeout 60 "$E" -n >"$T/dry.out" 2>"$T/status.err" || echo "evalmake -n: exit $?" >>"$T/status.err"
+	timeout 60 "$E" -n --iterations "$ITER" >"$T/dry.out" 2>"$T/status.err" || echo "evalmake -n: exit $?" >>"$T/status.err"
 	awk '$1 == "run" { sub(/:$/, "", $2); print $2 }' "$T/dry.out" | sort >"$T/notdone"
 	sancheck "$T/status.err"
-	comm -23 "$T/allcells" "$T/notdone"
+	allcells | comm -23 - "$T/notdone"
 }
 
 # after a kill: no agent process may be left (a slow one would still run)
@@ -168,7 +177,7 @@ nocommittedrerun() {
 # the final state: every cell cached, score 1
 allgood() {
 	local n
-	timeout 60 "$E" -s status --json - >"$T/final.json" 2>"$T/status.err"
+	timeout 60 "$E" -s status --iterations "$ITER" --json - >"$T/final.json" 2>"$T/status.err"
 	check "status after the final run exits 0 ($(cat "$T/status.err"))" [ $? = 0 ]
 	n=$(jq '[.suites[].tasks[].cells[] | select(.status == "cached" and .score == 1)] | length' "$T/final.json")
 	check "every cell cached with score 1 (got $n of $1)" [ "$n" = "$1" ]
@@ -176,15 +185,17 @@ allgood() {
 
 try "crash: $KILLS kills -9 (of evalmake, then of its process group, in turn), then a run to completion"
 mkcrashproject
-mapfile -t DELAYS < <(randoms "$SEED" 50 2500 "$KILLS")
+mapfile -t DELAYS < <(randoms "$SEED" 50 1500 "$KILLS")
 nkills=0 npid=0 ngroup=0 maxcommitted=0
 committed >"$T/c0"
 for ((k = 1; k <= KILLS; k++)); do
 	echo "$k" >"$T/run"
+	# every 5 kills a new iteration of every cell: work for the next kills
+	ITER=$(((k - 1) / 5 + 1))
 	req0=$(msrequests)
-	notdone=$((2 * CELLS - $(wc -l <"$T/c$((k - 1))")))
+	notdone=$((2 * CELLS * ITER - $(wc -l <"$T/c$((k - 1))")))
 	set -m # its own process group, as a job
-	"$E" -s -k >"$T/run$k.out" 2>"$T/run$k.err" &
+	"$E" -s -k --iterations "$ITER" >"$T/run$k.out" 2>"$T/run$k.err" &
 	pid=$!
 	set +m
 	sleep "$(awk -v d="${DELAYS[$((k - 1))]}" 'BEGIN { printf "%.3f", d / 1000 }')"
@@ -209,24 +220,24 @@ for ((k = 1; k <= KILLS; k++)); do
 	check "run $k made $req model requests, more than the $notdone cells not done" [ "$req" -le "$notdone" ]
 	maxcommitted=$(wc -l <"$T/c$k")
 done
-echo "# $nkills kills ($npid of evalmake, $ngroup of its group); $maxcommitted cells committed before the final run" >&2
+echo "# $nkills kills ($npid of evalmake, $ngroup of its group); $maxcommitted of $((2 * CELLS * ITER)) cells ($ITER iterations) committed before the final run" >&2
 touch "$T/final"
 echo final >"$T/run"
 req0=$(msrequests)
-timeout -s KILL 300 "$E" -s -k --json "$T/last.json" >"$T/final.out" 2>"$T/final.err"
+timeout -s KILL 300 "$E" -s -k --iterations "$ITER" --json "$T/last.json" >"$T/final.out" 2>"$T/final.err"
 rc=$?
 check "the final run completes (rc $rc: $(head -c 300 "$T/final.err"))" [ "$rc" = 0 ]
 sancheck "$T/final.err"
 nocommittedrerun final "$T/c$KILLS"
 ran=$(jq .ran "$T/last.json" 2>/dev/null)
-pending=$((2 * CELLS - $(wc -l <"$T/c$KILLS")))
+pending=$((2 * CELLS * ITER - $(wc -l <"$T/c$KILLS")))
 check "the final run ran exactly the $pending cells not committed (ran $ran)" [ "$ran" = "$pending" ]
 req=$(($(msrequests) - req0))
-pendmodel=$((CELLS - $(grep -c '^model/' "$T/c$KILLS")))
+pendmodel=$((CELLS * ITER - $(grep -c '^model/' "$T/c$KILLS")))
 check "the final run's model requests ($req) are the model cells not committed ($pendmodel)" [ "$req" = "$pendmodel" ]
-allgood $((2 * CELLS))
+allgood $((2 * CELLS * ITER))
 # a run after it does nothing
-"$E" -q >/dev/null 2>&1
+"$E" -q --iterations "$ITER" >/dev/null 2>&1
 check "then everything is up to date (-q)" [ $? = 0 ]
 
 try "crash: a watcher and two runs on one cache while task files are edited, each killed -9 at random"
