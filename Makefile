@@ -2,6 +2,7 @@
 #   make              build ./evalmake
 #   make test         unit and end-to-end tests, as built and again under
 #                     AddressSanitizer + UndefinedBehaviorSanitizer
+#   make stress       the long crash, egress and resource runs (minutes)
 #   make install      install to $(PREFIX)/bin (PREFIX=/usr/local)
 PREFIX ?= /usr/local
 CC ?= cc
@@ -49,7 +50,10 @@ E2E = tests/e2e/run.sh tests/e2e/watch.sh tests/e2e/http.sh tests/e2e/check.sh t
       tests/e2e/datasets.sh tests/e2e/grading.sh tests/e2e/life.sh tests/e2e/answers.sh tests/e2e/store.sh \
       tests/e2e/sandbox.sh \
       tests/e2e/graders.sh \
-      tests/e2e/live.sh
+      tests/e2e/live.sh \
+      $(STRESS)
+# short runs in make test; make stress runs them long
+STRESS = tests/stress/crash.sh tests/stress/egress.sh tests/stress/resources.sh
 
 # every script runs, even after one fails; the recipe fails at the end
 test: evalmake build/unittest build/san/evalmake build/san/unittest build/modelserver
@@ -66,6 +70,16 @@ test: evalmake build/unittest build/san/evalmake build/san/unittest build/models
 	done; \
 	exit $$fail
 
+# 50 kills of a 400-cell project, a save a second for 10 minutes; every
+# script runs, even after one fails
+stress: evalmake build/modelserver
+	@fail=0; \
+	for t in $(STRESS); do \
+		CRASH_KILLS=50 CRASH_CELLS=200 RES_SAVES=600 EVALMAKE=$(CURDIR)/evalmake \
+		MODELSERVER=$(CURDIR)/build/modelserver bash $$t || fail=1; \
+	done; \
+	exit $$fail
+
 install: evalmake
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 evalmake $(DESTDIR)$(PREFIX)/bin/evalmake
@@ -74,4 +88,4 @@ clean:
 	rm -f evalmake
 	rm -rf build
 
-.PHONY: all test install clean
+.PHONY: all test stress install clean

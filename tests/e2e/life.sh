@@ -175,16 +175,23 @@ start_sleepers() {
 }
 
 # after the kill (just done): within a second nothing of the cells is
-# alive (polled; the kernel signals the supervisors at once)
+# alive (polled; the kernel signals the supervisors at once). The deadline
+# is bash arithmetic in microseconds (mawk's printf "%d" stops at 2^31-1,
+# which made it already past: one sample taken at once, a flaky failure
+# when a supervisor had not yet run). The verdict rests on a sample begun
+# after the second is up: on a loaded machine one sample (a pgrep and a ps
+# per process) can itself take a second.
 none_alive_after_1s() {
-	local sl n m end
+	local sl n m end late
 	sl=$(sleeper life)
-	end=$(awk -v t="$EPOCHREALTIME" 'BEGIN { printf "%d", (t + 1) * 1000 }')
+	end=$((${EPOCHREALTIME/./} + 1000000))
 	while :; do
+		late=0
+		[ "${EPOCHREALTIME/./}" -ge "$end" ] && late=1
 		n=$(alive "$sl")
 		m=$(alive_in_groups)
 		[ "$n" = 0 ] && [ "$m" = 0 ] && break
-		[ "${EPOCHREALTIME/./}" -ge "${end}000" ] && break
+		[ "$late" = 1 ] && break
 		sleep 0.05
 	done
 	[ "$n" = 0 ] || fail "$n sleeps alive 1 s after $1: $(pgrep -a -f -- "$sl" | tr '\n' ';')"
