@@ -32,6 +32,7 @@
 #include "store/lock.h"
 #include "core/proc.h"
 #include "run/trace.h"
+#include "run/inputs.h"
 
 #define VERSION "0.1.0"
 
@@ -437,18 +438,34 @@ static int cmdbuild(struct opts *o, int statusonly)
 	return rc;
 }
 
-/* plan the one cell named on the command line */
-static struct cell *onecell(struct opts *o, struct project *pr, struct plan **pp, const char *cmd)
+/* plan the cells named on the command line as people type them:
+ * SUITE/TASK#K, or SUITE/TASK for each of the task's iterations */
+static struct plan *plancells(struct opts *o, struct project *pr, const char *cmd)
 {
 	if (o->nargs != 1)
-		die("%s: expected one CELL (SUITE/TASK#K)", cmd);
-	if (!strchr(o->args[0], '/') || !strchr(o->args[0], '#'))
-		die("%s: '%s' is not a cell: expected SUITE/TASK#K", cmd, o->args[0]);
+		die("%s: expected one CELL (SUITE/TASK#K, or SUITE/TASK)", cmd);
+	if (!strchr(o->args[0], '/'))
+		die("%s: '%s' is not a cell: expected SUITE/TASK#K, or SUITE/TASK", cmd, o->args[0]);
 	openproject(o, pr);
 	struct planopts po = {.targets = o->args, .ntargets = 1, .iterations = o->iterations};
-	*pp = planor2(pr, &po);
-	if ((*pp)->ncells != 1) {
+	struct plan *p = planor2(pr, &po);
+	if (!p->ncells) {
 		fprintf(stderr, "evalmake: %s: no cell '%s'\n", cmd, o->args[0]);
+		freeplan(p);
+		closeproject(pr);
+		exit(EXIT_USAGE);
+	}
+	return p;
+}
+
+/* plan the one cell named on the command line (SUITE/TASK will do for a
+ * task of one iteration) */
+static struct cell *onecell(struct opts *o, struct project *pr, struct plan **pp, const char *cmd)
+{
+	*pp = plancells(o, pr, cmd);
+	if ((*pp)->ncells != 1) {
+		fprintf(stderr, "evalmake: %s: '%s' is %zu cells (one per iteration): name one as %s#K\n", cmd, o->args[0],
+		        (*pp)->ncells, o->args[0]);
 		freeplan(*pp);
 		closeproject(pr);
 		exit(EXIT_USAGE);
@@ -456,13 +473,43 @@ static struct cell *onecell(struct opts *o, struct project *pr, struct plan **pp
 	return &(*pp)->cells[0];
 }
 
-static int cmdexplain(struct opts *o)
+/* the deps files of the cell's agent modified after the run entry stored
+ * under was was written: "a.sh, b.sh, c.sh and 4 more", or NULL when that
+ * cannot be told (the entry is gone) or none is newer */
+static char *depschanged(struct project *pr, const struct cell *c, hash was)
 {
-	struct project pr = {0};
-	struct plan *p;
-	struct cell *c = onecell(o, &pr, &p, "explain");
+	struct inputset in = {0};
+	struct buf b = {0};
+	struct stat st;
+	char *err, *dir = runpath(pr->store, was);
+	size_t n = 0;
+	int ok = stat(dir, &st) == 0;
+
+	free(dir);
+	if (!ok)
+		return NULL;
+	long long stored = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+	if (runinputs(pr->st, c, &in, &err) < 0) {
+		free(err);
+		freeinputs(&in);
+		return NULL;
+	}
+	for (size_t i = 0; i < in.n; i++) {
+		if (in.v[i].st.mtime <= stored)
+			continue;
+		if (n++ < 3)
+			bufaddf(&b, "%s%s", b.len ? ", " : "", in.v[i].path);
+	}
+	if (n > 3)
+		bufaddf(&b, " and %zu more", n - 3);
+	freeinputs(&in);
+	return n ? bufdetach(&b) : NULL;
+}
+
+static void explaincell(struct project *pr, struct plan *p, struct cell *c)
+{
 	const char *const *names = partnames;
-	const struct cellrec *r = findcell(pr.store, c->id);
+	const struct cellrec *r = findcell(pr->store, c->id);
 	char a[33], b[33];
 
 	if (c->need == NEED_NOTHING && r && memcmp(r->parts, c->parts, sizeof(c->parts)))
@@ -482,7 +529,8 @@ static int cmdexplain(struct opts *o)
 			printf("  %-13s unchanged  %s\n", names[i], b);
 		} else {
 			hashhex(r->parts[i], a);
-			char *vars = i == PART_ENV ? envchanges(p, c, r->parts[i]) : NULL;
+			char *vars = i == PART_ENV ? envchanges(p, c, r->parts[i]) : i == PART_DEPS ? depschanged(pr, c, r->run)
+			                                                                           : NULL;
 			printf("  %-13s CHANGED    %s (was %s)%s%s\n", names[i], b, a, vars && vars[0] ? ": " : "",
 			       vars && vars[0] ? vars : "");
 			free(vars);
@@ -493,7 +541,22 @@ static int cmdexplain(struct opts *o)
 	printf("  %-13s %s\n", "run key", b);
 	if (c->need != NEED_RUN) {
 		hashhex(c->gradekey, b);
-		printf("  %-13s %s%s\n", "grade key", b, r && !hasheq(r->grade, c->gradekey) ? " (changed)" : "");
+		/* an up-to-date cell's grade is the cache's for its key: the
+		 * record may hold another (another branch's), which changed nothing */
+		printf("  %-13s %s%s\n", "grade key", b,
+		       c->need == NEED_GRADE && r && !hasheq(r->grade, c->gradekey) ? " (changed)" : "");
+	}
+}
+
+static int cmdexplain(struct opts *o)
+{
+	struct project pr = {0};
+	struct plan *p = plancells(o, &pr, "explain");
+
+	for (size_t i = 0; i < p->ncells; i++) {
+		if (i)
+			putchar('\n');
+		explaincell(&pr, p, &p->cells[i]);
 	}
 	freeplan(p);
 	closeproject(&pr);
@@ -520,18 +583,15 @@ static void section(const char *title, const char *dir, const char *name)
 	free(text);
 }
 
-static int cmdlog(struct opts *o)
+static int logcell(struct project *pr, struct cell *c)
 {
-	struct project pr = {0};
-	struct plan *p;
-	struct cell *c = onecell(o, &pr, &p, "log");
 	char *dir = NULL;
 	struct stat st;
 	int rc = 0;
 
 	if (c->need != NEED_RUN) {
-		dir = runpath(pr.store, c->runkey);
-		const struct graderec *g = findgrade(pr.store, c->gradekey, 1);
+		dir = runpath(pr->store, c->runkey);
+		const struct graderec *g = findgrade(pr->store, c->gradekey, 1);
 		printf("%s: stored result (%s)\n", c->id, dir);
 		section("prompt", dir, "prompt");
 		section("output", dir, "output");
@@ -543,13 +603,13 @@ static int cmdlog(struct opts *o)
 		}
 		else
 			printf("== grade\nnot graded yet (the grader changed)\n");
-		char *glog = g ? gradelog(pr.store, c->gradekey) : NULL;
+		char *glog = g ? gradelog(pr->store, c->gradekey) : NULL;
 		if (glog)
 			printf("== grader stderr\n%s%s", glog, glog[strlen(glog) - 1] == '\n' ? "" : "\n");
 		free(glog);
 		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
 			printf("== artifacts\n%s/artifacts\n", dir);
-	} else if ((dir = errorpath(pr.store, c->id)) && stat(dir, &st) == 0) {
+	} else if ((dir = errorpath(pr->store, c->id)) && stat(dir, &st) == 0) {
 		char *mp = pathjoin(dir, "meta.json");
 		char *m = redact(readfile(mp, NULL));
 		free(mp);
@@ -565,6 +625,21 @@ static int cmdlog(struct opts *o)
 		rc = 1;
 	}
 	free(dir);
+	return rc;
+}
+
+/* log: each cell named; 1 when one of them has no result */
+static int cmdlog(struct opts *o)
+{
+	struct project pr = {0};
+	struct plan *p = plancells(o, &pr, "log");
+	int rc = 0;
+
+	for (size_t i = 0; i < p->ncells; i++) {
+		if (i)
+			putchar('\n');
+		rc |= logcell(&pr, &p->cells[i]);
+	}
 	freeplan(p);
 	closeproject(&pr);
 	return rc;
