@@ -2,7 +2,8 @@
 #   make              build ./evalmake
 #   make test         unit and end-to-end tests, as built and again under
 #                     AddressSanitizer + UndefinedBehaviorSanitizer
-#   make install      install to $(PREFIX)/bin (PREFIX=/usr/local)
+#   make install      install to $(PREFIX)/bin (PREFIX=/usr/local), with the
+#                     man page and the bash and zsh completion
 PREFIX ?= /usr/local
 CC ?= cc
 PKGS = yaml-0.1 libcjson libxxhash zlib libzstd libpcre2-8
@@ -46,7 +47,8 @@ build/modelserver: tests/modelserver/modelserver.c
 	$(CC) $(WARN) -O2 -o $@ $< $(shell pkg-config --cflags --libs libmicrohttpd libcjson libxxhash) -lpthread
 
 E2E = tests/e2e/run.sh tests/e2e/watch.sh tests/e2e/http.sh tests/e2e/check.sh tests/e2e/trace.sh tests/e2e/hygiene.sh tests/e2e/keys.sh \
-      tests/e2e/datasets.sh tests/e2e/grading.sh tests/e2e/life.sh tests/e2e/answers.sh tests/e2e/store.sh
+      tests/e2e/datasets.sh tests/e2e/grading.sh tests/e2e/life.sh tests/e2e/answers.sh tests/e2e/store.sh \
+      tests/e2e/cli.sh
 
 # every script runs, even after one fails; the recipe fails at the end
 test: evalmake build/unittest build/san/evalmake build/san/unittest build/modelserver
@@ -66,6 +68,12 @@ test: evalmake build/unittest build/san/evalmake build/san/unittest build/models
 install: evalmake
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 evalmake $(DESTDIR)$(PREFIX)/bin/evalmake
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 evalmake.1 $(DESTDIR)$(PREFIX)/share/man/man1/evalmake.1
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 644 completion/evalmake.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/evalmake
+	install -d $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+	install -m 644 completion/_evalmake $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_evalmake
 
 clean:
 	rm -f evalmake
