@@ -222,6 +222,7 @@ static void startgrade(struct sched *s, struct cell *c, const char *out)
 	if (have) { /* e.g. a rerun produced an output graded before */
 		c->scored = 1;
 		c->score = have->score;
+		c->graded_now = 1; /* its grade is new to it: counted and recorded as re-graded */
 		c->need = NEED_NOTHING;
 		if (c->status != CELL_RAN)
 			c->status = CELL_CACHED;
