@@ -1,6 +1,7 @@
 /* main: the command line. Parses options, finds and loads the Evalfile,
  * then hands over to one command: build (the default), status, explain,
- * log or gc. The data flows one way:
+ * log, gc and the others of commands[], which also says which options each
+ * takes: any other is refused, never ignored. The data flows one way:
  *   Evalfile -> plan (cells, keys, what each needs) -> run -> grade ->
  *   store -> report. */
 #define _GNU_SOURCE
@@ -202,6 +203,27 @@ static void commandhelp(FILE *f, const struct command *c)
 	if (c == &commands[CMD_BUILD] || takes(c, "--sample"))
 		fprintf(f, "\nA TARGET is SUITE, SUITE/TASK or SUITE/TASK#K (iterations count from 1).\n");
 	fprintf(f, "\nsee 'evalmake --help' for every command, 'man evalmake' for more\n");
+}
+
+/* exit 2 on the first option given that c does not take, in one line
+ * naming the commands that do take it */
+static void refuseoptions(const struct command *c)
+{
+	for (int i = 0; i < ngiven; i++) {
+		if (takes(c, given[i]))
+			continue;
+		fprintf(stderr, "evalmake: %s%s does not take %s (", c->name[0] ? c->name : "a build",
+		        c->name[0] ? "" : " (no command)", given[i]);
+		const char *sep = "it is an option of ";
+		for (size_t k = 0; k < LEN(commands); k++)
+			if (commands[k].name[0] && commands[k].name[0] != '_' && takes(&commands[k], given[i])) {
+				fprintf(stderr, "%s%s", sep, commands[k].name);
+				sep = ", ";
+			}
+		fprintf(stderr, "%ssee 'evalmake %s%s')\n", sep[0] == ',' ? "; " : "", c->name[0] ? "help " : "--help",
+		        c->name);
+		exit(EXIT_USAGE);
+	}
 }
 
 /* refuse a usage error in one line, pointing at the help */
@@ -912,21 +934,7 @@ int main(int argc, char **argv)
 			commandhelp(stdout, c);
 		return 0;
 	}
-	for (int i = 0; i < ngiven; i++)
-		if (!takes(c, given[i])) {
-			/* name the commands that do take it */
-			fprintf(stderr, "evalmake: %s%s does not take %s (", c->name[0] ? c->name : "a build",
-			        c->name[0] ? "" : " (no command)", given[i]);
-			const char *sep = "it is an option of ";
-			for (size_t k = 0; k < LEN(commands); k++)
-				if (commands[k].name[0] && commands[k].name[0] != '_' && takes(&commands[k], given[i])) {
-					fprintf(stderr, "%s%s", sep, commands[k].name);
-					sep = ", ";
-				}
-			fprintf(stderr, "%ssee 'evalmake %s%s')\n", sep[0] == ',' ? "; " : "", c->name[0] ? "help " : "--help",
-			        c->name);
-			exit(EXIT_USAGE);
-		}
+	refuseoptions(c);
 	int rc;
 	switch (cmd) {
 	case CMD_STATUS: rc = cmdbuild(&o, 1); break;
