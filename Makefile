@@ -3,7 +3,8 @@
 #   make test         unit and end-to-end tests, as built and again under
 #                     AddressSanitizer + UndefinedBehaviorSanitizer
 #   make stress       the long crash, egress and resource runs (minutes)
-#   make install      install to $(PREFIX)/bin (PREFIX=/usr/local)
+#   make install      install to $(PREFIX)/bin (PREFIX=/usr/local), with the
+#                     man page and the bash and zsh completion
 PREFIX ?= /usr/local
 CC ?= cc
 PKGS = yaml-0.1 libcjson libxxhash zlib libzstd libpcre2-8
@@ -50,7 +51,7 @@ E2E = tests/e2e/run.sh tests/e2e/watch.sh tests/e2e/http.sh tests/e2e/check.sh t
       tests/e2e/datasets.sh tests/e2e/grading.sh tests/e2e/life.sh tests/e2e/answers.sh tests/e2e/store.sh \
       tests/e2e/sandbox.sh \
       tests/e2e/graders.sh \
-      tests/e2e/live.sh \
+      tests/e2e/live.sh tests/e2e/cli.sh \
       $(STRESS)
 # short runs in make test; make stress runs them long
 STRESS = tests/stress/crash.sh tests/stress/egress.sh tests/stress/resources.sh
@@ -83,6 +84,12 @@ stress: evalmake build/modelserver
 install: evalmake
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 evalmake $(DESTDIR)$(PREFIX)/bin/evalmake
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 evalmake.1 $(DESTDIR)$(PREFIX)/share/man/man1/evalmake.1
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 644 completion/evalmake.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/evalmake
+	install -d $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+	install -m 644 completion/_evalmake $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_evalmake
 
 clean:
 	rm -f evalmake

@@ -62,10 +62,14 @@ int cmdcheck(struct opts *o)
 	struct planopts po = {.targets = o->args, .ntargets = o->nargs, .iterations = o->iterations,
 	                      .sample = o->sample, .rebuild = o->rebuild};
 	p = planor2(&pr, &po);
+	/* with a report on stdout, stdout is for it alone: the words go to stderr */
+	int tostdout = (o->json && !strcmp(o->json, "-")) || (junit && !strcmp(junit, "-")) ||
+	               (markdown && !strcmp(markdown, "-"));
+	FILE *out = tostdout ? stderr : stdout;
 	if (o->locked) {
 		char *path = lockpath(pr.ef);
 		int full = !o->nargs && !o->sample && !o->iterations;
-		rc = applylock(p, path, full, o->verbose, stdout, &stale, &err);
+		rc = applylock(p, path, full, o->verbose, out, &stale, &err);
 		if (rc) {
 			fprintf(stderr, "evalmake: check --locked: %s\n", err);
 			free(err);
@@ -73,7 +77,7 @@ int cmdcheck(struct opts *o)
 			goto out;
 		}
 		if (stale)
-			printf("check: %s does not match the current inputs: %zu stale cell%s (run evalmake, then evalmake "
+			fprintf(out, "check: %s does not match the current inputs: %zu stale cell%s (run evalmake, then evalmake "
 			       "lock)\n", path, stale, stale == 1 ? "" : "s");
 		free(path);
 	} else if ((rc = runcells(o, &pr, p)) == EXIT_USAGE) {
@@ -84,9 +88,9 @@ int cmdcheck(struct opts *o)
 	if (!o->locked)
 		appendhistory(pr.cache, p, sum, "check", o->nargs || o->sample || o->iterations);
 	if (!o->silent) {
-		struct reportopts ro = {.color = usecolor(stdout), .verbose = o->verbose,
+		struct reportopts ro = {.color = usecolor(out), .verbose = o->verbose,
 		                        .title = o->locked ? "scores from the lock:" : NULL};
-		printtable(stdout, p, sum, &ro);
+		printtable(out, p, sum, &ro);
 	}
 	if (rc == EXIT_INTR)
 		fprintf(stderr, "evalmake: interrupted: finished cells are stored, the rest are pending\n");
@@ -96,16 +100,16 @@ int cmdcheck(struct opts *o)
 	evalgates(&cur, &go, &g);
 	for (size_t i = 0; i < g.n; i++)
 		if (g.v[i].failed || !o->silent)
-			printf("%s\n", g.v[i].line);
+			fprintf(out, "%s\n", g.v[i].line);
 	if (stale && !g.failed)
-		printf("check: FAILED: the lock is stale (its scores pass all %zu gates)\n", g.n);
+		fprintf(out, "check: FAILED: the lock is stale (its scores pass all %zu gates)\n", g.n);
 	else if (g.failed)
-		printf("check: FAILED: %s%zu of %zu gate%s failed\n", stale ? "the lock is stale, and " : "", g.failed, g.n,
+		fprintf(out, "check: FAILED: %s%zu of %zu gate%s failed\n", stale ? "the lock is stale, and " : "", g.failed, g.n,
 		       g.n == 1 ? "" : "s");
 	else if (!o->silent && !g.n)
-		printf("check: passed: no gate applies (give a suite a threshold, or use --min-score or --baseline)\n");
+		fprintf(out, "check: passed: no gate applies (give a suite a threshold, or use --min-score or --baseline)\n");
 	else if (!o->silent)
-		printf("check: passed: %s%zu gate%s hold%s\n", g.n > 1 ? "all " : "", g.n, g.n == 1 ? "" : "s",
+		fprintf(out, "check: passed: %s%zu gate%s hold%s\n", g.n > 1 ? "all " : "", g.n, g.n == 1 ? "" : "s",
 		       g.n == 1 ? "s" : "");
 
 	if (o->json && writejson(p, sum, o->json) < 0) {

@@ -1,6 +1,7 @@
 /* main: the command line. Parses options, finds and loads the Evalfile,
  * then hands over to one command: build (the default), status, explain,
- * log or gc. The data flows one way:
+ * log, gc and the others of commands[], which also says which options each
+ * takes: any other is refused, never ignored. The data flows one way:
  *   Evalfile -> plan (cells, keys, what each needs) -> run -> grade ->
  *   store -> report. */
 #define _GNU_SOURCE
@@ -28,6 +29,7 @@
 #include "core/util.h"
 #include "cmd/watch.h"
 #include "cmd/check.h"
+#include "cmd/init.h"
 #include "report/diff.h"
 #include "store/history.h"
 #include "report/html.h"
@@ -35,11 +37,14 @@
 #include "core/proc.h"
 #include "run/trace.h"
 #include <cjson/cJSON.h>
+#include "run/inputs.h"
 
 #define VERSION "0.1.0"
 
 static const char usage[] =
 	"usage: evalmake [OPTION...] [TARGET...]      bring scores up to date\n"
+	"       evalmake init                          write a starter Evalfile, prompt, tasks and agent here\n"
+	"       evalmake help [COMMAND]                a command's usage (also: evalmake COMMAND --help)\n"
 	"       evalmake status [TARGET...]            scores from the cache, nothing run\n"
 	"       evalmake explain CELL                  why a cell would run\n"
 	"       evalmake log [-r] CELL                 a cell's record, expected answer, prompt, output,\n"
@@ -63,7 +68,9 @@ static const char usage[] =
 	"A TARGET is SUITE, SUITE/TASK or SUITE/TASK#K (iterations count from 1).\n"
 	"\n"
 	"options:\n"
-	"  -f FILE           the Evalfile (default: ./Evalfile, then ./evalfile)\n"
+	"  -f FILE           the Evalfile (default: ./Evalfile, then ./evalfile, then the\n"
+	"                    same in each parent folder, like git)\n"
+	"  -C DIR            change to DIR first, like make -C and git -C\n"
 	"  -j N              run N cells at once (default: the Evalfile's jobs, else 4)\n"
 	"  -B                rebuild: run every targeted cell again\n"
 	"  -n                dry run: list what would run and why, run nothing\n"
@@ -88,6 +95,157 @@ static const char usage[] =
 	"exit status: 0 all good, 1 a gate failed or a cell errored, 2 bad usage or a\n"
 	"bad Evalfile (nothing is run), 130 interrupted (143 SIGTERM, 129 SIGHUP).\n";
 
+/* One line per option, as `evalmake help COMMAND` lists them; name is the
+ * option's canonical spelling, the one commands[].opts use */
+static const struct option_help {
+	const char *name, *arg, *text;
+} optionhelp[] = {
+	{"-f", "FILE", "the Evalfile (default: Evalfile or evalfile here or in a parent folder)"},
+	{"-C", "DIR", "change to DIR first"},
+	{"-j", "N", "run N cells at once (default: the Evalfile's jobs, else 4)"},
+	{"-B", NULL, "rebuild: run every targeted cell again"},
+	{"-n", NULL, "dry run: list what would run and why, run nothing"},
+	{"-q", NULL, "question: exit 0 if every targeted cell is up to date, else 1"},
+	{"-k", NULL, "keep going after a cell error"},
+	{"-s", NULL, "silent: no progress, no table"},
+	{"-v", NULL, "verbose: every cell as it finishes, every failing task"},
+	{"--iterations", "N", "N iterations for every suite"},
+	{"--sample", "K", "K tasks per suite (a fixed sample: a larger K adds tasks)"},
+	{"--json", "FILE", "write the JSON report to FILE ('-': stdout, the table goes to stderr)"},
+	{"--jsonl", NULL, "one JSON report line per update on stdout, for scripts"},
+	{"--min-score", "X", "every suite's score must be at least X"},
+	{"--baseline", "FILE", "a JSON report (--json) to compare with, e.g. main's"},
+	{"--max-drop", "D", "a suite may score at most D below the baseline (default 0)"},
+	{"--junit", "FILE", "JUnit XML: a testsuite per suite, a testcase per task"},
+	{"--markdown", "FILE", "a Markdown summary (also appended to $GITHUB_STEP_SUMMARY)"},
+	{"--locked", NULL, "run nothing: require Evalfile.lock to match, gate its scores"},
+	{"--html", "FILE", "the page to write"},
+	{"--keep", "DAYS", "keep unreferenced entries used within DAYS (default 30)"},
+	{"--all", NULL, "drop every unreferenced entry, however recently used"},
+	{"-r", NULL, "raw: agent output as it is, control characters and escapes included (--raw)"},
+	{"--serve", "[ADDR:PORT]", "serve the live view (default 127.0.0.1, a free port)"},
+};
+
+/* The commands: what each takes (canonical option names, space separated;
+ * -h/--help and --version go with every one), its synopsis and what it
+ * does. An option a command does not take is refused, never ignored. */
+enum { CMD_BUILD, CMD_STATUS, CMD_EXPLAIN, CMD_LOG, CMD_GC, CMD_WATCH, CMD_CHECK, CMD_DIFF, CMD_LOCK, CMD_REPORT,
+       CMD_DEPS, CMD_INIT, CMD_HELP, CMD_COMPLETE };
+static const struct command {
+	const char *name, *opts, *synopsis, *text;
+} commands[] = {
+	[CMD_BUILD] = {"", "-f -C -j -B -n -q -k -s -v --iterations --sample --json", "[OPTION...] [TARGET...]",
+	               "bring the targeted cells' scores up to date: run the cells whose inputs changed, grade\n"
+	               "again those whose grader changed, and print the score table"},
+	[CMD_STATUS] = {"status", "-f -C -s -v --iterations --sample --json", "[OPTION...] [TARGET...]",
+	                "the scores the cache holds for the targeted cells; nothing is run"},
+	[CMD_EXPLAIN] = {"explain", "-f -C --iterations", "[OPTION...] CELL",
+	                 "why a cell would run (or be graded again): which of its inputs changed, and its keys.\n"
+	                 "CELL is SUITE/TASK#K, or SUITE/TASK for each of the task's iterations"},
+	[CMD_LOG] = {"log", "-f -C -r --iterations", "[OPTION...] CELL",
+	             "a cell's stored prompt, output, transcript and grade, or its last failed attempt.\n"
+	             "CELL is SUITE/TASK#K, or SUITE/TASK for each of the task's iterations"},
+	[CMD_GC] = {"gc", "-f -C -n -v --keep --all", "[-n] [--keep DAYS | --all]",
+	            "drop cache entries that no cell of the Evalfile and no lock file beside it refers to,\n"
+	            "once unused for DAYS (default 30); -n only lists them, -v lists what goes"},
+	[CMD_WATCH] = {"watch", "-f -C -j -B -k -v --iterations --sample --jsonl --serve", "[OPTION...] [TARGET...]",
+	               "run, then run the affected cells again on every save (errors never stop it: -k is\n"
+	               "implied)"},
+	[CMD_CHECK] = {"check",
+	               "-f -C -j -B -k -s -v --iterations --sample --json --min-score --baseline --max-drop "
+	               "--junit --markdown --locked",
+	               "[OPTION...] [TARGET...]",
+	               "the CI gate: run, then require every suite's threshold (and --min-score, --max-drop);\n"
+	               "exit 1 when a gate fails or a cell errors"},
+	[CMD_DIFF] = {"diff", "-f -C --iterations --sample --json", "[OPTION...] OLD.json [NEW.json]",
+	              "per-suite score deltas and the tasks that flipped (NEW: the current cached state)"},
+	[CMD_LOCK] = {"lock", "-f -C -s -v --iterations --sample", "[OPTION...] [TARGET...]",
+	              "write Evalfile.lock: every cell's keys and score, to commit with the change"},
+	[CMD_REPORT] = {"report", "-f -C -s --iterations --sample --html", "--html FILE [OPTION...] [TARGET...]",
+	                "write one self-contained page: grids of cells, transcripts, score history"},
+	[CMD_DEPS] = {"deps", "-f -C -B --iterations", "[OPTION...] CELL",
+	              "run the cell's agent traced and name the project files it reads that no input declares\n"
+	              "(-B: the traced run's result replaces the stored one)"},
+	[CMD_INIT] = {"init", "", "",
+	              "write a commented starter Evalfile, a prompt, two sample tasks and an agent script in\n"
+	              "the current folder (nothing is overwritten), so that `evalmake` prints a first score"},
+	[CMD_HELP] = {"help", "", "[COMMAND]", "print the usage of evalmake, or of one command"},
+	[CMD_COMPLETE] = {"__complete", "-f -C", "commands | options COMMAND | targets",
+	                  "words for the shell completion scripts, one a line"},
+};
+
+/* the options given, by canonical name, to be checked against the command's */
+static const char *given[64];
+static int ngiven;
+
+static void optgiven(const char *name)
+{
+	if (ngiven < (int)LEN(given))
+		given[ngiven++] = name;
+}
+
+/* does the command take the option? */
+static int takes(const struct command *c, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = c->opts; (p = strstr(p, name)); p += n)
+		if ((p == c->opts || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
+			return 1;
+	return 0;
+}
+
+static void commandhelp(FILE *f, const struct command *c)
+{
+	fprintf(f, "usage: evalmake%s%s %s\n\n%s\n", c->name[0] ? " " : "", c->name, c->synopsis, c->text);
+	if (c->opts[0])
+		fprintf(f, "\noptions:\n");
+	for (size_t i = 0; i < LEN(optionhelp); i++) {
+		const struct option_help *h = &optionhelp[i];
+		if (!takes(c, h->name))
+			continue;
+		char left[32];
+		snprintf(left, sizeof(left), "%s%s%s", h->name, h->arg ? " " : "", h->arg ? h->arg : "");
+		fprintf(f, "  %-17s %s\n", left, h->text);
+	}
+	if (c == &commands[CMD_BUILD] || takes(c, "--sample"))
+		fprintf(f, "\nA TARGET is SUITE, SUITE/TASK or SUITE/TASK#K (iterations count from 1).\n");
+	fprintf(f, "\nsee 'evalmake --help' for every command, 'man evalmake' for more\n");
+}
+
+/* exit 2 on the first option given that c does not take, in one line
+ * naming the commands that do take it */
+static void refuseoptions(const struct command *c)
+{
+	for (int i = 0; i < ngiven; i++) {
+		if (takes(c, given[i]))
+			continue;
+		fprintf(stderr, "evalmake: %s%s does not take %s (", c->name[0] ? c->name : "a build",
+		        c->name[0] ? "" : " (no command)", given[i]);
+		const char *sep = "it is an option of ";
+		for (size_t k = 0; k < LEN(commands); k++)
+			if (commands[k].name[0] && commands[k].name[0] != '_' && takes(&commands[k], given[i])) {
+				fprintf(stderr, "%s%s", sep, commands[k].name);
+				sep = ", ";
+			}
+		fprintf(stderr, "%ssee 'evalmake %s%s')\n", sep[0] == ',' ? "; " : "", c->name[0] ? "help " : "--help",
+		        c->name);
+		exit(EXIT_USAGE);
+	}
+}
+
+/* refuse a usage error in one line, pointing at the help */
+static void usageerr(const char *cmd, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "evalmake: ");
+	fprintf(stderr, fmt, arg);
+	if (cmd && cmd[0])
+		fprintf(stderr, " (see 'evalmake help %s')\n", cmd);
+	else
+		fprintf(stderr, " (see 'evalmake --help')\n");
+	exit(EXIT_USAGE);
+}
+
 static int posint(const char *s, const char *what)
 {
 	char *end;
@@ -107,6 +265,28 @@ static double fraction(const char *s, const char *what)
 	if (end == s || *end || !(v >= 0 && v <= 1))
 		die("%s: expected a number from 0 to 1, got '%s'", what, s);
 	return v;
+}
+
+static int helpasked; /* -h or --help: the command's help, or the general one */
+
+/* an option's canonical name: "-B" for a letter, "--json" for a long
+ * option that has no letter */
+static const char *canonical(int c, const struct option *longopts)
+{
+	static char names[64][32];
+	static int n;
+	char *s = names[n++ % 64];
+
+	if (c < 256) {
+		snprintf(s, sizeof(names[0]), "-%c", c);
+		return s;
+	}
+	for (const struct option *l = longopts; l->name; l++)
+		if (l->val == c) {
+			snprintf(s, sizeof(names[0]), "--%s", l->name);
+			return s;
+		}
+	return "?";
 }
 
 static void parseopts(int argc, char **argv, struct opts *o)
@@ -132,6 +312,7 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		{"all", no_argument, NULL, OPT_ALL},
 		{"serve", optional_argument, NULL, OPT_SERVE},
 		{"file", required_argument, NULL, 'f'},
+		{"directory", required_argument, NULL, 'C'},
 		{"jobs", required_argument, NULL, 'j'},
 		{"keep-going", no_argument, NULL, 'k'},
 		{"dry-run", no_argument, NULL, 'n'},
@@ -144,9 +325,16 @@ static void parseopts(int argc, char **argv, struct opts *o)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:j:BnqksvhCr", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":f:j:BnqksvhC:r", longopts, NULL)) != -1) {
+		if (c != 'h' && c != ':' && c != '?')
+			optgiven(canonical(c, longopts));
 		switch (c) {
 		case 'f': o->file = optarg; break;
+		case 'C':
+			/* at once, like make: several -C chain, and later paths are from here */
+			if (chdir(optarg) < 0)
+				die("-C %s:", optarg);
+			break;
 		case 'j': o->jobs = posint(optarg, "-j"); break;
 		case 'B': o->rebuild = 1; break;
 		case 'n': o->dryrun = 1; break;
@@ -155,7 +343,7 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		case 's': o->silent = 1; break;
 		case 'v': o->verbose = 1; break;
 		case 'r': o->raw = 1; break;
-		case 'h': fputs(usage, stdout); exit(0);
+		case 'h': helpasked = 1; break; /* the command's help, once the command is known */
 		case OPT_VERSION: printf("evalmake %s\n", VERSION); exit(0);
 		case OPT_ITER:
 			o->iterations = posint(optarg, "--iterations");
@@ -190,11 +378,14 @@ static void parseopts(int argc, char **argv, struct opts *o)
 				o->serve = argv[optind++];
 			break;
 		case ':':
-			fprintf(stderr, "evalmake: option '%s' needs a value\n%s", argv[optind - 1], usage);
-			exit(EXIT_USAGE);
+			usageerr(NULL, "option '%s' needs a value", optopt ? canonical(optopt, longopts) : argv[optind - 1]);
+			break;
 		default:
-			fprintf(stderr, "evalmake: unknown option '%s'\n%s", argv[optind - 1], usage);
-			exit(EXIT_USAGE);
+			if (optopt && optopt < 256) {
+				char opt[3] = {'-', (char)optopt, 0};
+				usageerr(NULL, "unknown option '%s'", opt);
+			}
+			usageerr(NULL, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	o->args = argv + optind;
@@ -272,8 +463,10 @@ static int cmdbuild(struct opts *o, int statusonly)
 	if (!statusonly)
 		appendhistory(pr.cache, p, sum, "evalmake", o->nargs || o->sample || o->iterations);
 	if (!o->silent) {
-		struct reportopts ro = {.color = usecolor(stdout), .verbose = o->verbose};
-		printtable(stdout, p, sum, &ro);
+		/* with the JSON report on stdout, stdout is for it alone */
+		FILE *out = o->json && !strcmp(o->json, "-") ? stderr : stdout;
+		struct reportopts ro = {.color = usecolor(out), .verbose = o->verbose};
+		printtable(out, p, sum, &ro);
 		if (rc == EXIT_INTR)
 			fprintf(stderr, "evalmake: interrupted: finished cells are stored, the rest are pending\n");
 	}
@@ -288,18 +481,34 @@ static int cmdbuild(struct opts *o, int statusonly)
 	return rc;
 }
 
-/* plan the one cell named on the command line */
-static struct cell *onecell(struct opts *o, struct project *pr, struct plan **pp, const char *cmd)
+/* plan the cells named on the command line as people type them:
+ * SUITE/TASK#K, or SUITE/TASK for each of the task's iterations */
+static struct plan *plancells(struct opts *o, struct project *pr, const char *cmd)
 {
 	if (o->nargs != 1)
-		die("%s: expected one CELL (SUITE/TASK#K)", cmd);
-	if (!strchr(o->args[0], '/') || !strchr(o->args[0], '#'))
-		die("%s: '%s' is not a cell: expected SUITE/TASK#K", cmd, o->args[0]);
+		die("%s: expected one CELL (SUITE/TASK#K, or SUITE/TASK)", cmd);
+	if (!strchr(o->args[0], '/'))
+		die("%s: '%s' is not a cell: expected SUITE/TASK#K, or SUITE/TASK", cmd, o->args[0]);
 	openproject(o, pr);
 	struct planopts po = {.targets = o->args, .ntargets = 1, .iterations = o->iterations};
-	*pp = planor2(pr, &po);
-	if ((*pp)->ncells != 1) {
+	struct plan *p = planor2(pr, &po);
+	if (!p->ncells) {
 		fprintf(stderr, "evalmake: %s: no cell '%s'\n", cmd, o->args[0]);
+		freeplan(p);
+		closeproject(pr);
+		exit(EXIT_USAGE);
+	}
+	return p;
+}
+
+/* plan the one cell named on the command line (SUITE/TASK will do for a
+ * task of one iteration) */
+static struct cell *onecell(struct opts *o, struct project *pr, struct plan **pp, const char *cmd)
+{
+	*pp = plancells(o, pr, cmd);
+	if ((*pp)->ncells != 1) {
+		fprintf(stderr, "evalmake: %s: '%s' is %zu cells (one per iteration): name one as %s#K\n", cmd, o->args[0],
+		        (*pp)->ncells, o->args[0]);
 		freeplan(*pp);
 		closeproject(pr);
 		exit(EXIT_USAGE);
@@ -307,13 +516,43 @@ static struct cell *onecell(struct opts *o, struct project *pr, struct plan **pp
 	return &(*pp)->cells[0];
 }
 
-static int cmdexplain(struct opts *o)
+/* the deps files of the cell's agent modified after the run entry stored
+ * under was was written: "a.sh, b.sh, c.sh and 4 more", or NULL when that
+ * cannot be told (the entry is gone) or none is newer */
+static char *depschanged(struct project *pr, const struct cell *c, hash was)
 {
-	struct project pr = {0};
-	struct plan *p;
-	struct cell *c = onecell(o, &pr, &p, "explain");
+	struct inputset in = {0};
+	struct buf b = {0};
+	struct stat st;
+	char *err, *dir = runpath(pr->store, was);
+	size_t n = 0;
+	int ok = stat(dir, &st) == 0;
+
+	free(dir);
+	if (!ok)
+		return NULL;
+	long long stored = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+	if (runinputs(pr->st, c, &in, &err) < 0) {
+		free(err);
+		freeinputs(&in);
+		return NULL;
+	}
+	for (size_t i = 0; i < in.n; i++) {
+		if (in.v[i].st.mtime <= stored)
+			continue;
+		if (n++ < 3)
+			bufaddf(&b, "%s%s", b.len ? ", " : "", in.v[i].path);
+	}
+	if (n > 3)
+		bufaddf(&b, " and %zu more", n - 3);
+	freeinputs(&in);
+	return n ? bufdetach(&b) : NULL;
+}
+
+static void explaincell(struct project *pr, struct plan *p, struct cell *c)
+{
 	const char *const *names = partnames;
-	const struct cellrec *r = findcell(pr.store, c->id);
+	const struct cellrec *r = findcell(pr->store, c->id);
 	char a[33], b[33];
 
 	if (c->need == NEED_NOTHING && r && memcmp(r->parts, c->parts, sizeof(c->parts)))
@@ -333,7 +572,8 @@ static int cmdexplain(struct opts *o)
 			printf("  %-13s unchanged  %s\n", names[i], b);
 		} else {
 			hashhex(r->parts[i], a);
-			char *vars = i == PART_ENV ? envchanges(p, c, r->parts[i]) : NULL;
+			char *vars = i == PART_ENV ? envchanges(p, c, r->parts[i]) : i == PART_DEPS ? depschanged(pr, c, r->run)
+			                                                                           : NULL;
 			printf("  %-13s CHANGED    %s (was %s)%s%s\n", names[i], b, a, vars && vars[0] ? ": " : "",
 			       vars && vars[0] ? vars : "");
 			free(vars);
@@ -344,12 +584,27 @@ static int cmdexplain(struct opts *o)
 	printf("  %-13s %s\n", "run key", b);
 	if (c->need != NEED_RUN) {
 		hashhex(c->gradekey, b);
-		printf("  %-13s %s%s\n", "grade key", b, r && !hasheq(r->grade, c->gradekey) ? " (changed)" : "");
+		/* an up-to-date cell's grade is the cache's for its key: the
+		 * record may hold another (another branch's), which changed nothing */
+		printf("  %-13s %s%s\n", "grade key", b,
+		       c->need == NEED_GRADE && r && !hasheq(r->grade, c->gradekey) ? " (changed)" : "");
 		for (size_t k = 0; c->gradekeys && k < c->sp->suite->ngraders; k++) {
 			const struct grader *g = suitegrader(c->sp->suite, k);
 			hashhex(c->gradekeys[k], b);
 			printf("    %-11s %s%s\n", g->name, b, isnan(scoreof(c, k)) ? " (not graded)" : "");
 		}
+	}
+}
+
+static int cmdexplain(struct opts *o)
+{
+	struct project pr = {0};
+	struct plan *p = plancells(o, &pr, "explain");
+
+	for (size_t i = 0; i < p->ncells; i++) {
+		if (i)
+			putchar('\n');
+		explaincell(&pr, p, &p->cells[i]);
 	}
 	freeplan(p);
 	closeproject(&pr);
@@ -562,21 +817,17 @@ static char *gradefailure(struct store *st, const struct cell *c)
 	return dir;
 }
 
-static int cmdlog(struct opts *o)
+static int logcell(struct project *pr, struct cell *c)
 {
-	struct project pr = {0};
-	struct plan *p;
-	struct cell *c = onecell(o, &pr, &p, "log");
 	const char *replyname = c->sp->suite->grader.type == GRADE_JUDGE ? "judge's reply" : "grader stderr";
 	char *dir = NULL;
 	struct stat st;
 	int rc = 0;
 
-	visible = !o->raw && isatty(1);
 	if (c->need != NEED_RUN) {
-		dir = runpath(pr.store, c->runkey);
-		const struct graderec *g = findgrade(pr.store, c->gradekey, 1);
-		char *failed = g ? NULL : gradefailure(pr.store, c);
+		dir = runpath(pr->store, c->runkey);
+		const struct graderec *g = findgrade(pr->store, c->gradekey, 1);
+		char *failed = g ? NULL : gradefailure(pr->store, c);
 		printf("%s: stored result (%s)\n", c->id, dir);
 		printf("== cell\n");
 		metalines(dir);
@@ -586,7 +837,7 @@ static int cmdlog(struct opts *o)
 		attempts(dir);
 		section("transcript", dir, "transcript");
 		if (c->gradekeys)
-			loggrades(pr.store, c);
+			loggrades(pr->store, c);
 		else if (g) {
 			char *reason = redact(xstrdup(g->reason));
 			printf("== grade\n%.3g%s", g->score, reason[0] ? "  " : "");
@@ -604,7 +855,7 @@ static int cmdlog(struct opts *o)
 			printf("== grade\nnot graded yet: no grade is stored for the current grader and expected answer "
 			       "(evalmake grades it)\n");
 		}
-		char *glog = g && !c->gradekeys ? gradelog(pr.store, c->gradekey) : NULL;
+		char *glog = g && !c->gradekeys ? gradelog(pr->store, c->gradekey) : NULL;
 		if (glog) {
 			printf("== %s\n", replyname);
 			showtext(glog, strlen(glog), visible);
@@ -615,7 +866,7 @@ static int cmdlog(struct opts *o)
 		free(failed);
 		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
 			printf("== artifacts\n%s/artifacts\n", dir);
-	} else if ((dir = errorpath(pr.store, c->id)) && stat(dir, &st) == 0) {
+	} else if ((dir = errorpath(pr->store, c->id)) && stat(dir, &st) == 0) {
 		printf("%s: no result; its last attempt failed (errors are not cached)\n", c->id);
 		printf("== error\n");
 		metalines(dir);
@@ -632,6 +883,23 @@ static int cmdlog(struct opts *o)
 		rc = 1;
 	}
 	free(dir);
+	return rc;
+}
+
+/* log: each cell named; 1 when one of them has no result */
+static int cmdlog(struct opts *o)
+{
+	struct project pr = {0};
+	struct plan *p = plancells(o, &pr, "log");
+	int rc = 0;
+
+	visible = !o->raw && isatty(1);
+
+	for (size_t i = 0; i < p->ncells; i++) {
+		if (i)
+			putchar('\n');
+		rc |= logcell(&pr, &p->cells[i]);
+	}
 	freeplan(p);
 	closeproject(&pr);
 	return rc;
@@ -823,18 +1091,75 @@ static int cmdwatch(struct opts *o)
 	return rc;
 }
 
+/* the command named name, or -1 */
+static int findcommand(const char *name)
+{
+	for (size_t i = 0; i < LEN(commands); i++)
+		if (commands[i].name[0] && !strcmp(name, commands[i].name))
+			return (int)i;
+	return -1;
+}
+
+static int cmdhelp(struct opts *o)
+{
+	if (o->nargs == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	int cmd = o->nargs == 1 ? findcommand(o->args[0]) : -1;
+	if (cmd < 0)
+		usageerr(NULL, "help: no command '%s'", o->args[0]);
+	commandhelp(stdout, &commands[cmd]);
+	return 0;
+}
+
+/* what the shell completion scripts ask: the commands, a command's
+ * options, or the targets the Evalfile defines (suites, tasks, cells) */
+static int cmdcomplete(struct opts *o)
+{
+	const char *what = o->nargs ? o->args[0] : "";
+
+	if (!strcmp(what, "commands")) {
+		for (size_t i = 0; i < LEN(commands); i++)
+			if (commands[i].name[0] && commands[i].name[0] != '_')
+				printf("%s\n", commands[i].name);
+	} else if (!strcmp(what, "options")) {
+		int cmd = o->nargs > 1 ? findcommand(o->args[1]) : CMD_BUILD;
+		const struct command *c = &commands[cmd < 0 ? CMD_BUILD : cmd];
+		for (size_t i = 0; i < LEN(optionhelp); i++)
+			if (takes(c, optionhelp[i].name))
+				printf("%s\n", optionhelp[i].name);
+		printf("--help\n");
+	} else if (!strcmp(what, "targets")) {
+		struct project pr = {0};
+		struct planopts po = {0};
+		openproject(o, &pr);
+		struct plan *p = planor2(&pr, &po);
+		for (size_t i = 0; i < p->nsp; i++) {
+			const struct suiteplan *sp = &p->sp[i];
+			printf("%s\n", sp->suite->name);
+			for (size_t t = 0; t < sp->tasks.n; t++)
+				printf("%s/%s\n", sp->suite->name, sp->tasks.v[t].id);
+		}
+		for (size_t i = 0; i < p->ncells; i++)
+			printf("%s\n", p->cells[i].id);
+		freeplan(p);
+		closeproject(&pr);
+	} else {
+		usageerr("__complete", "__complete: expected commands, options COMMAND or targets, got '%s'", what);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = {.minscore = -1, .maxdrop = -1, .gckeep = -1};
-	static const char *const cmds[] = {"status", "explain", "log", "gc", "watch", "check", "diff", "lock", "report", "deps"};
 	int cmd = -1;
 
 	if (argc > 1 && !strcmp(argv[1], PROC_TRACEARG)) /* core/proc.c runs us as a tracer */
 		return tracemain(argc - 1, argv + 1);
 	if (argc > 1)
-		for (size_t i = 0; i < LEN(cmds); i++)
-			if (!strcmp(argv[1], cmds[i]))
-				cmd = (int)i;
+		cmd = findcommand(argv[1]);
 	if (cmd >= 0) {
 		argv[1] = argv[0];
 		argv++;
@@ -843,35 +1168,36 @@ int main(int argc, char **argv)
 	parseopts(argc, argv, &o);
 	char *jsonarg = o.json;
 	/* the command may also follow options: evalmake -f FILE log CELL */
-	for (size_t i = 0; cmd < 0 && o.nargs > 0 && i < LEN(cmds); i++) {
-		if (!strcmp(o.args[0], cmds[i])) {
-			cmd = (int)i;
-			o.args++;
-			o.nargs--;
-		}
+	if (cmd < 0 && o.nargs > 0 && (cmd = findcommand(o.args[0])) >= 0) {
+		o.args++;
+		o.nargs--;
 	}
-	if (cmd != 5 && (o.minscore >= 0 || o.maxdrop >= 0 || o.baseline || o.junit || o.markdown || o.locked))
-		die("--min-score, --baseline, --max-drop, --junit, --markdown and --locked are options of check");
-	if (cmd != 8 && o.html)
-		die("--html is an option of report");
-	if (cmd != 4 && o.serve)
-		die("--serve is an option of watch");
-	if (cmd != 3 && (o.gcall || o.gckeep >= 0))
-		die("--keep and --all are options of gc");
-	if (cmd != 2 && o.raw)
-		die("-r/--raw is an option of log");
+	if (cmd < 0)
+		cmd = CMD_BUILD;
+	const struct command *c = &commands[cmd];
+	if (helpasked) {
+		if (cmd == CMD_BUILD || cmd == CMD_HELP)
+			fputs(usage, stdout);
+		else
+			commandhelp(stdout, c);
+		return 0;
+	}
+	refuseoptions(c);
 	int rc;
 	switch (cmd) {
-	case 0: rc = cmdbuild(&o, 1); break;
-	case 1: rc = cmdexplain(&o); break;
-	case 2: rc = cmdlog(&o); break;
-	case 3: rc = cmdgc(&o); break;
-	case 4: rc = cmdwatch(&o); break;
-	case 5: rc = cmdcheck(&o); break;
-	case 6: rc = cmddiff(&o); break;
-	case 7: rc = cmdlock(&o); break;
-	case 8: rc = cmdreport(&o); break;
-	case 9: rc = cmddeps(&o); break;
+	case CMD_STATUS: rc = cmdbuild(&o, 1); break;
+	case CMD_EXPLAIN: rc = cmdexplain(&o); break;
+	case CMD_LOG: rc = cmdlog(&o); break;
+	case CMD_GC: rc = cmdgc(&o); break;
+	case CMD_WATCH: rc = cmdwatch(&o); break;
+	case CMD_CHECK: rc = cmdcheck(&o); break;
+	case CMD_DIFF: rc = cmddiff(&o); break;
+	case CMD_LOCK: rc = cmdlock(&o); break;
+	case CMD_REPORT: rc = cmdreport(&o); break;
+	case CMD_DEPS: rc = cmddeps(&o); break;
+	case CMD_INIT: rc = cmdinit(&o); break;
+	case CMD_HELP: rc = cmdhelp(&o); break;
+	case CMD_COMPLETE: rc = cmdcomplete(&o); break;
 	default: rc = cmdbuild(&o, 0); break;
 	}
 	if (rc == EXIT_INTR) /* 130 within; the signal's own status without */

@@ -21,13 +21,40 @@ char *absfrom(const char *cwd, const char *path)
 	return xasprintf("%s/%s", cwd, path);
 }
 
+/* like git: the Evalfile of the nearest parent folder that has one,
+ * named relative to here ("../../Evalfile"); NULL when none has */
+static char *findupward(void)
+{
+	char dir[PATH_MAX];
+	struct buf up = {0};
+	char *found = NULL;
+
+	if (!getcwd(dir, sizeof(dir)))
+		return NULL;
+	for (char *slash; !found && (slash = strrchr(dir, '/')) && dir[1];) {
+		slash[slash == dir] = '\0'; /* "/a/b" -> "/a", "/a" -> "/" */
+		bufadds(&up, "../");
+		static const char *const names[] = {"Evalfile", "evalfile"};
+		for (size_t i = 0; !found && i < LEN(names); i++) {
+			char *p = pathjoin(dir, names[i]);
+			if (access(p, F_OK) == 0)
+				found = xasprintf("%s%s", up.s, names[i]);
+			free(p);
+		}
+	}
+	free(up.s);
+	return found;
+}
+
 void openproject(struct opts *o, struct project *pr)
 {
 	char *path = findevalfile(o->file), *err;
 	char cwd[PATH_MAX];
 
+	if (!path && (path = findupward()))
+		fprintf(stderr, "evalmake: using %s\n", path);
 	if (!path)
-		die("no Evalfile here (looked for ./Evalfile and ./evalfile); -f FILE names another");
+		die("no Evalfile here or in a parent folder (looked for Evalfile and evalfile); -f FILE names another");
 	if (access(path, R_OK) < 0)
 		die("cannot read %s:", path);
 	if (!getcwd(cwd, sizeof(cwd)))

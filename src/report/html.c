@@ -571,8 +571,8 @@ int cmdreport(struct opts *o)
 		size_t tasks = 0;
 		for (size_t i = 0; i < p->nsp; i++)
 			tasks += sum[i].tasks;
-		printf("wrote %s: %zu suite%s, %zu tasks, %zu cells%s\n", o->html, p->nsp, p->nsp == 1 ? "" : "s", tasks,
-		       p->ncells, tx.cut ? " (some texts left out: the page holds enough)" : "");
+		printf("wrote %s: %zu suite%s, %zu task%s, %zu cell%s%s\n", o->html, p->nsp, p->nsp == 1 ? "" : "s", tasks,
+		       tasks == 1 ? "" : "s", p->ncells, p->ncells == 1 ? "" : "s", tx.cut ? " (some texts left out: the page holds enough)" : "");
 	}
 	buffree(&page);
 	savestate(pr.st);

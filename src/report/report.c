@@ -75,7 +75,7 @@ struct suitesum *summarize(struct plan *p)
 		if (c->status == CELL_RAN)
 			s->ran++;
 		else if (c->status == CELL_CACHED && c->graded_now)
-			s->cached++;
+			s->cached++, s->regraded++;
 		else if (c->status == CELL_CACHED)
 			s->cached++;
 		else if (c->status == CELL_ERROR)
@@ -250,19 +250,21 @@ void printerrors(FILE *f, struct plan *p, const struct reportopts *o)
 void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct reportopts *o)
 {
 	int w = 5;
-	int anypending = 0, anygraders = 0;
+	int anypending = 0, anyregraded = 0, anygraders = 0;
 
 	for (size_t i = 0; i < p->nsp; i++) {
 		int n = (int)strlen(p->sp[i].suite->name);
 		if (n > w)
 			w = n;
 		anypending |= sum[i].pending > 0;
+		anyregraded |= sum[i].regraded > 0;
 		anygraders |= sum[i].gscore != NULL;
 	}
 	if (o->title)
 		fprintf(f, "%s\n", o->title);
-	fprintf(f, "%s%-*s  %6s  %7s  %5s  %5s  %5s  %6s  %6s%s%s%s\n", col(o, "\033[1m"), w, "suite", "score", "stderr",
-	        "tasks", "cells", "ran", "cached", "errors", anypending ? "  pending" : "", anygraders ? "  graders" : "",
+	fprintf(f, "%s%-*s  %6s  %7s  %5s  %5s  %5s  %6s%s  %6s%s%s%s\n", col(o, "\033[1m"), w, "suite", "score", "stderr",
+	        "tasks", "cells", "ran", "cached", anyregraded ? "  regraded" : "", "errors", anypending ? "  pending" : "",
+	        anygraders ? "  graders" : "",
 	        col(o, "\033[0m"));
 	for (size_t i = 0; i < p->nsp; i++) {
 		struct suitesum *s = &sum[i];
@@ -276,9 +278,11 @@ void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct repo
 		}
 		double th = s->sp->suite->threshold;
 		const char *sc = th >= 0 && s->scoredtasks ? (s->score >= th ? "\033[32m" : "\033[31m") : "";
-		fprintf(f, "%-*s  %s%6s%s  %7s  %5zu  %5zu  %5zu  %6zu  %s%6zu%s", w, s->sp->suite->name, col(o, sc), score,
-		        col(o, *sc ? "\033[0m" : ""), se, s->tasks, s->cells, s->ran, s->cached,
-		        col(o, s->errors ? "\033[31m" : ""), s->errors, col(o, s->errors ? "\033[0m" : ""));
+		fprintf(f, "%-*s  %s%6s%s  %7s  %5zu  %5zu  %5zu  %6zu", w, s->sp->suite->name, col(o, sc), score,
+		        col(o, *sc ? "\033[0m" : ""), se, s->tasks, s->cells, s->ran, s->cached);
+		if (anyregraded)
+			fprintf(f, "  %8zu", s->regraded);
+		fprintf(f, "  %s%6zu%s", col(o, s->errors ? "\033[31m" : ""), s->errors, col(o, s->errors ? "\033[0m" : ""));
 		if (anypending)
 			fprintf(f, "  %7zu", s->pending);
 		/* several graders: each one's score, "exact 0.667  judged 1.000" */
@@ -359,18 +363,20 @@ static cJSON *gradersjson(const struct suiteplan *sp, const double *v)
 char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 {
 	cJSON *r = cJSON_CreateObject();
-	size_t ran = 0, cached = 0, errors = 0;
+	size_t ran = 0, cached = 0, errors = 0, regraded = 0;
 	char hx[33];
 
 	for (size_t i = 0; i < p->nsp; i++) {
 		ran += sum[i].ran;
 		cached += sum[i].cached;
+		regraded += sum[i].regraded;
 		errors += sum[i].errors;
 	}
 	cJSON_AddNumberToObject(r, "version", 1);
 	cJSON_AddNumberToObject(r, "ran", (double)ran);
 	cJSON_AddNumberToObject(r, "cached", (double)cached);
 	cJSON_AddNumberToObject(r, "errors", (double)errors);
+	cJSON_AddNumberToObject(r, "regraded", (double)regraded);
 	if (trigger) {
 		cJSON *t = cJSON_AddArrayToObject(r, "trigger");
 		for (char *const *s = trigger; *s; s++)
@@ -396,6 +402,7 @@ char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 		cJSON_AddNumberToObject(so, "errors", (double)s->errors);
 		if (suitepartial(s))
 			cJSON_AddBoolToObject(so, "partial", 1);
+		cJSON_AddNumberToObject(so, "regraded", (double)s->regraded);
 		cJSON *tasks = cJSON_AddArrayToObject(so, "tasks");
 		cJSON **tobj = xcalloc(sp->tasks.n + 1, sizeof(*tobj));
 		for (size_t j = 0; j < p->ncells; j++) {

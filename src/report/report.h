@@ -18,6 +18,7 @@ struct suitesum {
 	struct suiteplan *sp;
 	double score, se;
 	size_t tasks, scoredtasks, cells, ran, cached, errors, pending;
+	size_t regraded;          /* cached cells graded again in this invocation */
 	double *taskscore;        /* per task; < 0 when no cell is scored */
 	int *taskcells;           /* targeted cells per task */
 	/* a suite with several graders: the score by each, reckoned as the

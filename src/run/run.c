@@ -300,6 +300,7 @@ static void startgrade(struct sched *s, struct cell *c, const char *out)
 		setscore(c, gi, have->score); /* e.g. a rerun produced an output graded before */
 	}
 	if (gi == su->ngraders) {
+		c->graded_now = 1; /* its grade is new to it: counted and recorded as re-graded */
 		gradesdone(s, c);
 		return;
 	}

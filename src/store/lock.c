@@ -112,8 +112,8 @@ int cmdlock(struct opts *o)
 	if (stale) {
 		if (stale > MAXSTALE && !o->verbose)
 			fprintf(stderr, "... and %zu more (-v lists all)\n", stale - MAXSTALE);
-		fprintf(stderr, "evalmake: lock: %zu of %zu cells not up to date: run evalmake first; %s not written\n",
-		        stale, p->ncells, path);
+		fprintf(stderr, "evalmake: lock: %zu of %zu cell%s not up to date: run evalmake first; %s not written\n",
+		        stale, p->ncells, p->ncells == 1 ? "" : "s", path);
 		rc = EXIT_GATE;
 	} else {
 		char *text = locktext(p);
@@ -125,8 +125,8 @@ int cmdlock(struct opts *o)
 			}
 		}
 		if (!rc && !o->silent)
-			printf("%s %s: %zu cells of %zu suite%s\n", old && !strcmp(old, text) ? "unchanged" : "wrote",
-			       path, p->ncells, p->nsp, p->nsp == 1 ? "" : "s");
+			printf("%s %s: %zu cell%s of %zu suite%s\n", old && !strcmp(old, text) ? "unchanged" : "wrote",
+			       path, p->ncells, p->ncells == 1 ? "" : "s", p->nsp, p->nsp == 1 ? "" : "s");
 		free(old);
 		free(text);
 	}

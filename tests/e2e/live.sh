@@ -177,7 +177,7 @@ assert_rc 2
 checks "an unknown name is named" 'grep -q "cannot resolve nosuchhost.invalid" "$T/err"'
 em status --serve
 assert_rc 2
-checks "--serve belongs to watch" 'grep -q "serve is an option of watch" "$T/err"'
+checks "--serve belongs to watch" 'grep -q "status does not take --serve (it is an option of watch" "$T/err"'
 stoplive
 
 try "--serve refuses a host name that is not this machine (a numeric address is taken as given)"
