@@ -107,7 +107,7 @@ static const struct option_help {
 	{"-n", NULL, "dry run: list what would run and why, run nothing"},
 	{"-q", NULL, "question: exit 0 if every targeted cell is up to date, else 1"},
 	{"-k", NULL, "keep going after a cell error"},
-	{"-s", NULL, "silent: no progress, no table"},
+	{"-s", NULL, "silent: no progress, no table (errors are still printed)"},
 	{"-v", NULL, "verbose: every cell as it finishes, every failing task"},
 	{"--iterations", "N", "N iterations for every suite"},
 	{"--sample", "K", "K tasks per suite (a fixed sample: a larger K adds tasks)"},

@@ -135,7 +135,9 @@ static void celldone(struct sched *s, struct cell *c)
 		else
 			fprintf(stderr, "%s: %s %.3g (%.2fs)\n", c->id, c->status == CELL_RAN ? "ran" : "graded", c->score,
 			        c->seconds);
-	} else if (c->status == CELL_ERROR && !s->o->silent) {
+	} else if (c->status == CELL_ERROR) {
+		/* -s quiets progress and the table, never an error (make -s
+		 * still says what failed) */
 		if (s->o->progress)
 			fputs("\r\033[K", stderr);
 		fprintf(stderr, "evalmake: %s: %s\n", c->id, c->error);

@@ -914,6 +914,15 @@ assert_rc 0
 check "stdout is empty" [ ! -s "$T/out" ]
 assert_calls 12
 
+try "-s still prints a cell's error (as make -s does), and nothing else"
+mkdir -p tasks
+printf '{"id": "a", "input": "x", "expected": "x"}\n' >tasks/t.jsonl
+printf 'suites:\n  s:\n    tasks: tasks/t.jsonl\n    agent: {command: "echo boom >&2; exit 3"}\n' >Evalfile
+em -s
+assert_rc 1
+check "stdout is empty" [ ! -s "$T/out" ]
+check "the error names the cell and its cause" grep -q 's/a#1: exit status 3: boom' "$T/err"
+
 try "--help, --version, unknown options, bad numbers"
 em --help
 assert_rc 0
