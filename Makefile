@@ -63,6 +63,29 @@ test: evalmake build/unittest build/san/evalmake build/san/unittest build/models
 	done; \
 	exit $$fail
 
+# fuzzing (tests/fuzz/README.md): libFuzzer harnesses built with clang,
+# each run FUZZ_SECONDS (default 60) on a copy of its seed corpus
+FUZZCC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZFLAGS = -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ = evalfile dataset template provider
+FUZZOBJ = $(SRC:src/%.c=build/fuzz/obj/%.o)
+.SECONDARY: $(FUZZOBJ)
+
+build/fuzz/obj/%.o: src/%.c $(HDR)
+	@mkdir -p $(@D)
+	$(FUZZCC) $(WARN) -Isrc $(PKG_CFLAGS) $(subst fuzzer,fuzzer-no-link,$(FUZZFLAGS)) -c -o $@ $<
+
+# the provider harness includes provider.c itself (its parsers are static)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZOBJ)
+	$(FUZZCC) $(WARN) -Isrc $(PKG_CFLAGS) $(FUZZFLAGS) -o $@ $< \
+		$(if $(filter provider,$*),$(filter-out build/fuzz/obj/run/provider.o,$(FUZZOBJ)),$(FUZZOBJ)) $(PKG_LIBS)
+
+fuzz: $(FUZZ:%=build/fuzz/fuzz_%)
+	@fail=0; for h in $(FUZZ); do \
+		FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh $$h || fail=1; \
+	done; exit $$fail
+
 install: evalmake
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 evalmake $(DESTDIR)$(PREFIX)/bin/evalmake
@@ -71,4 +94,4 @@ clean:
 	rm -f evalmake
 	rm -rf build
 
-.PHONY: all test install clean
+.PHONY: all test install clean fuzz
