@@ -720,3 +720,28 @@ int utf8valid(const char *s, size_t n)
 	return 1;
 }
 
+
+int lineat(const char *s, size_t off)
+{
+	int line = 1;
+
+	for (size_t i = 0; i < off; i++)
+		line += s[i] == '\n';
+	return line;
+}
+
+const char *textcheck(const char *s, size_t n, size_t *off)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	for (size_t i = 0; i < n;) {
+		uint32_t cp;
+		size_t k = utf8dec(u + i, n - i, &cp);
+		if (!u[i] || (k == 1 && u[i] >= 0x80)) {
+			*off = i;
+			return u[i] ? "bytes that are not UTF-8 (expected UTF-8 text)" : "a NUL byte (expected text)";
+		}
+		i += k;
+	}
+	return NULL;
+}

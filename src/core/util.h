@@ -110,6 +110,11 @@ size_t utf8dec(const unsigned char *s, size_t n, uint32_t *cp);
 int utf8valid(const char *s, size_t n);
 /* does JSON text hold an escaped NUL (\u0000) inside a string? */
 int jsonnul(const char *s, size_t n);
+/* the 1-based line of byte off in s */
+int lineat(const char *s, size_t off);
+/* NULL when s[0..n) is UTF-8 text without NUL bytes; else what is wrong,
+ * and *off the first bad byte (the loaders name FILE:LINE with lineat) */
+const char *textcheck(const char *s, size_t n, size_t *off);
 /* the Levenshtein distance of two short strings */
 int editdist(const char *a, const char *b);
 

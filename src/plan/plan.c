@@ -183,9 +183,16 @@ static int setupconfig(struct plan *p, struct suiteplan *sp, char **err)
 	sp->system = NULL;
 	sp->tmplhash = (hash){0, 0};
 	if (s->prompt) {
-		char *text = readfilemax(s->prompt, NULL, TEMPLATE_MAX);
+		size_t len, off;
+		char *text = readfilemax(s->prompt, &len, TEMPLATE_MAX);
 		if (!text) {
 			*err = xasprintf("%s: cannot read: %s", s->prompt, filewhy(errno));
+			return -1;
+		}
+		const char *why = textcheck(text, len, &off);
+		if (why) { /* a NUL would end the template early */
+			*err = xasprintf("%s:%d: %s", s->prompt, lineat(text, off), why);
+			free(text);
 			return -1;
 		}
 		sp->tmplhash = hashbytes(text, strlen(text));
@@ -205,9 +212,16 @@ static int setupconfig(struct plan *p, struct suiteplan *sp, char **err)
 			sp->system = xstrdup(s->agent.system);
 	}
 	if (s->grader.rubric) {
-		char *text = readfilemax(s->grader.rubric, NULL, TEMPLATE_MAX);
+		size_t len, off;
+		char *text = readfilemax(s->grader.rubric, &len, TEMPLATE_MAX);
 		if (!text) {
 			*err = xasprintf("%s: cannot read: %s", s->grader.rubric, filewhy(errno));
+			return -1;
+		}
+		const char *why = textcheck(text, len, &off);
+		if (why) {
+			*err = xasprintf("%s:%d: %s", s->grader.rubric, lineat(text, off), why);
+			free(text);
 			return -1;
 		}
 		sp->rubric = compiletemplate(s->grader.rubric, text, TV_INPUT | TV_OUTPUT | TV_EXPECTED | TV_TASK, err);
