@@ -3,6 +3,8 @@
 #   make test         unit and end-to-end tests, as built and again under
 #                     AddressSanitizer + UndefinedBehaviorSanitizer
 #   make install      install to $(PREFIX)/bin (PREFIX=/usr/local)
+#   make stress-bad   the whole bad-input catalogue (make test runs a part)
+#   make fuzz         each libFuzzer harness for FUZZ_SECONDS (needs clang)
 PREFIX ?= /usr/local
 CC ?= cc
 PKGS = yaml-0.1 libcjson libxxhash zlib libzstd libpcre2-8
@@ -61,6 +63,21 @@ test: evalmake build/unittest build/san/evalmake build/san/unittest build/models
 		ASAN_OPTIONS=detect_leaks=1 EVALMAKE=$(CURDIR)/build/san/evalmake \
 		MODELSERVER=$(CURDIR)/build/modelserver bash $$t || fail=1; \
 	done; \
+	BAD_EVERY=$(BAD_EVERY) EVALMAKE=$(CURDIR)/evalmake MODELSERVER=$(CURDIR)/build/modelserver \
+		bash tests/bad/run.sh || fail=1; \
+	BAD_EVERY=$(BAD_EVERY) ASAN_OPTIONS=detect_leaks=1 EVALMAKE=$(CURDIR)/build/san/evalmake \
+		MODELSERVER=$(CURDIR)/build/modelserver bash tests/bad/run.sh || fail=1; \
+	exit $$fail
+
+# the bad-input catalogue (tests/bad): make test runs every BAD_EVERY-th
+# input; stress-bad runs all of them, as built and under the sanitizers
+BAD_EVERY ?= 7
+stress-bad: evalmake build/san/evalmake build/modelserver
+	@fail=0; \
+	BAD_EVERY=1 EVALMAKE=$(CURDIR)/evalmake MODELSERVER=$(CURDIR)/build/modelserver \
+		bash tests/bad/run.sh || fail=1; \
+	BAD_EVERY=1 ASAN_OPTIONS=detect_leaks=1 EVALMAKE=$(CURDIR)/build/san/evalmake \
+		MODELSERVER=$(CURDIR)/build/modelserver bash tests/bad/run.sh || fail=1; \
 	exit $$fail
 
 # fuzzing (tests/fuzz/README.md): libFuzzer harnesses built with clang,
@@ -94,4 +111,4 @@ clean:
 	rm -f evalmake
 	rm -rf build
 
-.PHONY: all test install clean fuzz
+.PHONY: all test install clean fuzz stress-bad

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """gen.py: the bad-input catalogue's generator.
 
-    python3 tests/bad/gen.py SEED OUTDIR
+    python3 tests/bad/gen.py SEED OUTDIR [EVERY]
+
+EVERY (default 1) writes only every EVERY-th case (the same numbers as in
+a full run: every case is still generated, so the subset does not depend
+on EVERY's choice of what to skip).
 
 Writes one small project per malformed input under OUTDIR/NNNN-kind/, each
 with a file `case` of shell assignments the runner (run.sh) reads:
@@ -36,6 +40,7 @@ import subprocess
 
 seed = int(sys.argv[1])
 out = sys.argv[2]
+every = int(sys.argv[3]) if len(sys.argv) > 3 else 1  # write every Nth case only
 R = random.Random(seed)
 n = 0
 
@@ -114,6 +119,8 @@ def emit(kind, files, expect, file, line, why, http=False, cell=""):
     """write one case: the base project with files replaced (None: removed)"""
     global n
     n += 1
+    if (n - 1) % every:
+        return
     d = os.path.join(out, "%04d-%s" % (n, kind))
     allf = base_files()
     allf.update(files)
