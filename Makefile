@@ -71,7 +71,7 @@ test: evalmake build/unittest build/san/evalmake build/san/unittest build/models
 
 # the bad-input catalogue (tests/bad): make test runs every BAD_EVERY-th
 # input; stress-bad runs all of them, as built and under the sanitizers
-BAD_EVERY ?= 7
+BAD_EVERY ?= 4
 stress-bad: evalmake build/san/evalmake build/modelserver
 	@fail=0; \
 	BAD_EVERY=1 EVALMAKE=$(CURDIR)/evalmake MODELSERVER=$(CURDIR)/build/modelserver \
