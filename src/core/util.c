@@ -730,18 +730,11 @@ int lineat(const char *s, size_t off)
 	return line;
 }
 
-const char *textcheck(const char *s, size_t n, size_t *off)
+int hasnul(const char *s, size_t n, size_t *off)
 {
-	const unsigned char *u = (const unsigned char *)s;
+	const char *z = memchr(s, 0, n);
 
-	for (size_t i = 0; i < n;) {
-		uint32_t cp;
-		size_t k = utf8dec(u + i, n - i, &cp);
-		if (!u[i] || (k == 1 && u[i] >= 0x80)) {
-			*off = i;
-			return u[i] ? "bytes that are not UTF-8 (expected UTF-8 text)" : "a NUL byte (expected text)";
-		}
-		i += k;
-	}
-	return NULL;
+	if (z)
+		*off = (size_t)(z - s);
+	return z != NULL;
 }

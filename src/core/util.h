@@ -112,9 +112,10 @@ int utf8valid(const char *s, size_t n);
 int jsonnul(const char *s, size_t n);
 /* the 1-based line of byte off in s */
 int lineat(const char *s, size_t off);
-/* NULL when s[0..n) is UTF-8 text without NUL bytes; else what is wrong,
- * and *off the first bad byte (the loaders name FILE:LINE with lineat) */
-const char *textcheck(const char *s, size_t n, size_t *off);
+/* does s[0..n) hold a NUL byte (text read as a C string would end there)?
+ * *off is the first one's offset (loaders name FILE:LINE with lineat).
+ * Bytes that are not UTF-8 are data, shown as U+FFFD in reports */
+int hasnul(const char *s, size_t n, size_t *off);
 /* the Levenshtein distance of two short strings */
 int editdist(const char *a, const char *b);
 

@@ -153,11 +153,10 @@ char *readdata(const char *path, size_t *len, char **err)
 		if (!text)
 			*err = xasprintf("%s: cannot read: %s", path, filewhy(errno));
 	}
-	/* JSON is UTF-8, and a NUL would cut a field short: refuse, never cut */
+	/* a NUL would cut a field short: refuse, never cut */
 	size_t off;
-	const char *why = text ? textcheck(text, n, &off) : NULL;
-	if (why) {
-		*err = xasprintf("%s:%d: %s", path, lineat(text, off), why);
+	if (text && hasnul(text, n, &off)) {
+		*err = xasprintf("%s:%d: a NUL byte (expected text)", path, lineat(text, off));
 		free(text);
 		return NULL;
 	}

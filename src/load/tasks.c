@@ -817,13 +817,12 @@ static int readdirtask(const char *path, const char *dest, struct dirread *r, ch
 			size_t len;
 			char *text = readfile(src, &len);
 			size_t off = 0;
-			const char *why = text ? textcheck(text, len, &off) : NULL;
 			if (!text) {
 				*err = xasprintf("%s: cannot read: %s", src, strerror(errno));
 				ret = -1;
-			} else if (why && (!text[off] || !strcmp(f, "task.json"))) {
-				/* {{input}} would end at a NUL; task.json is JSON: UTF-8 */
-				*err = xasprintf("%s:%d: %s", src, lineat(text, off), why);
+			} else if (hasnul(text, len, &off)) {
+				/* {{input}} and task.json's fields would end at it */
+				*err = xasprintf("%s:%d: a NUL byte (expected text)", src, lineat(text, off));
 				free(text);
 				ret = -1;
 			} else {
@@ -947,9 +946,8 @@ int loadtask(struct task *t, char **err)
 		}
 		/* a NUL would end the text early: name it, and a syntax error's line */
 		size_t off = 0, tl = text == t->text ? strlen(text) : len;
-		const char *why = text != t->text ? textcheck(text, len, &off) : NULL;
-		if (why) {
-			*err = xasprintf("%s:%d: %s", t->path, lineat(text, off), why);
+		if (text != t->text && hasnul(text, len, &off)) {
+			*err = xasprintf("%s:%d: a NUL byte (expected text)", t->path, lineat(text, off));
 			free(text);
 			return -1;
 		}

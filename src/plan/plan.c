@@ -189,9 +189,8 @@ static int setupconfig(struct plan *p, struct suiteplan *sp, char **err)
 			*err = xasprintf("%s: cannot read: %s", s->prompt, filewhy(errno));
 			return -1;
 		}
-		const char *why = textcheck(text, len, &off);
-		if (why) { /* a NUL would end the template early */
-			*err = xasprintf("%s:%d: %s", s->prompt, lineat(text, off), why);
+		if (hasnul(text, len, &off)) { /* it would end the template early */
+			*err = xasprintf("%s:%d: a NUL byte (expected text)", s->prompt, lineat(text, off));
 			free(text);
 			return -1;
 		}
@@ -218,9 +217,8 @@ static int setupconfig(struct plan *p, struct suiteplan *sp, char **err)
 			*err = xasprintf("%s: cannot read: %s", s->grader.rubric, filewhy(errno));
 			return -1;
 		}
-		const char *why = textcheck(text, len, &off);
-		if (why) {
-			*err = xasprintf("%s:%d: %s", s->grader.rubric, lineat(text, off), why);
+		if (hasnul(text, len, &off)) {
+			*err = xasprintf("%s:%d: a NUL byte (expected text)", s->grader.rubric, lineat(text, off));
 			free(text);
 			return -1;
 		}

@@ -448,10 +448,12 @@ def tasks_jsonl():
                     pos = 2
             jsonl_case(fmt, lines, pos if not why.startswith("duplicate") else lines.index(text, 1) + 1,
                        why + " (" + fmt + ")", name, tr)
-        # raw bytes in a line: NUL, not UTF-8
-        for b, why in [(b"\x00", "a NUL byte"), (b"\xff\xfe", "invalid UTF-8"), (b"\xc3", "a cut UTF-8 sequence")]:
+        # raw bytes in a line: a NUL anywhere, bytes that are not UTF-8 in
+        # an id (in other fields they are data, shown as U+FFFD)
+        for b, why in [(b"\x00", "a NUL byte"), (b"\xff\xfe", "an id not UTF-8"), (b"\xc3", "an id with a cut UTF-8 sequence")]:
             pos = R.randrange(1, 6)
-            bad = b'{"id": "x", "input": "a' + b + b'b", "expected": "ok"}'
+            bad = (b'{"id": "x' + b + b'", "input": "a", "expected": "ok"}' if b != b"\x00"
+                   else b'{"id": "x", "input": "a' + b + b'b", "expected": "ok"}')
             lines = [l.encode() for l in JSONL_GOOD]
             lines.insert(pos - 1, bad)
             jsonl_case(fmt, lines, pos, why + " (" + fmt + ")", name, tr)
@@ -506,7 +508,7 @@ def tasks_json():
     for text, line, why in objs:
         emit("json", {"tasks/q.jsonl": None, "tasks/one.json": text, "Evalfile": setq("tasks/one.json")},
              2, "tasks/one.json", line, why)
-    for b, why in [(b"\x00", "NUL"), (b"\xff", "invalid UTF-8")]:
+    for b, why in [(b"\x00", "NUL"), (b"\x00\x00", "two NULs")]:
         emit("json", {"tasks/q.jsonl": None, "tasks/one.json": b'{"input": "a' + b + b'", "expected": "ok"}',
                       "Evalfile": setq("tasks/one.json")}, 2, "tasks/one.json", "any", why)
     arrs = [
@@ -558,10 +560,10 @@ def tasks_csv():
             emit(fmt.replace(".", ""), {"tasks/q.jsonl": None, name: data,
                                        "Evalfile": EVALFILE.replace("tasks: tasks/q.jsonl", "tasks: " + name)},
                  2, name, line, why + " (" + fmt + ")")
-        for b, why in [(b"\x00", "NUL"), (b"\xff\xfe", "invalid UTF-8")]:
+        for b, why in [(b"\x00", "NUL"), (b"\xff\xfe", "an id not UTF-8")]:
             ln = R.randrange(2, 5)
             rs = [x.replace(",", sep).encode() for x in rows]
-            rs[ln - 1] = rs[ln - 1].replace(b"a", b"a" + b, 1) if b"a" in rs[ln - 1] else rs[ln - 1] + b
+            rs[ln - 1] = rs[ln - 1][:1] + b + rs[ln - 1][1:]  # in the id
             data = b"\n".join(rs) + b"\n"
             if fmt.endswith(".gz"):
                 data = gzip.compress(data, mtime=0)
@@ -578,7 +580,6 @@ def tasks_folder():
         ("task.json truncated", {"tasks/calc/t1/task.json": '{"note": "x'}, "tasks/calc/t1/task.json", "any"),
         ("task.json a list", {"tasks/calc/t1/task.json": "[1, 2]"}, "tasks/calc/t1/task.json", None),
         ("task.json NUL", {"tasks/calc/t1/task.json": b'{"a": "\x00"}'}, "tasks/calc/t1/task.json", "any"),
-        ("task.json not UTF-8", {"tasks/calc/t1/task.json": b'{"a": "\xff"}'}, "tasks/calc/t1/task.json", "any"),
         ("task.json escaped NUL", {"tasks/calc/t1/task.json": '{"a": "\\u0000"}'}, "tasks/calc/t1/task.json",
          None),
         ("task.json wrong input type", {"tasks/calc/t1/task.json": '{"input": {"a": 1}}',
@@ -632,7 +633,7 @@ def templates():
                 emit("template", {"prompt.md": body}, 2, "tasks/calc/t1", None, why)
                 continue
             emit("template", {"prompt.md": body}, 2, "prompt.md", line, why)
-    for b, why in [(b"\x00", "NUL"), (b"\xff", "invalid UTF-8"), (b"\xc3", "cut UTF-8")]:
+    for b, why in [(b"\x00", "NUL"), (b"\x00\x00\x00", "NULs"), (b"a\x00", "a NUL after a letter")]:
         for ln in (1, 3):
             body = b"a\n" * (ln - 1) + b"Q: {{input}} " + b + b"\n"
             emit("template", {"prompt.md": body}, 2, "prompt.md", ln, why)
