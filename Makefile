@@ -2,9 +2,12 @@
 #   make              build ./evalmake
 #   make test         unit and end-to-end tests, as built and again under
 #                     AddressSanitizer + UndefinedBehaviorSanitizer
-#   make stress       the long crash, egress and resource runs (minutes)
+#   make stress       the long crash, egress and resource runs and the whole
+#                     bad-input catalogue (minutes)
 #   make install      install to $(PREFIX)/bin (PREFIX=/usr/local), with the
 #                     man page and the bash and zsh completion
+#   make stress-bad   the whole bad-input catalogue (make test runs a part)
+#   make fuzz         each libFuzzer harness for FUZZ_SECONDS (needs clang)
 PREFIX ?= /usr/local
 CC ?= cc
 PKGS = yaml-0.1 libcjson libxxhash zlib libzstd libpcre2-8
@@ -69,6 +72,10 @@ test: evalmake build/unittest build/san/evalmake build/san/unittest build/models
 		ASAN_OPTIONS=detect_leaks=1 EVALMAKE=$(CURDIR)/build/san/evalmake \
 		MODELSERVER=$(CURDIR)/build/modelserver bash $$t || fail=1; \
 	done; \
+	BAD_EVERY=$(BAD_EVERY) EVALMAKE=$(CURDIR)/evalmake MODELSERVER=$(CURDIR)/build/modelserver \
+		bash tests/bad/run.sh || fail=1; \
+	BAD_EVERY=$(BAD_EVERY) ASAN_OPTIONS=detect_leaks=1 EVALMAKE=$(CURDIR)/build/san/evalmake \
+		MODELSERVER=$(CURDIR)/build/modelserver bash tests/bad/run.sh || fail=1; \
 	exit $$fail
 
 # 50 kills of a 400-cell project, a save a second for 10 minutes; every
@@ -79,7 +86,42 @@ stress: evalmake build/modelserver
 		CRASH_KILLS=50 CRASH_CELLS=200 RES_SAVES=600 EVALMAKE=$(CURDIR)/evalmake \
 		MODELSERVER=$(CURDIR)/build/modelserver bash $$t || fail=1; \
 	done; \
+	$(MAKE) --no-print-directory stress-bad || fail=1; \
 	exit $$fail
+
+# the bad-input catalogue (tests/bad): make test runs every BAD_EVERY-th
+# input; stress-bad runs all of them, as built and under the sanitizers
+BAD_EVERY ?= 4
+stress-bad: evalmake build/san/evalmake build/modelserver
+	@fail=0; \
+	BAD_EVERY=1 EVALMAKE=$(CURDIR)/evalmake MODELSERVER=$(CURDIR)/build/modelserver \
+		bash tests/bad/run.sh || fail=1; \
+	BAD_EVERY=1 ASAN_OPTIONS=detect_leaks=1 EVALMAKE=$(CURDIR)/build/san/evalmake \
+		MODELSERVER=$(CURDIR)/build/modelserver bash tests/bad/run.sh || fail=1; \
+	exit $$fail
+
+# fuzzing (tests/fuzz/README.md): libFuzzer harnesses built with clang,
+# each run FUZZ_SECONDS (default 60) on a copy of its seed corpus
+FUZZCC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZFLAGS = -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ = evalfile dataset template provider
+FUZZOBJ = $(SRC:src/%.c=build/fuzz/obj/%.o)
+.SECONDARY: $(FUZZOBJ)
+
+build/fuzz/obj/%.o: src/%.c $(HDR)
+	@mkdir -p $(@D)
+	$(FUZZCC) $(WARN) -Isrc $(PKG_CFLAGS) $(subst fuzzer,fuzzer-no-link,$(FUZZFLAGS)) -c -o $@ $<
+
+# the provider harness includes provider.c itself (its parsers are static)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZOBJ)
+	$(FUZZCC) $(WARN) -Isrc $(PKG_CFLAGS) $(FUZZFLAGS) -o $@ $< \
+		$(if $(filter provider,$*),$(filter-out build/fuzz/obj/run/provider.o,$(FUZZOBJ)),$(FUZZOBJ)) $(PKG_LIBS)
+
+fuzz: $(FUZZ:%=build/fuzz/fuzz_%)
+	@fail=0; for h in $(FUZZ); do \
+		FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh $$h || fail=1; \
+	done; exit $$fail
 
 install: evalmake
 	install -d $(DESTDIR)$(PREFIX)/bin
@@ -95,4 +137,4 @@ clean:
 	rm -f evalmake
 	rm -rf build
 
-.PHONY: all test stress install clean
+.PHONY: all test stress install clean fuzz stress-bad

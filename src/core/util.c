@@ -720,3 +720,21 @@ int utf8valid(const char *s, size_t n)
 	return 1;
 }
 
+
+int lineat(const char *s, size_t off)
+{
+	int line = 1;
+
+	for (size_t i = 0; i < off; i++)
+		line += s[i] == '\n';
+	return line;
+}
+
+int hasnul(const char *s, size_t n, size_t *off)
+{
+	const char *z = memchr(s, 0, n);
+
+	if (z)
+		*off = (size_t)(z - s);
+	return z != NULL;
+}

@@ -110,6 +110,12 @@ size_t utf8dec(const unsigned char *s, size_t n, uint32_t *cp);
 int utf8valid(const char *s, size_t n);
 /* does JSON text hold an escaped NUL (\u0000) inside a string? */
 int jsonnul(const char *s, size_t n);
+/* the 1-based line of byte off in s */
+int lineat(const char *s, size_t off);
+/* does s[0..n) hold a NUL byte (text read as a C string would end there)?
+ * *off is the first one's offset (loaders name FILE:LINE with lineat).
+ * Bytes that are not UTF-8 are data, shown as U+FFFD in reports */
+int hasnul(const char *s, size_t n, size_t *off);
 /* the Levenshtein distance of two short strings */
 int editdist(const char *a, const char *b);
 

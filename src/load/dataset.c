@@ -144,15 +144,46 @@ char *readdata(const char *path, size_t *len, char **err)
 	char *text;
 
 	*err = NULL;
-	if (endswith(path, plen, ".gz"))
-		return readgz(path, len, err);
-	if (endswith(path, plen, ".zst"))
-		return readzst(path, len, err);
-	text = readfile(path, &n);
-	if (!text)
-		*err = xasprintf("%s: cannot read: %s", path, filewhy(errno));
+	if (endswith(path, plen, ".gz")) {
+		text = readgz(path, &n, err);
+	} else if (endswith(path, plen, ".zst")) {
+		text = readzst(path, &n, err);
+	} else {
+		text = readfile(path, &n);
+		if (!text)
+			*err = xasprintf("%s: cannot read: %s", path, filewhy(errno));
+	}
+	/* a NUL would cut a field short: refuse, never cut */
+	size_t off;
+	if (text && hasnul(text, n, &off)) {
+		*err = xasprintf("%s:%d: a NUL byte (expected text)", path, lineat(text, off));
+		free(text);
+		return NULL;
+	}
 	*len = n;
 	return text;
+}
+
+cJSON *parsejson(const char *s, size_t n, size_t *erroff)
+{
+	const char *end = NULL;
+	cJSON *o = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+
+	if (!o) {
+		end = cJSON_GetErrorPtr();
+		if (erroff)
+			*erroff = end >= s && end <= s + n ? (size_t)(end - s) : 0;
+		return NULL;
+	}
+	while (end < s + n && isspace((unsigned char)*end))
+		end++;
+	if (end < s + n) {
+		cJSON_Delete(o);
+		if (erroff)
+			*erroff = (size_t)(end - s);
+		return NULL;
+	}
+	return o;
 }
 
 static void addrecord(struct recordlist *rl, int line, char *text, size_t len)
@@ -190,7 +221,7 @@ int parsejsonl(const char *file, const char *text, size_t len, struct recordlist
 			sp++;
 		if (sp == n)
 			continue;
-		cJSON *o = cJSON_ParseWithLength(p, n);
+		cJSON *o = parsejson(p, n, NULL);
 		if (!o || !cJSON_IsObject(o)) {
 			*err = xasprintf("%s:%d: expected one JSON object per line%s", file, line,
 			                 o ? "" : " (this line is not valid JSON)");
@@ -220,9 +251,11 @@ int parsejsonarray(const char *file, const char *text, size_t len, struct record
 		p += 3;
 	p = skipws(p, end);
 	if (p < end && *p == '{') {
-		cJSON *o = cJSON_ParseWithLength(p, (size_t)(end - p));
+		size_t off = 0;
+		cJSON *o = parsejson(p, (size_t)(end - p), &off);
 		if (!cJSON_IsObject(o)) {
-			*err = xasprintf("%s: expected one JSON object or an array of objects (the file is not valid JSON)", file);
+			*err = xasprintf("%s:%d: expected one JSON object or an array of objects (the file is not valid JSON)",
+			                 file, lineat(text, (size_t)(p - text) + off));
 			cJSON_Delete(o);
 			return -1;
 		}

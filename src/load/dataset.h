@@ -56,6 +56,10 @@ int parsejsonarray(const char *file, const char *text, size_t len, struct record
 /* parse JSON lines; blank lines are skipped */
 int parsejsonl(const char *file, const char *text, size_t len, struct recordlist *out, char **err);
 void freerecords(struct recordlist *rl);
+/* one JSON value filling s[0..n) but for whitespace (cJSON alone stops
+ * after the first value: `{...} junk` would pass); NULL when it is not,
+ * with *erroff (when not NULL) the offset where it went wrong */
+cJSON *parsejson(const char *s, size_t n, size_t *erroff);
 
 /* a list-valued cell: a JSON array, or a Python list literal as pandas
  * writes it ("['a, b', 'c']", also numpy's "['a' 'b']"); each item as a

@@ -816,8 +816,14 @@ static int readdirtask(const char *path, const char *dest, struct dirread *r, ch
 		} else {
 			size_t len;
 			char *text = readfile(src, &len);
+			size_t off = 0;
 			if (!text) {
 				*err = xasprintf("%s: cannot read: %s", src, strerror(errno));
+				ret = -1;
+			} else if (hasnul(text, len, &off)) {
+				/* {{input}} and task.json's fields would end at it */
+				*err = xasprintf("%s:%d: a NUL byte (expected text)", src, lineat(text, off));
+				free(text);
 				ret = -1;
 			} else {
 				fh = seen = hashbytes(text, len);
@@ -869,9 +875,14 @@ static int loaddir(struct task *t, char **err)
 		goto fail;
 	}
 	if (r.taskjson) {
-		fields = cJSON_Parse(r.taskjson);
+		size_t eoff = 0;
+		fields = parsejson(r.taskjson, strlen(r.taskjson), &eoff);
 		if (!cJSON_IsObject(fields)) {
-			*err = xasprintf("%s/task.json: expected one JSON object", t->path);
+			if (!fields)
+				*err = xasprintf("%s/task.json:%d: expected one JSON object (the file is not valid JSON)", t->path,
+				                 lineat(r.taskjson, eoff));
+			else
+				*err = xasprintf("%s/task.json: expected one JSON object", t->path);
 			cJSON_Delete(fields);
 			goto fail;
 		}
@@ -933,7 +944,16 @@ int loadtask(struct task *t, char **err)
 			free(text);
 			return -1;
 		}
-		cJSON *o = cJSON_Parse(text);
+		/* a NUL would end the text early: name it, and a syntax error's line */
+		size_t off = 0, tl = text == t->text ? strlen(text) : len;
+		if (text != t->text && hasnul(text, len, &off)) {
+			*err = xasprintf("%s:%d: a NUL byte (expected text)", t->path, lineat(text, off));
+			free(text);
+			return -1;
+		}
+		size_t eoff = 0;
+		cJSON *o = parsejson(text, tl, &eoff);
+		int errline = o ? 0 : lineat(text, eoff);
 		if (cJSON_IsObject(o) && checkfields(o, text, strlen(text), t->path, t->line, err) < 0) {
 			cJSON_Delete(o);
 			if (text != t->text)
@@ -945,6 +965,9 @@ int loadtask(struct task *t, char **err)
 		if (!cJSON_IsObject(o)) {
 			if (t->line)
 				*err = xasprintf("%s:%d: expected one JSON object per line", t->path, t->line);
+			else
+			if (errline)
+				*err = xasprintf("%s:%d: expected one JSON object (the file is not valid JSON)", t->path, errline);
 			else
 				*err = xasprintf("%s: expected one JSON object%s", t->path, o ? "" : " (the file is not valid JSON)");
 			cJSON_Delete(o);

@@ -180,11 +180,18 @@ static int graderconfig(struct plan *p, const struct grader *g, struct template 
 	*rubric = NULL;
 	if (g->rubric) {
 		char *prev = *err; /* an earlier grader's unreadable file: this error wins */
-		char *text = readfilemax(g->rubric, NULL, TEMPLATE_MAX);
+		size_t len, off;
+		char *text = readfilemax(g->rubric, &len, TEMPLATE_MAX);
 		*err = NULL;
 		if (!text) {
 			free(prev);
 			*err = xasprintf("%s: cannot read: %s", g->rubric, filewhy(errno));
+			return -1;
+		}
+		if (hasnul(text, len, &off)) {
+			free(prev);
+			*err = xasprintf("%s:%d: a NUL byte (expected text)", g->rubric, lineat(text, off));
+			free(text);
 			return -1;
 		}
 		*rubric = compiletemplate(g->rubric, text, TV_INPUT | TV_OUTPUT | TV_EXPECTED | TV_TASK, err);
@@ -229,9 +236,15 @@ static int setupconfig(struct plan *p, struct suiteplan *sp, char **err)
 	sp->system = NULL;
 	sp->tmplhash = (hash){0, 0};
 	if (s->prompt) {
-		char *text = readfilemax(s->prompt, NULL, TEMPLATE_MAX);
+		size_t len, off;
+		char *text = readfilemax(s->prompt, &len, TEMPLATE_MAX);
 		if (!text) {
 			*err = xasprintf("%s: cannot read: %s", s->prompt, filewhy(errno));
+			return -1;
+		}
+		if (hasnul(text, len, &off)) { /* it would end the template early */
+			*err = xasprintf("%s:%d: a NUL byte (expected text)", s->prompt, lineat(text, off));
+			free(text);
 			return -1;
 		}
 		sp->tmplhash = hashbytes(text, strlen(text));

@@ -248,8 +248,12 @@ static char *noanswer(const char *body, int anthropic)
 	char *m, *r;
 
 	if (!cJSON_IsObject(j)) {
+		/* an HTML error page or a cut body: show its start */
 		cJSON_Delete(j);
-		return xstrdup("malformed JSON in the response");
+		m = servermessage(body);
+		r = xasprintf("malformed JSON in the response: %s", m);
+		free(m);
+		return r;
 	}
 	int haserror = cJSON_GetObjectItemCaseSensitive(j, "error") != NULL;
 	cJSON_Delete(j);
@@ -261,12 +265,15 @@ static char *noanswer(const char *body, int anthropic)
 }
 
 /* the answer, model and usage of a 200 response; -1 when it has none, -2
- * when a string holds an escaped NUL */
+ * when a string holds an escaped NUL, -3 when it is not UTF-8 */
 static int parseok(struct callstate *cs, const char *body)
 {
 	/* cJSON would cut a string at an escaped NUL: refuse, never cut */
 	if (jsonnul(body, strlen(body)))
 		return -2;
+	/* JSON is UTF-8: other bytes would reach reports as mojibake */
+	if (!utf8valid(body, strlen(body)))
+		return -3;
 	cJSON *j = cJSON_Parse(body);
 	int anthropic = !strcmp(cs->a->provider, "anthropic");
 	const cJSON *v;
@@ -345,10 +352,29 @@ static void unlink_call(struct callstate *cs)
 	}
 }
 
+/* the server of url for messages: scheme, host, port and path, without
+ * user:password@ (a credential in a URL is a secret too) */
+static char *servername(const char *url)
+{
+	const char *host = strstr(url, "://");
+	host = host ? host + 3 : url;
+	size_t hl = strcspn(host, "/?#");
+	const char *at = memchr(host, '@', hl);
+	return at ? xasprintf("%.*s%s", (int)(host - url), url, at + 1) : xstrdup(url);
+}
+
 static void finishcall(struct callstate *cs, char *error)
 {
 	cs->lim->active--;
 	unlink_call(cs);
+	/* name the server: with several providers, which one failed matters */
+	if (error && !cs->r.interrupted) {
+		char *srv = servername(cs->url);
+		char *e = xasprintf("%s: %s", srv, error);
+		free(srv);
+		free(error);
+		error = e;
+	}
 	/* every declared key, this call's among them, out of what is kept */
 	cs->r.error = redact(error);
 	cs->r.attempts = cs->attempts;
@@ -411,8 +437,9 @@ static void onresponse(void *arg, struct httpresp *h)
 			return;
 		}
 		retryable = 0;
-		why = ok == -2 ? xstrdup("the response holds a NUL character (\\u0000), which would cut the answer short")
-		               : noanswer(cs->r.response, !strcmp(cs->a->provider, "anthropic"));
+		why = ok == -2   ? xstrdup("the response holds a NUL character (\\u0000), which would cut the answer short")
+		      : ok == -3 ? xstrdup("the response is not valid UTF-8")
+		                 : noanswer(cs->r.response, !strcmp(cs->a->provider, "anthropic"));
 	} else {
 		char *msg = servermessage(cs->r.response);
 		why = xasprintf("HTTP %ld: %s", h->status, msg);

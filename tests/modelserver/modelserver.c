@@ -35,7 +35,12 @@
  *                  Types: 429 500 400 malformed truncated drop hang
  *                  error200 (status 200, an error body whose message
  *                  quotes the request's key, as careless proxies do)
- *                  empty200 (status 200, valid JSON without an answer).
+ *                  empty200 (status 200, valid JSON without an answer)
+ *                  html (status 200, a text/html page) giant (status 200,
+ *                  a 24 MiB answer) drip (a valid answer, one byte per
+ *                  100 ms) reset (the connection closed with RST)
+ *                  badutf8 (an answer that is not UTF-8) redirect (307 to
+ *                  another host).
  *   A prompt containing FAULT:<type> gets that fault on every request.
  *
  * Order of checks for an API request: body size (413), queued fault, auth
@@ -160,10 +165,11 @@ static const struct api_path {
 enum route { R_API, R_STATS, R_RESET, R_FAULTS, R_NOT_FOUND, R_BAD_METHOD };
 
 enum fault { F_NONE, F_429, F_500, F_400, F_MALFORMED, F_TRUNCATED, F_DROP, F_HANG, F_ERROR200, F_EMPTY200,
-             F_COUNT };
+             F_HTML, F_GIANT, F_DRIP, F_RESET, F_BADUTF8, F_REDIRECT, F_COUNT };
 
 static const char *const fault_names[F_COUNT] = {
     "none", "429", "500", "400", "malformed", "truncated", "drop", "hang", "error200", "empty200",
+    "html", "giant", "drip", "reset", "badutf8", "redirect",
 };
 
 static enum fault fault_from_name(const char *s)
@@ -536,7 +542,7 @@ static void timer_stop_and_resume_all(void)
 /* ------------------------------------------------------------------ */
 
 enum phase { PH_BODY, PH_WAITING, PH_DONE };
-enum action { ACT_RESPOND, ACT_DROP, ACT_HANG };
+enum action { ACT_RESPOND, ACT_DROP, ACT_HANG, ACT_RESET };
 
 struct request {
     enum route route;
@@ -802,6 +808,46 @@ static void set_truncated(struct request *r, enum api api, const char *model)
     set_response(r, MHD_HTTP_OK, resp);
 }
 
+/* giant: a 200 whose body is an answer of GIANT_SIZE bytes, more than any
+ * client should buffer (evalmake caps a response at 16 MiB) */
+#define GIANT_SIZE (24u << 20)
+static const char giant_head[] = "{\"choices\":[{\"message\":{\"content\":\"";
+static const char giant_tail[] = "\"}}],\"content\":[{\"text\":\"x\"}]}";
+
+static ssize_t giant_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls;
+    uint64_t head = sizeof giant_head - 1, total = head + GIANT_SIZE + sizeof giant_tail - 1;
+    size_t n = 0;
+    for (; n < max && pos < total; n++, pos++)
+        buf[n] = pos < head ? giant_head[pos]
+                 : pos < head + GIANT_SIZE ? 'a'
+                                           : giant_tail[pos - head - GIANT_SIZE];
+    return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+/* drip: a valid answer sent one byte every 100 ms (a slow or stuck proxy;
+ * it blocks the server's thread while it drips: one client at a time) */
+static ssize_t drip_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    const char *text = cls;
+    if (pos >= strlen(text))
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (pos > 0)
+        usleep(100000);
+    (void)max;
+    buf[0] = text[pos];
+    return 1;
+}
+
+static void set_callback(struct request *r, uint64_t size, MHD_ContentReaderCallback cb, void *cls,
+                         MHD_ContentReaderFreeCallback fr)
+{
+    struct MHD_Response *resp = MHD_create_response_from_callback(size, cb == drip_read ? 1 : 65536, cb, cls, fr);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    set_response(r, MHD_HTTP_OK, resp);
+}
+
 static void apply_fault(struct request *r, enum api api, enum fault f,
                         const char *retry_after, const char *model, const char *key)
 {
@@ -838,6 +884,43 @@ static void apply_fault(struct request *r, enum api api, enum fault f,
     case F_DROP:
         r->action = ACT_DROP;
         break;
+    case F_HTML: {
+        static const char page[] = "<html><body><h1>502 Bad Gateway</h1></body></html>\n";
+        struct MHD_Response *resp = MHD_create_response_from_buffer(
+            strlen(page), (void *)(uintptr_t)page, MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html");
+        set_response(r, 200, resp);
+        break;
+    }
+    case F_GIANT:
+        set_callback(r, sizeof giant_head - 1 + GIANT_SIZE + sizeof giant_tail - 1, giant_read, NULL, NULL);
+        break;
+    case F_DRIP: {
+        cJSON *obj = api_reply(api, model ? model : "unknown", "dripped", 0, 1);
+        char *text = cJSON_PrintUnformatted(obj);
+        cJSON_Delete(obj);
+        if (!text)
+            abort();
+        set_callback(r, strlen(text), drip_read, text, free);
+        break;
+    }
+    case F_RESET:
+        r->action = ACT_RESET;
+        break;
+    case F_BADUTF8: {
+        cJSON *obj = api_reply(api, model ? model : "unknown", "caf\xe9 \xff\xfe\xc3", 0, 2);
+        set_json(r, 200, obj);
+        break;
+    }
+    case F_REDIRECT: {
+        static const char moved[] = "{\"moved\": true}";
+        struct MHD_Response *resp = MHD_create_response_from_buffer(
+            strlen(moved), (void *)(uintptr_t)moved, MHD_RESPMEM_PERSISTENT);
+        /* another host: a client must not follow it (the key would go along) */
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, "http://127.0.0.2:9/v1/chat/completions");
+        set_response(r, 307, resp);
+        break;
+    }
     case F_HANG:
         r->action = ACT_HANG;
         break;
@@ -1185,6 +1268,16 @@ static enum MHD_Result deliver(struct MHD_Connection *c, struct request *r)
  * so that no MHD thread is tied up. */
 static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r)
 {
+    if (r->action == ACT_RESET) {
+        /* linger 0: close() sends RST, the client sees "connection reset" */
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct linger lg = {1, 0};
+        if (info)
+            setsockopt(info->connect_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        r->phase = PH_DONE;
+        return MHD_NO;
+    }
     if (r->action == ACT_HANG) {
         const union MHD_ConnectionInfo *info =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);

@@ -168,6 +168,27 @@ check "FAULT:error200 gives 200 with an error that quotes the key" \
 openai 'FAULT:empty200'
 check "FAULT:empty200 gives 200 with no choices" eval 'status_is 200 && has "\"choices\": []"'
 
+openai 'FAULT:html'
+check "FAULT:html gives 200 with an HTML page" eval 'status_is 200 && has "<html>"'
+
+openai 'FAULT:giant'
+check "FAULT:giant gives 200 with a body over 16 MiB" eval 'status_is 200 && [ "$(wc -c <"$work/body")" -gt 16777216 ]'
+
+openai 'FAULT:reset'
+check "FAULT:reset resets the connection (curl exit 56)" eval '[ "$rc" = 56 ]'
+
+openai 'FAULT:badutf8'
+check "FAULT:badutf8 gives 200 with an answer that is not UTF-8" \
+    eval 'status_is 200 && ! iconv -f UTF-8 -t UTF-8 "$work/body" >/dev/null 2>&1'
+
+openai 'FAULT:redirect'
+check "FAULT:redirect gives 307 to another host" eval 'status_is 307'
+
+request POST /v1/chat/completions \
+    '{"model":"m","messages":[{"role":"user","content":"FAULT:drip"}]}' \
+    -H 'Authorization: Bearer test-key' -m 0.5
+check "FAULT:drip sends the answer slowly (curl timeout, exit 28)" eval '[ "$rc" = 28 ]'
+
 head -c $((9 * 1024 * 1024)) /dev/zero >"$work/big"
 request POST /v1/chat/completions "@$work/big" -H 'Authorization: Bearer test-key'
 check "body over 8 MiB is 413" status_is 413
@@ -181,7 +202,7 @@ request POST /_faults '{"latency_ms":0}'
 request GET /_stats
 check "/_stats counts all API requests ($api_posts)" has "\"requests\":$api_posts,"
 check "/_stats counts faults and distinct keys" \
-    eval 'has "\"faulted\":7," && has "\"auth_headers\":1," && has "\"last_seed\":7"'
+    eval 'has "\"faulted\":13," && has "\"auth_headers\":1," && has "\"last_seed\":7"'
 request POST /_reset ''
 request GET /_stats
 check "/_reset zeroes the counters" eval 'has "\"requests\":0," && has "\"faulted\":0,"'
