@@ -5,7 +5,7 @@
 #   make install      install to $(PREFIX)/bin (PREFIX=/usr/local)
 PREFIX ?= /usr/local
 CC ?= cc
-PKGS = yaml-0.1 libcjson libxxhash zlib libzstd libpcre2-8
+PKGS = yaml-0.1 libcjson libxxhash zlib libzstd libpcre2-8 sqlite3
 CFLAGS ?= -O2 -g
 WARN = -std=c11 -Wall -Wextra -Werror
 SAN = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
