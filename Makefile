@@ -46,7 +46,7 @@ build/modelserver: tests/modelserver/modelserver.c
 	$(CC) $(WARN) -O2 -o $@ $< $(shell pkg-config --cflags --libs libmicrohttpd libcjson libxxhash) -lpthread
 
 E2E = tests/e2e/run.sh tests/e2e/watch.sh tests/e2e/http.sh tests/e2e/check.sh tests/e2e/trace.sh tests/e2e/hygiene.sh tests/e2e/keys.sh \
-      tests/e2e/datasets.sh tests/e2e/grading.sh tests/e2e/life.sh tests/e2e/answers.sh tests/e2e/store.sh
+      tests/e2e/datasets.sh tests/e2e/grading.sh tests/e2e/life.sh tests/e2e/answers.sh tests/e2e/store.sh tests/e2e/sqlite.sh
 
 # every script runs, even after one fails; the recipe fails at the end
 test: evalmake build/unittest build/san/evalmake build/san/unittest build/modelserver

@@ -136,7 +136,7 @@ static int migrate(sqlite3 *db, const char *path, const char *cachedir, int *con
 }
 
 /* open and set up path; SQLITE_OK or the code that failed */
-static int tryopen(const char *path, const char *cachedir, int flags, sqlite3 **out)
+static int tryopen1(const char *path, const char *cachedir, int flags, sqlite3 **out)
 {
 	sqlite3 *db = NULL;
 	int converted = 0;
@@ -145,7 +145,8 @@ static int tryopen(const char *path, const char *cachedir, int flags, sqlite3 **
 	if (rc == SQLITE_OK) {
 		sqlite3_busy_timeout(db, 60000);
 		/* the journal mode is the file's; the rest is per connection */
-		rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, NULL);
+		if (flags & SQLITE_OPEN_READWRITE)
+			rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, NULL);
 	}
 	if (rc == SQLITE_OK && (flags & SQLITE_OPEN_READWRITE)) {
 		rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
@@ -157,6 +158,8 @@ static int tryopen(const char *path, const char *cachedir, int flags, sqlite3 **
 		}
 	}
 	if (rc != SQLITE_OK) {
+		/* the system's reason ("No space left on device") says more */
+		errno = db ? sqlite3_system_errno(db) : 0;
 		sqlite3_close_v2(db);
 		return rc;
 	}
@@ -164,6 +167,20 @@ static int tryopen(const char *path, const char *cachedir, int flags, sqlite3 **
 		removeold(cachedir);
 	*out = db;
 	return SQLITE_OK;
+}
+
+/* tryopen1, again while another process holds the lock that setting
+ * the journal mode or creating the schema needs (busy_timeout does not
+ * cover those): for up to a minute */
+static int tryopen(const char *path, const char *cachedir, int flags, sqlite3 **out)
+{
+	int rc = SQLITE_BUSY;
+
+	for (int i = 0; i < 6000 && ((rc = tryopen1(path, cachedir, flags, out)) & 0xff) == SQLITE_BUSY; i++) {
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+	}
+	return rc;
 }
 
 sqlite3 *opendb(const char *cachedir, int create)
@@ -183,8 +200,22 @@ sqlite3 *opendb(const char *cachedir, int create)
 	}
 	int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
 	int rc = tryopen(path, cachedir, flags, &db);
-	if (rc == SQLITE_READONLY || rc == SQLITE_CANTOPEN || rc == SQLITE_PERM)
-		rc = tryopen(path, cachedir, SQLITE_OPEN_READONLY, &db); /* a read-only cache: look, never write */
+	if (rc == SQLITE_READONLY || rc == SQLITE_CANTOPEN || rc == SQLITE_PERM) {
+		/* a read-only cache: look, never write. A WAL database cannot be
+		 * read where its -shm file cannot be made, unless it is opened as
+		 * immutable (nobody writes it: true of read-only media) */
+		struct buf uri = {0};
+		bufadds(&uri, "file:");
+		for (const char *c = path; *c; c++)
+			if (*c == '%' || *c == '?' || *c == '#')
+				bufaddf(&uri, "%%%02X", (unsigned char)*c);
+			else
+				bufaddc(&uri, *c);
+		bufadds(&uri, "?immutable=1");
+		if (stat(path, &st) == 0)
+			rc = tryopen(uri.s, cachedir, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, &db);
+		buffree(&uri);
+	}
 	if (damaged(rc)) {
 		/* not a database (or its header is gone): keep it aside, start
 		 * anew; entries are found on disk and indexed again */
@@ -200,7 +231,8 @@ sqlite3 *opendb(const char *cachedir, int create)
 		rc = tryopen(path, cachedir, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &db);
 	}
 	if (rc != SQLITE_OK) {
-		warn("cannot open the cache index %s: %s", path, sqlite3_errstr(rc));
+		int err = (rc & 0xff) == SQLITE_FULL && !errno ? ENOSPC : errno;
+		warn("cannot open the cache index %s: %s%s%s", path, sqlite3_errstr(rc), err ? ": " : "", err ? strerror(err) : "");
 		db = NULL;
 	}
 	free(path);
