@@ -469,7 +469,8 @@ TEST(store_damaged_index_is_set_aside)
 	char *dbp = pathjoin(d, DB_NAME);
 
 	threeruns(d);
-	CHECK_INT(writefile(dbp, "\x01\x02 not a database, not at all, no header here at all\n", 56), 0);
+	const char *junk = "\x01\x02 not a database, not at all, no header here at all\n";
+	CHECK_INT(writefile(dbp, junk, strlen(junk)), 0);
 	struct store *s = open_(d);
 	REQUIRE(s != NULL);
 	/* the index is lost, and the entries carry no meta.json: not found,
