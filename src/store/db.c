@@ -239,6 +239,22 @@ sqlite3 *opendb(const char *cachedir, int create)
 	return db;
 }
 
+void dbread(sqlite3 *db, int *n)
+{
+	if (*n >= 4096)
+		dbendread(db, n);
+	if (*n == 0 && sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	(*n)++;
+}
+
+void dbendread(sqlite3 *db, int *n)
+{
+	if (db && *n > 0 && !sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	*n = 0;
+}
+
 void closedb(sqlite3 *db)
 {
 	sqlite3_stmt *st;

@@ -24,6 +24,12 @@ int dbexec(sqlite3 *db, const char *sql);
 sqlite3_stmt *dbstmt(sqlite3 *db, sqlite3_stmt **slot, const char *sql);
 /* step a statement that returns no rows; 0, or -1 after dberror */
 int dbdone(sqlite3 *db, sqlite3_stmt *st, const char *what);
+/* lookups are grouped in read transactions: in autocommit mode each one
+ * would take and drop WAL locks, the most of its cost. dbread opens one
+ * when none is open (*n counts the lookups in it; after 4096 it is ended,
+ * so a long run sees others' writes); dbendread ends it, before a write */
+void dbread(sqlite3 *db, int *n);
+void dbendread(sqlite3 *db, int *n);
 /* finalize the cached statements and close */
 void closedb(sqlite3 *db);
 

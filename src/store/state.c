@@ -38,6 +38,7 @@ struct state {
 	struct htab *memo;   /* 16-byte key -> hash[3]: a, b, and [2].low64 = known */
 	struct htab *dirtyfiles, *dirtymemo; /* what savestate writes */
 	sqlite3_stmt *st[NSTMT];
+	int reads;           /* lookups in the open read transaction (db.h) */
 };
 
 static const char *const sql[NSTMT] = {
@@ -94,6 +95,7 @@ static struct fileinfo *getfile(struct state *s, const char *path)
 	struct fileinfo *fi = *slot = xcalloc(1, sizeof(*fi));
 	if (!s->db)
 		return fi;
+	dbread(s->db, &s->reads);
 	sqlite3_stmt *st = dbstmt(s->db, &s->st[SF_GET], sql[SF_GET]);
 	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
@@ -279,6 +281,7 @@ static hash *getmemo(struct state *s, hash key)
 	hash *v = *slot = xcalloc(3, sizeof(*v));
 	if (!s->db)
 		return v;
+	dbread(s->db, &s->reads);
 	sqlite3_stmt *st = dbstmt(s->db, &s->st[SM_GET], sql[SM_GET]);
 	bindhash(st, 1, key);
 	int rc = sqlite3_step(st);
@@ -349,6 +352,7 @@ void savestate(struct state *s)
 		return;
 	if (!s->db && !(s->db = opendb(s->dir, 1)))
 		return;
+	dbendread(s->db, &s->reads);
 	int ok = dbexec(s->db, "BEGIN IMMEDIATE") == 0;
 	while (ok && htabnext(s->dirtyfiles, &pos, &key, &klen, &val))
 		if (val)
@@ -382,6 +386,7 @@ void closestate(struct state *s)
 {
 	if (!s)
 		return;
+	dbendread(s->db, &s->reads);
 	closedb(s->db);
 	htabfree(s->files, free);
 	htabfree(s->memo, free);

@@ -58,6 +58,7 @@ struct store {
 	int runlockfd;       /* runlocks: fcntl locks, one byte per run key */
 	struct htab *held;   /* run keys this process holds the lock of */
 	sqlite3_stmt *st[NST];
+	int reads;           /* lookups in the open read transaction (db.h) */
 };
 
 static unsigned dayof(time_t t)
@@ -182,6 +183,7 @@ void storeflush(struct store *s)
 		clearops(s);
 		return;
 	}
+	dbendread(s->db, &s->reads);
 	/* a shared flock: gc takes it exclusively to see a still index */
 	flock(s->lockfd, LOCK_SH);
 	int ok = dbexec(s->db, "BEGIN IMMEDIATE") == 0;
@@ -513,6 +515,7 @@ static struct runrec *lookuprun(struct store *s, hash key)
 		return *slot;
 	if (!s->db)
 		return NULL;
+	dbread(s->db, &s->reads);
 	sqlite3_stmt *st = stmt(s, ST_RUN);
 	struct runrec r = {0}, *rp = NULL;
 	bindhash(st, 1, key);
@@ -553,6 +556,7 @@ static struct graderec *lookupgrade(struct store *s, hash key)
 		return *slot;
 	if (!s->db)
 		return NULL;
+	dbread(s->db, &s->reads);
 	sqlite3_stmt *st = stmt(s, ST_GRADE);
 	struct graderec *g = NULL;
 	bindhash(st, 1, key);
@@ -616,6 +620,7 @@ const struct cellrec *findcell(struct store *s, const char *id)
 		return *slot;
 	if (!s->db)
 		return NULL;
+	dbread(s->db, &s->reads);
 	sqlite3_stmt *st = stmt(s, ST_CELL);
 	struct cellrec c = {0}, *cp = NULL;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -1102,6 +1107,7 @@ static void loadall(struct store *s, struct htab *runs, struct htab *grades)
 
 	if (!s->db)
 		return;
+	dbendread(s->db, &s->reads);
 	sqlite3_prepare_v2(s->db, "SELECT key, out, exit, seconds, used FROM runs", -1, &st, NULL);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		hash k;
@@ -1314,6 +1320,7 @@ void closestore(struct store *s)
 		return;
 	storeflush(s);
 	free(s->ops);
+	dbendread(s->db, &s->reads);
 	closedb(s->db);
 	if (s->lockfd >= 0)
 		close(s->lockfd);
