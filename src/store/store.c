@@ -1215,7 +1215,8 @@ static int droprows(struct store *s, struct htab *runs, struct htab **dead, stru
 	s->runs = mkhtab(1024);
 	s->grades = mkhtab(1024);
 	s->cells = mkhtab(1024);
-	sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+	/* PASSIVE: TRUNCATE would wait for readers, our own state among them */
+	sqlite3_exec(s->db, "PRAGMA wal_checkpoint(PASSIVE)", NULL, NULL, NULL);
 	return 0;
 }
 
