@@ -1,12 +1,11 @@
-/* state: the stat cache and the memo table, kept as one text file that is
- * read once at start and rewritten (temp file + rename) at the end of a run
- * when something changed. Lines:
- *   F size mtime_ns ctime_ns inode device hash derived path
- * (derived: a hash computed from the file's content by a caller, or "-")
- *   M key hash hash
- * A file modified less than a second before it was hashed is not recorded:
- * a second write in the same clock tick could keep its stat data (git's
- * "racy clean" problem), so such a file is simply re-hashed next time. */
+/* state: the stat cache and the memo table, kept in the cache's index
+ * (db.h: tables files and memos). A file's row is read the first time the
+ * file is asked about, and rows that changed are written back in one
+ * transaction by savestate: a no-op run reads one row per file and writes
+ * none. A file modified less than a second before it was hashed is not
+ * recorded: a second write in the same clock tick could keep its stat data
+ * (git's "racy clean" problem), so such a file is simply re-hashed next
+ * time. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -18,11 +17,11 @@
 #include <unistd.h>
 
 #include "store/state.h"
+#include "store/db.h"
 #include "core/util.h"
 
-#define STATEHEADER "evalmake-state 2\n"
-
 struct fileinfo {
+	int have;            /* a record exists (else: looked up, none) */
 	struct stamp st;     /* the stat data h was computed under */
 	hash h;
 	hash derived;        /* derivedput's, for content h */
@@ -30,11 +29,25 @@ struct fileinfo {
 	int racy;
 };
 
+enum { SF_GET, SF_PUT, SF_DEL, SM_GET, SM_PUT, NSTMT };
+
 struct state {
-	char *path;
-	struct htab *files;  /* path -> struct fileinfo */
-	struct htab *memo;   /* 16-byte key -> hash[2] */
-	int dirty;
+	char *dir;
+	sqlite3 *db;         /* NULL until the cache folder exists */
+	struct htab *files;  /* path -> struct fileinfo, as looked up */
+	struct htab *memo;   /* 16-byte key -> hash[3]: a, b, and [2].low64 = known */
+	struct htab *dirtyfiles, *dirtymemo; /* what savestate writes */
+	sqlite3_stmt *st[NSTMT];
+	int reads;           /* lookups in the open read transaction (db.h) */
+};
+
+static const char *const sql[NSTMT] = {
+	[SF_GET] = "SELECT size, mtime, ctime, ino, dev, hash, derived FROM files WHERE path = ?1",
+	[SF_PUT] = "INSERT OR REPLACE INTO files(path, size, mtime, ctime, ino, dev, hash, derived)"
+	           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[SF_DEL] = "DELETE FROM files WHERE path = ?1",
+	[SM_GET] = "SELECT a, b FROM memos WHERE key = ?1",
+	[SM_PUT] = "INSERT OR REPLACE INTO memos(key, a, b) VALUES (?1, ?2, ?3)",
 };
 
 static long long nsec(struct timespec ts)
@@ -42,93 +55,65 @@ static long long nsec(struct timespec ts)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* a decimal number and the space after it; -1 at *ok when malformed */
-static long long field(char **p, int *ok)
+static void bindhash(sqlite3_stmt *st, int i, hash h)
 {
-	char *end;
-	long long v = strtoll(*p, &end, 10);
+	char hx[33];
 
-	if (end == *p || *end != ' ')
-		*ok = 0;
-	*p = end + (*end == ' ');
-	return v;
+	hashhex(h, hx);
+	sqlite3_bind_text(st, i, hx, 32, SQLITE_TRANSIENT);
 }
 
-/* a hash and the separator after it */
-static int hashfield(char **p, hash *h)
+static int columnhash(sqlite3_stmt *st, int i, hash *h)
 {
-	if (hashparse(*p, h) < 0 || ((*p)[32] != ' ' && (*p)[32] != '\0'))
-		return -1;
-	*p += 32 + ((*p)[32] == ' ');
-	return 0;
-}
+	const char *t = (const char *)sqlite3_column_text(st, i);
 
-static void load(struct state *s, char *text, size_t len)
-{
-	char *p, *end;
-
-	if (strncmp(text, STATEHEADER, strlen(STATEHEADER)))
-		return;
-	for (p = text + strlen(STATEHEADER); p < text + len; p = end + 1) {
-		end = memchr(p, '\n', (size_t)(text + len - p));
-		if (!end)
-			break; /* a torn last line */
-		*end = '\0';
-		if (p[0] == 'F' && p[1] == ' ') {
-			struct fileinfo fi = {0};
-			int ok = 1;
-			char *q = p + 2;
-			fi.st.size = field(&q, &ok);
-			fi.st.mtime = field(&q, &ok);
-			fi.st.ctime = field(&q, &ok);
-			fi.st.ino = field(&q, &ok);
-			fi.st.dev = field(&q, &ok);
-			if (!ok || hashfield(&q, &fi.h) < 0 || !*q)
-				continue;
-			if (q[0] == '-' && q[1] == ' ')
-				q += 2;
-			else if (hashfield(&q, &fi.derived) == 0)
-				fi.hasderived = 1;
-			else
-				continue;
-			if (!*q)
-				continue;
-			void **slot = htabslot(s->files, q, (size_t)(end - q), 1);
-			if (!*slot)
-				*slot = xmalloc(sizeof(fi));
-			*(struct fileinfo *)*slot = fi;
-		} else if (p[0] == 'M' && p[1] == ' ') {
-			hash k, v[2];
-			char *q = p + 2;
-			if (hashfield(&q, &k) < 0 || hashfield(&q, &v[0]) < 0 || hashfield(&q, &v[1]) < 0)
-				continue;
-			void **slot = htabslot(s->memo, &k, sizeof(k), 1);
-			if (!*slot)
-				*slot = xmalloc(sizeof(v));
-			memcpy(*slot, v, sizeof(v));
-		}
-	}
+	return t ? hashparse(t, h) : -1;
 }
 
 struct state *openstate(const char *cachedir)
 {
 	struct state *s = xcalloc(1, sizeof(*s));
-	char *text;
+	struct stat st;
 
-	size_t len = 0, lines = 0;
-
-	s->path = pathjoin(cachedir, "state");
-	text = readfile(s->path, &len);
-	/* size the tables once: a line is a file or a memo */
-	for (char *p = text; p && (p = memchr(p, '\n', (size_t)(text + len - p))); p++)
-		lines++;
-	s->files = mkhtab(lines / 2 + 64);
-	s->memo = mkhtab(lines / 2 + 64);
-	if (text) {
-		load(s, text, len);
-		free(text);
-	}
+	s->dir = xstrdup(cachedir);
+	s->files = mkhtab(1024);
+	s->memo = mkhtab(1024);
+	s->dirtyfiles = mkhtab(64);
+	s->dirtymemo = mkhtab(64);
+	if (stat(cachedir, &st) == 0 && S_ISDIR(st.st_mode))
+		s->db = opendb(cachedir, 1); /* converts a cache of the text format */
 	return s;
+}
+
+/* what is known of path (have == 0: nothing): its row, read once */
+static struct fileinfo *getfile(struct state *s, const char *path)
+{
+	void **slot = htabslot(s->files, path, strlen(path), 1);
+
+	if (*slot)
+		return *slot;
+	struct fileinfo *fi = *slot = xcalloc(1, sizeof(*fi));
+	if (!s->db)
+		return fi;
+	dbread(s->db, &s->reads);
+	sqlite3_stmt *st = dbstmt(s->db, &s->st[SF_GET], sql[SF_GET]);
+	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && columnhash(st, 5, &fi->h) == 0) {
+		fi->st = (struct stamp){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+		                        sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4)};
+		fi->hasderived = columnhash(st, 6, &fi->derived) == 0;
+		fi->have = 1;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		dberror(s->db, rc, "looking up a file");
+	}
+	sqlite3_reset(st);
+	return fi;
+}
+
+static void dirty(struct state *s, const char *path)
+{
+	htabput(s->dirtyfiles, path, strlen(path), s);
 }
 
 static int hashfd(int fd, hash *out)
@@ -177,9 +162,9 @@ int stampeq(const struct stamp *a, const struct stamp *b)
 
 int hashedstamp(struct state *s, const char *path, struct stamp *st, hash *h)
 {
-	struct fileinfo *fi = htabget(s->files, path, strlen(path));
+	struct fileinfo *fi = getfile(s, path);
 
-	if (!fi)
+	if (!fi->have)
 		return -1;
 	if (st)
 		*st = fi->st;
@@ -192,8 +177,6 @@ int filehash(struct state *s, const char *path, hash *out)
 {
 	struct stat sb;
 	struct stamp now;
-	size_t len = strlen(path);
-	void **slot;
 	struct fileinfo *fi;
 
 	if (stat(path, &sb) < 0)
@@ -203,9 +186,8 @@ int filehash(struct state *s, const char *path, hash *out)
 		return -1;
 	}
 	tostamp(&sb, &now);
-	slot = htabslot(s->files, path, len, 1);
-	fi = *slot;
-	if (fi && !fi->racy && stampeq(&fi->st, &now)) {
+	fi = getfile(s, path);
+	if (fi->have && !fi->racy && stampeq(&fi->st, &now)) {
 		*out = fi->h;
 		return 0;
 	}
@@ -221,25 +203,24 @@ int filehash(struct state *s, const char *path, hash *out)
 		errno = err;
 		return -1;
 	}
-	if (!fi)
-		fi = *slot = xcalloc(1, sizeof(*fi));
-	if (!hasheq(fi->h, *out))
+	if (!fi->have || !hasheq(fi->h, *out))
 		fi->hasderived = 0;
+	fi->have = 1;
 	fi->st = now;
 	fi->h = *out;
 	struct timespec wall;
 	clock_gettime(CLOCK_REALTIME, &wall);
 	fi->racy = nsec(wall) - fi->st.mtime < 1000000000LL || nsec(wall) - fi->st.ctime < 1000000000LL;
-	s->dirty = 1;
+	dirty(s, path);
 	return 0;
 }
 
 int samecontent(struct state *s, const char *path, struct stamp *now)
 {
-	struct fileinfo *fi = htabget(s->files, path, strlen(path));
+	struct fileinfo *fi = getfile(s, path);
 	hash h;
 
-	if (!fi || stampnow(path, now) < 0)
+	if (!fi->have || stampnow(path, now) < 0)
 		return -1;
 	/* a racy record may hide a write in the same clock tick: read it */
 	if (stampeq(&fi->st, now) && !fi->racy)
@@ -255,15 +236,15 @@ int samecontent(struct state *s, const char *path, struct stamp *now)
 	struct timespec wall;
 	clock_gettime(CLOCK_REALTIME, &wall);
 	fi->racy = nsec(wall) - now->mtime < 1000000000LL || nsec(wall) - now->ctime < 1000000000LL;
-	s->dirty = 1;
+	dirty(s, path);
 	return 0;
 }
 
 int derivedget(struct state *s, const char *path, hash content, hash *out)
 {
-	struct fileinfo *fi = htabget(s->files, path, strlen(path));
+	struct fileinfo *fi = getfile(s, path);
 
-	if (!fi || !fi->hasderived || !hasheq(fi->h, content))
+	if (!fi->have || !fi->hasderived || !hasheq(fi->h, content))
 		return -1;
 	*out = fi->derived;
 	return 0;
@@ -271,28 +252,52 @@ int derivedget(struct state *s, const char *path, hash content, hash *out)
 
 void derivedput(struct state *s, const char *path, hash content, hash derived)
 {
-	struct fileinfo *fi = htabget(s->files, path, strlen(path));
+	struct fileinfo *fi = getfile(s, path);
 
-	if (!fi || !hasheq(fi->h, content) || (fi->hasderived && hasheq(fi->derived, derived)))
+	if (!fi->have || !hasheq(fi->h, content) || (fi->hasderived && hasheq(fi->derived, derived)))
 		return;
 	fi->derived = derived;
 	fi->hasderived = 1;
-	s->dirty = 1;
+	dirty(s, path);
 }
 
 void forgetfile(struct state *s, const char *path)
 {
 	void **slot = htabslot(s->files, path, strlen(path), 0);
 
-	if (slot && *slot)
+	if (slot && *slot) {
 		((struct fileinfo *)*slot)->racy = 1;
+		dirty(s, path);
+	}
+}
+
+/* the memo of key, read once: v[2].low64 says whether there is one */
+static hash *getmemo(struct state *s, hash key)
+{
+	void **slot = htabslot(s->memo, &key, sizeof(key), 1);
+
+	if (*slot)
+		return *slot;
+	hash *v = *slot = xcalloc(3, sizeof(*v));
+	if (!s->db)
+		return v;
+	dbread(s->db, &s->reads);
+	sqlite3_stmt *st = dbstmt(s->db, &s->st[SM_GET], sql[SM_GET]);
+	bindhash(st, 1, key);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && columnhash(st, 0, &v[0]) == 0 && columnhash(st, 1, &v[1]) == 0)
+		v[2].low64 = 1;
+	else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		dberror(s->db, rc, "looking up a memo");
+	sqlite3_reset(st);
+	return v;
 }
 
 int memoget(struct state *s, hash key, hash val[2])
 {
-	hash *v = htabget(s->memo, &key, sizeof(key));
+	hash *v = getmemo(s, key);
 
-	if (!v)
+	if (!v[2].low64)
 		return -1;
 	val[0] = v[0];
 	val[1] = v[1];
@@ -301,66 +306,92 @@ int memoget(struct state *s, hash key, hash val[2])
 
 void memoput(struct state *s, hash key, const hash val[2])
 {
-	void **slot = htabslot(s->memo, &key, sizeof(key), 1);
-	hash *v = *slot;
+	hash *v = getmemo(s, key);
 
-	if (v && hasheq(v[0], val[0]) && hasheq(v[1], val[1]))
+	if (v[2].low64 && hasheq(v[0], val[0]) && hasheq(v[1], val[1]))
 		return;
-	if (!v)
-		v = *slot = xmalloc(2 * sizeof(*v));
 	v[0] = val[0];
 	v[1] = val[1];
-	s->dirty = 1;
+	v[2].low64 = 1;
+	htabput(s->dirtymemo, &key, sizeof(key), s);
+}
+
+/* write one changed file's row (a racy one is removed: see the top) */
+static int savefile(struct state *s, const char *path, size_t len)
+{
+	struct fileinfo *fi = htabget(s->files, path, len);
+	sqlite3_stmt *st;
+	char *p = xstrndup(path, len);
+
+	if (!fi || !fi->have || fi->racy) {
+		st = dbstmt(s->db, &s->st[SF_DEL], sql[SF_DEL]);
+		sqlite3_bind_text(st, 1, p, -1, SQLITE_TRANSIENT);
+	} else {
+		st = dbstmt(s->db, &s->st[SF_PUT], sql[SF_PUT]);
+		sqlite3_bind_text(st, 1, p, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, fi->st.size);
+		sqlite3_bind_int64(st, 3, fi->st.mtime);
+		sqlite3_bind_int64(st, 4, fi->st.ctime);
+		sqlite3_bind_int64(st, 5, fi->st.ino);
+		sqlite3_bind_int64(st, 6, fi->st.dev);
+		bindhash(st, 7, fi->h);
+		if (fi->hasderived)
+			bindhash(st, 8, fi->derived);
+	}
+	free(p);
+	return dbdone(s->db, st, "writing the stat cache");
 }
 
 void savestate(struct state *s)
 {
-	struct buf b = {0};
 	size_t pos = 0, klen;
 	const void *key;
 	void *val;
-	char h1[33], h2[33], h3[33], d[33];
 
-	if (!s->dirty)
+	if (!htabcount(s->dirtyfiles) && !htabcount(s->dirtymemo))
 		return;
-	bufadds(&b, STATEHEADER);
-	while (htabnext(s->files, &pos, &key, &klen, &val)) {
-		struct fileinfo *fi = val;
-		if (!fi || fi->racy || memchr(key, '\n', klen))
-			continue;
-		hashhex(fi->h, h1);
-		if (fi->hasderived)
-			hashhex(fi->derived, d);
-		else
-			strcpy(d, "-");
-		bufaddf(&b, "F %lld %lld %lld %lld %lld %s %s %.*s\n", fi->st.size, fi->st.mtime, fi->st.ctime, fi->st.ino,
-		        fi->st.dev, h1, d, (int)klen, (const char *)key);
-	}
+	if (!s->db && !(s->db = opendb(s->dir, 1)))
+		return;
+	dbendread(s->db, &s->reads);
+	int ok = dbexec(s->db, "BEGIN IMMEDIATE") == 0;
+	while (ok && htabnext(s->dirtyfiles, &pos, &key, &klen, &val))
+		if (val)
+			ok = savefile(s, key, klen) == 0;
 	pos = 0;
-	while (htabnext(s->memo, &pos, &key, &klen, &val)) {
-		hash k, *v = val;
+	while (ok && htabnext(s->dirtymemo, &pos, &key, &klen, &val)) {
+		hash k, *v;
+		if (!val)
+			continue;
 		memcpy(&k, key, sizeof(k));
-		hashhex(k, h1);
-		hashhex(v[0], h2);
-		hashhex(v[1], h3);
-		bufaddf(&b, "M %s %s %s\n", h1, h2, h3);
+		v = htabget(s->memo, key, klen);
+		sqlite3_stmt *st = dbstmt(s->db, &s->st[SM_PUT], sql[SM_PUT]);
+		bindhash(st, 1, k);
+		bindhash(st, 2, v[0]);
+		bindhash(st, 3, v[1]);
+		ok = dbdone(s->db, st, "writing a memo") == 0;
 	}
-	char *dir = dirname_of(s->path);
-	mkdirs(dir, 0755);
-	free(dir);
-	if (writefile(s->path, b.s, b.len) < 0)
-		warn("cannot write %s:", s->path);
-	else
-		s->dirty = 0;
-	buffree(&b);
+	if (ok)
+		ok = dbexec(s->db, "COMMIT") == 0;
+	if (!ok) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return; /* kept dirty: tried again at the next save */
+	}
+	htabfree(s->dirtyfiles, NULL);
+	htabfree(s->dirtymemo, NULL);
+	s->dirtyfiles = mkhtab(64);
+	s->dirtymemo = mkhtab(64);
 }
 
 void closestate(struct state *s)
 {
 	if (!s)
 		return;
+	dbendread(s->db, &s->reads);
+	closedb(s->db);
 	htabfree(s->files, free);
 	htabfree(s->memo, free);
-	free(s->path);
+	htabfree(s->dirtyfiles, NULL);
+	htabfree(s->dirtymemo, NULL);
+	free(s->dir);
 	free(s);
 }

@@ -1,10 +1,10 @@
-/* state: what evalmake remembers about files between runs, kept in
- * CACHE/state. For each file: its stat data (size, mtime, ctime, inode,
+/* state: what evalmake remembers about files between runs, kept in the
+ * cache's index (db.h: tables files and memos). For each file: its stat data (size, mtime, ctime, inode,
  * device) and
  * content hash, so a file is re-hashed only when its stat data changed, as
  * ninja does. And memos: small derived facts keyed by a hash of their
  * inputs (a task's rendered-prompt hash, say), so a no-op run reads no task.
- * The file is only a cache: losing it costs re-hashing, never a wrong key. */
+ * It is only a cache: losing it costs re-hashing, never a wrong key. */
 #ifndef STATE_H
 #define STATE_H
 
@@ -18,7 +18,8 @@ struct stamp {
 	long long size, mtime, ctime, ino, dev;
 };
 
-/* load CACHE/state (a missing or corrupt one is an empty state) */
+/* open the state of the cache folder cachedir (nothing is read yet: a
+ * file's record is read when first asked for) */
 struct state *openstate(const char *cachedir);
 /* the content hash of the file at path; -1 with errno when unreadable */
 int filehash(struct state *s, const char *path, hash *out);
@@ -48,7 +49,7 @@ void forgetfile(struct state *s, const char *path);
 /* the two hashes memoized under key; 0 when found, -1 when not */
 int memoget(struct state *s, hash key, hash val[2]);
 void memoput(struct state *s, hash key, const hash val[2]);
-/* write the state back atomically if it changed */
+/* write what changed, in one transaction */
 void savestate(struct state *s);
 void closestate(struct state *s);
 

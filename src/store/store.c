@@ -1,15 +1,13 @@
 /* store: see store.h for the layout and its guarantees.
  *
- * The log is loaded once at open into three hash tables. Lines look like
- *   R <key> <outhash> <exit> <seconds> <check>
- *   G <key> <score> <reason> <check>
- *   C <cell> <run> <grade> <agent> <prompt> <task> <deps> <iteration> <check>
- *   U <key> <day> <check>      (a run or grade used on that day)
- *   D <day> <check>            (the lines after it were written that day)
- * separated by tabs, with tabs, newlines and backslashes escaped, and
- * <check> the XXH32 of the rest of the line: a torn line from a killed
- * process fails it and is skipped. Compaction (gc, or when most lines are
- * dead) rewrites the log under an exclusive lock; appends take a shared one. */
+ * The index is CACHE/index.db (db.h has the schema): a row per run, grade
+ * and cell, looked up one key at a time and kept in this process's tables
+ * once seen, so a run reads the rows of the cells it plans and no others.
+ * Writes are queued and committed in one transaction per batch (at
+ * storeflush, closestore, or when many have gathered): a no-op run writes
+ * nothing, a run that changes one cell writes its few rows. Runs and
+ * grades live in their entries too (runs/, grades/): a row lost to a kill
+ * is found again on disk. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -26,31 +24,41 @@
 #include <cjson/cJSON.h>
 
 #include "store/store.h"
+#include "store/db.h"
 #include "core/util.h"
 
-#define LOGHEADER "evalmake-log 1\n"
-#define CELLSHEADER "evalmake-cells 1\n"
+/* a write not committed yet */
+struct op {
+	char kind;           /* R run, G grade, C cell, U used (run), V used (grade), X run dropped */
+	hash key;
+	struct runrec run;
+	double score;
+	char *text;          /* G: the reason; C: the cell id */
+	struct cellrec cell;
+	unsigned day;
+};
+
+enum { ST_RUN, ST_GRADE, ST_CELL, ST_PUTRUN, ST_PUTGRADE, ST_PUTCELL, ST_USERUN, ST_USEGRADE, ST_DROPRUN, NST };
 
 struct store {
 	char *dir;
-	int logfd, lockfd;
-	struct htab *runs;   /* 16-byte key -> struct runrec */
+	sqlite3 *db;         /* NULL until the cache folder exists */
+	int lockfd;
+	struct htab *runs;   /* 16-byte key -> struct runrec: rows seen or written */
 	struct htab *grades; /* 16-byte key -> struct graderec */
 	struct htab *cells;  /* cell id -> struct cellrec */
-	size_t lines;        /* lines in the log, live or not */
 	unsigned tmpcount;
 	unsigned char made[2][256]; /* runs/KK and grades/KK folders known to exist */
-	struct buf pending;  /* log lines not written yet */
-	/* cell records live in their own file, read only when asked for: a
-	 * no-op run needs none of them */
-	int cellsloaded;
-	struct buf cpending; /* cell lines not written yet */
+	struct op *ops;      /* writes not committed yet */
+	size_t nops, capops;
 	int markuse;         /* findrun/findgrade mark what they find used */
 	unsigned today;      /* days since the epoch, at open */
-	unsigned loadday;    /* while loading: the day of the last D line */
+	int isready;         /* the folders and the index exist */
 	int unusable;        /* the cache folder could not be made ready */
 	int runlockfd;       /* runlocks: fcntl locks, one byte per run key */
 	struct htab *held;   /* run keys this process holds the lock of */
+	sqlite3_stmt *st[NST];
+	int reads;           /* lookups in the open read transaction (db.h) */
 };
 
 static unsigned dayof(time_t t)
@@ -72,201 +80,136 @@ static void makeparent(struct store *s, int kind, hash key, const char *path)
 	free(parent);
 }
 
-static void unescape(char *s)
-{
-	char *w = s;
-
-	for (char *r = s; *r; r++) {
-		if (*r == '\\' && r[1]) {
-			r++;
-			*w++ = *r == 't' ? '\t' : *r == 'n' ? '\n' : *r;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-}
-
-static void addescaped(struct buf *b, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\t')
-			bufadds(b, "\\t");
-		else if (*s == '\n')
-			bufadds(b, "\\n");
-		else if (*s == '\\')
-			bufadds(b, "\\\\");
-		else
-			bufaddc(b, *s);
-	}
-}
-
 static void freegrade(void *p)
 {
 	struct graderec *g = p;
 
-	free(g->reason);
+	if (g)
+		free(g->reason);
 	free(g);
 }
 
-/* apply one log line (already checked) to the tables */
-static void apply(struct store *s, char *line)
+static void bindhash(sqlite3_stmt *st, int i, hash h)
 {
-	char *f[12];
-	int n = 0;
-	char *save = NULL;
+	char hx[33];
 
-	for (char *t = strtok_r(line, "\t", &save); t && n < 12; t = strtok_r(NULL, "\t", &save))
-		f[n++] = t;
-	if (n < 2)
-		return;
-	hash key;
-	if (f[0][0] == 'R' && n == 5 && hashparse(f[1], &key) == 0) {
-		struct runrec r = {.used = s->loadday};
-		if (hashparse(f[2], &r.out) < 0)
-			return;
-		r.exitcode = atoi(f[3]);
-		r.seconds = strtod(f[4], NULL);
-		void **slot = htabslot(s->runs, &key, sizeof(key), 1);
-		if (!*slot)
-			*slot = xmalloc(sizeof(r));
-		*(struct runrec *)*slot = r;
-	} else if (f[0][0] == 'G' && (n == 3 || n == 4) && hashparse(f[1], &key) == 0) {
-		struct graderec *g = xcalloc(1, sizeof(*g));
-		g->used = s->loadday;
-		g->score = strtod(f[2], NULL);
-		if (n == 4)
-			unescape(f[3]);
-		g->reason = xstrdup(n == 4 ? f[3] : "");
-		void **slot = htabslot(s->grades, &key, sizeof(key), 1);
-		if (*slot)
-			freegrade(*slot);
-		*slot = g;
-	} else if (f[0][0] == 'C' && n == 5 + NPARTS) {
-		struct cellrec c = {0};
-		unescape(f[1]);
-		if (hashparse(f[2], &c.run) < 0 || hashparse(f[3], &c.grade) < 0)
-			return;
-		for (int i = 0; i < NPARTS; i++)
-			if (hashparse(f[4 + i], &c.parts[i]) < 0)
-				return;
-		c.iteration = atoi(f[4 + NPARTS]);
-		void **slot = htabslot(s->cells, f[1], strlen(f[1]), 1);
-		if (!*slot)
-			*slot = xmalloc(sizeof(c));
-		*(struct cellrec *)*slot = c;
-	} else if (f[0][0] == 'D' && n == 2) {
-		s->loadday = (unsigned)strtoul(f[1], NULL, 10);
-	} else if (f[0][0] == 'U' && n == 3 && hashparse(f[1], &key) == 0) {
-		unsigned day = (unsigned)strtoul(f[2], NULL, 10);
-		struct runrec *r = htabget(s->runs, &key, sizeof(key));
-		struct graderec *g = r ? NULL : htabget(s->grades, &key, sizeof(key));
-		if (r && r->used < day)
-			r->used = day;
-		if (g && g->used < day)
-			g->used = day;
-	}
+	hashhex(h, hx);
+	sqlite3_bind_text(st, i, hx, 32, SQLITE_TRANSIENT);
 }
 
-/* check and apply every line of a log text; returns the line count */
-static size_t loadlines(struct store *s, char *text, size_t len, const char *header);
-
-static size_t loadlog(struct store *s, char *text, size_t len)
+static int columnhash(sqlite3_stmt *st, int i, hash *h)
 {
-	s->loadday = 0;
-	return loadlines(s, text, len, LOGHEADER);
+	const char *t = (const char *)sqlite3_column_text(st, i);
+
+	return t ? hashparse(t, h) : -1;
 }
 
-/* read the cells file, once */
-static void loadcells(struct store *s)
-{
-	size_t len;
+static const char *const sql[NST] = {
+	[ST_RUN] = "SELECT out, exit, seconds, used FROM runs WHERE key = ?1",
+	[ST_GRADE] = "SELECT score, reason, used FROM grades WHERE key = ?1",
+	[ST_CELL] = "SELECT run, grade, agent, prompt, task, deps, env, iteration FROM cells WHERE id = ?1",
+	[ST_PUTRUN] = "INSERT OR REPLACE INTO runs(key, out, exit, seconds, used) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_PUTGRADE] = "INSERT OR REPLACE INTO grades(key, score, reason, used) VALUES (?1, ?2, ?3, ?4)",
+	[ST_PUTCELL] = "INSERT OR REPLACE INTO cells(id, run, grade, agent, prompt, task, deps, env, iteration)"
+	               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_USERUN] = "UPDATE runs SET used = ?2 WHERE key = ?1 AND used < ?2",
+	[ST_USEGRADE] = "UPDATE grades SET used = ?2 WHERE key = ?1 AND used < ?2",
+	[ST_DROPRUN] = "DELETE FROM runs WHERE key = ?1",
+};
 
-	if (s->cellsloaded)
-		return;
-	s->cellsloaded = 1;
-	char *p = pathjoin(s->dir, "cells");
-	char *text = readfile(p, &len);
-	if (text)
-		loadlines(s, text, len, CELLSHEADER);
-	free(text);
-	free(p);
-}
-static size_t loadlines(struct store *s, char *text, size_t len, const char *header)
+static sqlite3_stmt *stmt(struct store *s, int which)
 {
-	size_t count = 0;
-	char *p = text, *end;
-
-	if (len < strlen(header) || strncmp(text, header, strlen(header)))
-		return 0;
-	for (p = text + strlen(header); p < text + len; p = end + 1) {
-		end = memchr(p, '\n', (size_t)(text + len - p));
-		if (!end)
-			break; /* a torn last line */
-		*end = '\0';
-		/* the last field: 8 hex digits of the rest's checksum */
-		char *tab = end - 9, *cend;
-		if (end - p < 10 || *tab != '\t')
-			continue;
-		unsigned long check = strtoul(tab + 1, &cend, 16);
-		if (cend != end || check != (unsigned long)XXH32(p, (size_t)(tab - p), 0))
-			continue;
-		*tab = '\0';
-		apply(s, p);
-		count++;
-	}
-	return count;
+	return dbstmt(s->db, &s->st[which], sql[which]);
 }
 
 static int ready(struct store *s);
 
-void storeflush(struct store *s)
+/* execute one queued write */
+static int runop(struct store *s, const struct op *o)
 {
-	if ((!s->pending.len && !s->cpending.len) || ready(s) < 0)
-		return;
-	flock(s->lockfd, LOCK_SH);
-	if (s->pending.len) {
-		/* each batch starts with its day: what it records was used then,
-		 * at no cost per line (gc keeps what was used recently); a
-		 * watcher lives past midnight */
-		s->today = dayof(time(NULL));
-		struct buf b = {0};
-		bufaddf(&b, "D\t%u", s->today);
-		bufaddf(&b, "\t%08x\n", (unsigned)XXH32(b.s, b.len, 0));
-		bufadd(&b, s->pending.s, s->pending.len);
-		if (write(s->logfd, b.s, b.len) != (ssize_t)b.len)
-			warn("cannot append to %s/log:", s->dir);
-		buffree(&b);
+	sqlite3_stmt *st;
+
+	switch (o->kind) {
+	case 'R':
+		st = stmt(s, ST_PUTRUN);
+		bindhash(st, 1, o->key);
+		bindhash(st, 2, o->run.out);
+		sqlite3_bind_int(st, 3, o->run.exitcode);
+		sqlite3_bind_double(st, 4, o->run.seconds);
+		sqlite3_bind_int64(st, 5, o->run.used);
+		break;
+	case 'G':
+		st = stmt(s, ST_PUTGRADE);
+		bindhash(st, 1, o->key);
+		sqlite3_bind_double(st, 2, o->score);
+		sqlite3_bind_text(st, 3, o->text, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, o->day);
+		break;
+	case 'C':
+		st = stmt(s, ST_PUTCELL);
+		sqlite3_bind_text(st, 1, o->text, -1, SQLITE_STATIC);
+		bindhash(st, 2, o->cell.run);
+		bindhash(st, 3, o->cell.grade);
+		for (int i = 0; i < NPARTS; i++)
+			bindhash(st, 4 + i, o->cell.parts[i]);
+		sqlite3_bind_int(st, 4 + NPARTS, o->cell.iteration);
+		break;
+	case 'U':
+	case 'V':
+		st = stmt(s, o->kind == 'U' ? ST_USERUN : ST_USEGRADE);
+		bindhash(st, 1, o->key);
+		sqlite3_bind_int64(st, 2, o->day);
+		break;
+	default:
+		st = stmt(s, ST_DROPRUN);
+		bindhash(st, 1, o->key);
+		break;
 	}
-	s->pending.len = 0;
-	if (s->cpending.len) {
-		char *p = pathjoin(s->dir, "cells");
-		int fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-		struct stat st;
-		if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size == 0 && write(fd, CELLSHEADER, strlen(CELLSHEADER)) < 0)
-			warn("cannot write %s:", p);
-		if (fd < 0 || write(fd, s->cpending.s, s->cpending.len) != (ssize_t)s->cpending.len)
-			warn("cannot append to %s:", p);
-		if (fd >= 0)
-			close(fd);
-		free(p);
-		s->cpending.len = 0;
-	}
-	flock(s->lockfd, LOCK_UN);
+	return dbdone(s->db, st, "writing the index");
 }
 
-/* Lines are gathered and written in batches: the log is only an index, and
- * what a crash loses of it is found again on disk (meta.json, grade files) */
-static void appendline(struct store *s, struct buf *b)
+static void clearops(struct store *s)
 {
-	char check[16];
+	for (size_t i = 0; i < s->nops; i++)
+		free(s->ops[i].text);
+	s->nops = 0;
+}
 
-	snprintf(check, sizeof(check), "\t%08x\n", (unsigned)XXH32(b->s, b->len, 0));
-	bufadds(b, check);
-	bufadd(&s->pending, b->s, b->len);
-	s->lines++;
-	if (s->pending.len >= 32768)
+void storeflush(struct store *s)
+{
+	if (!s->nops)
+		return;
+	if (ready(s) < 0) {
+		clearops(s);
+		return;
+	}
+	dbendread(s->db, &s->reads);
+	/* a shared flock: gc takes it exclusively to see a still index */
+	flock(s->lockfd, LOCK_SH);
+	int ok = dbexec(s->db, "BEGIN IMMEDIATE") == 0;
+	for (size_t i = 0; ok && i < s->nops; i++)
+		ok = runop(s, &s->ops[i]) == 0;
+	if (ok)
+		ok = dbexec(s->db, "COMMIT") == 0;
+	if (!ok) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		warn("cannot write the index in %s: what was not written is found again on disk", s->dir);
+	}
+	flock(s->lockfd, LOCK_UN);
+	clearops(s);
+}
+
+/* queue a write; they are committed together (see the top of the file) */
+static struct op *queue(struct store *s, char kind, hash key)
+{
+	if (s->nops >= 1024)
 		storeflush(s);
+	xgrow(&s->ops, &s->capops, s->nops + 1, sizeof(*s->ops));
+	struct op *o = &s->ops[s->nops++];
+	memset(o, 0, sizeof(*o));
+	o->kind = kind;
+	o->key = key;
+	return o;
 }
 
 #define STRAYAGE (7 * 86400.0) /* a leftover this old is one, whoever owns it */
@@ -307,14 +250,21 @@ static void cleantmp(struct store *s)
 	free(tmp);
 }
 
-/* create the cache folder and its log on the first write: a run that
+/* open the index of an existing cache folder (converting an old one) */
+static void openindex(struct store *s)
+{
+	if (!s->db)
+		s->db = opendb(s->dir, 1);
+}
+
+/* create the cache folder and its index on the first write: a run that
  * fails before storing anything leaves no cache behind */
 static int ready(struct store *s)
 {
 	static const char *const sub[] = {"runs", "grades", "errors", "tmp"};
 	char *p;
 
-	if (s->logfd >= 0)
+	if (s->isready)
 		return 0;
 	if (s->unusable)
 		return -1; /* said once already */
@@ -337,33 +287,22 @@ static int ready(struct store *s)
 		return -1;
 	}
 	free(p);
-	p = pathjoin(s->dir, "log");
-	s->logfd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (s->logfd < 0) {
-		warn("cannot open %s:", p);
-		free(p);
+	openindex(s);
+	if (!s->db || sqlite3_db_readonly(s->db, "main") == 1)
 		return -1;
-	}
-	struct stat st;
-	flock(s->lockfd, LOCK_EX);
-	if (fstat(s->logfd, &st) == 0 && st.st_size == 0 && write(s->logfd, LOGHEADER, strlen(LOGHEADER)) < 0)
-		warn("cannot write %s:", p);
-	flock(s->lockfd, LOCK_UN);
-	free(p);
 	s->unusable = 0;
+	s->isready = 1;
 	return 0;
 }
 
 struct store *openstore(const char *dir, char **err)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
-	char *p;
-	size_t len;
 	struct stat st;
 
 	*err = NULL;
 	s->dir = xstrdup(dir);
-	s->logfd = s->lockfd = s->runlockfd = -1;
+	s->lockfd = s->runlockfd = -1;
 	s->markuse = 1;
 	s->today = dayof(time(NULL));
 	s->held = mkhtab(16);
@@ -382,48 +321,10 @@ struct store *openstore(const char *dir, char **err)
 		closestore(s);
 		return NULL;
 	}
-	p = pathjoin(dir, "lock");
+	char *p = pathjoin(dir, "lock");
 	s->lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	free(p);
-	p = pathjoin(dir, "log");
-	if (s->lockfd >= 0)
-		flock(s->lockfd, LOCK_EX);
-	char *text = readfile(p, &len);
-	/* size the tables once: runs, grades and cells come about evenly */
-	size_t lines = 0;
-	for (char *q = text; q && (q = memchr(q, '\n', (size_t)(text + len - q))); q++)
-		lines++;
-	if (lines > 3000) {
-		htabfree(s->runs, free);
-		htabfree(s->grades, freegrade);
-		htabfree(s->cells, free);
-		s->runs = mkhtab(lines / 3);
-		s->grades = mkhtab(lines / 3);
-		s->cells = mkhtab(lines / 3);
-	}
-	if (text && len && strncmp(text, LOGHEADER, len < strlen(LOGHEADER) ? len : strlen(LOGHEADER))) {
-		/* not our log (or its start was damaged): keep it aside and start
-		 * a new one; entries are found on disk and indexed again */
-		char *aside = xasprintf("%s.damaged.%ld", p, (long)time(NULL));
-		warn("%s is damaged: kept as %s, starting a new index", p, aside);
-		rename(p, aside);
-		free(aside);
-	} else if (text) {
-		int torn = len && text[len - 1] != '\n'; /* before loadlog cuts the lines */
-		s->lines = loadlog(s, text, len);
-		/* a torn last line: end it, so the next append starts clean */
-		if (torn) {
-			int fd = open(p, O_WRONLY | O_APPEND | O_CLOEXEC);
-			if (fd < 0 || write(fd, "\n", 1) < 0)
-				warn("cannot write %s:", p);
-			if (fd >= 0)
-				close(fd);
-		}
-	}
-	if (s->lockfd >= 0)
-		flock(s->lockfd, LOCK_UN);
-	free(text);
-	free(p);
+	openindex(s);
 	cleantmp(s);
 	return s;
 }
@@ -449,16 +350,14 @@ char *errorpath(struct store *s, const char *cellid)
 	return xasprintf("%s/errors/%s", s->dir, hx);
 }
 
+/* queue the row of a run */
 static void logrun(struct store *s, hash key, const struct runrec *r)
 {
-	struct buf b = {0};
-	char k[33], o[33];
+	struct op *o = queue(s, 'R', key);
 
-	hashhex(key, k);
-	hashhex(r->out, o);
-	bufaddf(&b, "R\t%s\t%s\t%d\t%.6f", k, o, r->exitcode, r->seconds);
-	appendline(s, &b);
-	buffree(&b);
+	o->run = *r;
+	if (!o->run.used)
+		o->run.used = s->today;
 }
 
 #define PACKHEADER "evalmake-entry 1\n"
@@ -545,8 +444,6 @@ static int folderwhole(const char *dir)
  * entry: a no-op run over 100,000 cells touches nothing after the first. */
 static void markused(struct store *s, const char *kind, hash key, unsigned *used)
 {
-	char k[33];
-
 	if (!s->markuse || *used >= s->today)
 		return;
 	*used = s->today;
@@ -558,11 +455,7 @@ static void markused(struct store *s, const char *kind, hash key, unsigned *used
 		s->markuse = 0;
 		return;
 	}
-	struct buf b = {0};
-	hashhex(key, k);
-	bufaddf(&b, "U\t%s\t%u", k, s->today);
-	appendline(s, &b);
-	buffree(&b);
+	queue(s, kind[0] == 'r' ? 'U' : 'V', key)->day = s->today;
 }
 
 void storemarkuse(struct store *s, int on)
@@ -612,12 +505,41 @@ static const struct runrec *indexrun(struct store *s, hash key)
 	return *slot;
 }
 
+/* the row of run key: seen before, or read from the index; NULL when
+ * the index has none */
+static struct runrec *lookuprun(struct store *s, hash key)
+{
+	void **slot = htabslot(s->runs, &key, sizeof(key), 0);
+
+	if (slot && *slot)
+		return *slot;
+	if (!s->db)
+		return NULL;
+	dbread(s->db, &s->reads);
+	sqlite3_stmt *st = stmt(s, ST_RUN);
+	struct runrec r = {0}, *rp = NULL;
+	bindhash(st, 1, key);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && columnhash(st, 0, &r.out) == 0) {
+		r.exitcode = sqlite3_column_int(st, 1);
+		r.seconds = sqlite3_column_double(st, 2);
+		r.used = (unsigned)sqlite3_column_int64(st, 3);
+		rp = xmalloc(sizeof(r));
+		*rp = r;
+		htabput(s->runs, &key, sizeof(key), rp);
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		dberror(s->db, rc, "looking up a run");
+	}
+	sqlite3_reset(st);
+	return rp;
+}
+
 const struct runrec *findrun(struct store *s, hash key)
 {
-	struct runrec *r = htabget(s->runs, &key, sizeof(key));
+	struct runrec *r = lookuprun(s, key);
 
 	/* not indexed: an entry renamed into place by a process killed before
-	 * it could append its log line, or by another process since we loaded */
+	 * its row was committed */
 	if (!r)
 		r = (struct runrec *)indexrun(s, key);
 	if (r)
@@ -625,9 +547,37 @@ const struct runrec *findrun(struct store *s, hash key)
 	return r;
 }
 
+/* the row of grade key, as lookuprun */
+static struct graderec *lookupgrade(struct store *s, hash key)
+{
+	void **slot = htabslot(s->grades, &key, sizeof(key), 0);
+
+	if (slot && *slot)
+		return *slot;
+	if (!s->db)
+		return NULL;
+	dbread(s->db, &s->reads);
+	sqlite3_stmt *st = stmt(s, ST_GRADE);
+	struct graderec *g = NULL;
+	bindhash(st, 1, key);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		g = xmalloc(sizeof(*g));
+		g->score = sqlite3_column_double(st, 0);
+		const char *reason = (const char *)sqlite3_column_text(st, 1);
+		g->reason = xstrdup(reason ? reason : "");
+		g->used = (unsigned)sqlite3_column_int64(st, 2);
+		htabput(s->grades, &key, sizeof(key), g);
+	} else if (rc != SQLITE_DONE) {
+		dberror(s->db, rc, "looking up a grade");
+	}
+	sqlite3_reset(st);
+	return g;
+}
+
 const struct graderec *findgrade(struct store *s, hash key, int ondisk)
 {
-	struct graderec *g = htabget(s->grades, &key, sizeof(key));
+	struct graderec *g = lookupgrade(s, key);
 
 	if (g)
 		markused(s, "grades", key, &g->used);
@@ -652,49 +602,65 @@ const struct graderec *findgrade(struct store *s, hash key, int ondisk)
 	g->reason = xstrdup(reason);
 	g->used = 0;
 	free(text);
-	htabput(s->grades, &key, sizeof(key), g);
+	void **slot = htabslot(s->grades, &key, sizeof(key), 1);
+	freegrade(*slot);
+	*slot = g;
+	struct op *o = queue(s, 'G', key);
+	o->score = score;
+	o->text = xstrdup(g->reason);
 	markused(s, "grades", key, &g->used);
 	return g;
 }
 
 const struct cellrec *findcell(struct store *s, const char *id)
 {
-	loadcells(s);
-	return htabget(s->cells, id, strlen(id));
+	void **slot = htabslot(s->cells, id, strlen(id), 0);
+
+	if (slot && *slot)
+		return *slot;
+	if (!s->db)
+		return NULL;
+	dbread(s->db, &s->reads);
+	sqlite3_stmt *st = stmt(s, ST_CELL);
+	struct cellrec c = {0}, *cp = NULL;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		int ok = columnhash(st, 0, &c.run) == 0 && columnhash(st, 1, &c.grade) == 0;
+		for (int i = 0; i < NPARTS; i++)
+			if (columnhash(st, 2 + i, &c.parts[i]) < 0)
+				c.parts[i] = (hash){0};
+		c.iteration = sqlite3_column_int(st, 2 + NPARTS);
+		if (ok) {
+			cp = xmalloc(sizeof(c));
+			*cp = c;
+			htabput(s->cells, id, strlen(id), cp);
+		}
+	} else if (rc != SQLITE_DONE) {
+		dberror(s->db, rc, "looking up a cell");
+	}
+	sqlite3_reset(st);
+	return cp;
 }
 
 void setcell(struct store *s, const char *id, const struct cellrec *r)
 {
-	loadcells(s);
-	void **slot = htabslot(s->cells, id, strlen(id), 1);
-	struct cellrec *c = *slot;
-	struct buf b = {0};
-	char h[2 + NPARTS][33];
+	const struct cellrec *old = findcell(s, id);
 
-	if (c && hasheq(c->run, r->run) && hasheq(c->grade, r->grade) && c->iteration == r->iteration) {
+	if (old && hasheq(old->run, r->run) && hasheq(old->grade, r->grade) && old->iteration == r->iteration) {
 		int same = 1;
 		for (int i = 0; i < NPARTS; i++)
-			same &= hasheq(c->parts[i], r->parts[i]);
+			same &= hasheq(old->parts[i], r->parts[i]);
 		if (same)
 			return;
 	}
-	if (!c)
-		c = *slot = xmalloc(sizeof(*c));
-	*c = *r;
-	hashhex(r->run, h[0]);
-	hashhex(r->grade, h[1]);
-	for (int i = 0; i < NPARTS; i++)
-		hashhex(r->parts[i], h[2 + i]);
-	bufadds(&b, "C\t");
-	addescaped(&b, id);
-	for (int i = 0; i < 2 + NPARTS; i++)
-		bufaddf(&b, "\t%s", h[i]);
-	bufaddf(&b, "\t%d", r->iteration);
-	bufaddf(&b, "\t%08x\n", (unsigned)XXH32(b.s, b.len, 0));
-	bufadd(&s->cpending, b.s, b.len);
-	if (s->cpending.len >= 32768)
-		storeflush(s);
-	buffree(&b);
+	void **slot = htabslot(s->cells, id, strlen(id), 1);
+	if (!*slot)
+		*slot = xmalloc(sizeof(*r));
+	*(struct cellrec *)*slot = *r;
+	struct op *o = queue(s, 'C', (hash){0});
+	o->text = xstrdup(id);
+	o->cell = *r;
 }
 
 char *newentry(struct store *s, int artifacts)
@@ -758,7 +724,7 @@ static int placerun(struct store *s, hash key, const char *src, const char *dst,
 			return -1;
 		/* another process stored this key first: keep its entry, unless
 		 * it is damaged (then it is as good as missing) */
-		if (htabget(s->runs, &key, sizeof(key)) || indexrun(s, key))
+		if (lookuprun(s, key) || indexrun(s, key))
 			return 1;
 		moveaside(s, dst);
 	}
@@ -865,7 +831,6 @@ int commitpacked(struct store *s, hash key, const struct part *parts, size_t n, 
 static int putgrade(struct store *s, hash key, double score, const char *reason, const char *log, int durable)
 {
 	struct buf b = {0};
-	char k[33];
 
 	if (ready(s) < 0)
 		return -1;
@@ -891,11 +856,10 @@ static int putgrade(struct store *s, hash key, double score, const char *reason,
 	if (*slot)
 		freegrade(*slot);
 	*slot = g;
-	hashhex(key, k);
-	bufaddf(&b, "G\t%s\t%.17g\t", k, score);
-	addescaped(&b, g->reason);
-	appendline(s, &b);
-	buffree(&b);
+	struct op *o = queue(s, 'G', key);
+	o->score = score;
+	o->text = xstrdup(g->reason);
+	o->day = s->today;
 	return 0;
 }
 
@@ -993,6 +957,9 @@ int droprun(struct store *s, hash key)
 		free(*slot);
 		*slot = NULL;
 	}
+	/* at once: a later lookup must not find the row again */
+	queue(s, 'X', key);
+	storeflush(s);
 	if (ready(s) < 0 || (rename(p, trash) < 0 && errno != ENOENT))
 		r = -1;
 	else
@@ -1132,134 +1099,125 @@ static void sweeperrors(struct store *s)
 	free(top);
 }
 
-/* a log line and the day its record was last used */
-struct dayline {
-	unsigned day;
-	char *line;
-};
-
-static int cmpday(const void *a, const void *b)
+/* every run and grade row, into runs and grades (gc looks at them all) */
+static void loadall(struct store *s, struct htab *runs, struct htab *grades)
 {
-	const struct dayline *x = a, *y = b;
+	sqlite3_stmt *st = NULL;
+	int rc;
 
-	return x->day < y->day ? -1 : x->day > y->day;
+	if (!s->db)
+		return;
+	dbendread(s->db, &s->reads);
+	sqlite3_prepare_v2(s->db, "SELECT key, out, exit, seconds, used FROM runs", -1, &st, NULL);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		hash k;
+		struct runrec r = {0};
+		if (columnhash(st, 0, &k) < 0 || columnhash(st, 1, &r.out) < 0)
+			continue;
+		r.exitcode = sqlite3_column_int(st, 2);
+		r.seconds = sqlite3_column_double(st, 3);
+		r.used = (unsigned)sqlite3_column_int64(st, 4);
+		struct runrec *rp = xmalloc(sizeof(r));
+		*rp = r;
+		htabput(runs, &k, sizeof(k), rp);
+	}
+	if (rc != SQLITE_DONE)
+		dberror(s->db, rc, "reading the runs");
+	sqlite3_finalize(st);
+	st = NULL;
+	sqlite3_prepare_v2(s->db, "SELECT key, score, reason, used FROM grades", -1, &st, NULL);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		hash k;
+		if (columnhash(st, 0, &k) < 0)
+			continue;
+		struct graderec *g = xmalloc(sizeof(*g));
+		g->score = sqlite3_column_double(st, 1);
+		const char *reason = (const char *)sqlite3_column_text(st, 2);
+		g->reason = xstrdup(reason ? reason : "");
+		g->used = (unsigned)sqlite3_column_int64(st, 3);
+		void **slot = htabslot(grades, &k, sizeof(k), 1);
+		freegrade(*slot);
+		*slot = g;
+	}
+	if (rc != SQLITE_DONE)
+		dberror(s->db, rc, "reading the grades");
+	sqlite3_finalize(st);
 }
 
-static void adddayline(struct dayline **v, size_t *n, size_t *cap, unsigned day, struct buf *line)
+/* delete the rows of the keys in dead, of runs with no entry on disk
+ * (when present is given) and of cells whose run is gone, in one
+ * transaction; forget what this process has seen. 0 or -1. */
+static int droprows(struct store *s, struct htab *runs, struct htab **dead, struct htab *present)
 {
-	bufaddf(line, "\t%08x\n", (unsigned)XXH32(line->s, line->len, 0));
-	xgrow(v, cap, *n + 1, sizeof(**v));
-	(*v)[*n].day = day;
-	(*v)[(*n)++].line = bufdetach(line);
-}
-
-/* rewrite the log and the cells file from fresh (what they hold now),
- * without the keys in dead (NULL: none) and, when present is given,
- * without runs that have no entry on disk. Under the exclusive lock. */
-static int rewritelog(struct store *s, struct store *fresh, struct htab **dead, struct htab *present)
-{
-	char *logp = pathjoin(s->dir, "log"), *cellsp = pathjoin(s->dir, "cells");
-	struct buf b = {0}, cb = {0};
+	sqlite3_stmt *dr = NULL, *dg = NULL, *dc = NULL, *cells = NULL;
 	size_t pos = 0, klen;
 	const void *key;
 	void *val;
-	int ret = 0;
+	struct htab *gone = mkhtab(64);
+	int ok = dbexec(s->db, "BEGIN IMMEDIATE") == 0, rc;
 
-	struct dayline *dl = NULL;
-	size_t ndl = 0, capdl = 0;
-
-	bufadds(&cb, CELLSHEADER);
-	bufadds(&b, LOGHEADER);
-	while (htabnext(fresh->runs, &pos, &key, &klen, &val)) {
-		if (!val || (dead && htabget(dead[0], key, klen)) || (present && !htabget(present, key, klen)))
+	ok = ok && sqlite3_prepare_v2(s->db, "DELETE FROM runs WHERE key = ?1", -1, &dr, NULL) == SQLITE_OK;
+	ok = ok && sqlite3_prepare_v2(s->db, "DELETE FROM grades WHERE key = ?1", -1, &dg, NULL) == SQLITE_OK;
+	ok = ok && sqlite3_prepare_v2(s->db, "DELETE FROM cells WHERE id = ?1", -1, &dc, NULL) == SQLITE_OK;
+	while (ok && htabnext(runs, &pos, &key, &klen, &val)) {
+		if (!val || !((dead && htabget(dead[0], key, klen)) || (present && !htabget(present, key, klen))))
 			continue;
-		const struct runrec *r = val;
-		char k[33], o[33];
-		struct buf line = {0};
 		hash h;
 		memcpy(&h, key, sizeof(h));
-		hashhex(h, k);
-		hashhex(r->out, o);
-		bufaddf(&line, "R\t%s\t%s\t%d\t%.6f", k, o, r->exitcode, r->seconds);
-		adddayline(&dl, &ndl, &capdl, r->used, &line);
+		htabput(gone, &h, sizeof(h), s);
+		sqlite3_reset(dr);
+		bindhash(dr, 1, h);
+		ok = dbdone(s->db, dr, "deleting a run") == 0;
 	}
 	pos = 0;
-	while (htabnext(fresh->grades, &pos, &key, &klen, &val)) {
-		if (!val || (dead && htabget(dead[1], key, klen)))
-			continue;
-		const struct graderec *g = val;
-		char k[33];
-		struct buf line = {0};
+	while (ok && dead && htabnext(dead[1], &pos, &key, &klen, &val)) {
 		hash h;
 		memcpy(&h, key, sizeof(h));
-		hashhex(h, k);
-		bufaddf(&line, "G\t%s\t%.17g\t", k, g->score);
-		addescaped(&line, g->reason);
-		adddayline(&dl, &ndl, &capdl, g->used, &line);
+		sqlite3_reset(dg);
+		bindhash(dg, 1, h);
+		ok = dbdone(s->db, dg, "deleting a grade") == 0;
 	}
-	/* grouped by the day each was last used, a D line before each group */
-	if (ndl)
-		qsort(dl, ndl, sizeof(*dl), cmpday);
-	for (size_t i = 0; i < ndl; i++) {
-		if (i == 0 || dl[i].day != dl[i - 1].day) {
-			struct buf d = {0};
-			bufaddf(&d, "D\t%u", dl[i].day);
-			bufaddf(&d, "\t%08x\n", (unsigned)XXH32(d.s, d.len, 0));
-			bufadd(&b, d.s, d.len);
-			buffree(&d);
+	/* cells whose run went: collected first, then deleted */
+	char **ids = NULL;
+	size_t nids = 0, capids = 0;
+	ok = ok && sqlite3_prepare_v2(s->db, "SELECT id, run FROM cells", -1, &cells, NULL) == SQLITE_OK;
+	while (ok && (rc = sqlite3_step(cells)) == SQLITE_ROW) {
+		hash r;
+		if (columnhash(cells, 1, &r) == 0 && (htabget(gone, &r, sizeof(r)) || (dead && htabget(dead[0], &r, sizeof(r))))) {
+			xgrow(&ids, &capids, nids + 1, sizeof(*ids));
+			ids[nids++] = xstrdup((const char *)sqlite3_column_text(cells, 0));
 		}
-		bufadds(&b, dl[i].line);
-		free(dl[i].line);
 	}
-	free(dl);
-	pos = 0;
-	while (htabnext(fresh->cells, &pos, &key, &klen, &val)) {
-		const struct cellrec *r = val;
-		char h[2 + NPARTS][33];
-		struct buf line = {0};
-		if (!r || (dead && htabget(dead[0], &r->run, sizeof(r->run))))
-			continue;
-		hashhex(r->run, h[0]);
-		hashhex(r->grade, h[1]);
-		for (int i = 0; i < NPARTS; i++)
-			hashhex(r->parts[i], h[2 + i]);
-		char *id = xstrndup(key, klen);
-		bufadds(&line, "C\t");
-		addescaped(&line, id);
-		free(id);
-		for (int i = 0; i < 2 + NPARTS; i++)
-			bufaddf(&line, "\t%s", h[i]);
-		bufaddf(&line, "\t%d", r->iteration);
-		bufaddf(&line, "\t%08x\n", (unsigned)XXH32(line.s, line.len, 0));
-		bufadd(&cb, line.s, line.len);
-		buffree(&line);
+	for (size_t i = 0; i < nids; i++) {
+		if (ok) {
+			sqlite3_reset(dc);
+			sqlite3_bind_text(dc, 1, ids[i], -1, SQLITE_STATIC);
+			ok = dbdone(s->db, dc, "deleting a cell") == 0;
+		}
+		free(ids[i]);
 	}
-	if (writefile(cellsp, cb.s, cb.len) < 0)
-		warn("cannot rewrite %s:", cellsp);
-	if (writefile(logp, b.s, b.len) < 0) {
-		warn("cannot rewrite %s:", logp);
-		ret = -1;
-	} else {
-		/* our descriptor points at the old file now */
-		close(s->logfd);
-		s->logfd = open(logp, O_WRONLY | O_APPEND | O_CLOEXEC);
-		/* and what we hold in memory is what the new log holds */
-		htabfree(s->runs, free);
-		htabfree(s->grades, freegrade);
-		htabfree(s->cells, free);
-		s->runs = mkhtab(1024);
-		s->grades = mkhtab(1024);
-		s->cells = mkhtab(1024);
-		char *copy = xstrndup(b.s, b.len);
-		s->lines = loadlog(s, copy, b.len);
-		free(copy);
-		s->cellsloaded = 0; /* read again when asked for */
+	free(ids);
+	sqlite3_finalize(dr);
+	sqlite3_finalize(dg);
+	sqlite3_finalize(dc);
+	sqlite3_finalize(cells);
+	htabfree(gone, NULL);
+	if (ok)
+		ok = dbexec(s->db, "COMMIT") == 0;
+	if (!ok) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
 	}
-	buffree(&b);
-	buffree(&cb);
-	free(logp);
-	free(cellsp);
-	return ret;
+	/* what we hold in memory is read again when asked for */
+	htabfree(s->runs, free);
+	htabfree(s->grades, freegrade);
+	htabfree(s->cells, free);
+	s->runs = mkhtab(1024);
+	s->grades = mkhtab(1024);
+	s->cells = mkhtab(1024);
+	/* PASSIVE: TRUNCATE would wait for readers, our own state among them */
+	sqlite3_exec(s->db, "PRAGMA wal_checkpoint(PASSIVE)", NULL, NULL, NULL);
+	return 0;
 }
 
 long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades, const struct gcopts *o,
@@ -1271,7 +1229,6 @@ long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades, co
 	struct gcscan g = {.s = s, .o = o ? o : &all, .st = st ? st : &dummy};
 	struct stat sb;
 	char *trash = NULL;
-	size_t len;
 	int locked = 0;
 
 	*err = NULL;
@@ -1298,18 +1255,8 @@ long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades, co
 		flock(s->lockfd, LOCK_EX);
 		locked = 1;
 	}
-	/* re-read: other processes may have appended since we opened */
-	char *logp = pathjoin(s->dir, "log");
-	char *text = readfile(logp, &len);
-	free(logp);
-	if (text)
-		loadlog(&fresh, text, len);
-	free(text);
-	char *cellsp = pathjoin(s->dir, "cells");
-	if ((text = readfile(cellsp, &len)))
-		loadlines(&fresh, text, len, CELLSHEADER);
-	free(text);
-	free(cellsp);
+	/* every row, as other processes left them */
+	loadall(s, fresh.runs, fresh.grades);
 	if (liveruns && livegrades) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -1331,7 +1278,7 @@ long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades, co
 		}
 	}
 	if (!g.o->dryrun) {
-		if (rewritelog(s, &fresh, g.dead[0] ? g.dead : NULL, g.present) == 0) {
+		if (!s->db || droprows(s, fresh.runs, g.dead[0] ? g.dead : NULL, g.present) == 0) {
 			/* each entry goes whole: one rename into the trash, then the
 			 * trash is deleted (by cleantmp, should we be killed now) */
 			for (size_t i = 0; i < g.ndoomed; i++) {
@@ -1373,19 +1320,9 @@ void closestore(struct store *s)
 	if (!s)
 		return;
 	storeflush(s);
-	buffree(&s->pending);
-	buffree(&s->cpending);
-	/* most lines superseded: compact, so loading stays proportional to the cells */
-	if (s->logfd >= 0 && s->lines > 4096
-	    && s->lines > 2 * (htabcount(s->runs) + htabcount(s->grades) + htabcount(s->cells))) {
-		char *err;
-		if (gcstore(s, NULL, NULL, NULL, NULL, &err) < 0) {
-			warn("%s", err);
-			free(err);
-		}
-	}
-	if (s->logfd >= 0)
-		close(s->logfd);
+	free(s->ops);
+	dbendread(s->db, &s->reads);
+	closedb(s->db);
 	if (s->lockfd >= 0)
 		close(s->lockfd);
 	if (s->runlockfd >= 0)

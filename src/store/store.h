@@ -9,33 +9,32 @@
  *                    score, reason, then what a script printed on stderr
  *   errors/ID/       the last failed attempt of a cell, for `log`; never
  *                    used as a result
- *   log              the index: one checksummed line per run and grade,
- *                    appended as work finishes
- *   cells            each cell's inputs when it last ran (for explain and
- *                    -n), the same kind of lines, read only when asked for
+ *   index.db         the index (db.h): a row per run, grade and cell
+ *                    (each cell's inputs when it last ran, for explain
+ *                    and -n), read one key at a time, written in batches
  *   tmp/             entries being written, and entries being deleted
  *   runlocks         a lock per run key (fcntl byte ranges): one process
  *                    at a time works on a key
  *
  * Entries are immutable and appear atomically: written in tmp/, then
  * renamed into place, so a kill -9 at any moment leaves either no entry or a
- * whole one. The log is only an index of what is in runs/ and grades/: a
- * torn or corrupt line is skipped, and a key missing from it is looked up
- * on disk. Two processes may share a cache: the first rename wins, and log
- * lines are appended in batches of whole lines with O_APPEND.
+ * whole one. The index is only an index of what is in runs/ and grades/:
+ * a key missing from it is looked up on disk (and indexed again). Two
+ * processes may share a cache: the first rename wins, and the index is a
+ * SQLite database in WAL mode, written one transaction per batch.
  *
  * Durability: an entry's files and folders are fsync'ed before its rename,
  * and its parent folder after, so a committed run or grade file survives a
- * power cut; the log is not synced (what it loses is found on disk).
+ * power cut; the index is synchronous=NORMAL (what it loses is found on
+ * disk).
  * Deletion is atomic per entry too: gc renames an entry into tmp/ first.
  * A damaged entry (a part missing, a packed file that does not parse) is
  * treated as missing: the cell runs again and its result replaces it.
  *
- * Use: every batch of log lines starts with its day ("D DAY"), so what is
- * stored is known to be used that day; an entry found by findrun or
- * findgrade on a later day is marked used, once a day: its mtime is
- * refreshed and a "U KEY DAY" line is logged. gc keeps what was used within
- * --keep days (the later of the two). */
+ * Use: a run's and a grade's row holds the day it was last used; an entry
+ * found by findrun or findgrade on a later day is marked used, once a day:
+ * its mtime is refreshed and its row's day updated. gc keeps what was used
+ * within --keep days (the later of the two). */
 #ifndef STORE_H
 #define STORE_H
 
@@ -111,9 +110,9 @@ int commitpacked(struct store *s, hash key, const struct part *parts, size_t n, 
  * given its path (runpath, errorpath): a folder or a packed file; NULL
  * when absent. len may be NULL. */
 char *readpart(const char *entry, const char *part, size_t *len);
-/* store a grade: in the log, and when durable (an expensive grader: a
- * script or a judge) also as a file, which survives the loss of log lines
- * not yet written when a run is killed; a lost in-process grade is simply
+/* store a grade: in the index, and when durable (an expensive grader: a
+ * script or a judge) also as a file, which survives the loss of index rows
+ * not yet committed when a run is killed; a lost in-process grade is simply
  * computed again */
 int commitgrade(struct store *s, hash key, double score, const char *reason, int durable);
 /* commitgrade for a command grader, keeping what it printed on stderr
@@ -126,8 +125,8 @@ void keeperror(struct store *s, const char *cellid, const char *tmp);
 /* the folder of a run entry, or of a cell's last error */
 char *runpath(struct store *s, hash key);
 char *errorpath(struct store *s, const char *cellid);
-/* write the log lines gathered so far (they are also written when many
- * have gathered, and at closestore) */
+/* commit the index writes gathered so far, in one transaction (they are
+ * also committed when many have gathered, and at closestore) */
 void storeflush(struct store *s);
 struct gcopts {
 	int dryrun;        /* change nothing: count (and list) what would go */
@@ -143,9 +142,10 @@ struct gcstats {
 };
 
 /* drop the run and grade entries that are not in liveruns/livegrades (and
- * not kept by o->keep), atomically per entry, and rewrite the log without
- * them; also sweeps what killed processes left behind (in tmp/, grades/,
- * errors/). NULL live sets: only compact the log. o NULL: keep < 0.
+ * not kept by o->keep), atomically per entry, and delete their rows (and
+ * those of the cells that used them) in one transaction; also sweeps what
+ * killed processes left behind (in tmp/, grades/, errors/). NULL live
+ * sets: remove nothing. o NULL: keep < 0.
  * Returns the entries removed (st gets the details), or -1 with *err when
  * the cache cannot be written (read-only, permissions). */
 long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades, const struct gcopts *o,

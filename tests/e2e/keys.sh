@@ -209,7 +209,7 @@ try "env_inputs: a value is never stored in the cache, only its hash"
 mkenvproject
 mkgrader '      env_inputs: [JUDGE]'
 MODEL=sekret-model-4711 JUDGE=sekret-judge-0815 runs 3
-check "the run stored its inputs' hashes" test -s cache/cells
+checks "the run stored its inputs' hashes" '[ "$(sqlite3 cache/index.db "SELECT count(*) FROM cells")" -gt 0 ]'
 checks "MODEL's value is nowhere in the cache" '! grep -r -a -q sekret-model-4711 cache'
 checks "JUDGE's value is nowhere in the cache" '! grep -r -a -q sekret-judge-0815 cache'
 rm -f gcalls

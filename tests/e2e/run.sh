@@ -854,15 +854,15 @@ try "a lost state file or index costs nothing but time"
 mkproject
 em
 rm -f calls
-rm -f cache/state
+sqlite3 cache/index.db 'DELETE FROM files; DELETE FROM memos' # the stat cache
 em
 assert_rc 0
 assert_calls 0
-rm -f cache/log
+rm -f cache/index.db cache/index.db-wal cache/index.db-shm
 em
 assert_rc 0
 assert_calls 0
-printf 'garbage line\n\0\0\0\n' >>cache/log
+printf 'garbage line\n\0\0\0\n' >cache/index.db
 em --json r.json
 assert_rc 0
 assert_calls 0

@@ -89,12 +89,12 @@ try "gc: an entry used by a run today counts as used, however old its file"
 mkproject
 em
 cp prompts/calc.md calc.orig
-old=$(awk -F'\t' '$2 ~ /^calc\// { print $3 }' cache/cells) # without looking them up
+old=$(sqlite3 cache/index.db "SELECT run FROM cells WHERE id LIKE 'calc/%'") # without looking them up
 printf 'Say it.\nQ: {{input}}\n' >prompts/calc.md
 em
 # the first branch's entries look 40 days old...
 for k in $old; do touch -d '40 days ago' "cache/runs/${k:0:2}/$k"; done
-rm cache/log # (its day lines say today: without it, the files' times are all there is)
+sqlite3 cache/index.db 'UPDATE runs SET used = used - 40' # (its rows say today)
 em gc -n
 checks "40-day-old entries would go" "grep -q '^would remove 6 cache entries' '$T/out'"
 # ...until a run finds them (then their use is recorded)
@@ -191,7 +191,7 @@ em
 k=$("$E" explain 'calc/t1#1' | sed -n 's/^  run key *//p')
 rm "cache/runs/${k:0:2}/$k/output" # as an interrupted older gc left them
 rm -f calls
-sed -i '/^G\t/d' cache/log # a grader change: the stored output is read again
+sqlite3 cache/index.db 'DELETE FROM grades' # a grader change: the stored output is read again
 em
 assert_rc 0
 check "no 'cannot'" ! grep -q cannot "$T/err"
@@ -199,7 +199,8 @@ assert_calls_are "calc t1 1"
 check "the entry is whole again" entries_whole
 k2=$("$E" explain 'calc/t2#1' | sed -n 's/^  run key *//p')
 rm "cache/runs/${k2:0:2}/$k2/meta.json"
-rm -f calls cache/log # not indexed: looked up on disk
+rm -f calls
+sqlite3 cache/index.db 'DELETE FROM runs' # not indexed: looked up on disk
 em
 assert_rc 0
 assert_calls_are "calc t2 1"

@@ -9,7 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "store/state.h"
+#include "store/db.h"
 #include "test.h"
 #include "core/util.h"
 
@@ -81,21 +84,25 @@ TEST(state_remembered_across_save_and_reopen_then_rehashed_on_change)
 	savestate(s);
 	closestate(s);
 
-	/* the state file records f with its hash */
+	/* the index records f with its hash */
 	char hx[33];
 	hashhex(hashof("aaaa"), hx);
-	char *text = slurp("cache/state");
-	REQUIRE(text != NULL);
-	CHECK_HAS(text, hx);
+	sqlite3 *db = NULL;
+	REQUIRE(sqlite3_open("cache/" DB_NAME, &db) == SQLITE_OK);
+	char *q = xasprintf("SELECT count(*) FROM files WHERE path = 'f' AND hash = '%s'", hx);
+	sqlite3_stmt *st = NULL;
+	CHECK(sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW
+	      && sqlite3_column_int(st, 0) == 1);
+	sqlite3_finalize(st);
+	free(q);
 	/* prove the reopened state trusts what it recorded: swap f's hash for
-	 * another one in the file and see filehash return it unread */
+	 * another one in the index and see filehash return it unread */
 	char other[33];
 	hashhex(hashof("not the content"), other);
-	char *at = strstr(text, hx);
-	if (at)
-		memcpy(at, other, 32);
-	CHECK_INT(writefile("cache/state", text, strlen(text)), 0);
-	free(text);
+	q = xasprintf("UPDATE files SET hash = '%s' WHERE path = 'f'", other);
+	CHECK(sqlite3_exec(db, q, NULL, NULL, NULL) == SQLITE_OK);
+	free(q);
+	sqlite3_close(db);
 	s = openstate("cache");
 	CHECK(hasheq(fh(s, "f"), hashof("not the content")));
 
