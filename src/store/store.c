@@ -440,7 +440,7 @@ static int folderwhole(const char *dir)
 }
 
 /* mark a run or grade found now as used today: its mtime, for gc, and a
- * log line, so the next run today need not touch it again. Once a day per
+ * row's day, so the next run today need not touch it again. Once a day per
  * entry: a no-op run over 100,000 cells touches nothing after the first. */
 static void markused(struct store *s, const char *kind, hash key, unsigned *used)
 {
