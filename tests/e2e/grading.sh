@@ -20,32 +20,7 @@ if [ -z "$MS" ] || [ ! -x "$MS" ] || ! command -v curl >/dev/null || ! command -
 fi
 export EMKEY=sk-test-grading-5678
 
-MSPID=""
-stopserver() {
-	[ -n "$MSPID" ] || return 0
-	kill -TERM "$MSPID" 2>/dev/null
-	local i
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$MSPID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "$MSPID" 2>/dev/null
-	wait "$MSPID" 2>/dev/null
-	MSPID=""
-}
-trap 'stopserver; cleanup' EXIT
-"$MS" --port 0 --port-file "$TOP/ms.port" >"$TOP/ms.log" 2>&1 &
-MSPID=$!
-for ((i = 0; i < 200; i++)); do # 10 s at most
-	[ -s "$TOP/ms.port" ] && break
-	kill -0 "$MSPID" 2>/dev/null || break
-	sleep 0.05
-done
-PORT=$(cat "$TOP/ms.port" 2>/dev/null)
-if ! [[ $PORT =~ ^[0-9]+$ ]]; then
-	echo "grading.sh: the model server did not start" >&2
-	exit 2
-fi
+start_modelserver grading.sh
 URL=http://127.0.0.1:$PORT
 
 # one part of a run entry: a folder, or a model call's packed file

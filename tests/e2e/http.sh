@@ -34,34 +34,7 @@ unset JUDGEKEY
 # ---------------------------------------------------------------------------
 # the model server: one for the whole file
 
-MSPID=""
-stopserver() {
-	[ -n "$MSPID" ] || return 0
-	kill -TERM "$MSPID" 2>/dev/null
-	local i
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$MSPID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "$MSPID" 2>/dev/null
-	wait "$MSPID" 2>/dev/null
-	MSPID=""
-}
-trap 'stopserver; cleanup' EXIT
-
-"$MS" --port 0 --port-file "$TOP/ms.port" >"$TOP/ms.log" 2>&1 &
-MSPID=$!
-for ((i = 0; i < 200; i++)); do # 10 s at most
-	[ -s "$TOP/ms.port" ] && break
-	kill -0 "$MSPID" 2>/dev/null || break
-	sleep 0.05
-done
-PORT=$(cat "$TOP/ms.port" 2>/dev/null)
-if ! [[ $PORT =~ ^[0-9]+$ ]]; then
-	echo "http.sh: the model server did not start:" >&2
-	cat "$TOP/ms.log" >&2
-	exit 2
-fi
+start_modelserver http.sh
 URL=http://127.0.0.1:$PORT
 OPENAI_URL=$URL/v1   # + /chat/completions
 ANTHROPIC_URL=$URL   # + /v1/messages

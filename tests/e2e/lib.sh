@@ -388,3 +388,40 @@ EOF
 set_calc_agent() {
 	sed -i "/# calc agent\$/s#\\./agent\\.sh#./$1#" Evalfile
 }
+
+# The local model server (tests/modelserver), one for the whole file:
+# start_modelserver NAME [ARG...] starts $MS (with ARGs) on a free port of
+# 127.0.0.1 and sets $MSPID and $PORT; it is stopped by its own pid when
+# the file ends. When it cannot start, NAME says so loudly and the file
+# exits 2: never a silent pass.
+MSPID=""
+stopserver() {
+	[ -n "$MSPID" ] || return 0
+	kill -TERM "$MSPID" 2>/dev/null
+	local i
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$MSPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$MSPID" 2>/dev/null
+	wait "$MSPID" 2>/dev/null
+	MSPID=""
+}
+start_modelserver() {
+	local i name=$1
+	shift
+	trap 'stopserver; cleanup' EXIT
+	"$MS" --port 0 --port-file "$TOP/ms.port" "$@" >"$TOP/ms.log" 2>&1 &
+	MSPID=$!
+	for ((i = 0; i < 200; i++)); do # 10 s at most
+		[ -s "$TOP/ms.port" ] && break
+		kill -0 "$MSPID" 2>/dev/null || break
+		sleep 0.05
+	done
+	PORT=$(cat "$TOP/ms.port" 2>/dev/null)
+	if ! [[ $PORT =~ ^[0-9]+$ ]]; then
+		echo "$name: the model server did not start:" >&2
+		cat "$TOP/ms.log" >&2
+		exit 2
+	fi
+}

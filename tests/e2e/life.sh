@@ -29,26 +29,7 @@ export EMKEY=$KEY
 # ---------------------------------------------------------------------------
 # the model server: one for the whole file, stopped by its pid
 
-MSPID=""
-stopserver() {
-	[ -n "$MSPID" ] || return 0
-	kill -TERM "$MSPID" 2>/dev/null
-	waitfor 5 "! kill -0 $MSPID 2>/dev/null"
-	kill -9 "$MSPID" 2>/dev/null
-	wait "$MSPID" 2>/dev/null
-	MSPID=""
-}
-trap 'stopserver; cleanup' EXIT
-
-"$MS" --port 0 --port-file "$TOP/ms.port" >"$TOP/ms.log" 2>&1 &
-MSPID=$!
-waitfor 10 "[ -s '$TOP/ms.port' ] || ! kill -0 $MSPID 2>/dev/null"
-PORT=$(cat "$TOP/ms.port" 2>/dev/null)
-if ! [[ $PORT =~ ^[0-9]+$ ]]; then
-	echo "life.sh: the model server did not start:" >&2
-	cat "$TOP/ms.log" >&2
-	exit 2
-fi
+start_modelserver life.sh
 URL=http://127.0.0.1:$PORT
 
 ms() { # ms METHOD PATH [BODY]

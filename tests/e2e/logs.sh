@@ -65,27 +65,7 @@ if [ -z "$MS" ] || [ ! -x "$MS" ]; then
 	echo "logs.sh: set MODELSERVER to the model server binary (make build/modelserver)" >&2
 	exit 2
 fi
-MSPID=""
-stopserver() {
-	[ -n "$MSPID" ] || return 0
-	kill -TERM "$MSPID" 2>/dev/null
-	wait "$MSPID" 2>/dev/null
-	MSPID=""
-}
-trap 'stopserver; cleanup' EXIT
-"$MS" --port 0 --port-file "$TOP/ms.port" >"$TOP/ms.log" 2>&1 &
-MSPID=$!
-for ((i = 0; i < 200; i++)); do # 10 s at most
-	[ -s "$TOP/ms.port" ] && break
-	kill -0 "$MSPID" 2>/dev/null || break
-	sleep 0.05
-done
-PORT=$(cat "$TOP/ms.port" 2>/dev/null)
-if ! [[ $PORT =~ ^[0-9]+$ ]]; then
-	echo "logs.sh: the model server did not start:" >&2
-	cat "$TOP/ms.log" >&2
-	exit 2
-fi
+start_modelserver logs.sh
 export EMKEY=sk-test-logs-SECRET-1234
 
 # ---------------------------------------------------------------------------

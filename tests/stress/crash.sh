@@ -46,33 +46,7 @@ echo "# crash suite: $KILLS kills, $CELLS command + $CELLS model cells, seed $SE
 KEY=sk-crash-SECRET-5678
 export EMKEY=$KEY
 
-MSPID=""
-stopserver() {
-	[ -n "$MSPID" ] || return 0
-	kill -TERM "$MSPID" 2>/dev/null
-	local i
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$MSPID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "$MSPID" 2>/dev/null
-	wait "$MSPID" 2>/dev/null
-	MSPID=""
-}
-trap 'stopserver; cleanup' EXIT
-
-"$MS" --port 0 --port-file "$TOP/ms.port" --latency-ms 20 >"$TOP/ms.log" 2>&1 &
-MSPID=$!
-for ((i = 0; i < 200; i++)); do
-	[ -s "$TOP/ms.port" ] && break
-	kill -0 "$MSPID" 2>/dev/null || break
-	sleep 0.05
-done
-PORT=$(cat "$TOP/ms.port" 2>/dev/null)
-if ! [[ $PORT =~ ^[0-9]+$ ]]; then
-	echo "crash.sh: the model server did not start: $(cat "$TOP/ms.log")" >&2
-	exit 2
-fi
+start_modelserver crash.sh --latency-ms 20
 msrequests() {
 	curl -s "http://127.0.0.1:$PORT/_stats" | jq -r .requests
 }
