@@ -265,3 +265,18 @@ void closedb(sqlite3 *db)
 		sqlite3_finalize(st);
 	sqlite3_close_v2(db);
 }
+
+void bindhash(sqlite3_stmt *st, int i, hash h)
+{
+	char hx[33];
+
+	hashhex(h, hx);
+	sqlite3_bind_text(st, i, hx, 32, SQLITE_TRANSIENT);
+}
+
+int columnhash(sqlite3_stmt *st, int i, hash *h)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+
+	return t ? hashparse(t, h) : -1;
+}

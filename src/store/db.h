@@ -6,6 +6,8 @@
 
 #include <sqlite3.h>
 
+#include "core/hash.h"
+
 #define DB_NAME "index.db"
 #define DB_VERSION 1
 
@@ -30,6 +32,10 @@ int dbdone(sqlite3 *db, sqlite3_stmt *st, const char *what);
  * so a long run sees others' writes); dbendread ends it, before a write */
 void dbread(sqlite3 *db, int *n);
 void dbendread(sqlite3 *db, int *n);
+/* keys are stored as the 32 hex digits evalmake prints: bind hash h as
+ * parameter i, or read column i into *h (-1 when NULL or not a key) */
+void bindhash(sqlite3_stmt *st, int i, hash h);
+int columnhash(sqlite3_stmt *st, int i, hash *h);
 /* finalize the cached statements and close */
 void closedb(sqlite3 *db);
 

@@ -55,21 +55,6 @@ static long long nsec(struct timespec ts)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static void bindhash(sqlite3_stmt *st, int i, hash h)
-{
-	char hx[33];
-
-	hashhex(h, hx);
-	sqlite3_bind_text(st, i, hx, 32, SQLITE_TRANSIENT);
-}
-
-static int columnhash(sqlite3_stmt *st, int i, hash *h)
-{
-	const char *t = (const char *)sqlite3_column_text(st, i);
-
-	return t ? hashparse(t, h) : -1;
-}
-
 struct state *openstate(const char *cachedir)
 {
 	struct state *s = xcalloc(1, sizeof(*s));

@@ -89,21 +89,6 @@ static void freegrade(void *p)
 	free(g);
 }
 
-static void bindhash(sqlite3_stmt *st, int i, hash h)
-{
-	char hx[33];
-
-	hashhex(h, hx);
-	sqlite3_bind_text(st, i, hx, 32, SQLITE_TRANSIENT);
-}
-
-static int columnhash(sqlite3_stmt *st, int i, hash *h)
-{
-	const char *t = (const char *)sqlite3_column_text(st, i);
-
-	return t ? hashparse(t, h) : -1;
-}
-
 static const char *const sql[NST] = {
 	[ST_RUN] = "SELECT out, exit, seconds, used FROM runs WHERE key = ?1",
 	[ST_GRADE] = "SELECT score, reason, used FROM grades WHERE key = ?1",

@@ -297,28 +297,8 @@ MS=${MODELSERVER:-}
 case $MS in "" | /*) ;; *) MS=$PWD/$MS ;; esac
 if [ -n "$MS" ] && [ -x "$MS" ] && command -v curl >/dev/null; then
 	export EMKEY=sk-test-graders-2468
-	MSPID=""
-	stopserver() {
-		[ -n "$MSPID" ] || return 0
-		kill -TERM "$MSPID" 2>/dev/null
-		local i
-		for ((i = 0; i < 50; i++)); do
-			kill -0 "$MSPID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$MSPID" 2>/dev/null
-		wait "$MSPID" 2>/dev/null
-		MSPID=""
-	}
-	trap 'stopserver; cleanup' EXIT
-	"$MS" --port 0 --port-file "$TOP/ms.port" >"$TOP/ms.log" 2>&1 &
-	MSPID=$!
-	for ((i = 0; i < 200; i++)); do # 10 s at most
-		[ -s "$TOP/ms.port" ] && break
-		kill -0 "$MSPID" 2>/dev/null || break
-		sleep 0.05
-	done
-	URL=http://127.0.0.1:$(cat "$TOP/ms.port" 2>/dev/null)
+	start_modelserver graders.sh
+	URL=http://127.0.0.1:$PORT
 	msstat() { # msstat PATH: requests to it since the last reset
 		curl -s "$URL/_stats" | jq -r --arg p "$1" '.by_path[$p] // 0'
 	}
