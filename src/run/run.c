@@ -654,6 +654,23 @@ static char *capture(struct procresult *r)
 
 static void onagent(void *arg, struct procresult *r);
 
+/* start the job's command agent (its first attempt or a retry); when it
+ * cannot start, the cell is an error */
+static void spawnagent(struct sched *s, struct job *j)
+{
+	struct cell *c = j->c;
+	char *err = NULL;
+
+	if (!(j->proc = spawnproc(s->l, &j->spec, onagent, j, &err))) {
+		rmtree(j->tmp);
+		freejob(j);
+		fail(s, c, err);
+		return;
+	}
+	s->active++;
+	s->activecmd++;
+}
+
 /* a command agent's retry is due: spawn it again, unless the cell was
  * cancelled or the run is stopping meanwhile */
 static void onretry(void *arg)
@@ -661,7 +678,6 @@ static void onretry(void *arg)
 	struct job *j = arg;
 	struct sched *s = j->s;
 	struct cell *c = j->c;
-	char *err = NULL;
 
 	s->active--;
 	if (c->job != j || !hasheq(c->runkey, j->key) || s->aborting || loopinterrupted(s->l)) {
@@ -675,14 +691,7 @@ static void onretry(void *arg)
 	}
 	j->attempt++;
 	j->spec.trace = j->trace;
-	if (!(j->proc = spawnproc(s->l, &j->spec, onagent, j, &err))) {
-		rmtree(j->tmp);
-		freejob(j);
-		fail(s, c, err);
-		return;
-	}
-	s->active++;
-	s->activecmd++;
+	spawnagent(s, j);
 }
 
 /* A command agent that failed (an exit status, a timeout) with retries
@@ -927,15 +936,7 @@ static void startagent(struct sched *s, struct cell *c, int locked)
 		.wrap = j->wrap,
 	};
 	j->attempt = 1;
-	j->proc = spawnproc(s->l, &j->spec, onagent, j, &err);
-	if (!j->proc) {
-		rmtree(j->tmp);
-		freejob(j);
-		fail(s, c, err);
-		return;
-	}
-	s->active++;
-	s->activecmd++;
+	spawnagent(s, j);
 }
 
 static void startrun(struct sched *s, struct cell *c, double wait);
