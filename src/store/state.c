@@ -43,8 +43,8 @@ struct state {
 
 static const char *const sql[NSTMT] = {
 	[SF_GET] = "SELECT size, mtime, ctime, ino, dev, hash, derived FROM files WHERE path = ?1",
-	[SF_PUT] = "INSERT OR REPLACE INTO files(path, size, mtime, ctime, ino, dev, hash, derived)"
-	           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[SF_PUT] = ("INSERT OR REPLACE INTO files(path, size, mtime, ctime, ino, dev, hash, derived)"
+	            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
 	[SF_DEL] = "DELETE FROM files WHERE path = ?1",
 	[SM_GET] = "SELECT a, b FROM memos WHERE key = ?1",
 	[SM_PUT] = "INSERT OR REPLACE INTO memos(key, a, b) VALUES (?1, ?2, ?3)",

@@ -95,8 +95,8 @@ static const char *const sql[NST] = {
 	[ST_CELL] = "SELECT run, grade, agent, prompt, task, deps, env, iteration FROM cells WHERE id = ?1",
 	[ST_PUTRUN] = "INSERT OR REPLACE INTO runs(key, out, exit, seconds, used) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_PUTGRADE] = "INSERT OR REPLACE INTO grades(key, score, reason, used) VALUES (?1, ?2, ?3, ?4)",
-	[ST_PUTCELL] = "INSERT OR REPLACE INTO cells(id, run, grade, agent, prompt, task, deps, env, iteration)"
-	               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_PUTCELL] = ("INSERT OR REPLACE INTO cells(id, run, grade, agent, prompt, task, deps, env, iteration)"
+	                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
 	[ST_USERUN] = "UPDATE runs SET used = ?2 WHERE key = ?1 AND used < ?2",
 	[ST_USEGRADE] = "UPDATE grades SET used = ?2 WHERE key = ?1 AND used < ?2",
 	[ST_DROPRUN] = "DELETE FROM runs WHERE key = ?1",
