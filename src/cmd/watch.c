@@ -326,7 +326,7 @@ static void report(struct watcher *w, int first)
 			if (!s->scoredtasks)
 				printf("    -");
 			else
-				printf("%.3f ±%.3f", s->score, s->se);
+				printf(isnan(s->se) ? "%.3f n/a" : "%.3f ±%.3f", s->score, s->se);
 			if (prev && !isnan(*prev) && s->scoredtasks && fabs(s->score - *prev) > 1e-9) {
 				int up = s->score > *prev;
 				printf("  %s%s%+.3f%s", ro->color ? (up ? "\033[32m" : "\033[31m") : "", up ? "up " : "down ",

@@ -777,7 +777,7 @@ static void freemerged(struct ctx *c)
 
 static const char *const topkeys[] = {"cache", "jobs", "keep_going", "defaults", "suites", NULL};
 static const char *const suitekeys[] = {"tasks", "prompt", "iterations", "timeout", "agent", "grader", "graders", "threshold",
-                                        "fields", "expected_pattern", "shuffle_choices", NULL};
+                                        "fields", "expected_pattern", "shuffle_choices", "reduce", "cluster", NULL};
 static const char *const fieldkeys[] = {"id", "input", "expected", "choices", "columns", NULL};
 static const char *const agentkeys[] = {"command", "deps", "env", "env_inputs", "provider", "model", "base_url",
                                         "api_key_env", "system", "params", "max_connections", "retries", "sandbox",
@@ -1272,6 +1272,50 @@ struct grader *suitegrader(const struct suite *s, size_t i)
 	return i ? &s->others[i - 1] : (struct grader *)&s->grader;
 }
 
+/* reduce: and cluster:, which change how scores are reported and nothing
+ * else (no key holds them). pass@K and pass^K need K iterations of each
+ * task: a K past the suite's iterations is refused here, on its line. */
+static void loadreduce(struct ctx *c, const struct ynode *n, const char *where, struct suite *s)
+{
+	static const char *const names[] = {"mean", "max", "min", "median"};
+	const struct ynode *v;
+	char w[192];
+
+	snprintf(w, sizeof(w), "%s.reduce", where);
+	if ((v = get(n, "reduce"))) {
+		const char *r = str(c, v, w);
+		size_t i;
+		for (i = 0; i < LEN(names) && strcmp(r, names[i]); i++)
+			;
+		if (i < LEN(names)) {
+			s->reduce = (enum reducekind)i;
+		} else if (!strncmp(r, "pass@", 5) || !strncmp(r, "pass^", 5)) {
+			char *end;
+			errno = 0;
+			long k = strtol(r + 5, &end, 10);
+			if (!isdigit((unsigned char)r[5]) || *end || errno || k < 1 || k > MAX_ITERATIONS)
+				fail(c, v, "%s: expected pass@K or pass^K with K a whole number from 1 to %d, got '%s'", w,
+				     MAX_ITERATIONS, r);
+			s->reduce = r[4] == '@' ? REDUCE_PASSAT : REDUCE_PASSALL;
+			s->reducek = (int)k;
+			if (k > s->iterations)
+				fail(c, v, "%s: %s needs at least %ld iterations of each task, the suite has %d (set "
+				     "iterations: %ld or more, or a smaller K)", w, r, k, s->iterations, k);
+		} else {
+			fail(c, v, "%s: expected mean, max, min, median, pass@K or pass^K, got '%s'", w, r);
+		}
+	}
+	snprintf(w, sizeof(w), "%s.cluster", where);
+	if ((v = get(n, "cluster"))) {
+		const char *f = str(c, v, w);
+		if (!strncmp(f, "task.", 5))
+			f += 5;
+		if (!*f)
+			fail(c, v, "%s: expected a task field, e.g. 'passage' or 'task.passage'", w);
+		s->cluster = xstrdup(f);
+	}
+}
+
 static void loadsuite(struct ctx *c, const char *name, const struct ynode *keynode, const struct ynode *n, struct suite *s)
 {
 	const struct ynode *v;
@@ -1307,6 +1351,7 @@ static void loadsuite(struct ctx *c, const char *name, const struct ynode *keyno
 	snprintf(w, sizeof(w), "%s.threshold", where);
 	if ((v = get(n, "threshold")))
 		s->threshold = num(c, v, w, 0, 1);
+	loadreduce(c, n, where, s);
 	snprintf(w, sizeof(w), "%s.shuffle_choices", where);
 	if ((v = get(n, "shuffle_choices")))
 		s->shuffle_choices = boolean(c, v, w);
@@ -1430,6 +1475,7 @@ void freeevalfile(struct evalfile *ef)
 		struct suite *s = &ef->suites[i];
 		free(s->name);
 		free(s->where);
+		free(s->cluster);
 		strvfree(&s->taskglobs);
 		strvfree(&s->taskpaths);
 		strvfree(&s->taskdirs);

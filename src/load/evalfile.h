@@ -100,6 +100,10 @@ struct fieldmap {
 	char *canon;                  /* all of the above as text, for memo keys */
 };
 
+/* reduce: how a task's iterations become its score (report/stats.h);
+ * reporting only, in no run or grade key */
+enum reducekind { REDUCE_MEAN, REDUCE_MAX, REDUCE_MIN, REDUCE_MEDIAN, REDUCE_PASSAT, REDUCE_PASSALL };
+
 struct suite {
 	char *name;
 	struct strv taskglobs;  /* as written */
@@ -117,6 +121,10 @@ struct suite {
 	int weighted;           /* graders give weights: the score is their weighted mean */
 	struct fieldmap fields; /* which task field is the id, input, expected, choices */
 	char *where;            /* "FILE:LINE:COL" of the suite, for messages */
+	enum reducekind reduce; /* reduce: (default mean); reporting only */
+	int reducek;            /* pass@K, pass^K: K (<= iterations); else 0 */
+	char *cluster;          /* cluster: a task field (dotted path) grouping tasks
+	                           for the clustered standard error; NULL: none */
 };
 
 struct evalfile {

@@ -331,6 +331,12 @@ static int setupsuite(struct plan *p, struct suiteplan *sp, struct suite *s, con
 	sp->iterations = o->iterations > 0 ? o->iterations : s->iterations;
 	if (setupconfig(p, sp, err) < 0)
 		return -1;
+	if (s->reducek > sp->iterations) { /* --iterations below reduce's K */
+		*err = xasprintf("%s: suite '%s': reduce: pass%c%d needs at least %d iterations, --iterations gives %d",
+		                 s->where, s->name, s->reduce == REDUCE_PASSAT ? '@' : '^', s->reducek, s->reducek,
+		                 sp->iterations);
+		return -1;
+	}
 	if (listtasks(s, p->st, &sp->tasks, err) < 0)
 		return -1;
 	/* a cap no real suite reaches, so a typo cannot plan for minutes

@@ -88,6 +88,35 @@ static void gatecase(struct buf *b, const char *suite, const struct gate *gt)
 	bufadds(b, "\n</failure>\n    </testcase>\n");
 }
 
+/* a flaky task that does not fail: one <flakyFailure> per iteration that
+ * did not pass, as Maven Surefire writes a test that failed, then passed
+ * on a rerun (GitHub's and GitLab's readers show them) */
+static void flakycases(struct buf *b, struct plan *p, struct cell **cells, size_t n)
+{
+	size_t pass = 0, scored = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (cells[i]->scored) {
+			scored++;
+			pass += cells[i]->score >= 1;
+		}
+	for (size_t i = 0; i < n; i++) {
+		const struct cell *c = cells[i];
+		if (!c->scored || c->score >= 1)
+			continue;
+		char *got = celloutput(p, c);
+		char *msg = xasprintf("flaky: #%d scored %.3g; %zu of %zu iterations pass", c->iteration, c->score, pass,
+		                      scored);
+		bufadds(b, "      <flakyFailure type=\"flaky\" message=\"");
+		x(b, msg);
+		bufadds(b, "\"><system-out>got: ");
+		bufaddxml(b, got, strlen(got), 0);
+		bufadds(b, "</system-out></flakyFailure>\n");
+		free(msg);
+		free(got);
+	}
+}
+
 static void taskcase(struct buf *b, struct plan *p, struct suitesum *s, size_t ti, struct cell **cells, size_t n,
                      int gatefailed)
 {
@@ -105,7 +134,8 @@ static void taskcase(struct buf *b, struct plan *p, struct suitesum *s, size_t t
 	bufadds(b, "\" name=\"");
 	x(b, t->id);
 	bufaddf(b, "\" time=\"%.3f\"", secs);
-	if (!errors && score >= 1 && !s->gtaskscore) {
+	int flaky = s->taskflaky[ti] && !errors;
+	if (!errors && score >= 1 && !s->gtaskscore && !flaky) {
 		bufadds(b, "/>\n");
 		return;
 	}
@@ -123,6 +153,8 @@ static void taskcase(struct buf *b, struct plan *p, struct suitesum *s, size_t t
 		}
 		bufadds(b, "      </properties>\n");
 	}
+	if (flaky && (score >= 1 || !gatefailed))
+		flakycases(b, p, cells, n);
 	if (!errors && score >= 1) {
 		bufadds(b, "    </testcase>\n");
 		return;
@@ -162,7 +194,8 @@ static void taskcase(struct buf *b, struct plan *p, struct suitesum *s, size_t t
 			if (!msg) {
 				char *line = gotline(p, c);
 				char *e1 = utf8cut(exp, 200);
-				msg = xasprintf("score %.3g < 1: expected \"%s\", got \"%s\"", score, e1, line);
+				msg = xasprintf("score %.3g < 1%s: expected \"%s\", got \"%s\"", score,
+				                flaky ? " (flaky: its iterations disagree)" : "", e1, line);
 				free(e1);
 				free(line);
 			}
@@ -243,8 +276,11 @@ char *junitxml(struct plan *p, struct suitesum *sum, const struct gates *g)
 		        failures, errors, skipped, secs);
 		bufadds(&suites, "    <properties>\n");
 		if (s->scoredtasks)
-			bufaddf(&suites, "      <property name=\"score\" value=\"%.6g\"/>\n      <property name=\"stderr\" value=\"%.6g\"/>\n",
-			        s->score, s->se);
+			bufaddf(&suites, "      <property name=\"score\" value=\"%.6g\"/>\n", s->score);
+		if (s->scoredtasks && !isnan(s->se))
+			bufaddf(&suites, "      <property name=\"stderr\" value=\"%.6g\"/>\n", s->se);
+		if (s->flaky)
+			bufaddf(&suites, "      <property name=\"flaky\" value=\"%zu\"/>\n", s->flaky);
 		if (sp->suite->threshold >= 0)
 			bufaddf(&suites, "      <property name=\"threshold\" value=\"%.6g\"/>\n", sp->suite->threshold);
 		for (size_t k = 0; s->gscore && k < sp->suite->ngraders; k++) {
@@ -311,7 +347,7 @@ char *markdownsummary(const struct results *cur, const struct results *base, con
 		if (isnan(s->score))
 			bufadds(&b, " | - | - |");
 		else
-			bufaddf(&b, " | %.3f | ±%.3f |", s->score, isnan(s->se) ? 0 : s->se);
+			bufaddf(&b, isnan(s->se) ? " | %.3f | n/a |" : " | %.3f | ±%.3f |", s->score, s->se);
 		if (base) {
 			const struct suiteres *bs = findsuiteres(base, s->name);
 			size_t ng;

@@ -24,8 +24,11 @@ static void fmtscore(char *out, size_t n, const struct suiteres *s)
 		snprintf(out, n, "%6s  %7s", "-", "-");
 		return;
 	}
-	snprintf(se, sizeof(se), "±%.3f", isnan(s->se) ? 0 : s->se);
-	snprintf(out, n, "%6.3f  %8s", s->score, se); /* '±' is two bytes */
+	if (isnan(s->se)) /* one task: no spread to estimate from */
+		snprintf(se, sizeof(se), "n/a");
+	else
+		snprintf(se, sizeof(se), "±%.3f", s->se);
+	snprintf(out, n, isnan(s->se) ? "%6.3f  %7s" : "%6.3f  %8s", s->score, se); /* '±' is two bytes */
 }
 
 static cJSON *jnum(double v)

@@ -17,7 +17,7 @@ static void addscore(struct buf *b, const struct suiteres *s)
 	if (isnan(s->score))
 		bufadds(b, "    -        ");
 	else
-		bufaddf(b, "%.3f ±%.3f", s->score, isnan(s->se) ? 0 : s->se);
+		bufaddf(b, isnan(s->se) ? "%.3f n/a" : "%.3f ±%.3f", s->score, s->se); /* n/a: one task */
 }
 
 /* the failing tasks of s, or with a baseline the tasks that flipped */

@@ -8,63 +8,150 @@
 
 #include <cjson/cJSON.h>
 
+#include "load/dataset.h"
 #include "report/markup.h"
 #include "report/report.h"
+#include "report/stats.h"
 #include "core/util.h"
 
-/* each grader's task and suite scores, for a suite with several */
+/* the scores of task t's cells (scoreof grader g, or the cell's score
+ * when g < 0) into v; how many are scored */
+static size_t taskscores(struct plan *p, const struct suiteplan *sp, size_t t, long g, double *v)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; sp->cellsof && k < sp->cellsof[t].n; k++) {
+		const struct cell *c = &p->cells[sp->cellsof[t].v[k]];
+		if (g < 0) {
+			if (c->scored)
+				v[n++] = c->score;
+		} else if (c->status != CELL_ERROR) {
+			double x = scoreof(c, (size_t)g);
+			if (!isnan(x))
+				v[n++] = x;
+		}
+	}
+	return n;
+}
+
+/* the largest number of cells of one task (the size of a scratch array) */
+static size_t maxcells(const struct suiteplan *sp)
+{
+	size_t m = 1;
+
+	for (size_t t = 0; sp->cellsof && t < sp->tasks.n; t++)
+		if (sp->cellsof[t].n > m)
+			m = sp->cellsof[t].n;
+	return m;
+}
+
+/* each grader's task and suite scores, for a suite with several: each
+ * task's iterations reduced as the suite says (reduce:) */
 static void graderscores(struct plan *p, struct suitesum *s)
 {
-	size_t ng = s->sp->suite->ngraders, nt = s->sp->tasks.n;
+	const struct suite *su = s->sp->suite;
+	size_t ng = su->ngraders, nt = s->sp->tasks.n;
 
 	if (ng < 2)
 		return;
-	double *acc = xcalloc(nt * ng + 1, sizeof(double));
-	int *cnt = xcalloc(nt * ng + 1, sizeof(int));
+	double *v = xcalloc(maxcells(s->sp), sizeof(double));
 	s->gscore = xcalloc(ng, sizeof(double));
 	s->gtaskscore = xcalloc(nt * ng + 1, sizeof(double));
-	for (size_t i = 0; i < p->ncells; i++) {
-		const struct cell *c = &p->cells[i];
-		if (c->sp != s->sp || c->status == CELL_ERROR)
-			continue;
-		for (size_t g = 0; g < ng; g++) {
-			double v = scoreof(c, g);
-			if (!isnan(v)) {
-				acc[c->taskno * ng + g] += v;
-				cnt[c->taskno * ng + g]++;
-			}
-		}
-	}
 	for (size_t g = 0; g < ng; g++) {
 		double total = 0;
 		size_t n = 0;
 		for (size_t t = 0; t < nt; t++) {
 			size_t k = t * ng + g;
-			s->gtaskscore[k] = cnt[k] ? acc[k] / cnt[k] : -1;
-			if (cnt[k]) {
-				total += s->gtaskscore[k];
+			double x = reducescores(v, taskscores(p, s->sp, t, (long)g, v), su->reduce, su->reducek);
+			s->gtaskscore[k] = isnan(x) ? -1 : x;
+			if (!isnan(x)) {
+				total += x;
 				n++;
 			}
 		}
 		s->gscore[g] = n ? total / (double)n : NAN;
 	}
-	free(acc);
-	free(cnt);
+	free(v);
+}
+
+/* the task's cluster (its cluster: field's value, as text); a task
+ * without the field is a cluster of its own */
+static char *clusterof(struct task *t, const char *field)
+{
+	char *err = NULL;
+
+	if (loadtask(t, &err) < 0) {
+		free(err);
+		return NULL;
+	}
+	const cJSON *f = t->fields ? fieldat(t->fields, field) : NULL;
+	if (!f || cJSON_IsNull(f))
+		return NULL;
+	if (cJSON_IsString(f))
+		return xstrdup(f->valuestring);
+	char *j = cJSON_PrintUnformatted(f), *r = xstrdup(j ? j : "");
+	cJSON_free(j);
+	return r;
+}
+
+/* a suite's error bars from its task scores: the standard error (over
+ * tasks, or clustered by cluster:), and for binary scores on a small suite
+ * the Wilson interval; see stats.h for the formulas */
+static void errorbars(struct suitesum *s)
+{
+	const struct suiteplan *sp = s->sp;
+	size_t n = 0, pass = 0, binary = 1;
+	double *v = xcalloc(sp->tasks.n + 1, sizeof(double));
+	size_t *cl = xcalloc(sp->tasks.n + 1, sizeof(size_t));
+	struct htab *ids = sp->suite->cluster ? mkhtab(sp->tasks.n + 1) : NULL;
+	size_t next = 0;
+
+	for (size_t t = 0; t < sp->tasks.n; t++) {
+		if (s->taskscore[t] < 0)
+			continue;
+		v[n] = s->taskscore[t];
+		binary &= v[n] == 0 || v[n] == 1;
+		pass += v[n] == 1;
+		if (ids) {
+			char *key = clusterof(&sp->tasks.v[t], sp->suite->cluster);
+			if (key) {
+				void **slot = htabslot(ids, key, strlen(key), 1);
+				if (!*slot)
+					*slot = (void *)(uintptr_t)++next;
+				cl[n] = (size_t)(uintptr_t)*slot;
+				free(key);
+			} else {
+				cl[n] = 0; /* numbered below: its own cluster */
+			}
+		}
+		n++;
+	}
+	s->setasks = stderrmean(v, n);
+	s->se = s->setasks;
+	if (ids) {
+		for (size_t i = 0; i < n; i++)
+			if (!cl[i])
+				cl[i] = ++next;
+		s->se = clusteredse(v, cl, n, &s->clusters);
+		htabfree(ids, NULL);
+	}
+	s->cilo = s->cihi = NAN;
+	if (n && binary && n < WILSON_MAXTASKS)
+		wilson(pass, n, &s->cilo, &s->cihi);
+	free(v);
+	free(cl);
 }
 
 struct suitesum *summarize(struct plan *p)
 {
 	struct suitesum *sum = xcalloc(p->nsp + 1, sizeof(*sum));
-	double **acc = xcalloc(p->nsp + 1, sizeof(*acc));
-	int **cnt = xcalloc(p->nsp + 1, sizeof(*cnt));
 
 	for (size_t i = 0; i < p->nsp; i++) {
 		size_t n = p->sp[i].tasks.n;
 		sum[i].sp = &p->sp[i];
 		sum[i].taskscore = xcalloc(n + 1, sizeof(double));
 		sum[i].taskcells = xcalloc(n + 1, sizeof(int));
-		acc[i] = xcalloc(n + 1, sizeof(double));
-		cnt[i] = xcalloc(n + 1, sizeof(int));
+		sum[i].taskflaky = xcalloc(n + 1, 1);
 	}
 	for (size_t i = 0; i < p->ncells; i++) {
 		const struct cell *c = &p->cells[i];
@@ -82,37 +169,34 @@ struct suitesum *summarize(struct plan *p)
 			s->errors++;
 		else
 			s->pending++;
-		if (c->scored) {
-			acc[k][c->taskno] += c->score;
-			cnt[k][c->taskno]++;
-		}
 	}
 	for (size_t i = 0; i < p->nsp; i++)
 		graderscores(p, &sum[i]);
 	for (size_t i = 0; i < p->nsp; i++) {
 		struct suitesum *s = &sum[i];
-		double total = 0, sq = 0;
+		const struct suite *su = p->sp[i].suite;
+		double total = 0, *v = xcalloc(maxcells(&p->sp[i]), sizeof(double));
 		for (size_t t = 0; t < p->sp[i].tasks.n; t++) {
 			if (s->taskcells[t])
 				s->tasks++;
-			if (!cnt[i][t]) {
+			size_t n = taskscores(p, &p->sp[i], t, -1, v);
+			if (isflaky(v, n)) {
+				s->taskflaky[t] = 1;
+				s->flaky++;
+			}
+			double x = reducescores(v, n, su->reduce, su->reducek);
+			if (isnan(x)) {
 				s->taskscore[t] = -1;
 				continue;
 			}
-			s->taskscore[t] = acc[i][t] / cnt[i][t];
-			total += s->taskscore[t];
+			s->taskscore[t] = x;
+			total += x;
 			s->scoredtasks++;
 		}
+		free(v);
 		s->score = s->scoredtasks ? total / (double)s->scoredtasks : NAN;
-		for (size_t t = 0; t < p->sp[i].tasks.n; t++)
-			if (s->taskscore[t] >= 0)
-				sq += (s->taskscore[t] - s->score) * (s->taskscore[t] - s->score);
-		s->se = s->scoredtasks > 1 ? sqrt(sq / (double)(s->scoredtasks - 1) / (double)s->scoredtasks) : 0;
-		free(acc[i]);
-		free(cnt[i]);
+		errorbars(s);
 	}
-	free(acc);
-	free(cnt);
 	return sum;
 }
 
@@ -123,6 +207,7 @@ void freesummary(struct plan *p, struct suitesum *s)
 	for (size_t i = 0; i < p->nsp; i++) {
 		free(s[i].taskscore);
 		free(s[i].taskcells);
+		free(s[i].taskflaky);
 		free(s[i].gscore);
 		free(s[i].gtaskscore);
 	}
@@ -191,6 +276,26 @@ static void printpartial(FILE *f, const struct suitesum *s, const struct reporto
 	        s->cells - s->errors - s->pending, s->cells);
 }
 
+/* after a suite's row, what its numbers mean when it is not the plain
+ * mean +- standard error: the reduction, the clusters, the Wilson
+ * interval, the flaky tasks */
+static void printbars(FILE *f, const struct suitesum *s)
+{
+	const struct suite *su = s->sp->suite;
+
+	if (su->reduce != REDUCE_MEAN) {
+		char *r = reducename(su->reduce, su->reducek);
+		fprintf(f, "  %s", r);
+		free(r);
+	}
+	if (su->cluster && s->scoredtasks)
+		fprintf(f, "  stderr clustered by %s: %zu cluster%s", su->cluster, s->clusters, s->clusters == 1 ? "" : "s");
+	if (!isnan(s->cilo))
+		fprintf(f, "  95%% CI [%.3f, %.3f] (Wilson)", s->cilo, s->cihi);
+	if (s->flaky)
+		fprintf(f, "  %zu flaky", s->flaky);
+}
+
 struct cause {
 	const char *msg;          /* the error's first line (the cell's) */
 	size_t n;
@@ -247,6 +352,34 @@ void printerrors(FILE *f, struct plan *p, const struct reportopts *o)
 	free(v);
 }
 
+/* "FLAKY suite/task  2 of 3 iterations pass" per flaky task (10 unless -v) */
+static void printflaky(FILE *f, struct plan *p, const struct suitesum *s, const struct reportopts *o)
+{
+	const struct suiteplan *sp = s->sp;
+	size_t shown = 0;
+
+	for (size_t t = 0; t < sp->tasks.n && s->flaky; t++) {
+		if (!s->taskflaky[t])
+			continue;
+		if (!o->verbose && shown >= 10) {
+			fprintf(f, "... and %zu more flaky task%s in %s (-v shows all)\n", s->flaky - shown,
+			        s->flaky - shown == 1 ? "" : "s", sp->suite->name);
+			return;
+		}
+		size_t pass = 0, n = 0;
+		for (size_t k = 0; k < sp->cellsof[t].n; k++) {
+			const struct cell *c = &p->cells[sp->cellsof[t].v[k]];
+			if (c->scored) {
+				n++;
+				pass += c->score >= 1;
+			}
+		}
+		fprintf(f, "%sFLAKY%s %s/%s  %.2f  %zu of %zu iterations pass\n", col(o, "\033[33m"), col(o, "\033[0m"),
+		        sp->suite->name, sp->tasks.v[t].id, s->taskscore[t], pass, n);
+		shown++;
+	}
+}
+
 void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct reportopts *o)
 {
 	int w = 5;
@@ -271,7 +404,10 @@ void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct repo
 		char score[32], se[32];
 		if (s->scoredtasks) {
 			snprintf(score, sizeof(score), "%.3f", s->score);
-			snprintf(se, sizeof(se), "±%.3f", s->se);
+			if (isnan(s->se)) /* one task (or cluster): no spread to estimate from */
+				snprintf(se, sizeof(se), "n/a");
+			else
+				snprintf(se, sizeof(se), "±%.3f", s->se);
 		} else {
 			snprintf(score, sizeof(score), "-");
 			snprintf(se, sizeof(se), "-");
@@ -293,6 +429,7 @@ void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct repo
 				fprintf(f, "  %s %.3f", suitegrader(s->sp->suite, g)->name, s->gscore[g]);
 		}
 		printpartial(f, s, o);
+		printbars(f, s);
 		fputc('\n', f);
 	}
 	/* failing tasks: expected vs got, the first failing iteration's output */
@@ -330,6 +467,7 @@ void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct repo
 		if (failing > shown)
 			fprintf(f, "... and %zu more failing task%s in %s (-v shows all)\n", failing - shown,
 			        failing - shown == 1 ? "" : "s", s->sp->suite->name);
+		printflaky(f, p, s, o);
 		free(seen);
 	}
 	printerrors(f, p, o);
@@ -391,6 +529,23 @@ char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 		cJSON_AddStringToObject(so, "name", sp->suite->name);
 		cJSON_AddItemToObject(so, "score", num(s->score));
 		cJSON_AddItemToObject(so, "stderr", s->scoredtasks ? num(s->se) : cJSON_CreateNull());
+		if (sp->suite->cluster) { /* stderr is the clustered one */
+			cJSON_AddStringToObject(so, "cluster", sp->suite->cluster);
+			cJSON_AddNumberToObject(so, "clusters", (double)s->clusters);
+			cJSON_AddItemToObject(so, "stderr_tasks", num(s->setasks));
+		}
+		if (!isnan(s->cilo)) {
+			cJSON *ci = cJSON_AddArrayToObject(so, "ci95");
+			cJSON_AddItemToArray(ci, num(s->cilo));
+			cJSON_AddItemToArray(ci, num(s->cihi));
+			cJSON_AddStringToObject(so, "ci_method", "wilson");
+		}
+		if (sp->suite->reduce != REDUCE_MEAN) {
+			char *r = reducename(sp->suite->reduce, sp->suite->reducek);
+			cJSON_AddStringToObject(so, "reduce", r);
+			free(r);
+		}
+		cJSON_AddNumberToObject(so, "flaky", (double)s->flaky);
 		if (s->gscore)
 			cJSON_AddItemToObject(so, "scores", gradersjson(sp, s->gscore));
 		if (sp->suite->threshold >= 0)
@@ -414,6 +569,7 @@ char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 				cJSON_AddStringToObject(tobj[c->taskno], "id", c->task->id);
 				double ts = s->taskscore[c->taskno];
 				cJSON_AddItemToObject(tobj[c->taskno], "score", ts >= 0 ? num(ts) : cJSON_CreateNull());
+				cJSON_AddBoolToObject(tobj[c->taskno], "flaky", s->taskflaky[c->taskno]);
 				if (s->gtaskscore) {
 					size_t ng = sp->suite->ngraders;
 					double *v = xcalloc(ng, sizeof(double));

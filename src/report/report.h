@@ -1,9 +1,13 @@
 /* report: scores from a plan's cells, for people and for scripts.
  *
- * A task's score is the mean over its scored iterations; a suite's score is
- * the mean over its scored tasks, with the standard error of that mean
- * (the tasks' spread over sqrt(n): iterations of one task are clustered, so
- * tasks, not cells, are the independent samples). Errors and pending cells
+ * A task's score is its scored iterations reduced as the suite's reduce:
+ * says (the mean by default; max, min, median, pass@K, pass^K: stats.h);
+ * a suite's score is the mean over its scored tasks, with the standard
+ * error of that mean (the tasks' spread over sqrt(n): iterations of one
+ * task are clustered, so tasks, not cells, are the independent samples;
+ * with cluster: the clustered standard error over groups of tasks; none,
+ * NAN, with fewer than two tasks or clusters). A task is flaky when its
+ * scored iterations disagree on pass/fail. Errors and pending cells
  * have no score and are counted apart, never as 0. A task fails when its
  * score is below 1. A suite with several graders also gets each grader's
  * score, reckoned the same way from that grader's cell scores. */
@@ -16,7 +20,13 @@
 
 struct suitesum {
 	struct suiteplan *sp;
-	double score, se;
+	double score, se;         /* se: clustered with cluster:; NAN when n/a */
+	double setasks;           /* the standard error over tasks, unclustered */
+	size_t clusters;          /* cluster: how many clusters the scored tasks form */
+	double cilo, cihi;        /* Wilson 95% interval (binary task scores on fewer
+	                             than WILSON_MAXTASKS tasks); else NAN */
+	size_t flaky;             /* tasks whose iterations disagree on pass/fail */
+	char *taskflaky;          /* per task: 1 when flaky */
 	size_t tasks, scoredtasks, cells, ran, cached, errors, pending;
 	size_t regraded;          /* cached cells graded again in this invocation */
 	double *taskscore;        /* per task; < 0 when no cell is scored */
