@@ -38,6 +38,7 @@
 #include "run/trace.h"
 #include <cjson/cJSON.h>
 #include "run/inputs.h"
+#include "cmd/export.h"
 
 #define VERSION "0.1.0"
 
@@ -58,6 +59,8 @@ static const char usage[] =
 	"       evalmake watch [--jsonl] [TARGET...]   run, then rerun affected cells on every save\n"
 	"       evalmake watch --serve [ADDR:PORT]     ... and serve a live report page (default\n"
 	"                                              127.0.0.1, a free port; the URL goes to stderr)\n"
+	"       evalmake export --format F -o FILE     cached, graded cells as training data (F: chat,\n"
+	"                                              preference or rewards; JSONL)\n"
 	"       evalmake check [TARGET...]             CI gate: run, then require every suite's threshold\n"
 	"       evalmake diff OLD.json [NEW.json]      per-suite deltas and the tasks that flipped\n"
 	"                                              (NEW: the current cached state)\n"
@@ -124,13 +127,15 @@ static const struct option_help {
 	{"--all", NULL, "drop every unreferenced entry, however recently used"},
 	{"-r", NULL, "raw: agent output as it is, control characters and escapes included (--raw)"},
 	{"--serve", "[ADDR:PORT]", "serve the live view (default 127.0.0.1, a free port)"},
+	{"--format", "FORMAT", "chat (fine-tuning), preference (DPO pairs) or rewards (RL)"},
+	{"-o", "FILE", "the file to write ('-': stdout)"},
 };
 
 /* The commands: what each takes (canonical option names, space separated;
  * -h/--help and --version go with every one), its synopsis and what it
  * does. An option a command does not take is refused, never ignored. */
 enum { CMD_BUILD, CMD_STATUS, CMD_EXPLAIN, CMD_LOG, CMD_GC, CMD_WATCH, CMD_CHECK, CMD_DIFF, CMD_LOCK, CMD_REPORT,
-       CMD_DEPS, CMD_INIT, CMD_HELP, CMD_COMPLETE };
+       CMD_DEPS, CMD_INIT, CMD_HELP, CMD_COMPLETE, CMD_EXPORT };
 static const struct command {
 	const char *name, *opts, *synopsis, *text;
 } commands[] = {
@@ -172,6 +177,13 @@ static const struct command {
 	[CMD_HELP] = {"help", "", "[COMMAND]", "print the usage of evalmake, or of one command"},
 	[CMD_COMPLETE] = {"__complete", "-f -C", "commands | options COMMAND | targets",
 	                  "words for the shell completion scripts, one a line"},
+	[CMD_EXPORT] = {"export", "-f -C -s --iterations --sample --format -o --min-score",
+	                "--format chat|preference|rewards -o FILE [OPTION...] [TARGET...]",
+	                "write the targeted cells that are cached and graded as JSONL training data, nothing run:\n"
+	                "  chat        {\"messages\": [system, user, assistant]} per cell (OpenAI fine-tuning)\n"
+	                "  preference  per task, its best and worst output of one prompt (OpenAI DPO)\n"
+	                "  rewards     {\"prompt\", \"completion\", \"reward\", \"cell\", \"key\"} per cell (RL)\n"
+	                "--min-score X keeps cells scoring at least X (preference: the preferred output's score)"},
 };
 
 /* the options given, by canonical name, to be checked against the command's */
@@ -293,7 +305,7 @@ static void parseopts(int argc, char **argv, struct opts *o)
 {
 	enum { OPT_ITER = 256, OPT_SAMPLE, OPT_JSON, OPT_VERSION, OPT_JSONL,
 	       OPT_MINSCORE, OPT_BASELINE, OPT_MAXDROP, OPT_JUNIT, OPT_MARKDOWN, OPT_LOCKED, OPT_HTML,
-	       OPT_KEEP, OPT_ALL, OPT_SERVE };
+	       OPT_KEEP, OPT_ALL, OPT_SERVE, OPT_FORMAT };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -311,6 +323,8 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		{"keep", required_argument, NULL, OPT_KEEP},
 		{"all", no_argument, NULL, OPT_ALL},
 		{"serve", optional_argument, NULL, OPT_SERVE},
+		{"format", required_argument, NULL, OPT_FORMAT},
+		{"output", required_argument, NULL, 'o'},
 		{"file", required_argument, NULL, 'f'},
 		{"directory", required_argument, NULL, 'C'},
 		{"jobs", required_argument, NULL, 'j'},
@@ -325,7 +339,7 @@ static void parseopts(int argc, char **argv, struct opts *o)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:j:BnqksvhC:r", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":f:j:BnqksvhC:ro:", longopts, NULL)) != -1) {
 		if (c != 'h' && c != ':' && c != '?')
 			optgiven(canonical(c, longopts));
 		switch (c) {
@@ -343,6 +357,8 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		case 's': o->silent = 1; break;
 		case 'v': o->verbose = 1; break;
 		case 'r': o->raw = 1; break;
+		case 'o': o->output = optarg; break;
+		case OPT_FORMAT: o->format = optarg; break;
 		case 'h': helpasked = 1; break; /* the command's help, once the command is known */
 		case OPT_VERSION: printf("evalmake %s\n", VERSION); exit(0);
 		case OPT_ITER:
@@ -1198,6 +1214,7 @@ int main(int argc, char **argv)
 	case CMD_INIT: rc = cmdinit(&o); break;
 	case CMD_HELP: rc = cmdhelp(&o); break;
 	case CMD_COMPLETE: rc = cmdcomplete(&o); break;
+	case CMD_EXPORT: rc = cmdexport(&o); break;
 	default: rc = cmdbuild(&o, 0); break;
 	}
 	if (rc == EXIT_INTR) /* 130 within; the signal's own status without */

@@ -28,6 +28,8 @@ struct opts {
 	double gckeep;            /* gc --keep DAYS; < 0 when not given */
 	int gcall;                /* gc --all */
 	int raw;                  /* log -r/--raw: agent output as it is */
+	const char *format;       /* export --format */
+	const char *output;       /* export -o FILE */
 	char **args;
 	int nargs;
 };
