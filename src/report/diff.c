@@ -110,6 +110,7 @@ static void diffresults(FILE *f, const struct results *old, const struct results
 		cJSON_AddNumberToObject(jt, "better", (double)t.better);
 		cJSON_AddItemToObject(jt, "sign_p", jnum(t.psign));
 		cJSON_AddBoolToObject(jt, "significant", t.significant);
+		cJSON_AddItemToObject(jt, "mde", jnum(t.mde)); /* the change it could detect at 80% power */
 	}
 	/* the flips, pass -> fail first */
 	for (int pass = 0; pass < 2; pass++) {

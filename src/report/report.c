@@ -428,8 +428,8 @@ void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct repo
 			else
 				fprintf(f, "  %s %.3f", suitegrader(s->sp->suite, g)->name, s->gscore[g]);
 		}
-		printpartial(f, s, o);
 		printbars(f, s);
+		printpartial(f, s, o);
 		fputc('\n', f);
 	}
 	/* failing tasks: expected vs got, the first failing iteration's output */

@@ -228,7 +228,7 @@ assert_rc 1
 grep -q "^FAIL  calc  0.333 ±0.333  max drop 0.05 vs baseline 0.667 ±0.333: down 0.333" "$T/out" ||
 	fail "no FAIL line with the drop"
 grep "^FAIL  calc" "$T/out" | grep -q "pass->fail: t1 t2; fail->pass: t3" || fail "the FAIL line does not name the flips"
-grep "^FAIL  calc" "$T/out" | grep -q "significant (95% CI" || fail "no significance verdict"
+grep "^FAIL  calc" "$T/out" | grep -qE "significant.* 95% CI \[.*MDE" || fail "no significance verdict"
 grep -q "^ok    quiz .*max drop 0.05 .*unchanged" "$T/out" || fail "quiz did not hold"
 grep -q "^| calc | 0.333 | ±0.333 | 0.667 | -0.333" md.md || fail "no delta in the Markdown summary"
 grep -q "| calc | t1 | 1.000 | 0.000 | pass → fail |" md.md || fail "no flip table in the Markdown summary"
