@@ -19,7 +19,7 @@ _evalmake() {
 			where+=("$w" "${COMP_WORDS[i+1]}")
 			i=$((i + 1))
 			;;
-		-j|--jobs|--iterations|--sample|--json|--min-score|--baseline|--max-drop|--junit|--markdown|--html|--keep)
+		-j|--jobs|--iterations|--sample|--json|--min-score|--baseline|--max-drop|--junit|--markdown|--html|--keep|--format|-o|--output)
 			i=$((i + 1))
 			;;
 		-*) ;;
@@ -32,12 +32,16 @@ _evalmake() {
 	done
 
 	case $prev in
-	-f|--file|--json|--junit|--markdown|--html|--baseline)
+	-f|--file|--json|--junit|--markdown|--html|--baseline|-o|--output)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
 		;;
 	-C|--directory)
 		COMPREPLY=($(compgen -d -- "$cur"))
+		return
+		;;
+	--format)
+		COMPREPLY=($(compgen -W "chat preference rewards" -- "$cur"))
 		return
 		;;
 	-j|--jobs|--iterations|--sample|--min-score|--max-drop|--keep)

@@ -229,5 +229,27 @@ check "no file" test ! -e x.jsonl
 em help export
 check "help names the formats" grep -q "preference" "$T/out"
 
+try "export: help, man page and bash completion know it"
+mkfixture
+ROOT=$(cd "$HERE/../.." && pwd)
+cat >"$T/comp.sh" <<EOF
+source "$ROOT/completion/evalmake.bash"
+COMP_WORDS=("$E" exp); COMP_CWORD=1; _evalmake; echo "cmd: \${COMPREPLY[*]}"
+COMP_WORDS=("$E" export --fo); COMP_CWORD=2; _evalmake; echo "opt: \${COMPREPLY[*]}"
+COMP_WORDS=("$E" export --format p); COMP_CWORD=3; _evalmake; echo "fmt: \${COMPREPLY[*]}"
+COMP_WORDS=("$E" export --format chat -o x s/t1#); COMP_CWORD=6; _evalmake; echo "tgt: \${COMPREPLY[*]}"
+EOF
+bash "$T/comp.sh" >"$T/out" 2>"$T/err"
+check "the command" grep -qw "^cmd: .*export" "$T/out"
+check "its option" grep -q '^opt: --format$' "$T/out"
+check "the formats" grep -q '^fmt: preference$' "$T/out"
+check "targets after -o FILE" grep -q '^tgt: s/t1#1 ' "$T/out"
+check "the man page" grep -q '^\.RI "export' "$ROOT/evalmake.1"
+em --help
+check "the usage names it" grep -q "evalmake export --format" "$T/out"
+em status --format chat
+assert_rc 2
+check "other commands refuse --format" grep -q "it is an option of export" "$T/err"
+
 finish
 summary
