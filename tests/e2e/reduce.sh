@@ -153,6 +153,20 @@ for n in ("t1", "t2"):  # passing: no failure, no error
     assert cases[n].find("failure") is None and cases[n].find("error") is None
 EOF
 
+# under a failing gate a flaky task fails, and its <failure> says flaky
+setreduce mean
+sed -i 's/^    reduce: mean$/&\n    threshold: 0.9/' Evalfile
+em check --junit j2.xml
+assert_rc 1
+xmllint --noout --schema "$XSD" j2.xml >"$T/xsd" 2>&1 || fail "j2.xml is not valid against junit-10.xsd: $(head -c 300 "$T/xsd")"
+python3 - j2.xml >"$T/junit" 2>&1 <<'EOF' || fail "JUnit (failing gate): $(cat "$T/junit")"
+import sys, xml.etree.ElementTree as ET
+cases = {c.get("name"): c for c in ET.parse(sys.argv[1]).iter("testcase")}
+f = cases["t1"].find("failure")
+assert f is not None and "flaky" in f.get("message"), f
+assert "flaky" not in cases["t4"].find("failure").get("message")
+EOF
+
 try "cluster: the clustered standard error and the number of clusters"
 mkfixture
 sed -i 's/^    reduce: .*/&\n    cluster: task.passage/' Evalfile
