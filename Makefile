@@ -10,7 +10,7 @@
 #   make fuzz         each libFuzzer harness for FUZZ_SECONDS (needs clang)
 PREFIX ?= /usr/local
 CC ?= cc
-PKGS = yaml-0.1 libcjson libxxhash zlib libzstd libpcre2-8 sqlite3
+PKGS = yaml-0.1 libcjson libxxhash zlib libzstd libpcre2-8 sqlite3 nettle
 CFLAGS ?= -O2 -g
 WARN = -std=c11 -Wall -Wextra -Werror
 SAN = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
