@@ -140,13 +140,23 @@ int runcells(struct opts *o, struct project *pr, struct plan *p)
 	char *err;
 	int rc;
 
+	struct loop *l = mkloop();
+	struct remote *rem = openremote(o, pr, l);
+	fetchcells(p, rem, 0);
+	if (remotefailed(rem)) {
+		freeremote(rem);
+		freeloop(l);
+		return EXIT_USAGE;
+	}
 	if (preparerun(p, &err) < 0) {
 		fprintf(stderr, "evalmake: %s\n", err);
 		free(err);
+		freeremote(rem);
+		freeloop(l);
 		return EXIT_USAGE;
 	}
-	struct loop *l = mkloop();
 	struct runopts ro = {
+		.remote = rem,
 		.jobs = o->jobs ? o->jobs : pr->ef->jobs ? pr->ef->jobs : 4,
 		.keepgoing = o->keepgoing || pr->ef->keepgoing,
 		.verbose = o->verbose,
@@ -156,9 +166,37 @@ int runcells(struct opts *o, struct project *pr, struct plan *p)
 		.trace = o->verbose && !o->silent && traceverbose(p),
 	};
 	rc = runplan(p, l, &ro);
+	remoteflush(rem);
+	if (remotefailed(rem) && rc != EXIT_INTR)
+		rc = EXIT_USAGE;
+	freeremote(rem);
 	freeloop(l);
 	recordcells(p);
 	return rc;
+}
+
+struct remote *openremote(struct opts *o, struct project *pr, struct loop *l)
+{
+	const struct remotecfg *c = &pr->ef->remote;
+	const char *url = c->url, *env = getenv("EVALMAKE_REMOTE");
+
+	if (o->noremote)
+		return NULL;
+	if (o->remote) {
+		url = o->remote;
+	} else if (env && *env) {
+		const char *bad = badremoteurl(env);
+		if (bad) {
+			fprintf(stderr, "evalmake: EVALMAKE_REMOTE: %s\n", bad);
+			exit(EXIT_USAGE);
+		}
+		url = env;
+	}
+	if (!url)
+		return NULL;
+	struct remoteopts ro = {.url = url, .upload = o->remoteupload || c->upload, .token_env = c->token_env,
+	                        .timeout = c->timeout, .required = c->required};
+	return mkremote(&ro, pr->store, l);
 }
 
 int usecolor(FILE *f)

@@ -12,6 +12,7 @@
 #include "plan/plan.h"
 #include "store/state.h"
 #include "store/store.h"
+#include "store/remote.h"
 
 struct opts {
 	const char *file;
@@ -28,6 +29,9 @@ struct opts {
 	double gckeep;            /* gc --keep DAYS; < 0 when not given */
 	int gcall;                /* gc --all */
 	int raw;                  /* log -r/--raw: agent output as it is */
+	const char *remote;       /* --remote URL, or NULL */
+	int noremote;             /* --no-remote */
+	int remoteupload;         /* --remote-upload */
 	char **args;
 	int nargs;
 };
@@ -55,6 +59,10 @@ struct plan *planor2(struct project *pr, const struct planopts *po);
  * -v, -s); returns 0, EXIT_GATE (a cell errored), EXIT_INTR, or
  * EXIT_USAGE when nothing could start (a prompt failed to render) */
 int runcells(struct opts *o, struct project *pr, struct plan *p);
+/* the remote cache this run uses, or NULL: --no-remote, else --remote URL,
+ * else $EVALMAKE_REMOTE, else the Evalfile's remote: url (a bad
+ * EVALMAKE_REMOTE is exit 2); upload with --remote-upload or upload: true */
+struct remote *openremote(struct opts *o, struct project *pr, struct loop *l);
 /* colour on f: a terminal, NO_COLOR unset, TERM not dumb */
 int usecolor(FILE *f);
 /* path made absolute against cwd ("-" and NULL stay as they are); a copy */
