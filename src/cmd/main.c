@@ -1101,6 +1101,9 @@ static int cmdwatch(struct opts *o)
 		.serve = o->serve,
 		.cache = pr.cache,
 	};
+	struct remoteopts rem;
+	if (remoteconfig(o, &pr, &rem))
+		wo.remote = &rem;
 	int rc = watchrun(&pr.ef, pr.st, pr.store, &wo);
 	free(base);
 	free(display);

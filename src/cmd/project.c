@@ -175,13 +175,13 @@ int runcells(struct opts *o, struct project *pr, struct plan *p)
 	return rc;
 }
 
-struct remote *openremote(struct opts *o, struct project *pr, struct loop *l)
+int remoteconfig(struct opts *o, struct project *pr, struct remoteopts *ro)
 {
 	const struct remotecfg *c = &pr->ef->remote;
 	const char *url = c->url, *env = getenv("EVALMAKE_REMOTE");
 
 	if (o->noremote)
-		return NULL;
+		return 0;
 	if (o->remote) {
 		url = o->remote;
 	} else if (env && *env) {
@@ -193,10 +193,17 @@ struct remote *openremote(struct opts *o, struct project *pr, struct loop *l)
 		url = env;
 	}
 	if (!url)
-		return NULL;
-	struct remoteopts ro = {.url = url, .upload = o->remoteupload || c->upload, .token_env = c->token_env,
-	                        .timeout = c->timeout, .required = c->required};
-	return mkremote(&ro, pr->store, l);
+		return 0;
+	*ro = (struct remoteopts){.url = url, .upload = o->remoteupload || c->upload, .token_env = c->token_env,
+	                          .timeout = c->timeout, .required = c->required};
+	return 1;
+}
+
+struct remote *openremote(struct opts *o, struct project *pr, struct loop *l)
+{
+	struct remoteopts ro;
+
+	return remoteconfig(o, pr, &ro) ? mkremote(&ro, pr->store, l) : NULL;
 }
 
 int usecolor(FILE *f)

@@ -63,6 +63,8 @@ int runcells(struct opts *o, struct project *pr, struct plan *p);
  * else $EVALMAKE_REMOTE, else the Evalfile's remote: url (a bad
  * EVALMAKE_REMOTE is exit 2); upload with --remote-upload or upload: true */
 struct remote *openremote(struct opts *o, struct project *pr, struct loop *l);
+/* the same choice as options for mkremote; 0 when there is no remote */
+int remoteconfig(struct opts *o, struct project *pr, struct remoteopts *ro);
 /* colour on f: a terminal, NO_COLOR unset, TERM not dumb */
 int usecolor(FILE *f);
 /* path made absolute against cwd ("-" and NULL stay as they are); a copy */

@@ -1236,7 +1236,7 @@ size_t fetchcells(struct plan *p, struct remote *r, int look)
 		return 0;
 	for (size_t i = 0; i < p->ncells; i++) {
 		struct cell *c = &p->cells[i];
-		if (c->need != NEED_RUN)
+		if (c->need != NEED_RUN || c->queued)
 			continue;
 		struct fetch *f = xcalloc(1, sizeof(*f));
 		f->p = p;
