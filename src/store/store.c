@@ -895,11 +895,8 @@ char *packrun(struct store *s, hash key, size_t *len, char **artifacts, size_t *
 		*artifacts = packfolder(art, alen, &err);
 		if (!*artifacts)
 			ok = 0;
-		else if (archiveempty(*artifacts, *alen)) {
-			free(*artifacts);
-			*artifacts = NULL;
+		else if (archiveempty(*artifacts, *alen))
 			*alen = 0;
-		}
 	}
 	free(err);
 	free(art);
@@ -966,7 +963,7 @@ int unpackrun(struct store *s, hash key, const char *blob, size_t len, const cha
 		}
 		free(path);
 	}
-	if (r == 0)
+	if (r == 0 && alen)
 		r = unpackfolder(artifacts, alen, art, err);
 	free(art);
 	if (r < 0)
