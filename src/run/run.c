@@ -1200,7 +1200,7 @@ static void onrunfetched(void *arg, int status)
 	struct fetch *f = arg;
 	struct cell *c = f->c;
 	struct plan *p = f->p;
-	const struct runrec *rr;
+	const struct runrec *rr = NULL;
 
 	if (status != REMOTE_HIT || (!f->look && !(rr = findrun(p->store, c->runkey)))) {
 		fetchdone(f);

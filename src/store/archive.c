@@ -47,7 +47,8 @@ static int packdir(struct buf *b, const char *dir, const char *rel, int depth, c
 		names[n++] = xstrdup(e->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), namecmp);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), namecmp);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		char *path = pathjoin(dir, names[i]);
 		char *sub = rel[0] ? xasprintf("%s/%s", rel, names[i]) : xstrdup(names[i]);
