@@ -430,7 +430,6 @@ struct getrun {
 	void *arg;
 	struct blobref entry, art;
 	int hasart, waiting;
-	int folder;             /* a folder entry with an empty artifacts/ */
 	char *path;
 };
 
@@ -460,8 +459,7 @@ static void onrunblob(struct req *q, struct httpresp *h, int isfault)
 		return;
 	}
 	char *err = NULL;
-	const char *art = g->hasart ? g->art.data : g->folder ? "" : NULL;
-	if (unpackrun(g->r->s, g->key, g->entry.data, g->entry.len, art, g->hasart ? g->art.len : 0, &err) < 0) {
+	if (unpackrun(g->r->s, g->key, g->entry.data, g->entry.len, g->hasart ? g->art.data : NULL, g->art.len, &err) < 0) {
 		badblob(g->r, g->path, err);
 		free(err);
 		getrunend(g, REMOTE_FAULT);
@@ -493,7 +491,6 @@ static void onrunrecord(struct req *q, struct httpresp *h, int isfault)
 	         && parseref(cJSON_GetObjectItemCaseSensitive(m, "entry"), &g->entry) == 0
 	         && (!art || cJSON_IsNull(art) || parseref(art, &g->art) == 0);
 	g->hasart = art && !cJSON_IsNull(art);
-	g->folder = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "folder"));
 	cJSON_Delete(m);
 	if (!ok) {
 		badblob(g->r, q->path, "is not an action record of evalmake's");
@@ -680,11 +677,8 @@ void remoteputrun(struct remote *r, hash key)
 	cJSON_AddNumberToObject(rec, "evalmake_remote", 1);
 	cJSON_AddStringToObject(rec, "kind", "run");
 	cJSON_AddItemToObject(rec, "entry", mkref(blob, len, esha));
-	/* an empty artifacts folder is no blob, only a word in the record */
-	if (art && alen)
+	if (art)
 		cJSON_AddItemToObject(rec, "artifacts", mkref(art, alen, asha));
-	else if (art)
-		cJSON_AddBoolToObject(rec, "folder", 1);
 	if (rr) {
 		cJSON *run = cJSON_AddObjectToObject(rec, "run");
 		hashhex(rr->out, hx);
@@ -695,11 +689,7 @@ void remoteputrun(struct remote *r, hash key)
 	char *blobs[2] = {blob, art};
 	size_t lens[2] = {len, alen};
 	const char *shas[2] = {esha, asha};
-	if (art && !alen) {
-		free(art);
-		blobs[1] = NULL;
-	}
-	putall(r, acpath("run", key), rec, blobs, lens, shas, blobs[1] ? 2 : 1);
+	putall(r, acpath("run", key), rec, blobs, lens, shas, art ? 2 : 1);
 }
 
 void remoteputgrade(struct remote *r, hash key)

@@ -832,6 +832,30 @@ static int blobparts(const char *text, size_t len, struct part **parts, size_t *
 	return 0;
 }
 
+/* write a new file in an entry being made: no fsync or rename of its own,
+ * commitrun syncs the whole entry before it becomes visible; -1 with errno */
+static int writeplain(const char *path, const char *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644), err;
+
+	if (fd < 0)
+		return -1;
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = errno;
+			close(fd);
+			errno = err;
+			return -1;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return close(fd);
+}
+
 char *packrun(struct store *s, hash key, size_t *len, char **artifacts, size_t *alen)
 {
 	char *dir = runpath(s, key), *err = NULL;
@@ -893,10 +917,13 @@ char *packrun(struct store *s, hash key, size_t *len, char **artifacts, size_t *
 	char *art = pathjoin(dir, "artifacts");
 	if (ok && stat(art, &st) == 0 && S_ISDIR(st.st_mode)) {
 		*artifacts = packfolder(art, alen, &err);
-		if (!*artifacts)
+		if (!*artifacts) {
 			ok = 0;
-		else if (archiveempty(*artifacts, *alen))
+		} else if (archiveempty(*artifacts, *alen)) {
+			free(*artifacts);
+			*artifacts = NULL;
 			*alen = 0;
+		}
 	}
 	free(err);
 	free(art);
@@ -957,13 +984,13 @@ int unpackrun(struct store *s, hash key, const char *blob, size_t len, const cha
 		if (strchr(parts[i].name, '/') || parts[i].name[0] == '.' || !strcmp(parts[i].name, "artifacts")) {
 			*err = xasprintf("a part with an unsafe name '%s'", parts[i].name);
 			r = -1;
-		} else if (writefile(path, parts[i].data, parts[i].len) < 0) {
+		} else if (writeplain(path, parts[i].data, parts[i].len) < 0) {
 			*err = xasprintf("cannot write %s: %s", path, strerror(errno));
 			r = -1;
 		}
 		free(path);
 	}
-	if (r == 0 && alen)
+	if (r == 0)
 		r = unpackfolder(artifacts, alen, art, err);
 	free(art);
 	if (r < 0)

@@ -113,12 +113,12 @@ char *readpart(const char *entry, const char *part, size_t *len);
 /* The remote cache (store/remote.h) moves run entries as blobs; these two
  * are all it knows of the layout. packrun: the run entry of key as one blob
  * in the packed format (every part: output, transcript, prompt, meta.json,
- * request.json, ...), and in *artifacts: NULL for an entry without an
- * artifacts/ folder (a model call), an empty blob (*alen 0) when that
- * folder is empty, else the folder as a second blob (store/archive.h);
- * NULL when there is no whole entry. */
+ * request.json, ...), and when its artifacts/ folder is not empty that
+ * folder as a second blob (store/archive.h) in *artifacts (else NULL);
+ * NULL when there is no whole entry. An entry with an empty artifacts/
+ * folder comes back as one without (packed, like a model call's). */
 char *packrun(struct store *s, hash key, size_t *len, char **artifacts, size_t *alen);
-/* store a blob of packrun (and its artifacts blob as packrun gave it) as the run
+/* store a blob of packrun (and its artifacts blob, or NULL) as the run
  * entry of key, atomically through commitrun or commitpacked, first writer
  * wins; its record comes from its meta.json, whose output_hash must be the
  * hash of its output. 0 stored (or already there), -1 and *err when the

@@ -179,7 +179,7 @@ checks "same scores" '[ "$(scores b.json)" = "$(scores $P/a.json)" ]'
 check "the table has a remote column" grep -q 'remote' "$T/out"
 em log calc/t1#1
 checks "log shows the same output and transcript" \
-	'diff <(sed -n "/^== prompt/,\$p" $P/a.log | grep -v /cache/runs/) <(sed -n "/^== prompt/,\$p" $T/out | grep -v /cache/runs/)'
+	'diff <(sed -n "/^== prompt/,\$p" $P/a.log | grep -v -e /cache/runs/ -e "^== artifacts") <(sed -n "/^== prompt/,\$p" $T/out)'
 check "log shows the transcript" grep -q 'agent: working on t1' "$T/out"
 rm -f calls
 EVALMAKE_REMOTE=$REMOTE em --json b2.json
