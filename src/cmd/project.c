@@ -192,6 +192,11 @@ int remoteconfig(struct opts *o, struct project *pr, struct remoteopts *ro)
 		}
 		url = env;
 	}
+	if (!url && o->remoteupload) {
+		fprintf(stderr, "evalmake: --remote-upload: no remote cache to upload to (expected remote: url in %s, "
+		                "--remote URL or EVALMAKE_REMOTE)\n", pr->ef->path);
+		exit(EXIT_USAGE);
+	}
 	if (!url)
 		return 0;
 	*ro = (struct remoteopts){.url = url, .upload = o->remoteupload || c->upload, .token_env = c->token_env,

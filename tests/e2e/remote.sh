@@ -493,6 +493,11 @@ check "names EVALMAKE_REMOTE" grep -q 'EVALMAKE_REMOTE: expected a bucket' "$T/e
 assert_calls 0
 EVALMAKE_REMOTE="s3://" em --no-remote
 assert_rc 0
+rm -f calls
+em --remote-upload
+assert_rc 2
+check "no remote to upload to" grep -q -- '--remote-upload: no remote cache' "$T/err"
+assert_calls 0
 
 finish
 stopservers
