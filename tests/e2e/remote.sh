@@ -126,9 +126,6 @@ start_s3() {
 
 start_nginx
 start_s3
-
-start_nginx
-start_s3
 STORE=$NGD/store/cache
 S3ID=S3RVER S3SECRET=not-checked-by-s3rver-$$
 
