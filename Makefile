@@ -10,7 +10,7 @@
 #   make fuzz         each libFuzzer harness for FUZZ_SECONDS (needs clang)
 PREFIX ?= /usr/local
 CC ?= cc
-PKGS = yaml-0.1 libcjson libxxhash zlib libzstd libpcre2-8 sqlite3
+PKGS = yaml-0.1 libcjson libxxhash zlib libzstd libpcre2-8 sqlite3 nettle
 CFLAGS ?= -O2 -g
 WARN = -std=c11 -Wall -Wextra -Werror
 SAN = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -56,6 +56,7 @@ E2E = tests/e2e/run.sh tests/e2e/watch.sh tests/e2e/http.sh tests/e2e/check.sh t
       tests/e2e/graders.sh \
       tests/e2e/live.sh tests/e2e/cli.sh tests/e2e/sqlite.sh \
       tests/e2e/reduce.sh tests/e2e/export.sh \
+      tests/e2e/remote.sh \
       $(STRESS)
 # short runs in make test; make stress runs them long
 STRESS = tests/stress/crash.sh tests/stress/egress.sh tests/stress/resources.sh

@@ -14,6 +14,7 @@
 #include "store/lock.h"
 #include "report/report.h"
 #include "report/results.h"
+#include "run/run.h"
 #include "core/util.h"
 
 /* write text to path atomically ("-": stdout); a warning on failure */
@@ -67,6 +68,18 @@ int cmdcheck(struct opts *o)
 	               (markdown && !strcmp(markdown, "-"));
 	FILE *out = tostdout ? stderr : stdout;
 	if (o->locked) {
+		/* nothing runs, but what the remote cache has is fetched, so
+		 * that `log` shows the cells the lock scores */
+		struct loop *l = mkloop();
+		struct remote *rem = openremote(o, &pr, l);
+		fetchcells(p, rem, 0);
+		int remfailed = remotefailed(rem);
+		freeremote(rem);
+		freeloop(l);
+		if (remfailed) {
+			rc = EXIT_USAGE;
+			goto out;
+		}
 		char *path = lockpath(pr.ef);
 		int full = !o->nargs && !o->sample && !o->iterations;
 		rc = applylock(p, path, full, o->verbose, out, &stale, &err);

@@ -95,6 +95,13 @@ static const char usage[] =
 	"  --markdown FILE   a Markdown summary (also appended to $GITHUB_STEP_SUMMARY)\n"
 	"  --locked          run nothing: require Evalfile.lock to match, gate its scores\n"
 	"\n"
+	"remote cache options (run, watch, check):\n"
+	"  --remote URL      use the remote cache at URL: http(s)://HOST/PATH (Bazel HTTP cache\n"
+	"                    layout) or s3://BUCKET/PREFIX[?region=R&endpoint=URL]; also\n"
+	"                    EVALMAKE_REMOTE; overrides the Evalfile's remote: url\n"
+	"  --no-remote       use no remote cache\n"
+	"  --remote-upload   upload what this run computes (default: only read)\n"
+	"\n"
 	"exit status: 0 all good, 1 a gate failed or a cell errored, 2 bad usage or a\n"
 	"bad Evalfile (nothing is run), 130 interrupted (143 SIGTERM, 129 SIGHUP).\n";
 
@@ -129,6 +136,9 @@ static const struct option_help {
 	{"--serve", "[ADDR:PORT]", "serve the live view (default 127.0.0.1, a free port)"},
 	{"--format", "FORMAT", "chat (fine-tuning), preference (DPO pairs) or rewards (RL)"},
 	{"-o", "FILE", "the file to write ('-': stdout)"},
+	{"--remote", "URL", "the remote cache to use (http(s)://... or s3://BUCKET/PREFIX; also EVALMAKE_REMOTE)"},
+	{"--no-remote", NULL, "use no remote cache, whatever the Evalfile or EVALMAKE_REMOTE say"},
+	{"--remote-upload", NULL, "upload what this run computes to the remote cache"},
 };
 
 /* The commands: what each takes (canonical option names, space separated;
@@ -139,7 +149,7 @@ enum { CMD_BUILD, CMD_STATUS, CMD_EXPLAIN, CMD_LOG, CMD_GC, CMD_WATCH, CMD_CHECK
 static const struct command {
 	const char *name, *opts, *synopsis, *text;
 } commands[] = {
-	[CMD_BUILD] = {"", "-f -C -j -B -n -q -k -s -v --iterations --sample --json", "[OPTION...] [TARGET...]",
+	[CMD_BUILD] = {"", "-f -C -j -B -n -q -k -s -v --iterations --sample --json --remote --no-remote --remote-upload", "[OPTION...] [TARGET...]",
 	               "bring the targeted cells' scores up to date: run the cells whose inputs changed, grade\n"
 	               "again those whose grader changed, and print the score table"},
 	[CMD_STATUS] = {"status", "-f -C -s -v --iterations --sample --json", "[OPTION...] [TARGET...]",
@@ -153,12 +163,12 @@ static const struct command {
 	[CMD_GC] = {"gc", "-f -C -n -v --keep --all", "[-n] [--keep DAYS | --all]",
 	            "drop cache entries that no cell of the Evalfile and no lock file beside it refers to,\n"
 	            "once unused for DAYS (default 30); -n only lists them, -v lists what goes"},
-	[CMD_WATCH] = {"watch", "-f -C -j -B -k -v --iterations --sample --jsonl --serve", "[OPTION...] [TARGET...]",
+	[CMD_WATCH] = {"watch", "-f -C -j -B -k -v --iterations --sample --jsonl --serve --remote --no-remote --remote-upload", "[OPTION...] [TARGET...]",
 	               "run, then run the affected cells again on every save (errors never stop it: -k is\n"
 	               "implied)"},
 	[CMD_CHECK] = {"check",
 	               "-f -C -j -B -k -s -v --iterations --sample --json --min-score --baseline --max-drop "
-	               "--junit --markdown --locked",
+	               "--junit --markdown --locked --remote --no-remote --remote-upload",
 	               "[OPTION...] [TARGET...]",
 	               "the CI gate: run, then require every suite's threshold (and --min-score, --max-drop);\n"
 	               "exit 1 when a gate fails or a cell errors"},
@@ -305,7 +315,7 @@ static void parseopts(int argc, char **argv, struct opts *o)
 {
 	enum { OPT_ITER = 256, OPT_SAMPLE, OPT_JSON, OPT_VERSION, OPT_JSONL,
 	       OPT_MINSCORE, OPT_BASELINE, OPT_MAXDROP, OPT_JUNIT, OPT_MARKDOWN, OPT_LOCKED, OPT_HTML,
-	       OPT_KEEP, OPT_ALL, OPT_SERVE, OPT_FORMAT };
+	       OPT_KEEP, OPT_ALL, OPT_SERVE, OPT_FORMAT, OPT_REMOTE, OPT_NOREMOTE, OPT_REMOTEUPLOAD };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -325,6 +335,9 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		{"serve", optional_argument, NULL, OPT_SERVE},
 		{"format", required_argument, NULL, OPT_FORMAT},
 		{"output", required_argument, NULL, 'o'},
+		{"remote", required_argument, NULL, OPT_REMOTE},
+		{"no-remote", no_argument, NULL, OPT_NOREMOTE},
+		{"remote-upload", no_argument, NULL, OPT_REMOTEUPLOAD},
 		{"file", required_argument, NULL, 'f'},
 		{"directory", required_argument, NULL, 'C'},
 		{"jobs", required_argument, NULL, 'j'},
@@ -384,6 +397,15 @@ static void parseopts(int argc, char **argv, struct opts *o)
 			break;
 		}
 		case OPT_ALL: o->gcall = 1; break;
+		case OPT_REMOTE: {
+			const char *bad = badremoteurl(optarg);
+			if (bad)
+				usageerr(NULL, "--remote: %s", bad);
+			o->remote = optarg;
+			break;
+		}
+		case OPT_NOREMOTE: o->noremote = 1; break;
+		case OPT_REMOTEUPLOAD: o->remoteupload = 1; break;
 		case OPT_SERVE:
 			/* --serve=SPEC, or --serve SPEC when the next word is a port or
 			 * an address with one (a target holds no ':', or is a suite) */
@@ -408,13 +430,16 @@ static void parseopts(int argc, char **argv, struct opts *o)
 	o->nargs = argc - optind;
 }
 
-static int dryrun(struct plan *p)
+static int dryrun(struct plan *p, int remote)
 {
-	size_t run = 0, grade = 0, fresh = 0;
+	size_t run = 0, grade = 0, fresh = 0, fetch = 0;
 
 	for (size_t i = 0; i < p->ncells; i++) {
 		struct cell *c = &p->cells[i];
-		if (c->need == NEED_RUN) {
+		if (c->need == NEED_RUN && c->fetched) {
+			printf("fetch %s: in the remote cache (%s)\n", c->id, c->why);
+			fetch++;
+		} else if (c->need == NEED_RUN) {
 			printf("run   %s: %s\n", c->id, c->why);
 			run++;
 		} else if (c->need == NEED_GRADE) {
@@ -424,7 +449,12 @@ static int dryrun(struct plan *p)
 			fresh++;
 		}
 	}
-	printf("%zu cell%s would run, %zu would be graded again, %zu up to date\n", run, run == 1 ? "" : "s", grade, fresh);
+	if (remote)
+		printf("%zu cell%s would run, %zu would fetch from the remote cache, %zu would be graded again, %zu up to "
+		       "date\n", run, run == 1 ? "" : "s", fetch, grade, fresh);
+	else
+		printf("%zu cell%s would run, %zu would be graded again, %zu up to date\n", run, run == 1 ? "" : "s", grade,
+		       fresh);
 	return 0;
 }
 
@@ -446,33 +476,20 @@ static int cmdbuild(struct opts *o, int statusonly)
 		return rc;
 	}
 	if (o->dryrun && !statusonly) {
-		rc = dryrun(p);
+		struct loop *l = mkloop();
+		struct remote *rem = openremote(o, &pr, l);
+		fetchcells(p, rem, 1);
+		rc = remotefailed(rem) ? EXIT_USAGE : dryrun(p, rem != NULL);
+		freeremote(rem);
+		freeloop(l);
 		freeplan(p);
 		closeproject(&pr);
 		return rc;
 	}
-	if (!statusonly) {
-		char *err;
-		if (preparerun(p, &err) < 0) {
-			fprintf(stderr, "evalmake: %s\n", err);
-			free(err);
-			freeplan(p);
-			closeproject(&pr);
-			return EXIT_USAGE;
-		}
-		struct loop *l = mkloop();
-		struct runopts ro = {
-			.jobs = o->jobs ? o->jobs : pr.ef->jobs ? pr.ef->jobs : 4,
-			.keepgoing = o->keepgoing || pr.ef->keepgoing,
-			.verbose = o->verbose,
-			.silent = o->silent,
-			.progress = isatty(2),
-			.color = usecolor(stderr),
-			.trace = o->verbose && !o->silent && traceverbose(p),
-		};
-		rc = runplan(p, l, &ro);
-		freeloop(l);
-		recordcells(p);
+	if (!statusonly && (rc = runcells(o, &pr, p)) == EXIT_USAGE) {
+		freeplan(p);
+		closeproject(&pr);
+		return EXIT_USAGE;
 	}
 	savestate(pr.st);
 	struct suitesum *sum = summarize(p);
@@ -1100,6 +1117,9 @@ static int cmdwatch(struct opts *o)
 		.serve = o->serve,
 		.cache = pr.cache,
 	};
+	struct remoteopts rem;
+	if (remoteconfig(o, &pr, &rem))
+		wo.remote = &rem;
 	int rc = watchrun(&pr.ef, pr.st, pr.store, &wo);
 	free(base);
 	free(display);

@@ -140,13 +140,23 @@ int runcells(struct opts *o, struct project *pr, struct plan *p)
 	char *err;
 	int rc;
 
+	struct loop *l = mkloop();
+	struct remote *rem = openremote(o, pr, l);
+	fetchcells(p, rem, 0);
+	if (remotefailed(rem)) {
+		freeremote(rem);
+		freeloop(l);
+		return EXIT_USAGE;
+	}
 	if (preparerun(p, &err) < 0) {
 		fprintf(stderr, "evalmake: %s\n", err);
 		free(err);
+		freeremote(rem);
+		freeloop(l);
 		return EXIT_USAGE;
 	}
-	struct loop *l = mkloop();
 	struct runopts ro = {
+		.remote = rem,
 		.jobs = o->jobs ? o->jobs : pr->ef->jobs ? pr->ef->jobs : 4,
 		.keepgoing = o->keepgoing || pr->ef->keepgoing,
 		.verbose = o->verbose,
@@ -156,9 +166,49 @@ int runcells(struct opts *o, struct project *pr, struct plan *p)
 		.trace = o->verbose && !o->silent && traceverbose(p),
 	};
 	rc = runplan(p, l, &ro);
+	remoteflush(rem);
+	if (remotefailed(rem) && rc != EXIT_INTR)
+		rc = EXIT_USAGE;
+	freeremote(rem);
 	freeloop(l);
 	recordcells(p);
 	return rc;
+}
+
+int remoteconfig(struct opts *o, struct project *pr, struct remoteopts *ro)
+{
+	const struct remotecfg *c = &pr->ef->remote;
+	const char *url = c->url, *env = getenv("EVALMAKE_REMOTE");
+
+	if (o->noremote)
+		return 0;
+	if (o->remote) {
+		url = o->remote;
+	} else if (env && *env) {
+		const char *bad = badremoteurl(env);
+		if (bad) {
+			fprintf(stderr, "evalmake: EVALMAKE_REMOTE: %s\n", bad);
+			exit(EXIT_USAGE);
+		}
+		url = env;
+	}
+	if (!url && o->remoteupload) {
+		fprintf(stderr, "evalmake: --remote-upload: no remote cache to upload to (expected remote: url in %s, "
+		                "--remote URL or EVALMAKE_REMOTE)\n", pr->ef->path);
+		exit(EXIT_USAGE);
+	}
+	if (!url)
+		return 0;
+	*ro = (struct remoteopts){.url = url, .upload = o->remoteupload || c->upload, .token_env = c->token_env,
+	                          .timeout = c->timeout, .required = c->required};
+	return 1;
+}
+
+struct remote *openremote(struct opts *o, struct project *pr, struct loop *l)
+{
+	struct remoteopts ro;
+
+	return remoteconfig(o, pr, &ro) ? mkremote(&ro, pr->store, l) : NULL;
 }
 
 int usecolor(FILE *f)

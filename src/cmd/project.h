@@ -12,6 +12,7 @@
 #include "plan/plan.h"
 #include "store/state.h"
 #include "store/store.h"
+#include "store/remote.h"
 
 struct opts {
 	const char *file;
@@ -30,6 +31,9 @@ struct opts {
 	int raw;                  /* log -r/--raw: agent output as it is */
 	const char *format;       /* export --format */
 	const char *output;       /* export -o FILE */
+	const char *remote;       /* --remote URL, or NULL */
+	int noremote;             /* --no-remote */
+	int remoteupload;         /* --remote-upload */
 	char **args;
 	int nargs;
 };
@@ -57,6 +61,12 @@ struct plan *planor2(struct project *pr, const struct planopts *po);
  * -v, -s); returns 0, EXIT_GATE (a cell errored), EXIT_INTR, or
  * EXIT_USAGE when nothing could start (a prompt failed to render) */
 int runcells(struct opts *o, struct project *pr, struct plan *p);
+/* the remote cache this run uses, or NULL: --no-remote, else --remote URL,
+ * else $EVALMAKE_REMOTE, else the Evalfile's remote: url (a bad
+ * EVALMAKE_REMOTE is exit 2); upload with --remote-upload or upload: true */
+struct remote *openremote(struct opts *o, struct project *pr, struct loop *l);
+/* the same choice as options for mkremote; 0 when there is no remote */
+int remoteconfig(struct opts *o, struct project *pr, struct remoteopts *ro);
 /* colour on f: a terminal, NO_COLOR unset, TERM not dumb */
 int usecolor(FILE *f);
 /* path made absolute against cwd ("-" and NULL stay as they are); a copy */

@@ -31,6 +31,7 @@ struct ref {
 struct watcher {
 	const struct watchopts *o;
 	struct loop *l;
+	struct remote *remote;    /* the remote cache, or NULL */
 	struct fswatch *fw;
 	struct sched *sched;
 	struct evalfile *ef;
@@ -419,6 +420,11 @@ static int replan(struct watcher *w, struct evalfile *ef)
 	char *err;
 	struct plan *p = makeplan(ef, w->st, w->store, &w->o->plan, &err);
 
+	/* the remote cache is asked at start only: cells an edit made dirty
+	 * later hold inputs nobody else has run yet (and a fetch then would
+	 * run the loop, and its file events, from inside this one) */
+	if (p && !w->p && w->remote)
+		fetchcells(p, w->remote, 0);
 	if (p && preparerun(p, &err) < 0) {
 		freeplan(p);
 		p = NULL;
@@ -663,7 +669,10 @@ int watchrun(struct evalfile **efp, struct state *st, struct store *store, const
 		freeloop(w.l);
 		return EXIT_USAGE;
 	}
-	w.sched = mksched(NULL, w.l, &o->run);
+	struct runopts ro = o->run; /* with the remote, which needs the loop */
+	if (o->remote)
+		w.remote = ro.remote = mkremote(o->remote, store, w.l);
+	w.sched = mksched(NULL, w.l, &ro);
 	w.trigger = mkhtab(16);
 	w.prevtask = mkhtab(16);
 	w.prevsuite = mkhtab(16);
@@ -713,6 +722,8 @@ out:
 	savestate(st);
 	freelive(w.live);
 	freesched(w.sched);
+	remoteflush(w.remote);
+	freeremote(w.remote);
 	freefswatch(w.fw);
 	freeplan(w.p);
 	htabfree(w.index, freerefs);

@@ -30,6 +30,7 @@ struct watchopts {
 	int jsonl;                /* one JSON report line per update */
 	const char *serve;        /* --serve [ADDR:PORT]: the live view ("" for the default); NULL: none */
 	const char *cache;        /* the cache folder (the live view's history) */
+	const struct remoteopts *remote; /* the remote cache, or NULL */
 };
 
 /* watch until interrupted; *ef may be replaced by a reloaded Evalfile.

@@ -204,6 +204,24 @@ struct http *mkhttp(struct loop *l, size_t maxconns, char **err)
 	return h;
 }
 
+/* hand a prepared transfer to the multi handle */
+static int addxfer(struct http *h, struct xfer *x)
+{
+	if (lc.multi_add_handle(h->multi, x->easy) != CURLM_OK) {
+		lc.easy_cleanup(x->easy);
+		lc.slist_free_all(x->hdrs);
+		buffree(&x->body);
+		free(x);
+		return -1;
+	}
+	h->active++;
+	x->next = h->xfers;
+	if (h->xfers)
+		h->xfers->prev = x;
+	h->xfers = x;
+	return 0;
+}
+
 int httppost(struct http *h, const char *url, char *const *headers, const char *body, double timeout, size_t cap,
              httpdone done, void *arg)
 {
@@ -246,19 +264,62 @@ int httppost(struct http *h, const char *url, char *const *headers, const char *
 	if (timeout > 0)
 		lc.easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout < 0.001 ? 1L : (long)(timeout * 1000));
 	lc.easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
-	if (lc.multi_add_handle(h->multi, x->easy) != CURLM_OK) {
-		lc.easy_cleanup(x->easy);
-		lc.slist_free_all(x->hdrs);
-		buffree(&x->body);
+	return addxfer(h, x);
+}
+
+int httpsend(struct http *h, const struct httpreq *q, httpdone done, void *arg)
+{
+	struct xfer *x = xcalloc(1, sizeof(*x));
+	int put = !strcmp(q->method, "PUT");
+
+	x->h = h;
+	x->easy = lc.easy_init();
+	if (!x->easy) {
 		free(x);
 		return -1;
 	}
-	h->active++;
-	x->next = h->xfers;
-	if (h->xfers)
-		h->xfers->prev = x;
-	h->xfers = x;
-	return 0;
+	for (char *const *hd = q->headers; hd && *hd; hd++)
+		x->hdrs = lc.slist_append(x->hdrs, *hd);
+	x->hdrs = lc.slist_append(x->hdrs, "Expect:");
+	if (put)
+		x->hdrs = lc.slist_append(x->hdrs, "Content-Type: application/octet-stream");
+	x->body.max = q->cap;
+	bufadds(&x->body, "");
+	x->retryafter = -1;
+	x->done = done;
+	x->arg = arg;
+	x->start = now();
+	lc.easy_setopt(x->easy, CURLOPT_URL, q->url);
+	lc.easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs);
+	if (put) {
+		/* the body as POST data sent with the PUT method: no read callback */
+		lc.easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->len);
+		lc.easy_setopt(x->easy, CURLOPT_POSTFIELDS, q->body ? q->body : "");
+		lc.easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, "PUT");
+	} else if (!strcmp(q->method, "HEAD")) {
+		lc.easy_setopt(x->easy, CURLOPT_NOBODY, 1L);
+	}
+	if (q->userpwd)
+		lc.easy_setopt(x->easy, CURLOPT_USERPWD, q->userpwd);
+	if (q->sigv4)
+		lc.easy_setopt(x->easy, CURLOPT_AWS_SIGV4, q->sigv4);
+	if (q->netrc)
+		lc.easy_setopt(x->easy, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
+	lc.easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, onbody);
+	lc.easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+	lc.easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, onheader);
+	lc.easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
+	lc.easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+	lc.easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+	lc.easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+	lc.easy_setopt(x->easy, CURLOPT_USERAGENT, "evalmake");
+	lc.easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (q->timeout > 0) {
+		long ms = q->timeout < 0.001 ? 1L : (long)(q->timeout * 1000);
+		lc.easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, ms);
+		lc.easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, ms);
+	}
+	return addxfer(h, x);
 }
 
 static void complete(struct http *h, CURL *e, CURLcode code, int aborted)

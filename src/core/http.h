@@ -29,6 +29,23 @@ struct http *mkhttp(struct loop *l, size_t maxconns, char **err);
  * done is called once from the loop. Returns -1 if it cannot start. */
 int httppost(struct http *h, const char *url, char *const *headers, const char *body, double timeout, size_t cap,
              httpdone done, void *arg);
+/* any request: GET, HEAD, or PUT of body (len bytes, kept alive by the
+ * caller until done is called); an error status is a response, not an
+ * error. Credentials: userpwd ("user:password", for SigV4 "key id:secret"),
+ * a SigV4 provider string for CURLOPT_AWS_SIGV4 ("aws:amz:REGION:s3"),
+ * netrc (take them from ~/.netrc when the URL has none). */
+struct httpreq {
+	const char *method;       /* "GET", "HEAD" or "PUT" */
+	const char *url;
+	char *const *headers;     /* "Name: value", NULL-terminated, or NULL */
+	const char *body;
+	size_t len;
+	const char *userpwd, *sigv4;
+	int netrc;
+	double timeout;           /* seconds for the whole request, connecting included */
+	size_t cap;               /* bytes of response body kept */
+};
+int httpsend(struct http *h, const struct httpreq *q, httpdone done, void *arg);
 /* abort every transfer; each done is called with error "interrupted" */
 void httpabortall(struct http *h);
 int httpactive(struct http *h);

@@ -775,7 +775,8 @@ static void freemerged(struct ctx *c)
 	c->nmerged = c->mergedcap = 0;
 }
 
-static const char *const topkeys[] = {"cache", "jobs", "keep_going", "defaults", "suites", NULL};
+static const char *const topkeys[] = {"cache", "jobs", "keep_going", "remote", "defaults", "suites", NULL};
+static const char *const remotekeys[] = {"url", "upload", "token_env", "timeout", "required", NULL};
 static const char *const suitekeys[] = {"tasks", "prompt", "iterations", "timeout", "agent", "grader", "graders", "threshold",
                                         "fields", "expected_pattern", "shuffle_choices", "reduce", "cluster", NULL};
 static const char *const fieldkeys[] = {"id", "input", "expected", "choices", "columns", NULL};
@@ -836,6 +837,72 @@ static const char *badurl(const char *u)
 			return "expected a port number from 1 to 65535 in the URL";
 	}
 	return NULL;
+}
+
+const char *badremoteurl(const char *u)
+{
+	if (strncasecmp(u, "s3://", 5))
+		return badurl(u) ? "expected http://HOST[:PORT]/PATH, https://... or s3://BUCKET/PREFIX" : NULL;
+	for (const char *p = u; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return "expected a URL without blanks or control characters";
+	const char *b = u + 5;
+	size_t blen = strcspn(b, "/?");
+	if (!blen)
+		return "expected a bucket name after s3://";
+	for (size_t i = 0; i < blen; i++)
+		if (!isalnum((unsigned char)b[i]) && b[i] != '-' && b[i] != '.' && b[i] != '_')
+			return "expected a bucket name of letters, digits, '-', '.' and '_' after s3://";
+	const char *q = strchr(u, '?');
+	if (q && strchr(q, '#'))
+		return "expected no '#' in an s3:// URL";
+	for (const char *p = q ? q + 1 : NULL; p && *p;) {
+		size_t n = strcspn(p, "&");
+		if (n > 7 && !strncmp(p, "region=", 7)) {
+			for (size_t i = 7; i < n; i++)
+				if (!isalnum((unsigned char)p[i]) && p[i] != '-')
+					return "expected a region of letters, digits and '-' (region=eu-west-1)";
+		} else if (n > 9 && !strncmp(p, "endpoint=", 9)) {
+			char *ep = xstrndup(p + 9, n - 9);
+			const char *bad = badurl(ep);
+			free(ep);
+			if (bad)
+				return "expected endpoint=http(s)://HOST[:PORT]";
+		} else {
+			return "expected only region=... and endpoint=... after '?' in an s3:// URL";
+		}
+		p += n;
+		if (*p == '&')
+			p++;
+	}
+	return NULL;
+}
+
+static void loadremote(struct ctx *c, const struct ynode *n, struct remotecfg *r)
+{
+	const struct ynode *v;
+
+	needmap(c, n, "remote");
+	checkkeys(c, n, "remote", remotekeys);
+	if (!(v = get(n, "url")))
+		fail(c, n, "remote: expected a url (http://HOST:PORT/PATH or s3://BUCKET/PREFIX)");
+	const char *bad = badremoteurl(str(c, v, "remote: url"));
+	if (bad)
+		fail(c, v, "remote: url: %s", bad);
+	r->url = xstrdup(v->val);
+	if ((v = get(n, "upload")))
+		r->upload = boolean(c, v, "remote: upload");
+	if ((v = get(n, "required")))
+		r->required = boolean(c, v, "remote: required");
+	if ((v = get(n, "timeout")))
+		r->timeout = num(c, v, "remote: timeout", 0.1, 3600);
+	if ((v = get(n, "token_env"))) {
+		const char *name = str(c, v, "remote: token_env");
+		for (const char *p = name; *p; p++)
+			if (!isalnum((unsigned char)*p) && *p != '_')
+				fail(c, v, "remote: token_env: expected the name of an environment variable, got '%s'", name);
+		r->token_env = xstrdup(name);
+	}
 }
 
 /* the HTTP part of an agent section (also a judge grader's model) */
@@ -1384,6 +1451,9 @@ static void load(struct ctx *c, struct evalfile *ef, struct ynode *root)
 		ef->jobs = integer(c, v, "jobs", 1, 10000);
 	if ((v = get(root, "keep_going")))
 		ef->keepgoing = boolean(c, v, "keep_going");
+	ef->remote.timeout = 10;
+	if ((v = get(root, "remote")))
+		loadremote(c, v, &ef->remote);
 	defaults = get(root, "defaults");
 	if (defaults) {
 		needmap(c, defaults, "defaults");
@@ -1514,6 +1584,8 @@ void freeevalfile(struct evalfile *ef)
 	free(ef->path);
 	free(ef->dir);
 	free(ef->cache);
+	free(ef->remote.url);
+	free(ef->remote.token_env);
 	free(ef);
 }
 

@@ -127,12 +127,22 @@ struct suite {
 	                           for the clustered standard error; NULL: none */
 };
 
+/* remote: a shared cache of results (store/remote.h); url NULL: none */
+struct remotecfg {
+	char *url;              /* http(s)://... or s3://bucket/prefix?region=..&endpoint=.. */
+	int upload;             /* write what this run computes (default: read only) */
+	char *token_env;        /* a variable holding a bearer token, or NULL */
+	double timeout;         /* seconds per request, and for the last uploads */
+	int required;           /* a remote fault is an error (exit 2), not a warning */
+};
+
 struct evalfile {
 	char *path;             /* as given */
 	char *dir;              /* its directory */
 	char *cache;            /* cache folder */
 	int jobs;
 	int keepgoing;          /* keep_going: as -k */
+	struct remotecfg remote;
 	struct suite *suites;
 	size_t nsuites;
 };
@@ -143,6 +153,9 @@ char *findevalfile(const char *path);
 /* load and validate; on error return NULL and set *err (caller frees) */
 struct evalfile *loadevalfile(const char *path, char **err);
 void freeevalfile(struct evalfile *ef);
+/* what is wrong with a remote cache URL, or NULL: http:// or https:// with
+ * a host, or s3://BUCKET[/PREFIX][?region=R][&endpoint=http(s)://HOST:PORT] */
+const char *badremoteurl(const char *url);
 /* the suite named name, or NULL */
 struct suite *findsuite(struct evalfile *ef, const char *name);
 /* the suite's grader i (0: the first, s->grader), i < s->ngraders */

@@ -80,6 +80,7 @@ struct cell {
 	hash out;
 	char *error;              /* what went wrong, when status is CELL_ERROR */
 	int graded_now;           /* graded in this invocation */
+	int fetched;              /* its run came from the remote cache now (-n: would) */
 	int queued;               /* waiting in or taken by the scheduler */
 	int failed;               /* watch: it failed at the last update */
 	void *job;                /* the scheduler's job working on it */

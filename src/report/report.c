@@ -161,6 +161,8 @@ struct suitesum *summarize(struct plan *p)
 		s->taskcells[c->taskno]++;
 		if (c->status == CELL_RAN)
 			s->ran++;
+		else if (c->status == CELL_CACHED && c->fetched)
+			s->remote++;
 		else if (c->status == CELL_CACHED && c->graded_now)
 			s->cached++, s->regraded++;
 		else if (c->status == CELL_CACHED)
@@ -383,7 +385,7 @@ static void printflaky(FILE *f, struct plan *p, const struct suitesum *s, const 
 void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct reportopts *o)
 {
 	int w = 5;
-	int anypending = 0, anyregraded = 0, anygraders = 0;
+	int anypending = 0, anyregraded = 0, anygraders = 0, anyremote = 0;
 
 	for (size_t i = 0; i < p->nsp; i++) {
 		int n = (int)strlen(p->sp[i].suite->name);
@@ -391,12 +393,14 @@ void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct repo
 			w = n;
 		anypending |= sum[i].pending > 0;
 		anyregraded |= sum[i].regraded > 0;
+		anyremote |= sum[i].remote > 0;
 		anygraders |= sum[i].gscore != NULL;
 	}
 	if (o->title)
 		fprintf(f, "%s\n", o->title);
-	fprintf(f, "%s%-*s  %6s  %7s  %5s  %5s  %5s  %6s%s  %6s%s%s%s\n", col(o, "\033[1m"), w, "suite", "score", "stderr",
-	        "tasks", "cells", "ran", "cached", anyregraded ? "  regraded" : "", "errors", anypending ? "  pending" : "",
+	fprintf(f, "%s%-*s  %6s  %7s  %5s  %5s  %5s  %6s%s%s  %6s%s%s%s\n", col(o, "\033[1m"), w, "suite", "score", "stderr",
+	        "tasks", "cells", "ran", "cached", anyremote ? "  remote" : "", anyregraded ? "  regraded" : "", "errors",
+	        anypending ? "  pending" : "",
 	        anygraders ? "  graders" : "",
 	        col(o, "\033[0m"));
 	for (size_t i = 0; i < p->nsp; i++) {
@@ -416,6 +420,8 @@ void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct repo
 		const char *sc = th >= 0 && s->scoredtasks ? (s->score >= th ? "\033[32m" : "\033[31m") : "";
 		fprintf(f, "%-*s  %s%6s%s  %7s  %5zu  %5zu  %5zu  %6zu", w, s->sp->suite->name, col(o, sc), score,
 		        col(o, *sc ? "\033[0m" : ""), se, s->tasks, s->cells, s->ran, s->cached);
+		if (anyremote)
+			fprintf(f, "  %6zu", s->remote);
 		if (anyregraded)
 			fprintf(f, "  %8zu", s->regraded);
 		fprintf(f, "  %s%6zu%s", col(o, s->errors ? "\033[31m" : ""), s->errors, col(o, s->errors ? "\033[0m" : ""));
@@ -501,18 +507,20 @@ static cJSON *gradersjson(const struct suiteplan *sp, const double *v)
 char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 {
 	cJSON *r = cJSON_CreateObject();
-	size_t ran = 0, cached = 0, errors = 0, regraded = 0;
+	size_t ran = 0, cached = 0, errors = 0, regraded = 0, remote = 0;
 	char hx[33];
 
 	for (size_t i = 0; i < p->nsp; i++) {
 		ran += sum[i].ran;
 		cached += sum[i].cached;
 		regraded += sum[i].regraded;
+		remote += sum[i].remote;
 		errors += sum[i].errors;
 	}
 	cJSON_AddNumberToObject(r, "version", 1);
 	cJSON_AddNumberToObject(r, "ran", (double)ran);
 	cJSON_AddNumberToObject(r, "cached", (double)cached);
+	cJSON_AddNumberToObject(r, "remote", (double)remote);
 	cJSON_AddNumberToObject(r, "errors", (double)errors);
 	cJSON_AddNumberToObject(r, "regraded", (double)regraded);
 	if (trigger) {
@@ -554,6 +562,7 @@ char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 		cJSON_AddNumberToObject(so, "cells_total", (double)s->cells);
 		cJSON_AddNumberToObject(so, "ran", (double)s->ran);
 		cJSON_AddNumberToObject(so, "cached", (double)s->cached);
+		cJSON_AddNumberToObject(so, "remote", (double)s->remote);
 		cJSON_AddNumberToObject(so, "errors", (double)s->errors);
 		if (suitepartial(s))
 			cJSON_AddBoolToObject(so, "partial", 1);
@@ -584,7 +593,8 @@ char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 			}
 			cJSON *co = cJSON_CreateObject();
 			cJSON_AddNumberToObject(co, "iteration", c->iteration);
-			cJSON_AddStringToObject(co, "status", statusname(c->status));
+			cJSON_AddStringToObject(co, "status",
+			                        c->status == CELL_CACHED && c->fetched ? "remote" : statusname(c->status));
 			cJSON_AddItemToObject(co, "score", c->scored ? num(c->score) : cJSON_CreateNull());
 			if (sp->suite->ngraders > 1) { /* an error has no scores, not even partial ones */
 				size_t ng = sp->suite->ngraders;

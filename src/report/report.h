@@ -29,6 +29,7 @@ struct suitesum {
 	char *taskflaky;          /* per task: 1 when flaky */
 	size_t tasks, scoredtasks, cells, ran, cached, errors, pending;
 	size_t regraded;          /* cached cells graded again in this invocation */
+	size_t remote;            /* cells whose run came from the remote cache now */
 	double *taskscore;        /* per task; < 0 when no cell is scored */
 	int *taskcells;           /* targeted cells per task */
 	/* a suite with several graders: the score by each, reckoned as the

@@ -133,7 +133,8 @@ static void celldone(struct sched *s, struct cell *c)
 		if (c->status == CELL_ERROR)
 			fprintf(stderr, "%s: error: %s\n", c->id, c->error);
 		else
-			fprintf(stderr, "%s: %s %.3g (%.2fs)\n", c->id, c->status == CELL_RAN ? "ran" : "graded", c->score,
+			fprintf(stderr, "%s: %s %.3g (%.2fs)\n", c->id,
+			        c->status == CELL_RAN ? "ran" : c->fetched ? "fetched, graded" : "graded", c->score,
 			        c->seconds);
 	} else if (c->status == CELL_ERROR) {
 		/* -s quiets progress and the table, never an error (make -s
@@ -230,6 +231,8 @@ static void graded(struct sched *s, struct cell *c, size_t gi, double score, cha
 		fail(s, c, xasprintf("cannot store the grade: %s", strerror(errno)));
 		return;
 	}
+	if (!gradeinline(suitegrader(c->sp->suite, gi)))
+		remoteputgrade(s->o->remote, key);
 	free(reason);
 	setscore(c, gi, score);
 	c->graded_now = 1;
@@ -588,6 +591,7 @@ static void finishagent(struct job *j, struct outcome *o)
 		fail(s, c, xasprintf("cannot store the run: %s", strerror(errno)));
 		return;
 	}
+	remoteputrun(s->o->remote, c->runkey);
 	c->status = CELL_RAN;
 	setgradekey(s->p, c, rec.out);
 	startgrade(s, c, o->out);
@@ -1168,6 +1172,84 @@ void freesched(struct sched *s)
 	free(s->cmd.v);
 	free(s->http.v);
 	free(s);
+}
+
+/* a cell being fetched: its run, then its expensive graders' grades */
+struct fetch {
+	struct plan *p;
+	struct remote *r;
+	struct cell *c;
+	int look, grades;
+	size_t *found;
+};
+
+static void fetchdone(struct fetch *f)
+{
+	if (--f->grades == 0)
+		free(f);
+}
+
+static void ongradefetched(void *arg, int status)
+{
+	(void)status; /* a grade not fetched is computed here */
+	fetchdone(arg);
+}
+
+static void onrunfetched(void *arg, int status)
+{
+	struct fetch *f = arg;
+	struct cell *c = f->c;
+	struct plan *p = f->p;
+	const struct runrec *rr = NULL;
+
+	if (status != REMOTE_HIT || (!f->look && !(rr = findrun(p->store, c->runkey)))) {
+		fetchdone(f);
+		return;
+	}
+	(*f->found)++;
+	c->fetched = 1;
+	if (f->look) {
+		fetchdone(f);
+		return;
+	}
+	c->need = NEED_GRADE;
+	c->seconds = rr->seconds;
+	free(c->why);
+	c->why = xstrdup("fetched from the remote cache");
+	setgradekey(p, c, rr->out);
+	for (size_t gi = 0; gi < c->sp->suite->ngraders; gi++) {
+		const struct grader *g = suitegrader(c->sp->suite, gi);
+		hash gk = gradekeyof(c, gi);
+		if (gradeinline(g) || findgrade(p->store, gk, 1))
+			continue;
+		f->grades++;
+		remotegetgrade(f->r, gk, ongradefetched, f);
+	}
+	fetchdone(f);
+}
+
+size_t fetchcells(struct plan *p, struct remote *r, int look)
+{
+	size_t found = 0;
+
+	if (!r || p->rebuild)
+		return 0;
+	for (size_t i = 0; i < p->ncells; i++) {
+		struct cell *c = &p->cells[i];
+		if (c->need != NEED_RUN || c->queued)
+			continue;
+		struct fetch *f = xcalloc(1, sizeof(*f));
+		f->p = p;
+		f->r = r;
+		f->c = c;
+		f->look = look;
+		f->grades = 1;
+		f->found = &found;
+		remotegetrun(r, c->runkey, look, onrunfetched, f);
+	}
+	remotewait(r);
+	storeflush(p->store);
+	return found;
 }
 
 int runplan(struct plan *p, struct loop *l, const struct runopts *o)

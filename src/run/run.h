@@ -9,6 +9,7 @@
 
 #include "core/loop.h"
 #include "plan/plan.h"
+#include "store/remote.h"
 
 struct runopts {
 	int jobs;
@@ -25,6 +26,9 @@ struct runopts {
 	/* run the cells that need a run even when another process stored a
 	 * result for their key meanwhile (deps: the run is for its trace) */
 	int force;
+	/* the remote cache (store/remote.h), or NULL: what this run stores
+	 * is uploaded as it finishes (when the remote uploads) */
+	struct remote *remote;
 };
 
 #define OUTPUT_CAP (8u << 20)       /* bytes of an agent's stdout kept */
@@ -35,6 +39,12 @@ struct runopts {
 int preparerun(struct plan *p, char **err);
 /* the same for one cell */
 int preparecell(struct plan *p, struct cell *c, char **err);
+/* look up every cell that needs a run in the remote cache, in one
+ * concurrent batch (before anything runs), and store what it has, with the
+ * grades of its expensive graders (command, judge): those cells need only
+ * grading now, and are marked fetched. look (-n): only ask, mark, store
+ * nothing. Returns how many cells the remote has. */
+size_t fetchcells(struct plan *p, struct remote *r, int look);
 /* run every cell the plan needs; returns 0, EXIT_GATE when a cell errored,
  * EXIT_INTR when interrupted */
 int runplan(struct plan *p, struct loop *l, const struct runopts *o);

@@ -23,6 +23,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "store/archive.h"
 #include "store/store.h"
 #include "store/db.h"
 #include "core/util.h"
@@ -810,6 +811,200 @@ int commitpacked(struct store *s, hash key, const struct part *parts, size_t n, 
 		putrun(s, key, r);
 	errno = err;
 	return ret < 0 ? -1 : 0;
+}
+
+/* the parts of a packed blob (pointing into it); -1 when it does not parse */
+static int blobparts(const char *text, size_t len, struct part **parts, size_t *n)
+{
+	size_t cap = 0;
+
+	*parts = NULL;
+	*n = 0;
+	if (!packwhole(text, len))
+		return -1;
+	for (const char *p = text + strlen(PACKHEADER); p < text + len;) {
+		const char *nl = memchr(p, '\n', (size_t)(text + len - p)), *sp = memchr(p, ' ', (size_t)(nl - p));
+		size_t k = (size_t)strtoull(sp + 1, NULL, 10);
+		xgrow(parts, &cap, *n + 1, sizeof(**parts));
+		(*parts)[(*n)++] = (struct part){xstrndup(p, (size_t)(sp - p)), nl + 1, k};
+		p = nl + 1 + k;
+	}
+	return 0;
+}
+
+/* write a new file in an entry being made: no fsync or rename of its own,
+ * commitrun syncs the whole entry before it becomes visible; -1 with errno */
+static int writeplain(const char *path, const char *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644), err;
+
+	if (fd < 0)
+		return -1;
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = errno;
+			close(fd);
+			errno = err;
+			return -1;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return close(fd);
+}
+
+char *packrun(struct store *s, hash key, size_t *len, char **artifacts, size_t *alen)
+{
+	char *dir = runpath(s, key), *err = NULL;
+	struct stat st;
+	struct buf b = {0};
+
+	*artifacts = NULL;
+	*alen = 0;
+	if (stat(dir, &st) < 0) {
+		free(dir);
+		return NULL;
+	}
+	if (S_ISREG(st.st_mode)) {
+		char *text = readfile(dir, len);
+		free(dir);
+		if (text && !packwhole(text, *len)) {
+			free(text);
+			return NULL;
+		}
+		return text;
+	}
+	DIR *d = folderwhole(dir) ? opendir(dir) : NULL;
+	if (!d) {
+		free(dir);
+		return NULL;
+	}
+	/* the parts in name order: the same entry gives the same blob */
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' || strpbrk(e->d_name, " \n") || !strcmp(e->d_name, "artifacts"))
+			continue;
+		xgrow(&names, &cap, n + 1, sizeof(*names));
+		names[n++] = xstrdup(e->d_name);
+	}
+	closedir(d);
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+			char *t = names[j];
+			names[j] = names[j - 1];
+			names[j - 1] = t;
+		}
+	bufadds(&b, PACKHEADER);
+	int ok = 1;
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
+		char *data = readpart(dir, names[i], &k);
+		if (data) {
+			bufaddf(&b, "%s %zu\n", names[i], k);
+			bufadd(&b, data, k);
+		} else if (errno != EISDIR) {
+			ok = 0;
+		}
+		free(data);
+		free(names[i]);
+	}
+	free(names);
+	char *art = pathjoin(dir, "artifacts");
+	if (ok && stat(art, &st) == 0 && S_ISDIR(st.st_mode)) {
+		*artifacts = packfolder(art, alen, &err);
+		if (!*artifacts) {
+			ok = 0;
+		} else if (archiveempty(*artifacts, *alen)) {
+			free(*artifacts);
+			*artifacts = NULL;
+			*alen = 0;
+		}
+	}
+	free(err);
+	free(art);
+	free(dir);
+	if (!ok) {
+		free(*artifacts);
+		*artifacts = NULL;
+		buffree(&b);
+		return NULL;
+	}
+	*len = b.len;
+	return bufdetach(&b);
+}
+
+int unpackrun(struct store *s, hash key, const char *blob, size_t len, const char *artifacts, size_t alen,
+              char **err)
+{
+	struct part *parts;
+	size_t n;
+	struct runrec rec = {0};
+	const char *out = NULL, *meta = NULL;
+	size_t outlen = 0, metalen = 0;
+	int r = -1;
+
+	*err = NULL;
+	if (blobparts(blob, len, &parts, &n) < 0) {
+		*err = xstrdup("not a whole run entry");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(parts[i].name, "output"))
+			out = parts[i].data, outlen = parts[i].len;
+		else if (!strcmp(parts[i].name, "meta.json"))
+			meta = parts[i].data, metalen = parts[i].len;
+	}
+	char *mtext = meta ? xstrndup(meta, metalen) : NULL;
+	cJSON *m = mtext ? cJSON_Parse(mtext) : NULL;
+	const cJSON *oh = cJSON_GetObjectItemCaseSensitive(m, "output_hash");
+	const cJSON *ex = cJSON_GetObjectItemCaseSensitive(m, "exit");
+	const cJSON *sec = cJSON_GetObjectItemCaseSensitive(m, "seconds");
+	if (!out || !cJSON_IsString(oh) || hashparse(oh->valuestring, &rec.out) < 0
+	    || !hasheq(rec.out, hashbytes(out, outlen))) {
+		*err = xstrdup("its meta.json does not name the hash of its output");
+		goto out;
+	}
+	rec.exitcode = cJSON_IsNumber(ex) ? (int)ex->valuedouble : 0;
+	rec.seconds = cJSON_IsNumber(sec) ? sec->valuedouble : 0;
+	if (!artifacts) {
+		r = commitpacked(s, key, parts, n, &rec, 0);
+		if (r < 0)
+			*err = xasprintf("cannot store it: %s", strerror(errno));
+		goto out;
+	}
+	char *tmp = newentry(s, 1), *art = pathjoin(tmp, "artifacts");
+	r = 0;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		char *path = pathjoin(tmp, parts[i].name);
+		if (strchr(parts[i].name, '/') || parts[i].name[0] == '.' || !strcmp(parts[i].name, "artifacts")) {
+			*err = xasprintf("a part with an unsafe name '%s'", parts[i].name);
+			r = -1;
+		} else if (writeplain(path, parts[i].data, parts[i].len) < 0) {
+			*err = xasprintf("cannot write %s: %s", path, strerror(errno));
+			r = -1;
+		}
+		free(path);
+	}
+	if (r == 0)
+		r = unpackfolder(artifacts, alen, art, err);
+	free(art);
+	if (r < 0)
+		rmtree(tmp);
+	else if ((r = commitrun(s, key, tmp, &rec, 0)) < 0)
+		*err = xasprintf("cannot store it: %s", strerror(errno));
+	free(tmp);
+out:
+	cJSON_Delete(m);
+	free(mtext);
+	for (size_t i = 0; i < n; i++)
+		free((char *)parts[i].name);
+	free(parts);
+	return r;
 }
 
 /* commitgrade, with a grader's stderr after the reason line in the file */

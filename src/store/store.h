@@ -110,6 +110,21 @@ int commitpacked(struct store *s, hash key, const struct part *parts, size_t n, 
  * given its path (runpath, errorpath): a folder or a packed file; NULL
  * when absent. len may be NULL. */
 char *readpart(const char *entry, const char *part, size_t *len);
+/* The remote cache (store/remote.h) moves run entries as blobs; these two
+ * are all it knows of the layout. packrun: the run entry of key as one blob
+ * in the packed format (every part: output, transcript, prompt, meta.json,
+ * request.json, ...), and when its artifacts/ folder is not empty that
+ * folder as a second blob (store/archive.h) in *artifacts (else NULL);
+ * NULL when there is no whole entry. An entry with an empty artifacts/
+ * folder comes back as one without (packed, like a model call's). */
+char *packrun(struct store *s, hash key, size_t *len, char **artifacts, size_t *alen);
+/* store a blob of packrun (and its artifacts blob, or NULL) as the run
+ * entry of key, atomically through commitrun or commitpacked, first writer
+ * wins; its record comes from its meta.json, whose output_hash must be the
+ * hash of its output. 0 stored (or already there), -1 and *err when the
+ * blob is not a whole entry or cannot be written */
+int unpackrun(struct store *s, hash key, const char *blob, size_t len, const char *artifacts, size_t alen,
+              char **err);
 /* store a grade: in the index, and when durable (an expensive grader: a
  * script or a judge) also as a file, which survives the loss of index rows
  * not yet committed when a run is killed; a lost in-process grade is simply
