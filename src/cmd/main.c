@@ -81,6 +81,8 @@ static const char usage[] =
 	"  --iterations N    N iterations for every suite\n"
 	"  --sample K        K tasks per suite (a fixed sample: a larger K adds tasks)\n"
 	"  --json FILE       write the JSON report to FILE ('-': stdout)\n"
+	"  --until-stderr X  stop starting a suite's cells once its standard error is <= X\n"
+	"  --max-cells N     start at most N cells\n"
 	"  -h, --help        this help\n"
 	"  --version         print the version\n"
 	"\n"
@@ -113,6 +115,8 @@ static const struct option_help {
 	{"--sample", "K", "K tasks per suite (a fixed sample: a larger K adds tasks)"},
 	{"--json", "FILE", "write the JSON report to FILE ('-': stdout, the table goes to stderr)"},
 	{"--jsonl", NULL, "one JSON report line per update on stdout, for scripts"},
+	{"--until-stderr", "X", "stop starting a suite's cells once its standard error over tasks is <= X"},
+	{"--max-cells", "N", "start at most N cells (run or graded again); the rest are not run"},
 	{"--min-score", "X", "every suite's score must be at least X"},
 	{"--baseline", "FILE", "a JSON report (--json) to compare with, e.g. main's"},
 	{"--max-drop", "D", "a suite may score at most D below the baseline (default 0)"},
@@ -134,7 +138,7 @@ enum { CMD_BUILD, CMD_STATUS, CMD_EXPLAIN, CMD_LOG, CMD_GC, CMD_WATCH, CMD_CHECK
 static const struct command {
 	const char *name, *opts, *synopsis, *text;
 } commands[] = {
-	[CMD_BUILD] = {"", "-f -C -j -B -n -q -k -s -v --iterations --sample --json", "[OPTION...] [TARGET...]",
+	[CMD_BUILD] = {"", "-f -C -j -B -n -q -k -s -v --iterations --sample --json --until-stderr --max-cells", "[OPTION...] [TARGET...]",
 	               "bring the targeted cells' scores up to date: run the cells whose inputs changed, grade\n"
 	               "again those whose grader changed, and print the score table"},
 	[CMD_STATUS] = {"status", "-f -C -s -v --iterations --sample --json", "[OPTION...] [TARGET...]",
@@ -293,7 +297,7 @@ static void parseopts(int argc, char **argv, struct opts *o)
 {
 	enum { OPT_ITER = 256, OPT_SAMPLE, OPT_JSON, OPT_VERSION, OPT_JSONL,
 	       OPT_MINSCORE, OPT_BASELINE, OPT_MAXDROP, OPT_JUNIT, OPT_MARKDOWN, OPT_LOCKED, OPT_HTML,
-	       OPT_KEEP, OPT_ALL, OPT_SERVE };
+	       OPT_KEEP, OPT_ALL, OPT_SERVE, OPT_UNTILSE, OPT_MAXCELLS };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -311,6 +315,8 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		{"keep", required_argument, NULL, OPT_KEEP},
 		{"all", no_argument, NULL, OPT_ALL},
 		{"serve", optional_argument, NULL, OPT_SERVE},
+		{"until-stderr", required_argument, NULL, OPT_UNTILSE},
+		{"max-cells", required_argument, NULL, OPT_MAXCELLS},
 		{"file", required_argument, NULL, 'f'},
 		{"directory", required_argument, NULL, 'C'},
 		{"jobs", required_argument, NULL, 'j'},
@@ -368,6 +374,12 @@ static void parseopts(int argc, char **argv, struct opts *o)
 			break;
 		}
 		case OPT_ALL: o->gcall = 1; break;
+		case OPT_UNTILSE:
+			o->untilse = fraction(optarg, "--until-stderr");
+			if (o->untilse <= 0)
+				die("--until-stderr: expected a number above 0 and at most 1, got '%s'", optarg);
+			break;
+		case OPT_MAXCELLS: o->maxcells = (size_t)posint(optarg, "--max-cells"); break;
 		case OPT_SERVE:
 			/* --serve=SPEC, or --serve SPEC when the next word is a port or
 			 * an address with one (a target holds no ':', or is a suite) */
@@ -412,6 +424,25 @@ static int dryrun(struct plan *p)
 	return 0;
 }
 
+/* after the table: per suite, the cells a bound of the run left unstarted
+ * ("not run", never errors) */
+static void printstopped(FILE *f, struct plan *p, const struct opts *o)
+{
+	for (size_t i = 0; i < p->nsp; i++) {
+		size_t n[STOP_COST + 1] = {0};
+		for (size_t k = 0; k < p->ncells; k++)
+			if (p->cells[k].sp == &p->sp[i] && p->cells[k].status == CELL_PENDING)
+				n[p->cells[k].stopped]++;
+		const char *name = p->sp[i].suite->name;
+		if (n[STOP_STDERR])
+			fprintf(f, "%s: %zu cell%s not run (stopped at stderr %g)\n", name, n[STOP_STDERR],
+			        n[STOP_STDERR] == 1 ? "" : "s", o->untilse);
+		if (n[STOP_CELLS])
+			fprintf(f, "%s: %zu cell%s not run (stopped at --max-cells %zu)\n", name, n[STOP_CELLS],
+			        n[STOP_CELLS] == 1 ? "" : "s", o->maxcells);
+	}
+}
+
 static int cmdbuild(struct opts *o, int statusonly)
 {
 	struct project pr = {0};
@@ -453,6 +484,8 @@ static int cmdbuild(struct opts *o, int statusonly)
 			.progress = isatty(2),
 			.color = usecolor(stderr),
 			.trace = o->verbose && !o->silent && traceverbose(p),
+			.untilse = o->untilse,
+			.maxcells = o->maxcells,
 		};
 		rc = runplan(p, l, &ro);
 		freeloop(l);
@@ -467,6 +500,7 @@ static int cmdbuild(struct opts *o, int statusonly)
 		FILE *out = o->json && !strcmp(o->json, "-") ? stderr : stdout;
 		struct reportopts ro = {.color = usecolor(out), .verbose = o->verbose};
 		printtable(out, p, sum, &ro);
+		printstopped(out, p, o);
 		if (rc == EXIT_INTR)
 			fprintf(stderr, "evalmake: interrupted: finished cells are stored, the rest are pending\n");
 	}
@@ -1073,7 +1107,8 @@ static int cmdwatch(struct opts *o)
 			.keepgoing = 1, /* watch mode reports errors and goes on */
 			.verbose = o->verbose,
 			.silent = o->silent || o->jsonl,
-			.progress = 0,
+			/* on a terminal, the estimates sharpening as cells land */
+			.progress = isatty(2) && !o->jsonl,
 			.color = usecolor(stdout) && !o->jsonl,
 		},
 		.plan = {.targets = o->args, .ntargets = o->nargs, .iterations = o->iterations, .sample = o->sample,

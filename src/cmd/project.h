@@ -28,6 +28,9 @@ struct opts {
 	double gckeep;            /* gc --keep DAYS; < 0 when not given */
 	int gcall;                /* gc --all */
 	int raw;                  /* log -r/--raw: agent output as it is */
+	/* build: the run's bounds (run.h); 0 when not given */
+	double untilse;           /* --until-stderr X */
+	size_t maxcells;          /* --max-cells N */
 	char **args;
 	int nargs;
 };

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/fswatch.h"
 #include "load/glob.h"
 #include "report/live.h"
@@ -294,11 +296,39 @@ static void freelist(char **v)
 
 static int wasfailing(struct watcher *w, const struct cell *c);
 
+/* --jsonl: a line per suite estimate that moved as a cell landed, so a
+ * script sees the score sharpen before the update's report line */
+static void onestimate(void *arg, const struct suiteplan *sp, const struct estimate *e)
+{
+	(void)arg;
+	cJSON *j = cJSON_CreateObject(), *v = cJSON_AddObjectToObject(j, "estimate");
+	cJSON_AddStringToObject(v, "suite", sp->suite->name);
+	if (isnan(e->score))
+		cJSON_AddNullToObject(v, "score");
+	else
+		cJSON_AddNumberToObject(v, "score", e->score);
+	if (isnan(e->se))
+		cJSON_AddNullToObject(v, "stderr");
+	else
+		cJSON_AddNumberToObject(v, "stderr", e->se);
+	cJSON_AddNumberToObject(v, "tasks_scored", (double)e->tasks);
+	cJSON_AddNumberToObject(v, "cells_scored", (double)e->scored);
+	cJSON_AddNumberToObject(v, "cells", (double)e->cells);
+	char *line = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	printf("%s\n", line);
+	fflush(stdout);
+	free(line);
+}
+
 static void report(struct watcher *w, int first)
 {
 	struct suitesum *sum = summarize(w->p);
 	char **trig = triggerlist(w);
 	const struct runopts *ro = &w->o->run;
+
+	if (ro->progress && !ro->silent)
+		fputs("\r\033[K", stderr); /* the estimate line gives way to the report */
 
 	if (w->o->jsonl) {
 		char *j = jsonreport(w->p, sum, trig);
@@ -663,7 +693,12 @@ int watchrun(struct evalfile **efp, struct state *st, struct store *store, const
 		freeloop(w.l);
 		return EXIT_USAGE;
 	}
-	w.sched = mksched(NULL, w.l, &o->run);
+	struct runopts ro = o->run;
+	if (o->jsonl) {
+		ro.estimated = onestimate;
+		ro.estimatedarg = &w;
+	}
+	w.sched = mksched(NULL, w.l, &ro);
 	w.trigger = mkhtab(16);
 	w.prevtask = mkhtab(16);
 	w.prevsuite = mkhtab(16);

@@ -56,6 +56,8 @@ struct sched {
 	size_t done, total;
 	int errors;
 	int aborting;       /* schedabort: waiting cells give up */
+	struct estimator *est; /* each suite's estimate as its cells land */
+	size_t started;     /* cells started since schedplan (--max-cells) */
 };
 
 struct job {
@@ -108,12 +110,19 @@ static void pop(struct queue *q)
 		q->head = q->n = 0;
 }
 
-static void progress(struct sched *s)
+/* [done/total], then the estimate of the suite of the cell c that just
+ * landed (none yet at the start): the line sharpens as cells land */
+static void progress(struct sched *s, const struct cell *c)
 {
 	/* nothing to run (all cached): no [0/0] left on the line */
 	if (!s->o->progress || s->o->silent || !s->total)
 		return;
 	fprintf(stderr, "\r\033[K[%zu/%zu]", s->done, s->total);
+	if (c) {
+		char *line = estimateline(estimateof(s->est, (size_t)(c->sp - s->p->sp)));
+		fprintf(stderr, " %s %s", c->sp->suite->name, line);
+		free(line);
+	}
 	fflush(stderr);
 }
 
@@ -122,6 +131,9 @@ static void celldone(struct sched *s, struct cell *c)
 	c->queued = 0;
 	c->job = NULL;
 	s->done++;
+	estimateadd(s->est, c);
+	if (c->status != CELL_ERROR && s->o->estimated)
+		s->o->estimated(s->o->estimatedarg, c->sp, estimateof(s->est, (size_t)(c->sp - s->p->sp)));
 	if (c->status == CELL_ERROR) {
 		s->errors++;
 		if (!s->o->keepgoing)
@@ -142,7 +154,7 @@ static void celldone(struct sched *s, struct cell *c)
 			fputs("\r\033[K", stderr);
 		fprintf(stderr, "evalmake: %s: %s\n", c->id, c->error);
 	}
-	progress(s);
+	progress(s, c);
 }
 
 static void fail(struct sched *s, struct cell *c, char *msg)
@@ -1061,12 +1073,17 @@ struct sched *mksched(struct plan *p, struct loop *l, const struct runopts *o)
 	s->l = l;
 	s->o = o;
 	s->prov = mkproviders(l);
+	if (p)
+		s->est = mkestimator(p);
 	return s;
 }
 
 void schedplan(struct sched *s, struct plan *p)
 {
 	s->p = p;
+	freeestimator(s->est);
+	s->est = mkestimator(p);
+	s->started = 0;
 	s->cmd.head = s->cmd.n = 0;
 	s->http.head = s->http.n = 0;
 	s->stopping = 0;
@@ -1079,6 +1096,8 @@ void schedqueue(struct sched *s, struct cell *c, int urgent)
 	if (c->need == NEED_NOTHING || c->queued)
 		return;
 	c->queued = 1;
+	c->stopped = STOP_NONE;
+	estimatedrop(s->est, c);
 	c->status = CELL_PENDING;
 	c->scored = 0;
 	s->total++;
@@ -1099,9 +1118,35 @@ void schedcancel(struct sched *s, struct cell *c)
 	/* a model call or grade finishes and is stored under its own key */
 }
 
+/* may the cell start, within the run's bounds? Else STOP_* (why not).
+ * The suite's standard error is the one of report.h, over tasks: with
+ * cells in iteration-major order every task's first iteration comes
+ * before any task's second, so the tasks scored when it stops are the
+ * first ones of the plan, not the easy ones that happened to finish. */
+static int bound(struct sched *s, const struct cell *c)
+{
+	if (s->o->untilse > 0) {
+		const struct estimate *e = estimateof(s->est, (size_t)(c->sp - s->p->sp));
+		if (e->tasks >= 2 && e->se <= s->o->untilse)
+			return STOP_STDERR;
+	}
+	if (s->o->maxcells && s->started >= s->o->maxcells)
+		return STOP_CELLS;
+	return STOP_NONE;
+}
+
+/* the cell is not started: it stays pending, saying why */
+static void stopcell(struct sched *s, struct cell *c, int why)
+{
+	c->queued = 0;
+	c->stopped = why;
+	s->total--;
+}
+
 void schedpump(struct sched *s)
 {
 	struct cell *c;
+	int why;
 
 	while (!s->stopping && (c = peek(&s->cmd))) {
 		if (!c->queued || c->need == NEED_NOTHING) {
@@ -1112,6 +1157,11 @@ void schedpump(struct sched *s)
 		if (isproc && s->activecmd >= s->o->jobs)
 			break;
 		pop(&s->cmd);
+		if ((why = bound(s, c))) {
+			stopcell(s, c, why);
+			continue;
+		}
+		s->started++;
 		if (c->need == NEED_RUN)
 			startrun(s, c, 0.05);
 		else
@@ -1126,6 +1176,11 @@ void schedpump(struct sched *s)
 		if (!modelready(s->prov, a))
 			break;
 		pop(&s->http);
+		if ((why = bound(s, c))) {
+			stopcell(s, c, why);
+			continue;
+		}
+		s->started++;
 		if (c->need == NEED_RUN)
 			startrun(s, c, 0.05);
 		else
@@ -1155,6 +1210,11 @@ void schedabort(struct sched *s)
 	s->http.head = s->http.n = 0;
 }
 
+const struct estimator *schedestimates(struct sched *s)
+{
+	return s->est;
+}
+
 int schederrors(struct sched *s)
 {
 	return s->errors;
@@ -1165,6 +1225,7 @@ void freesched(struct sched *s)
 	if (!s)
 		return;
 	freeproviders(s->prov);
+	freeestimator(s->est);
 	free(s->cmd.v);
 	free(s->http.v);
 	free(s);
@@ -1177,7 +1238,7 @@ int runplan(struct plan *p, struct loop *l, const struct runopts *o)
 
 	for (size_t i = 0; i < p->ncells; i++)
 		schedqueue(s, &p->cells[i], 0);
-	progress(s);
+	progress(s, NULL);
 	schedpump(s);
 	while (schedbusy(s)) {
 		if (loopinterrupted(l)) {

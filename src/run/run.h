@@ -9,6 +9,7 @@
 
 #include "core/loop.h"
 #include "plan/plan.h"
+#include "run/estimate.h"
 
 struct runopts {
 	int jobs;
@@ -25,6 +26,17 @@ struct runopts {
 	/* run the cells that need a run even when another process stored a
 	 * result for their key meanwhile (deps: the run is for its trace) */
 	int force;
+	/* the progress line also shows the estimate of the suite whose cell
+	 * just landed (run/estimate.h); estimated, when set, is called with
+	 * every suite estimate that moved (watch --jsonl) */
+	void (*estimated)(void *arg, const struct suiteplan *sp, const struct estimate *e);
+	void *estimatedarg;
+	/* bounds: no new cell starts in a suite whose standard error is at
+	 * most untilse (> 0; with 2 scored tasks or more), nor once maxcells
+	 * agents have started (> 0); the cells left are CELL_PENDING with
+	 * c->stopped saying why */
+	double untilse;
+	size_t maxcells;
 };
 
 #define OUTPUT_CAP (8u << 20)       /* bytes of an agent's stdout kept */
@@ -57,6 +69,8 @@ int schedbusy(struct sched *s);
 int schedrunning(struct sched *s);
 /* kill everything running and empty the queues (Ctrl-C, a full replan) */
 void schedabort(struct sched *s);
+/* the scheduler's estimates (valid until the next schedplan) */
+const struct estimator *schedestimates(struct sched *s);
 /* cells that errored since schedplan */
 int schederrors(struct sched *s);
 void freesched(struct sched *s);
