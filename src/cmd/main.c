@@ -22,6 +22,7 @@
 #include "plan/plan.h"
 #include "cmd/project.h"
 #include "report/report.h"
+#include "report/cost.h"
 #include "run/run.h"
 #include "store/state.h"
 #include "store/store.h"
@@ -404,6 +405,34 @@ static void parseopts(int argc, char **argv, struct opts *o)
 	o->nargs = argc - optind;
 }
 
+/* -n: per suite with cells to run, the tokens (and cost) they are likely
+ * to use, from the suite's last measured cells (report/cost.h) */
+static void dryusage(struct plan *p)
+{
+	storemarkuse(p->store, 0); /* looking is not using */
+	for (size_t i = 0; i < p->nsp; i++) {
+		const struct suiteplan *sp = &p->sp[i];
+		size_t torun = 0;
+		for (size_t t = 0; sp->cellsof && t < sp->tasks.n; t++)
+			for (size_t k = 0; k < sp->cellsof[t].n; k++)
+				torun += p->cells[sp->cellsof[t].v[k]].need == NEED_RUN;
+		if (!torun)
+			continue;
+		struct usageguess g;
+		guessusage(p, sp, &g);
+		if (!g.measured)
+			continue; /* nothing measured: no estimate rather than a guess */
+		char in[16], out[16];
+		fmttokens(in, sizeof(in), llround(g.intokens));
+		fmttokens(out, sizeof(out), llround(g.outtokens));
+		printf("%s: about %s input and %s output tokens for %zu cell%s (from %zu measured cell%s)", sp->suite->name,
+		       in, out, torun, torun == 1 ? "" : "s", g.measured, g.measured == 1 ? "" : "s");
+		if (g.priced)
+			printf(", about $%.4f", g.cost);
+		putchar('\n');
+	}
+}
+
 static int dryrun(struct plan *p)
 {
 	size_t run = 0, grade = 0, fresh = 0;
@@ -421,6 +450,7 @@ static int dryrun(struct plan *p)
 		}
 	}
 	printf("%zu cell%s would run, %zu would be graded again, %zu up to date\n", run, run == 1 ? "" : "s", grade, fresh);
+	dryusage(p);
 	return 0;
 }
 

@@ -119,6 +119,13 @@ struct suite {
 	char *where;            /* "FILE:LINE:COL" of the suite, for messages */
 };
 
+/* pricing: what a model's tokens cost, in USD per million (reporting
+ * only: no cell's key depends on it) */
+struct price {
+	char *model;
+	double input, output;
+};
+
 struct evalfile {
 	char *path;             /* as given */
 	char *dir;              /* its directory */
@@ -127,6 +134,8 @@ struct evalfile {
 	int keepgoing;          /* keep_going: as -k */
 	struct suite *suites;
 	size_t nsuites;
+	struct price *prices;   /* pricing: */
+	size_t nprices;
 };
 
 /* the Evalfile to use: path when given, else ./Evalfile, else ./evalfile;
@@ -135,6 +144,13 @@ char *findevalfile(const char *path);
 /* load and validate; on error return NULL and set *err (caller frees) */
 struct evalfile *loadevalfile(const char *path, char **err);
 void freeevalfile(struct evalfile *ef);
+/* the price of a model's tokens, or NULL when pricing does not name it */
+const struct price *findprice(const struct evalfile *ef, const char *model);
+/* what in and out tokens of model cost in USD (model NULL or "": the
+ * fallback, e.g. the agent's configured model); *priced is 0 (and the
+ * cost 0) when pricing names neither */
+double tokencost(const struct evalfile *ef, const char *model, const char *fallback, long long in, long long out,
+                 int *priced);
 /* the suite named name, or NULL */
 struct suite *findsuite(struct evalfile *ef, const char *name);
 /* the suite's grader i (0: the first, s->grader), i < s->ngraders */

@@ -89,6 +89,11 @@ struct suitesum *summarize(struct plan *p)
 	}
 	for (size_t i = 0; i < p->nsp; i++)
 		graderscores(p, &sum[i]);
+	struct usagesum *u = xcalloc(p->nsp + 1, sizeof(*u));
+	tallyusage(p, u);
+	for (size_t i = 0; i < p->nsp; i++)
+		sum[i].usage = u[i];
+	free(u);
 	for (size_t i = 0; i < p->nsp; i++) {
 		struct suitesum *s = &sum[i];
 		double total = 0, sq = 0;
@@ -250,7 +255,7 @@ void printerrors(FILE *f, struct plan *p, const struct reportopts *o)
 void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct reportopts *o)
 {
 	int w = 5;
-	int anypending = 0, anyregraded = 0, anygraders = 0;
+	int anypending = 0, anyregraded = 0, anygraders = 0, anytokens = 0, anycost = 0;
 
 	for (size_t i = 0; i < p->nsp; i++) {
 		int n = (int)strlen(p->sp[i].suite->name);
@@ -259,13 +264,15 @@ void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct repo
 		anypending |= sum[i].pending > 0;
 		anyregraded |= sum[i].regraded > 0;
 		anygraders |= sum[i].gscore != NULL;
+		anytokens |= sum[i].usage.cells > 0;
+		anycost |= sum[i].usage.priced > 0;
 	}
 	if (o->title)
 		fprintf(f, "%s\n", o->title);
-	fprintf(f, "%s%-*s  %6s  %7s  %5s  %5s  %5s  %6s%s  %6s%s%s%s\n", col(o, "\033[1m"), w, "suite", "score", "stderr",
-	        "tasks", "cells", "ran", "cached", anyregraded ? "  regraded" : "", "errors", anypending ? "  pending" : "",
-	        anygraders ? "  graders" : "",
-	        col(o, "\033[0m"));
+	fprintf(f, "%s%-*s  %6s  %7s  %5s  %5s  %5s  %6s%s  %6s%s%s%s%s\n", col(o, "\033[1m"), w, "suite", "score",
+	        "stderr", "tasks", "cells", "ran", "cached", anyregraded ? "  regraded" : "", "errors",
+	        anypending ? "  pending" : "", anytokens ? (anycost ? "  tokens in/out      cost" : "  tokens in/out") : "",
+	        anygraders ? "  graders" : "", col(o, "\033[0m"));
 	for (size_t i = 0; i < p->nsp; i++) {
 		struct suitesum *s = &sum[i];
 		char score[32], se[32];
@@ -285,6 +292,18 @@ void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct repo
 		fprintf(f, "  %s%6zu%s", col(o, s->errors ? "\033[31m" : ""), s->errors, col(o, s->errors ? "\033[0m" : ""));
 		if (anypending)
 			fprintf(f, "  %7zu", s->pending);
+		if (anytokens) {
+			/* the tokens of its cells with a stored run; cost by pricing */
+			char in[16], out[16], both[40], cost[24] = "-";
+			fmttokens(in, sizeof(in), s->usage.intokens);
+			fmttokens(out, sizeof(out), s->usage.outtokens);
+			snprintf(both, sizeof(both), "%s/%s", in, out);
+			if (s->usage.priced)
+				snprintf(cost, sizeof(cost), "$%.4f", s->usage.cost);
+			fprintf(f, "  %-13s", s->usage.cells ? both : "-");
+			if (anycost)
+				fprintf(f, "  %8s", cost);
+		}
 		/* several graders: each one's score, "exact 0.667  judged 1.000" */
 		for (size_t g = 0; s->gscore && g < s->sp->suite->ngraders; g++) {
 			if (isnan(s->gscore[g]))
@@ -403,6 +422,14 @@ char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 		if (suitepartial(s))
 			cJSON_AddBoolToObject(so, "partial", 1);
 		cJSON_AddNumberToObject(so, "regraded", (double)s->regraded);
+		if (s->usage.cells) {
+			cJSON *u = cJSON_AddObjectToObject(so, "usage");
+			cJSON_AddNumberToObject(u, "input_tokens", (double)s->usage.intokens);
+			cJSON_AddNumberToObject(u, "output_tokens", (double)s->usage.outtokens);
+			cJSON_AddNumberToObject(u, "cells", (double)s->usage.cells);
+			if (s->usage.priced)
+				cJSON_AddNumberToObject(u, "cost_usd", round(s->usage.cost * 1e6) / 1e6);
+		}
 		cJSON *tasks = cJSON_AddArrayToObject(so, "tasks");
 		cJSON **tobj = xcalloc(sp->tasks.n + 1, sizeof(*tobj));
 		for (size_t j = 0; j < p->ncells; j++) {
@@ -449,6 +476,22 @@ char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 			if (tobj[t])
 				cJSON_AddItemToArray(tasks, tobj[t]);
 		free(tobj);
+	}
+	struct usagesum all = {0};
+	for (size_t i = 0; i < p->nsp; i++) {
+		all.intokens += sum[i].usage.intokens;
+		all.outtokens += sum[i].usage.outtokens;
+		all.cells += sum[i].usage.cells;
+		all.cost += sum[i].usage.cost;
+		all.priced += sum[i].usage.priced;
+	}
+	if (all.cells) {
+		cJSON *u = cJSON_AddObjectToObject(r, "usage");
+		cJSON_AddNumberToObject(u, "input_tokens", (double)all.intokens);
+		cJSON_AddNumberToObject(u, "output_tokens", (double)all.outtokens);
+		cJSON_AddNumberToObject(u, "cells", (double)all.cells);
+		if (all.priced)
+			cJSON_AddNumberToObject(u, "cost_usd", round(all.cost * 1e6) / 1e6);
 	}
 	cleanjson(r); /* valid UTF-8, no key: whatever a cache from before holds */
 	char *s = cJSON_PrintUnformatted(r);

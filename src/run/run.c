@@ -33,6 +33,7 @@
 #include "run/run.h"
 #include "run/sandbox.h"
 #include "run/trace.h"
+#include "run/usage.h"
 #include "core/util.h"
 
 /* bytes: an artifact larger than this is kept as the agent wrote it */
@@ -444,7 +445,8 @@ struct outcome {
 	int exitcode, outcut, transcut;
 	/* model APIs */
 	const char *request, *response, *model;
-	long intokens, outtokens;
+	long long intokens, outtokens;
+	int usage;                   /* the tokens are known (a model call, an agent's report) */
 	int attempts;                /* calls or processes started */
 	int modelcall;
 };
@@ -469,9 +471,9 @@ static char *meta(const struct cell *c, const struct outcome *o)
 	if (o->error)
 		cJSON_AddStringToObject(m, "error", o->error);
 	cJSON_AddNumberToObject(m, "attempts", o->attempts > 0 ? o->attempts : 1);
-	if (o->modelcall) {
-		if (o->model)
-			cJSON_AddStringToObject(m, "model", o->model);
+	if (o->model)
+		cJSON_AddStringToObject(m, "model", o->model);
+	if (o->usage) {
 		cJSON *u = cJSON_AddObjectToObject(m, "usage");
 		cJSON_AddNumberToObject(u, "input_tokens", (double)o->intokens);
 		cJSON_AddNumberToObject(u, "output_tokens", (double)o->outtokens);
@@ -568,7 +570,9 @@ static void finishagent(struct job *j, struct outcome *o)
 		if (r < 0 && !o->error)
 			o->error = xasprintf("cannot write the cell's entry: %s", strerror(errno));
 	}
-	struct runrec rec = {.out = hashbytes(o->out, o->outlen), .exitcode = 0, .seconds = o->seconds};
+	struct runrec rec = {.out = hashbytes(o->out, o->outlen), .exitcode = 0, .seconds = o->seconds,
+	                     .intokens = o->usage ? o->intokens : -1, .outtokens = o->usage ? o->outtokens : -1};
+	snprintf(rec.model, sizeof(rec.model), "%s", o->model ? o->model : "");
 	if (o->error) {
 		if (stale) {
 			if (j->tmp)
@@ -795,7 +799,24 @@ static void onagent(void *arg, struct procresult *r)
 	o.outcut = r->outcut;
 	o.transcut = r->errcut;
 	o.attempts = j->attempt;
+	/* the tokens the agent says it used (run/usage.h) */
+	struct usage u;
+	char *uerr, *arts = pathjoin(j->tmp, "artifacts");
+	int ur = agentusage(arts, r->err, r->errlen, &u, &uerr);
+	free(arts);
+	if (ur > 0) {
+		o.usage = 1;
+		o.intokens = u.intokens;
+		o.outtokens = u.outtokens;
+		o.model = u.model;
+	} else if (ur < 0 && !j->s->o->silent) {
+		if (j->s->o->progress)
+			fputs("\r\033[K", stderr);
+		fprintf(stderr, "evalmake: %s: %s; its usage is not counted\n", j->c->id, uerr);
+	}
+	free(uerr);
 	finishagent(j, &o);
+	free(u.model);
 	freeprocresult(r);
 }
 
@@ -824,6 +845,7 @@ static void onmodel(void *arg, struct modelresult *r)
 	o.model = r->model;
 	o.intokens = r->intokens;
 	o.outtokens = r->outtokens;
+	o.usage = 1;
 	o.attempts = r->attempts;
 	o.modelcall = 1;
 	finishagent(j, &o);
