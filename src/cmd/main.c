@@ -84,6 +84,7 @@ static const char usage[] =
 	"  --json FILE       write the JSON report to FILE ('-': stdout)\n"
 	"  --until-stderr X  stop starting a suite's cells once its standard error is <= X\n"
 	"  --max-cells N     start at most N cells\n"
+	"  --max-cost USD    start no cell that would take the cost past USD (needs pricing:)\n"
 	"  -h, --help        this help\n"
 	"  --version         print the version\n"
 	"\n"
@@ -118,6 +119,7 @@ static const struct option_help {
 	{"--jsonl", NULL, "one JSON report line per update on stdout, for scripts"},
 	{"--until-stderr", "X", "stop starting a suite's cells once its standard error over tasks is <= X"},
 	{"--max-cells", "N", "start at most N cells (run or graded again); the rest are not run"},
+	{"--max-cost", "USD", "start no agent that would take the run's cost past USD (the Evalfile's pricing)"},
 	{"--min-score", "X", "every suite's score must be at least X"},
 	{"--baseline", "FILE", "a JSON report (--json) to compare with, e.g. main's"},
 	{"--max-drop", "D", "a suite may score at most D below the baseline (default 0)"},
@@ -139,7 +141,7 @@ enum { CMD_BUILD, CMD_STATUS, CMD_EXPLAIN, CMD_LOG, CMD_GC, CMD_WATCH, CMD_CHECK
 static const struct command {
 	const char *name, *opts, *synopsis, *text;
 } commands[] = {
-	[CMD_BUILD] = {"", "-f -C -j -B -n -q -k -s -v --iterations --sample --json --until-stderr --max-cells", "[OPTION...] [TARGET...]",
+	[CMD_BUILD] = {"", "-f -C -j -B -n -q -k -s -v --iterations --sample --json --until-stderr --max-cells --max-cost", "[OPTION...] [TARGET...]",
 	               "bring the targeted cells' scores up to date: run the cells whose inputs changed, grade\n"
 	               "again those whose grader changed, and print the score table"},
 	[CMD_STATUS] = {"status", "-f -C -s -v --iterations --sample --json", "[OPTION...] [TARGET...]",
@@ -298,7 +300,7 @@ static void parseopts(int argc, char **argv, struct opts *o)
 {
 	enum { OPT_ITER = 256, OPT_SAMPLE, OPT_JSON, OPT_VERSION, OPT_JSONL,
 	       OPT_MINSCORE, OPT_BASELINE, OPT_MAXDROP, OPT_JUNIT, OPT_MARKDOWN, OPT_LOCKED, OPT_HTML,
-	       OPT_KEEP, OPT_ALL, OPT_SERVE, OPT_UNTILSE, OPT_MAXCELLS };
+	       OPT_KEEP, OPT_ALL, OPT_SERVE, OPT_UNTILSE, OPT_MAXCELLS, OPT_MAXCOST };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -318,6 +320,7 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		{"serve", optional_argument, NULL, OPT_SERVE},
 		{"until-stderr", required_argument, NULL, OPT_UNTILSE},
 		{"max-cells", required_argument, NULL, OPT_MAXCELLS},
+		{"max-cost", required_argument, NULL, OPT_MAXCOST},
 		{"file", required_argument, NULL, 'f'},
 		{"directory", required_argument, NULL, 'C'},
 		{"jobs", required_argument, NULL, 'j'},
@@ -381,6 +384,13 @@ static void parseopts(int argc, char **argv, struct opts *o)
 				die("--until-stderr: expected a number above 0 and at most 1, got '%s'", optarg);
 			break;
 		case OPT_MAXCELLS: o->maxcells = (size_t)posint(optarg, "--max-cells"); break;
+		case OPT_MAXCOST: {
+			char *end;
+			o->maxcost = strtod(optarg, &end);
+			if (end == optarg || *end || !(o->maxcost > 0 && o->maxcost < 1e12))
+				die("--max-cost: expected an amount in USD above 0, got '%s'", optarg);
+			break;
+		}
 		case OPT_SERVE:
 			/* --serve=SPEC, or --serve SPEC when the next word is a port or
 			 * an address with one (a target holds no ':', or is a suite) */
@@ -433,6 +443,26 @@ static void dryusage(struct plan *p)
 	}
 }
 
+/* --max-cost: the mean cost per cell to run that -n would guess, so the
+ * first cells, started before any is priced, are bounded too; 0 when
+ * nothing was measured */
+static double costguess(struct plan *p)
+{
+	double cost = 0;
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nsp; i++) {
+		struct usageguess g;
+		guessusage(p, &p->sp[i], &g);
+		if (!g.measured || !g.priced)
+			continue;
+		cost += g.cost;
+		for (size_t k = 0; k < p->ncells; k++)
+			n += p->cells[k].sp == &p->sp[i] && p->cells[k].need == NEED_RUN;
+	}
+	return n ? cost / (double)n : 0;
+}
+
 static int dryrun(struct plan *p)
 {
 	size_t run = 0, grade = 0, fresh = 0;
@@ -470,6 +500,9 @@ static void printstopped(FILE *f, struct plan *p, const struct opts *o)
 		if (n[STOP_CELLS])
 			fprintf(f, "%s: %zu cell%s not run (stopped at --max-cells %zu)\n", name, n[STOP_CELLS],
 			        n[STOP_CELLS] == 1 ? "" : "s", o->maxcells);
+		if (n[STOP_COST])
+			fprintf(f, "%s: %zu cell%s not run (stopped at --max-cost %g)\n", name, n[STOP_COST],
+			        n[STOP_COST] == 1 ? "" : "s", o->maxcost);
 	}
 }
 
@@ -498,6 +531,14 @@ static int cmdbuild(struct opts *o, int statusonly)
 	}
 	if (!statusonly) {
 		char *err;
+		if (o->maxcost > 0 && !pr.ef->nprices) {
+			/* no price, no cost: the bound would never hold */
+			fprintf(stderr, "evalmake: --max-cost: %s has no pricing: to price tokens by (see 'evalmake help')\n",
+			        pr.ef->path);
+			freeplan(p);
+			closeproject(&pr);
+			return EXIT_USAGE;
+		}
 		if (preparerun(p, &err) < 0) {
 			fprintf(stderr, "evalmake: %s\n", err);
 			free(err);
@@ -516,6 +557,8 @@ static int cmdbuild(struct opts *o, int statusonly)
 			.trace = o->verbose && !o->silent && traceverbose(p),
 			.untilse = o->untilse,
 			.maxcells = o->maxcells,
+			.maxcost = o->maxcost,
+			.costguess = o->maxcost > 0 ? costguess(p) : 0,
 		};
 		rc = runplan(p, l, &ro);
 		freeloop(l);

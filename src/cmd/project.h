@@ -31,6 +31,7 @@ struct opts {
 	/* build: the run's bounds (run.h); 0 when not given */
 	double untilse;           /* --until-stderr X */
 	size_t maxcells;          /* --max-cells N */
+	double maxcost;           /* --max-cost USD */
 	char **args;
 	int nargs;
 };

@@ -59,6 +59,8 @@ struct sched {
 	int aborting;       /* schedabort: waiting cells give up */
 	struct estimator *est; /* each suite's estimate as its cells land */
 	size_t started;     /* cells started since schedplan (--max-cells) */
+	double spent;       /* USD the priced agents that finished cost (--max-cost) */
+	size_t priced;      /* ... how many */
 };
 
 struct job {
@@ -605,6 +607,14 @@ static void finishagent(struct job *j, struct outcome *o)
 		return;
 	}
 	c->status = CELL_RAN;
+	if (rec.intokens >= 0) {
+		const struct agent *a = &c->sp->suite->agent;
+		int priced;
+		double cost = tokencost(s->p->ef, rec.model, a->kind == AGENT_HTTP ? a->model : NULL, rec.intokens,
+		                        rec.outtokens, &priced);
+		s->spent += cost;
+		s->priced += (size_t)priced;
+	}
 	setgradekey(s->p, c, rec.out);
 	startgrade(s, c, o->out);
 }
@@ -1106,6 +1116,8 @@ void schedplan(struct sched *s, struct plan *p)
 	freeestimator(s->est);
 	s->est = mkestimator(p);
 	s->started = 0;
+	s->spent = 0;
+	s->priced = 0;
 	s->cmd.head = s->cmd.n = 0;
 	s->http.head = s->http.n = 0;
 	s->stopping = 0;
@@ -1154,6 +1166,11 @@ static int bound(struct sched *s, const struct cell *c)
 	}
 	if (s->o->maxcells && s->started >= s->o->maxcells)
 		return STOP_CELLS;
+	/* with nothing priced yet and no guess, the first cells start */
+	double mean = s->priced ? s->spent / (double)s->priced : s->o->costguess;
+	if (s->o->maxcost > 0 && mean > 0 && c->need == NEED_RUN &&
+	    s->spent + mean * (double)(s->active + 1) > s->o->maxcost)
+		return STOP_COST;
 	return STOP_NONE;
 }
 

@@ -33,10 +33,15 @@ struct runopts {
 	void *estimatedarg;
 	/* bounds: no new cell starts in a suite whose standard error is at
 	 * most untilse (> 0; with 2 scored tasks or more), nor once maxcells
-	 * agents have started (> 0); the cells left are CELL_PENDING with
+	 * agents have started (> 0), nor when one more would take the cost
+	 * past maxcost USD (> 0): the cost so far of the agents that finished
+	 * (priced by the Evalfile's pricing) plus, for each one running and
+	 * the next, their mean cost; the cells left are CELL_PENDING with
 	 * c->stopped saying why */
 	double untilse;
 	size_t maxcells;
+	double maxcost;
+	double costguess;         /* the mean cost per agent until one is priced (0: unknown) */
 };
 
 #define OUTPUT_CAP (8u << 20)       /* bytes of an agent's stdout kept */

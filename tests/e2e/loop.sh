@@ -252,6 +252,31 @@ chmod +x a.sh
 em -n
 checks "a suite never measured gets no estimate" '! grep -q "^fresh: about" "$T/out"'
 
+try "--max-cost: no agent starts that would take the run's cost past the bound"
+mkmodel 1
+for ((i = 1; i <= 20; i++)); do
+	printf '{"id": "e%02d", "input": "same length words %02d", "expected": "same length words %02d"}\n' "$i" "$i" "$i"
+done >tasks.jsonl
+sed -i 's/iterations: 2/iterations: 1/' Evalfile
+em --max-cells 1 --json r1.json
+assert_rc 0
+one=$(jq '.suites[0].usage.cost_usd' r1.json)
+checks "one cell's cost is known ($one)" '[ "$(jq ".suites[0].usage.cost_usd > 0" r1.json)" = true ]'
+bound=$(awk -v c="$one" 'BEGIN { printf "%.10f", c * 5.5 }')
+before=$(curl -s "$URL/_stats" | jq .requests)
+em --max-cost "$bound" --json r2.json
+assert_rc 0
+ran=$(( $(curl -s "$URL/_stats" | jq .requests) - before ))
+checks "5 cells ran at 1/5.5 of the bound each (got $ran)" '[ "$ran" = 5 ]'
+checks "14 cells not run, said so" 'grep -q "^qa: 14 cells not run (stopped at --max-cost " "$T/out"'
+checks "the run's cost stays within the bound" '[ "$(jq --argjson one "$one" --argjson b "$bound" ".suites[0].usage.cost_usd - \$one <= \$b" r2.json)" = true ]'
+sed -i '/^pricing:/,/^suites:/{/^suites:/!d}' Evalfile
+em --max-cost 1
+assert_rc 2
+checks "without pricing it is refused" 'grep -q "max-cost.*no pricing" "$T/err"'
+em --max-cost -3
+assert_rc 2
+
 try "pricing errors name file:line, exit 2, nothing run"
 mkmodel 2
 sed -i 's/m1: {input: 2.5, output: 10}/m1: {input: -1, output: 10}/' Evalfile
