@@ -1138,6 +1138,30 @@ void schedqueue(struct sched *s, struct cell *c, int urgent)
 	push(httpagent(c) ? &s->http : &s->cmd, c, urgent);
 }
 
+struct cell **schedtakeback(struct sched *s, size_t *n)
+{
+	struct cell **v = NULL;
+	size_t cap = 0;
+	struct queue *qs[] = {&s->cmd, &s->http};
+
+	*n = 0;
+	for (int k = 0; k < 2; k++) {
+		struct queue *q = qs[k];
+		/* what is in a queue has not started: a cell leaves it as it starts */
+		for (size_t i = q->head; i < q->n; i++) {
+			struct cell *c = q->v[i];
+			if (!c->queued || c->job)
+				continue;
+			c->queued = 0;
+			s->total--;
+			xgrow(&v, &cap, *n + 1, sizeof(*v));
+			v[(*n)++] = c;
+		}
+		q->head = q->n = 0;
+	}
+	return v;
+}
+
 void schedcancel(struct sched *s, struct cell *c)
 {
 	struct job *j = c->job;

@@ -63,6 +63,10 @@ struct sched *mksched(struct plan *p, struct loop *l, const struct runopts *o);
 void schedplan(struct sched *s, struct plan *p);
 /* queue a cell that needs work (urgent: before the others) */
 void schedqueue(struct sched *s, struct cell *c, int urgent);
+/* take back every queued cell that has not started, in queue order, and
+ * empty the queues (nothing running is touched): an array of *n cells,
+ * for the caller to queue again in another order and free */
+struct cell **schedtakeback(struct sched *s, size_t *n);
 /* stop working on a cell: a running agent process is killed and nothing is
  * stored; a model call or grade in flight is stored under its old key */
 void schedcancel(struct sched *s, struct cell *c);

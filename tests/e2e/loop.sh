@@ -125,6 +125,73 @@ checks "the standard error is null below two tasks, a number after" '[ "$(jq -s 
 checks "the last estimate is the report's score" '[ "$(jq -s "(map(select(.estimate))|last.estimate.score) == (map(select(.suites))|last.suites[0].score)" "$out")" = true ]'
 checks "the report line comes after the estimates" '[ "$(tail -n1 "$out" | jq "has(\"suites\")")" = true ]'
 
+try "watch: a save runs the cells that failed first, then a seeded sample, then widens; a new save cancels the widening, losing no result"
+# suite a: 30 tasks, t1..t5 failing (they expect "no"); suite b: one task.
+# The agent sleeps 0.3 s a call (-j1), so the widening of a's 30 cells
+# takes seconds: time enough for b's save to arrive during it
+for ((i = 1; i <= 30; i++)); do
+	want=yes
+	[ "$i" -le 5 ] && want=no
+	printf '{"id": "t%d", "input": "%d", "expected": "%s"}\n' "$i" "$i" "$want"
+done >a.jsonl
+echo '{"id": "u1", "input": "u", "expected": "yes"}' >b.jsonl
+echo 'A {{input}}' >a.md
+echo 'B {{input}}' >b.md
+cat >agent.sh <<EOF
+#!/bin/sh
+echo "\$EVAL_SUITE/\$EVAL_TASK" >>calls
+"$SLOW" 0.3
+echo yes
+EOF
+chmod +x agent.sh
+cat >Evalfile <<'EOF'
+suites:
+  a:
+    tasks: a.jsonl
+    prompt: a.md
+    iterations: 1
+    agent: {command: ./agent.sh, deps: [agent.sh]}
+    grader: {type: exact}
+  b:
+    tasks: b.jsonl
+    prompt: b.md
+    iterations: 1
+    agent: {command: ./agent.sh, deps: [agent.sh]}
+    grader: {type: exact}
+EOF
+em -j4
+: >calls
+bg_em watch --jsonl -j1
+out=$T/bg$nbg.out
+checks "watch starts (its first report)" 'waitfor 20 "grep -q suites \"$out\""'
+sleep 0.3
+echo 'A: {{input}}' >a.md
+checks "the widening is under way (16 calls)" 'waitfor 30 "[ \$(wc -l <calls) -ge 16 ]"'
+echo 'B: {{input}}' >b.md
+checks "the update's report comes" 'waitfor 60 "[ \$(grep -c suites \"$out\") -ge 2 ]"'
+kill -INT "$bgpid"
+bg_wait 10
+checks "the failed cells ran first" '[ "$(head -n5 calls | sort | tr "\n" " ")" = "a/t1 a/t2 a/t3 a/t4 a/t5 " ]'
+checks "then a sample, not plan order" '[ "$(sed -n 6,15p calls | tr "\n" " ")" != "a/t6 a/t7 a/t8 a/t9 a/t10 a/t11 a/t12 a/t13 a/t14 a/t15 " ]'
+sample=$(sed -n 6,15p calls | sort | tr "\n" " ")
+bpos=$(grep -n '^b/u1$' calls | cut -d: -f1)
+checks "b's save ran before the rest of a's widening (b at line $bpos of 31)" '[ -n "$bpos" ] && [ "$bpos" -lt 31 ]'
+checks "every a cell ran once: no result lost, none run twice" '[ "$(grep -c "^a/" calls)" = 30 ] && [ "$(grep "^a/" calls | sort -u | wc -l)" = 30 ]'
+checks "one update reported both saves" '[ "$(grep -c suites "$out")" = 2 ]'
+em -q
+assert_rc 0
+# the same kind of save again samples the same cells (seeded)
+: >calls
+bg_em watch --jsonl -j1
+out=$T/bg$nbg.out
+checks "watch starts again" 'waitfor 20 "grep -q suites \"$out\""'
+sleep 0.3
+echo 'A:: {{input}}' >a.md
+checks "the update's report comes" 'waitfor 60 "[ \$(grep -c suites \"$out\") -ge 2 ]"'
+kill -INT "$bgpid"
+bg_wait 10
+checks "the same sample as before" '[ "$(sed -n 6,15p calls | sort | tr "\n" " ")" = "$sample" ]'
+
 # ---------------------------------------------------------------------------
 try "--until-stderr 0.05 stops within 20% of the cells the formula predicts"
 # task means alternate 1, 0: with k tasks scored the standard error is
