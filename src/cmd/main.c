@@ -85,6 +85,7 @@ static const char usage[] =
 	"  --until-stderr X  stop starting a suite's cells once its standard error is <= X\n"
 	"  --max-cells N     start at most N cells\n"
 	"  --max-cost USD    start no cell that would take the cost past USD (needs pricing:)\n"
+	"  --estimates       a line per suite estimate as cells land, also off a terminal\n"
 	"  -h, --help        this help\n"
 	"  --version         print the version\n"
 	"\n"
@@ -119,6 +120,8 @@ static const struct option_help {
 	{"--jsonl", NULL, "one JSON report line per update on stdout, for scripts"},
 	{"--until-stderr", "X", "stop starting a suite's cells once its standard error over tasks is <= X"},
 	{"--max-cells", "N", "start at most N cells (run or graded again); the rest are not run"},
+	{"--estimates", NULL, "a line per suite estimate update as cells land (score, stderr, n of N cells), also when "
+	                      "stderr is not a terminal; watch --jsonl: a JSON line"},
 	{"--max-cost", "USD", "start no agent that would take the run's cost past USD (the Evalfile's pricing)"},
 	{"--min-score", "X", "every suite's score must be at least X"},
 	{"--baseline", "FILE", "a JSON report (--json) to compare with, e.g. main's"},
@@ -141,7 +144,7 @@ enum { CMD_BUILD, CMD_STATUS, CMD_EXPLAIN, CMD_LOG, CMD_GC, CMD_WATCH, CMD_CHECK
 static const struct command {
 	const char *name, *opts, *synopsis, *text;
 } commands[] = {
-	[CMD_BUILD] = {"", "-f -C -j -B -n -q -k -s -v --iterations --sample --json --until-stderr --max-cells --max-cost", "[OPTION...] [TARGET...]",
+	[CMD_BUILD] = {"", "-f -C -j -B -n -q -k -s -v --iterations --sample --json --until-stderr --max-cells --max-cost --estimates", "[OPTION...] [TARGET...]",
 	               "bring the targeted cells' scores up to date: run the cells whose inputs changed, grade\n"
 	               "again those whose grader changed, and print the score table"},
 	[CMD_STATUS] = {"status", "-f -C -s -v --iterations --sample --json", "[OPTION...] [TARGET...]",
@@ -155,7 +158,7 @@ static const struct command {
 	[CMD_GC] = {"gc", "-f -C -n -v --keep --all", "[-n] [--keep DAYS | --all]",
 	            "drop cache entries that no cell of the Evalfile and no lock file beside it refers to,\n"
 	            "once unused for DAYS (default 30); -n only lists them, -v lists what goes"},
-	[CMD_WATCH] = {"watch", "-f -C -j -B -k -v --iterations --sample --jsonl --serve", "[OPTION...] [TARGET...]",
+	[CMD_WATCH] = {"watch", "-f -C -j -B -k -v --iterations --sample --jsonl --serve --estimates", "[OPTION...] [TARGET...]",
 	               "run, then run the affected cells again on every save (errors never stop it: -k is\n"
 	               "implied)"},
 	[CMD_CHECK] = {"check",
@@ -300,7 +303,7 @@ static void parseopts(int argc, char **argv, struct opts *o)
 {
 	enum { OPT_ITER = 256, OPT_SAMPLE, OPT_JSON, OPT_VERSION, OPT_JSONL,
 	       OPT_MINSCORE, OPT_BASELINE, OPT_MAXDROP, OPT_JUNIT, OPT_MARKDOWN, OPT_LOCKED, OPT_HTML,
-	       OPT_KEEP, OPT_ALL, OPT_SERVE, OPT_UNTILSE, OPT_MAXCELLS, OPT_MAXCOST };
+	       OPT_KEEP, OPT_ALL, OPT_SERVE, OPT_UNTILSE, OPT_MAXCELLS, OPT_MAXCOST, OPT_ESTIMATES };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -321,6 +324,7 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		{"until-stderr", required_argument, NULL, OPT_UNTILSE},
 		{"max-cells", required_argument, NULL, OPT_MAXCELLS},
 		{"max-cost", required_argument, NULL, OPT_MAXCOST},
+		{"estimates", no_argument, NULL, OPT_ESTIMATES},
 		{"file", required_argument, NULL, 'f'},
 		{"directory", required_argument, NULL, 'C'},
 		{"jobs", required_argument, NULL, 'j'},
@@ -383,6 +387,7 @@ static void parseopts(int argc, char **argv, struct opts *o)
 			if (o->untilse <= 0)
 				die("--until-stderr: expected a number above 0 and at most 1, got '%s'", optarg);
 			break;
+		case OPT_ESTIMATES: o->estimates = 1; break;
 		case OPT_MAXCELLS: o->maxcells = (size_t)posint(optarg, "--max-cells"); break;
 		case OPT_MAXCOST: {
 			char *end;
@@ -558,6 +563,7 @@ static int cmdbuild(struct opts *o, int statusonly)
 			.untilse = o->untilse,
 			.maxcells = o->maxcells,
 			.maxcost = o->maxcost,
+			.estimatelines = o->estimates && !isatty(2),
 			.costguess = o->maxcost > 0 ? costguess(p) : 0,
 		};
 		rc = runplan(p, l, &ro);
@@ -1182,6 +1188,7 @@ static int cmdwatch(struct opts *o)
 			.silent = o->silent || o->jsonl,
 			/* on a terminal, the estimates sharpening as cells land */
 			.progress = isatty(2) && !o->jsonl,
+			.estimatelines = o->estimates && !o->jsonl && !isatty(2),
 			.color = usecolor(stdout) && !o->jsonl,
 		},
 		.plan = {.targets = o->args, .ntargets = o->nargs, .iterations = o->iterations, .sample = o->sample,
@@ -1189,6 +1196,7 @@ static int cmdwatch(struct opts *o)
 		.evalfile = base,
 		.display = display,
 		.jsonl = o->jsonl,
+		.estimates = o->estimates,
 		.serve = o->serve,
 		.cache = pr.cache,
 	};

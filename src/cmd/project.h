@@ -32,6 +32,7 @@ struct opts {
 	double untilse;           /* --until-stderr X */
 	size_t maxcells;          /* --max-cells N */
 	double maxcost;           /* --max-cost USD */
+	int estimates;            /* --estimates: a line per estimate update */
 	char **args;
 	int nargs;
 };

@@ -750,7 +750,7 @@ int watchrun(struct evalfile **efp, struct state *st, struct store *store, const
 		return EXIT_USAGE;
 	}
 	struct runopts ro = o->run;
-	if (o->jsonl) {
+	if (o->jsonl && o->estimates) {
 		ro.estimated = onestimate;
 		ro.estimatedarg = &w;
 	}

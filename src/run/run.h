@@ -16,6 +16,7 @@ struct runopts {
 	int keepgoing;
 	int verbose, silent;
 	int progress;             /* rewrite a [done/total] line on stderr */
+	int estimatelines;        /* instead, a line on stderr per estimate that moved (--estimates) */
 	int color;
 	/* run command agents under the tracer (run/trace.h) and report the
 	 * project files each read that its run key does not cover: to traced

@@ -103,7 +103,7 @@ assert_rc 0
 checks "no estimate on stderr" '! grep -q "cells)" "$T/err"'
 checks "stderr is empty" '[ ! -s "$T/err" ]'
 
-try "watch --jsonl: a line per estimate update, the first within 10 cells, before the report"
+try "watch --jsonl --estimates: a line per estimate update, the first within 10 cells, before the report"
 mkparity 100
 mkparityagent 0.05
 cat >Evalfile <<'EOF'
@@ -114,7 +114,7 @@ suites:
     agent: {command: ./agent.sh, deps: [agent.sh]}
     grader: {type: exact}
 EOF
-bg_em watch --jsonl -j2
+bg_em watch --jsonl --estimates -j2
 checks "the report line comes" 'waitfor 60 "grep -q suites \"$T/bg$nbg.out\""'
 kill -INT "$bgpid"
 bg_wait 10
@@ -124,6 +124,37 @@ checks "200 estimate lines, one per cell" '[ "$(grep -c "\"estimate\"" "$out")" 
 checks "the standard error is null below two tasks, a number after" '[ "$(jq -s "map(select(.estimate)) | [.[0].estimate.stderr, (.[1].estimate.stderr|type)]" -c "$out")" = "[null,\"number\"]" ]'
 checks "the last estimate is the report's score" '[ "$(jq -s "(map(select(.estimate))|last.estimate.score) == (map(select(.suites))|last.suites[0].score)" "$out")" = true ]'
 checks "the report line comes after the estimates" '[ "$(tail -n1 "$out" | jq "has(\"suites\")")" = true ]'
+
+try "--estimates off a terminal: a line per estimate on stderr, in a run and in watch; watch --jsonl alone keeps its report lines only"
+mkparity 100
+mkparityagent
+cat >Evalfile <<'EOF'
+suites:
+  par:
+    tasks: tasks.jsonl
+    iterations: 2
+    agent: {command: ./agent.sh, deps: [agent.sh]}
+    grader: {type: exact}
+EOF
+em -j2 --estimates
+assert_rc 0
+first=$(head -n1 "$T/err")
+re='^\[[0-9]+/200\] par [0-9.]+ ±n/a \(([0-9]+) of 200 cells\)$'
+checks "the first stderr line is an estimate within 10 cells ($first)" '[[ $first =~ $re ]] && [ "${BASH_REMATCH[1]}" -le 10 ]'
+checks "200 estimate lines" '[ "$(grep -c "of 200 cells)" "$T/err")" = 200 ]'
+checks "the table is as without" 'grep -q "^par  *0.500" "$T/out"'
+rm -rf cache
+bg_em watch -j2 --estimates
+checks "watch reports" 'waitfor 60 "grep -q watching \"$T/bg$nbg.out\""'
+kill -INT "$bgpid"
+bg_wait 10
+checks "watch printed the estimates on stderr" '[ "$(grep -c "of 200 cells)" "$T/err")" = 200 ]'
+rm -rf cache
+bg_em watch --jsonl -j2
+checks "watch --jsonl reports" 'waitfor 60 "grep -q suites \"$T/bg$nbg.out\""'
+kill -INT "$bgpid"
+bg_wait 10
+checks "without --estimates, only report lines" '[ "$(wc -l <"$T/bg$nbg.out")" = 1 ] && ! grep -q estimate "$T/bg$nbg.out"'
 
 try "watch: a save runs the cells that failed first, then a seeded sample, then widens; a new save cancels the widening, losing no result"
 # suite a: 30 tasks, t1..t5 failing (they expect "no"); suite b: one task.
@@ -161,7 +192,7 @@ suites:
 EOF
 em -j4
 : >calls
-bg_em watch --jsonl -j1
+bg_em watch --jsonl --estimates -j1
 out=$T/bg$nbg.out
 checks "watch starts (its first report)" 'waitfor 20 "grep -q suites \"$out\""'
 sleep 0.3
