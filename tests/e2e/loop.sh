@@ -320,6 +320,16 @@ em --json r3.json
 assert_rc 0
 checks "editing pricing runs nothing" '[ "$(curl -s "$URL/_stats" | jq .requests)" = "$stats" ]'
 checks "... and changes the cost" '[ "$(jq ".suites[0].usage.cost_usd > (.suites[0].usage.cost_usd * 0 + 0) and .suites[0].usage.cost_usd != $(jq .suites[0].usage.cost_usd r2.json)" r3.json)" = true ]'
+em report --html page.html
+checks "the HTML report shows tokens and cost" 'grep -q "tokens in / out" page.html && grep -q "\"usage\":{\"input_tokens\":$in," page.html'
+# an index of version 1 (no token columns): migrated, usage read from meta.json
+sqlite3 cache/index.db 'ALTER TABLE runs DROP COLUMN intok; ALTER TABLE runs DROP COLUMN outtok; ALTER TABLE runs DROP COLUMN model; PRAGMA user_version = 1;'
+em --json r4.json
+assert_rc 0
+checks "migrated to version 2" '[ "$(sqlite3 cache/index.db "PRAGMA user_version")" = 2 ]'
+checks "the tokens come back from meta.json" '[ "$(jq ".suites[0].usage.input_tokens" r4.json)" = "$in" ]'
+checks "and are written to the index" '[ "$(sqlite3 cache/index.db "SELECT count(*) FROM runs WHERE intok > 0")" = 12 ]'
+checks "nothing ran for it" '[ "$(curl -s "$URL/_stats" | jq .requests)" = "$stats" ]'
 em -q
 assert_rc 0
 
