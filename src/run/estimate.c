@@ -18,6 +18,7 @@ struct suiteest {
 
 struct estimator {
 	const struct plan *p;
+	size_t nsp;        /* p->nsp: freeing must not read a plan freed first */
 	struct suiteest *v;
 	double *counted;   /* per cell: the score it counts with, NAN if none */
 };
@@ -66,6 +67,7 @@ struct estimator *mkestimator(const struct plan *p)
 	struct estimator *e = xcalloc(1, sizeof(*e));
 
 	e->p = p;
+	e->nsp = p->nsp;
 	e->v = xcalloc(p->nsp + 1, sizeof(*e->v));
 	e->counted = xcalloc(p->ncells + 1, sizeof(*e->counted));
 	for (size_t i = 0; i < p->ncells; i++)
@@ -123,7 +125,7 @@ void freeestimator(struct estimator *e)
 {
 	if (!e)
 		return;
-	for (size_t i = 0; i < e->p->nsp; i++) {
+	for (size_t i = 0; i < e->nsp; i++) {
 		free(e->v[i].sum);
 		free(e->v[i].n);
 	}

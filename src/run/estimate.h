@@ -29,13 +29,14 @@ struct estimator;
 struct estimator *mkestimator(const struct plan *p);
 /* the cell has its score now (c->scored): add it */
 void estimateadd(struct estimator *e, const struct cell *c);
-/* the cell's score (c->score, still set) no longer counts: it runs again */
+/* the cell no longer counts (it runs again): its score as it was added goes */
 void estimatedrop(struct estimator *e, const struct cell *c);
 /* suite i's estimate (of p->sp) */
 const struct estimate *estimateof(const struct estimator *e, size_t i);
 /* "0.750 ±0.100 (12 of 200 cells)": score, standard error (n/a below two
  * scored tasks), scored and targeted cells; caller frees */
 char *estimateline(const struct estimate *s);
+/* free it (its plan may be freed already) */
 void freeestimator(struct estimator *e);
 
 #endif
