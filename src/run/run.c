@@ -117,7 +117,7 @@ static void pop(struct queue *q)
  * landed (none yet at the start): the line sharpens as cells land */
 static void progress(struct sched *s, const struct cell *c)
 {
-	if (s->o->estimatelines && c && !s->o->silent) {
+	if (s->o->estimatelines && c && c->status != CELL_ERROR && !s->o->silent) {
 		char *line = estimateline(estimateof(s->est, (size_t)(c->sp - s->p->sp)));
 		fprintf(stderr, "[%zu/%zu] %s %s\n", s->done, s->total, c->sp->suite->name, line);
 		free(line);
