@@ -470,6 +470,11 @@ char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 			cJSON_AddItemToObject(co, "seconds", c->status == CELL_PENDING ? cJSON_CreateNull() : num(c->seconds));
 			if (c->status == CELL_ERROR && c->error)
 				cJSON_AddStringToObject(co, "error", c->error);
+			/* not started: a bound of the run was reached (run.h) */
+			static const char *const notrun[] = {[STOP_STDERR] = "until-stderr", [STOP_CELLS] = "max-cells",
+			                                     [STOP_COST] = "max-cost"};
+			if (c->status == CELL_PENDING && c->stopped)
+				cJSON_AddStringToObject(co, "not_run", notrun[c->stopped]);
 			cJSON_AddItemToArray(cJSON_GetObjectItem(tobj[c->taskno], "cells"), co);
 		}
 		for (size_t t = 0; t < sp->tasks.n; t++)

@@ -261,8 +261,9 @@ suites:
     agent: {command: ./agent.sh, deps: [agent.sh]}
     grader: {type: exact}
 EOF
-em -j3 --max-cells 7
+em -j3 --max-cells 7 --json r.json
 assert_rc 0
+checks "the JSON report says why 23 cells did not run" '[ "$(jq "[.suites[0].tasks[].cells[] | select(.not_run == \"max-cells\" and .status == \"pending\")] | length" r.json)" = 23 ]'
 assert_calls 7
 checks "23 cells not run" 'grep -q "^par: 23 cells not run (stopped at --max-cells 7)" "$T/out"'
 checks "the table says partial" 'grep -q "partial: 7 of 30 cells scored" "$T/out"'
