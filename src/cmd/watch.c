@@ -440,14 +440,19 @@ static uint64_t sampleorder(const struct cell *c)
 }
 
 struct ranked {
+	int iteration;
 	uint64_t rank;
 	struct cell *c;
 };
 
+/* first iterations first: a sample spread over tasks, not one task's
+ * iterations */
 static int byrank(const void *a, const void *b)
 {
 	const struct ranked *x = a, *y = b;
 
+	if (x->iteration != y->iteration)
+		return x->iteration < y->iteration ? -1 : 1;
 	return x->rank < y->rank ? -1 : x->rank > y->rank;
 }
 
@@ -468,7 +473,8 @@ static void queueone(struct watcher *w, struct cell *c)
 
 /* Queue what the save made stale, in the order that gives feedback
  * soonest: the cells that failed last time, then a seeded sample of the
- * others (WATCH_SAMPLE cells, or -j if more), then the rest in plan order
+ * others (WATCH_SAMPLE cells, or -j if more; first iterations first), then
+ * the rest in plan order
  * (iteration-major), widening while no save arrives; then later, the
  * cells an earlier widening had not started (rest, nrest) */
 static void queueneeded(struct watcher *w, struct cell **cells, size_t n, struct cell **rest, size_t nrest)
@@ -481,7 +487,7 @@ static void queueneeded(struct watcher *w, struct cell **cells, size_t n, struct
 			queueone(w, cells[i]);
 	for (size_t i = 0; i < n; i++)
 		if (cells[i]->need != NEED_NOTHING && !cells[i]->queued)
-			v[nv++] = (struct ranked){sampleorder(cells[i]), cells[i]};
+			v[nv++] = (struct ranked){cells[i]->iteration, sampleorder(cells[i]), cells[i]};
 	if (nv > want) {
 		qsort(v, nv, sizeof(*v), byrank);
 		for (size_t i = 0; i < want; i++)
