@@ -34,20 +34,6 @@ void tallyusage(struct plan *p, struct usagesum *v)
 	}
 }
 
-void measuredusage(struct plan *p, const struct suiteplan *sp, struct usagesum *u)
-{
-	for (size_t t = 0; sp->cellsof && t < sp->tasks.n; t++) {
-		for (size_t k = 0; k < sp->cellsof[t].n; k++) {
-			const struct cell *c = &p->cells[sp->cellsof[t].v[k]];
-			const struct runrec *r = findrun(p->store, c->runkey);
-			const struct cellrec *last = r ? NULL : findcell(p->store, c->id);
-			if (last)
-				r = findrun(p->store, last->run);
-			addusage(p->ef, sp->suite, r, u);
-		}
-	}
-}
-
 /* the stored run a cell's guess is measured from, and its key */
 static const struct runrec *measured(struct plan *p, const struct cell *c, hash *key)
 {
@@ -77,9 +63,10 @@ void guessusage(struct plan *p, const struct suiteplan *sp, struct usageguess *g
 			struct cell *c = &p->cells[sp->cellsof[t].v[k]];
 			hash key;
 			const struct runrec *r = measured(p, c, &key);
-			if (addusage(p->ef, sp->suite, r, &u) && r->model[0])
+			int got = addusage(p->ef, sp->suite, r, &u);
+			if (got && r->model[0])
 				memcpy(model, r->model, sizeof(model));
-			if (r && r->intokens >= 0 && sampled < USAGE_SAMPLE) {
+			if (got && sampled < USAGE_SAMPLE) {
 				char *dir = runpath(p->store, key);
 				size_t len;
 				char *prompt = readpart(dir, "prompt", &len);

@@ -25,9 +25,6 @@ int addusage(const struct evalfile *ef, const struct suite *su, const struct run
 /* per suite (an array of p->nsp, zeroed by the caller): the cells that
  * have a stored run now (ran or cached) */
 void tallyusage(struct plan *p, struct usagesum *v);
-/* the suite's last measured cells: for each of its cells the stored run of
- * its current key, else of the key it last ran with (the cell's record) */
-void measuredusage(struct plan *p, const struct suiteplan *sp, struct usagesum *u);
 
 struct usageguess {
 	double intokens, outtokens, cost;
@@ -35,11 +32,14 @@ struct usageguess {
 	int priced;
 };
 
-/* -n: what the suite's cells that need a run are likely to use. Output
- * tokens and cost per cell are the measured cells' mean; input tokens
- * follow the prompt: the measured tokens per prompt byte (over at most
- * USAGE_SAMPLE measured cells whose entry keeps its prompt) times the
- * bytes of the prompts to send, so a longer prompt is guessed longer */
+/* -n: what the suite's cells that need a run are likely to use, from its
+ * last measured cells: for each of its cells the stored run of its current
+ * key, else of the key it last ran with (the cell's record). Output
+ * tokens per cell are the measured cells' mean; input tokens follow the
+ * prompt: the measured tokens per prompt byte (over at most USAGE_SAMPLE
+ * measured cells whose entry keeps its prompt) times the bytes of the
+ * prompts to send, so a longer prompt is guessed longer; the cost is those
+ * tokens priced by the model the measured runs named */
 #define USAGE_SAMPLE 1000
 void guessusage(struct plan *p, const struct suiteplan *sp, struct usageguess *g);
 /* "12.3k" for a token count */
