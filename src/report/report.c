@@ -252,6 +252,30 @@ void printerrors(FILE *f, struct plan *p, const struct reportopts *o)
 	free(v);
 }
 
+/* under the rows, with two suites or more that used tokens: their sum */
+static void printusagetotal(FILE *f, struct plan *p, struct suitesum *sum)
+{
+	struct usagesum all = {0};
+	size_t n = 0;
+	char in[16], out[16];
+
+	for (size_t i = 0; i < p->nsp; i++) {
+		n += sum[i].usage.cells > 0;
+		all.intokens += sum[i].usage.intokens;
+		all.outtokens += sum[i].usage.outtokens;
+		all.cost += sum[i].usage.cost;
+		all.priced += sum[i].usage.priced;
+	}
+	if (n < 2)
+		return;
+	fmttokens(in, sizeof(in), all.intokens);
+	fmttokens(out, sizeof(out), all.outtokens);
+	fprintf(f, "total: %s input and %s output tokens", in, out);
+	if (all.priced)
+		fprintf(f, ", $%.4f", all.cost);
+	fputc('\n', f);
+}
+
 void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct reportopts *o)
 {
 	int w = 5;
@@ -314,6 +338,8 @@ void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct repo
 		printpartial(f, s, o);
 		fputc('\n', f);
 	}
+	if (anytokens)
+		printusagetotal(f, p, sum);
 	/* failing tasks: expected vs got, the first failing iteration's output */
 	for (size_t i = 0; i < p->nsp; i++) {
 		struct suitesum *s = &sum[i];

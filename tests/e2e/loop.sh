@@ -435,5 +435,16 @@ assert_rc 0
 assert_json r.json '.suites[0].usage' '{"input_tokens": 300, "output_tokens": 30, "cells": 2, "cost_usd": 0.0011}'
 checks "a malformed report is named, not counted" 'grep -q "cmd/d#1: the evalmake-usage: line on stderr: expected" "$T/err"'
 checks "meta.json keeps it" 'grep -rqs "\"input_tokens\":[[:space:]]*100" cache/runs'
+cat >>Evalfile <<'EOF'
+  again:
+    tasks: tasks.jsonl
+    iterations: 1
+    agent: {command: ./agent.sh, deps: [agent.sh]}
+    grader: {type: exact}
+EOF
+em --json r.json
+assert_rc 0
+checks "two suites: a total under the table" 'grep -qx "total: 600 input and 60 output tokens, \$0.0022" "$T/out"'
+assert_json r.json '.usage' '{"input_tokens": 600, "output_tokens": 60, "cells": 4, "cost_usd": 0.0022}'
 
 summary
