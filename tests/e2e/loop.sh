@@ -87,6 +87,37 @@ checks "its standard error shows once two tasks are scored" 'grep -qE "^\[[0-9]+
 checks "it sharpens up to every cell" 'grep -q "(200 of 200 cells)" "$T/out"'
 checks "the table follows" 'grep -q "^par  *0.500" "$T/out"'
 
+try "watch on a terminal: the first estimate of a slow 200-cell suite within its first 10 cells"
+mkparity 100
+mkparityagent 0.05
+cat >Evalfile <<'EOF'
+suites:
+  par:
+    tasks: tasks.jsonl
+    iterations: 2
+    agent: {command: ./agent.sh, deps: [agent.sh]}
+    grader: {type: exact}
+EOF
+last="evalmake watch -j2 (on a terminal)"
+set -m
+script -qfec "$(printf '%q' "$E") watch -j2" "$T/tty" >/dev/null 2>&1 &
+spid=$!
+set +m
+BGPIDS+=("$spid")
+checks "watch reports on its terminal" 'waitfor 60 "grep -q watching \"$T/tty\""'
+# evalmake itself (script and its shell have other command lines)
+wpid=$(pgrep -x -f -- "$E watch -j2")
+checks "found the watcher" '[ -n "$wpid" ]'
+[ -n "$wpid" ] && kill -INT $wpid
+checks "it exits on Ctrl-C" 'waitfor 10 "! kill -0 $spid 2>/dev/null"'
+tr '\r' '\n' <"$T/tty" | sed 's/\x1b\[K//g' >"$T/out"
+first=$(grep -m1 -E '^\[[0-9]+/200\] par .*\(([0-9]+) of 200 cells\)' "$T/out")
+n=$(printf '%s\n' "$first" | sed -E 's/.*\(([0-9]+) of 200 cells\).*/\1/')
+checks "an estimate line appears (got: $first)" '[ -n "$first" ]'
+checks "the first estimate comes within 10 cells (got $n)" '[ "${n:-999}" -le 10 ]'
+checks "it sharpens up to every cell" 'grep -q "(200 of 200 cells)" "$T/out"'
+checks "then the table and the watching line" 'grep -q "^par  *0.500" "$T/out" && grep -q "^watching" "$T/out"'
+
 try "without a terminal a run prints no progress line, as before"
 mkparity 4
 mkparityagent
