@@ -478,4 +478,6 @@ assert_rc 0
 checks "two suites: a total under the table" 'grep -qx "total: 600 input and 60 output tokens, \$0.0022" "$T/out"'
 assert_json r.json '.usage' '{"input_tokens": 600, "output_tokens": 60, "cells": 4, "cost_usd": 0.0022}'
 
+finish # count the last case too
+stopserver
 summary
