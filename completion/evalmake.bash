@@ -19,7 +19,7 @@ _evalmake() {
 			where+=("$w" "${COMP_WORDS[i+1]}")
 			i=$((i + 1))
 			;;
-		-j|--jobs|--iterations|--sample|--json|--min-score|--baseline|--max-drop|--junit|--markdown|--html|--keep|--format|-o|--output)
+		-j|--jobs|--iterations|--sample|--json|--min-score|--baseline|--max-drop|--junit|--markdown|--html|--keep|--format|-o|--output|--until-stderr|--max-cells|--max-cost)
 			i=$((i + 1))
 			;;
 		-*) ;;
@@ -44,7 +44,7 @@ _evalmake() {
 		COMPREPLY=($(compgen -W "chat preference rewards" -- "$cur"))
 		return
 		;;
-	-j|--jobs|--iterations|--sample|--min-score|--max-drop|--keep)
+	-j|--jobs|--iterations|--sample|--min-score|--max-drop|--keep|--until-stderr|--max-cells|--max-cost)
 		COMPREPLY=()
 		return
 		;;

@@ -22,6 +22,7 @@
 #include "plan/plan.h"
 #include "cmd/project.h"
 #include "report/report.h"
+#include "report/cost.h"
 #include "run/run.h"
 #include "store/state.h"
 #include "store/store.h"
@@ -84,6 +85,10 @@ static const char usage[] =
 	"  --iterations N    N iterations for every suite\n"
 	"  --sample K        K tasks per suite (a fixed sample: a larger K adds tasks)\n"
 	"  --json FILE       write the JSON report to FILE ('-': stdout)\n"
+	"  --until-stderr X  stop starting a suite's cells once its standard error is <= X\n"
+	"  --max-cells N     start at most N cells\n"
+	"  --max-cost USD    start no cell that would take the cost past USD (needs pricing:)\n"
+	"  --estimates       a line per suite estimate as cells land, also off a terminal\n"
 	"  -h, --help        this help\n"
 	"  --version         print the version\n"
 	"\n"
@@ -123,6 +128,11 @@ static const struct option_help {
 	{"--sample", "K", "K tasks per suite (a fixed sample: a larger K adds tasks)"},
 	{"--json", "FILE", "write the JSON report to FILE ('-': stdout, the table goes to stderr)"},
 	{"--jsonl", NULL, "one JSON report line per update on stdout, for scripts"},
+	{"--until-stderr", "X", "stop starting a suite's cells once its standard error over tasks is <= X"},
+	{"--max-cells", "N", "start at most N cells (run or graded again); the rest are not run"},
+	{"--estimates", NULL, "a line per suite estimate update as cells land (score, stderr, n of N cells), also when "
+	                      "stderr is not a terminal; watch --jsonl: a JSON line"},
+	{"--max-cost", "USD", "start no agent that would take the run's cost past USD (the Evalfile's pricing)"},
 	{"--min-score", "X", "every suite's score must be at least X"},
 	{"--baseline", "FILE", "a JSON report (--json) to compare with, e.g. main's"},
 	{"--max-drop", "D", "a suite may score at most D below the baseline (default 0)"},
@@ -149,7 +159,7 @@ enum { CMD_BUILD, CMD_STATUS, CMD_EXPLAIN, CMD_LOG, CMD_GC, CMD_WATCH, CMD_CHECK
 static const struct command {
 	const char *name, *opts, *synopsis, *text;
 } commands[] = {
-	[CMD_BUILD] = {"", "-f -C -j -B -n -q -k -s -v --iterations --sample --json --remote --no-remote --remote-upload", "[OPTION...] [TARGET...]",
+	[CMD_BUILD] = {"", "-f -C -j -B -n -q -k -s -v --iterations --sample --json --remote --no-remote --remote-upload --until-stderr --max-cells --max-cost --estimates", "[OPTION...] [TARGET...]",
 	               "bring the targeted cells' scores up to date: run the cells whose inputs changed, grade\n"
 	               "again those whose grader changed, and print the score table"},
 	[CMD_STATUS] = {"status", "-f -C -s -v --iterations --sample --json", "[OPTION...] [TARGET...]",
@@ -163,7 +173,7 @@ static const struct command {
 	[CMD_GC] = {"gc", "-f -C -n -v --keep --all", "[-n] [--keep DAYS | --all]",
 	            "drop cache entries that no cell of the Evalfile and no lock file beside it refers to,\n"
 	            "once unused for DAYS (default 30); -n only lists them, -v lists what goes"},
-	[CMD_WATCH] = {"watch", "-f -C -j -B -k -v --iterations --sample --jsonl --serve --remote --no-remote --remote-upload", "[OPTION...] [TARGET...]",
+	[CMD_WATCH] = {"watch", "-f -C -j -B -k -v --iterations --sample --jsonl --serve --remote --no-remote --remote-upload --estimates", "[OPTION...] [TARGET...]",
 	               "run, then run the affected cells again on every save (errors never stop it: -k is\n"
 	               "implied)"},
 	[CMD_CHECK] = {"check",
@@ -315,7 +325,8 @@ static void parseopts(int argc, char **argv, struct opts *o)
 {
 	enum { OPT_ITER = 256, OPT_SAMPLE, OPT_JSON, OPT_VERSION, OPT_JSONL,
 	       OPT_MINSCORE, OPT_BASELINE, OPT_MAXDROP, OPT_JUNIT, OPT_MARKDOWN, OPT_LOCKED, OPT_HTML,
-	       OPT_KEEP, OPT_ALL, OPT_SERVE, OPT_FORMAT, OPT_REMOTE, OPT_NOREMOTE, OPT_REMOTEUPLOAD };
+	       OPT_KEEP, OPT_ALL, OPT_SERVE, OPT_FORMAT, OPT_REMOTE, OPT_NOREMOTE, OPT_REMOTEUPLOAD,
+	       OPT_UNTILSE, OPT_MAXCELLS, OPT_MAXCOST, OPT_ESTIMATES };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -338,6 +349,10 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		{"remote", required_argument, NULL, OPT_REMOTE},
 		{"no-remote", no_argument, NULL, OPT_NOREMOTE},
 		{"remote-upload", no_argument, NULL, OPT_REMOTEUPLOAD},
+		{"until-stderr", required_argument, NULL, OPT_UNTILSE},
+		{"max-cells", required_argument, NULL, OPT_MAXCELLS},
+		{"max-cost", required_argument, NULL, OPT_MAXCOST},
+		{"estimates", no_argument, NULL, OPT_ESTIMATES},
 		{"file", required_argument, NULL, 'f'},
 		{"directory", required_argument, NULL, 'C'},
 		{"jobs", required_argument, NULL, 'j'},
@@ -406,6 +421,20 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		}
 		case OPT_NOREMOTE: o->noremote = 1; break;
 		case OPT_REMOTEUPLOAD: o->remoteupload = 1; break;
+		case OPT_UNTILSE:
+			o->untilse = fraction(optarg, "--until-stderr");
+			if (o->untilse <= 0)
+				die("--until-stderr: expected a number above 0 and at most 1, got '%s'", optarg);
+			break;
+		case OPT_ESTIMATES: o->estimates = 1; break;
+		case OPT_MAXCELLS: o->maxcells = (size_t)posint(optarg, "--max-cells"); break;
+		case OPT_MAXCOST: {
+			char *end;
+			o->maxcost = strtod(optarg, &end);
+			if (end == optarg || *end || !(o->maxcost > 0 && o->maxcost < 1e12))
+				die("--max-cost: expected an amount in USD above 0, got '%s'", optarg);
+			break;
+		}
 		case OPT_SERVE:
 			/* --serve=SPEC, or --serve SPEC when the next word is a port or
 			 * an address with one (a target holds no ':', or is a suite) */
@@ -428,6 +457,34 @@ static void parseopts(int argc, char **argv, struct opts *o)
 	}
 	o->args = argv + optind;
 	o->nargs = argc - optind;
+}
+
+/* -n: per suite with cells to run, the tokens (and cost) they are likely
+ * to use, from the suite's last measured cells (report/cost.h) */
+static void dryusage(struct plan *p)
+{
+	storemarkuse(p->store, 0); /* looking is not using */
+	for (size_t i = 0; i < p->nsp; i++) {
+		const struct suiteplan *sp = &p->sp[i];
+		size_t torun = 0;
+		for (size_t t = 0; sp->cellsof && t < sp->tasks.n; t++)
+			for (size_t k = 0; k < sp->cellsof[t].n; k++)
+				torun += p->cells[sp->cellsof[t].v[k]].need == NEED_RUN;
+		if (!torun)
+			continue;
+		struct usageguess g;
+		guessusage(p, sp, &g);
+		if (!g.measured)
+			continue; /* nothing measured: no estimate rather than a guess */
+		char in[16], out[16];
+		fmttokens(in, sizeof(in), llround(g.intokens));
+		fmttokens(out, sizeof(out), llround(g.outtokens));
+		printf("%s: about %s input and %s output tokens for %zu cell%s (from %zu measured cell%s)", sp->suite->name,
+		       in, out, torun, torun == 1 ? "" : "s", g.measured, g.measured == 1 ? "" : "s");
+		if (g.priced)
+			printf(", about $%.4f", g.cost);
+		putchar('\n');
+	}
 }
 
 static int dryrun(struct plan *p, int remote)
@@ -455,7 +512,30 @@ static int dryrun(struct plan *p, int remote)
 	else
 		printf("%zu cell%s would run, %zu would be graded again, %zu up to date\n", run, run == 1 ? "" : "s", grade,
 		       fresh);
+	dryusage(p);
 	return 0;
+}
+
+/* after the table: per suite, the cells a bound of the run left unstarted
+ * ("not run", never errors) */
+static void printstopped(FILE *f, struct plan *p, const struct opts *o)
+{
+	for (size_t i = 0; i < p->nsp; i++) {
+		size_t n[STOP_COST + 1] = {0};
+		for (size_t k = 0; k < p->ncells; k++)
+			if (p->cells[k].sp == &p->sp[i] && p->cells[k].status == CELL_PENDING)
+				n[p->cells[k].stopped]++;
+		const char *name = p->sp[i].suite->name;
+		if (n[STOP_STDERR])
+			fprintf(f, "%s: %zu cell%s not run (stopped at stderr %g)\n", name, n[STOP_STDERR],
+			        n[STOP_STDERR] == 1 ? "" : "s", o->untilse);
+		if (n[STOP_CELLS])
+			fprintf(f, "%s: %zu cell%s not run (stopped at --max-cells %zu)\n", name, n[STOP_CELLS],
+			        n[STOP_CELLS] == 1 ? "" : "s", o->maxcells);
+		if (n[STOP_COST])
+			fprintf(f, "%s: %zu cell%s not run (stopped at --max-cost %g)\n", name, n[STOP_COST],
+			        n[STOP_COST] == 1 ? "" : "s", o->maxcost);
+	}
 }
 
 static int cmdbuild(struct opts *o, int statusonly)
@@ -486,6 +566,14 @@ static int cmdbuild(struct opts *o, int statusonly)
 		closeproject(&pr);
 		return rc;
 	}
+	if (!statusonly && o->maxcost > 0 && !pr.ef->nprices) {
+		/* no price, no cost: the bound would never hold */
+		fprintf(stderr, "evalmake: --max-cost: %s has no pricing: to price tokens by (see 'evalmake help')\n",
+		        pr.ef->path);
+		freeplan(p);
+		closeproject(&pr);
+		return EXIT_USAGE;
+	}
 	if (!statusonly && (rc = runcells(o, &pr, p)) == EXIT_USAGE) {
 		freeplan(p);
 		closeproject(&pr);
@@ -500,6 +588,7 @@ static int cmdbuild(struct opts *o, int statusonly)
 		FILE *out = o->json && !strcmp(o->json, "-") ? stderr : stdout;
 		struct reportopts ro = {.color = usecolor(out), .verbose = o->verbose};
 		printtable(out, p, sum, &ro);
+		printstopped(out, p, o);
 		if (rc == EXIT_INTR)
 			fprintf(stderr, "evalmake: interrupted: finished cells are stored, the rest are pending\n");
 	}
@@ -1106,7 +1195,9 @@ static int cmdwatch(struct opts *o)
 			.keepgoing = 1, /* watch mode reports errors and goes on */
 			.verbose = o->verbose,
 			.silent = o->silent || o->jsonl,
-			.progress = 0,
+			/* on a terminal, the estimates sharpening as cells land */
+			.progress = isatty(2) && !o->jsonl,
+			.estimatelines = o->estimates && !o->jsonl && !isatty(2),
 			.color = usecolor(stdout) && !o->jsonl,
 		},
 		.plan = {.targets = o->args, .ntargets = o->nargs, .iterations = o->iterations, .sample = o->sample,
@@ -1114,6 +1205,7 @@ static int cmdwatch(struct opts *o)
 		.evalfile = base,
 		.display = display,
 		.jsonl = o->jsonl,
+		.estimates = o->estimates,
 		.serve = o->serve,
 		.cache = pr.cache,
 	};

@@ -10,6 +10,7 @@
 #include "core/loop.h"
 #include "core/secret.h"
 #include "cmd/project.h"
+#include "report/cost.h"
 #include "run/trace.h"
 #include "run/run.h"
 #include "core/util.h"
@@ -135,6 +136,26 @@ struct plan *planor2(struct project *pr, const struct planopts *po)
 	return p;
 }
 
+/* --max-cost: the mean cost per cell to run that -n would guess, so the
+ * first cells, started before any is priced, are bounded too; 0 when
+ * nothing was measured */
+static double costguess(struct plan *p)
+{
+	double cost = 0;
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nsp; i++) {
+		struct usageguess g;
+		guessusage(p, &p->sp[i], &g);
+		if (!g.measured || !g.priced)
+			continue;
+		cost += g.cost;
+		for (size_t k = 0; k < p->ncells; k++)
+			n += p->cells[k].sp == &p->sp[i] && p->cells[k].need == NEED_RUN;
+	}
+	return n ? cost / (double)n : 0;
+}
+
 int runcells(struct opts *o, struct project *pr, struct plan *p)
 {
 	char *err;
@@ -164,6 +185,11 @@ int runcells(struct opts *o, struct project *pr, struct plan *p)
 		.progress = isatty(2),
 		.color = usecolor(stderr),
 		.trace = o->verbose && !o->silent && traceverbose(p),
+		.untilse = o->untilse,
+		.maxcells = o->maxcells,
+		.maxcost = o->maxcost,
+		.estimatelines = o->estimates && !isatty(2),
+		.costguess = o->maxcost > 0 ? costguess(p) : 0,
 	};
 	rc = runplan(p, l, &ro);
 	remoteflush(rem);

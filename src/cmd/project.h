@@ -34,6 +34,11 @@ struct opts {
 	const char *remote;       /* --remote URL, or NULL */
 	int noremote;             /* --no-remote */
 	int remoteupload;         /* --remote-upload */
+	/* build: the run's bounds (run.h); 0 when not given */
+	double untilse;           /* --until-stderr X */
+	size_t maxcells;          /* --max-cells N */
+	double maxcost;           /* --max-cost USD */
+	int estimates;            /* --estimates: a line per estimate update */
 	char **args;
 	int nargs;
 };

@@ -12,6 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
 #include "core/fswatch.h"
 #include "load/glob.h"
 #include "report/live.h"
@@ -21,6 +25,9 @@
 #include "cmd/project.h"
 
 enum { REF_SUITE, REF_TASK };
+
+/* cells of a save's seeded sample, run after its failed cells */
+#define WATCH_SAMPLE 10
 
 struct ref {
 	int kind;
@@ -295,11 +302,39 @@ static void freelist(char **v)
 
 static int wasfailing(struct watcher *w, const struct cell *c);
 
+/* --jsonl: a line per suite estimate that moved as a cell landed, so a
+ * script sees the score sharpen before the update's report line */
+static void onestimate(void *arg, const struct suiteplan *sp, const struct estimate *e)
+{
+	(void)arg;
+	cJSON *j = cJSON_CreateObject(), *v = cJSON_AddObjectToObject(j, "estimate");
+	cJSON_AddStringToObject(v, "suite", sp->suite->name);
+	if (isnan(e->score))
+		cJSON_AddNullToObject(v, "score");
+	else
+		cJSON_AddNumberToObject(v, "score", e->score);
+	if (isnan(e->se))
+		cJSON_AddNullToObject(v, "stderr");
+	else
+		cJSON_AddNumberToObject(v, "stderr", e->se);
+	cJSON_AddNumberToObject(v, "tasks_scored", (double)e->tasks);
+	cJSON_AddNumberToObject(v, "cells_scored", (double)e->scored);
+	cJSON_AddNumberToObject(v, "cells", (double)e->cells);
+	char *line = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	printf("%s\n", line);
+	fflush(stdout);
+	free(line);
+}
+
 static void report(struct watcher *w, int first)
 {
 	struct suitesum *sum = summarize(w->p);
 	char **trig = triggerlist(w);
 	const struct runopts *ro = &w->o->run;
+
+	if (ro->progress && !ro->silent)
+		fputs("\r\033[K", stderr); /* the estimate line gives way to the report */
 
 	if (w->o->jsonl) {
 		char *j = jsonreport(w->p, sum, trig);
@@ -394,25 +429,76 @@ static int wasfailing(struct watcher *w, const struct cell *c)
 	return c->status == CELL_ERROR || (c->scored && c->score < 1);
 }
 
-/* queue what the plan needs; cells that failed before go first */
-static void queueneeded(struct watcher *w, struct cell **cells, size_t n)
+/* the place of a cell in the seeded sample: a hash of its id, so every
+ * save samples the same cells and their estimates compare */
+static uint64_t sampleorder(const struct cell *c)
+{
+	char *k = xasprintf("evalmake-sample:%s", c->id);
+	hash h = hashbytes(k, strlen(k));
+
+	free(k);
+	return h.high64;
+}
+
+struct ranked {
+	int iteration;
+	uint64_t rank;
+	struct cell *c;
+};
+
+/* first iterations first: a sample spread over tasks, not one task's
+ * iterations */
+static int byrank(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+
+	if (x->iteration != y->iteration)
+		return x->iteration < y->iteration ? -1 : 1;
+	return x->rank < y->rank ? -1 : x->rank > y->rank;
+}
+
+static void queueone(struct watcher *w, struct cell *c)
 {
 	char *err;
 
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < n; i++) {
-			struct cell *c = cells[i];
-			if (c->need == NEED_NOTHING || c->queued || (pass == 0) != c->failed)
-				continue;
-			if (preparecell(w->p, c, &err) < 0) {
-				fprintf(stderr, "evalmake: %s\n", err);
-				free(err);
-				continue;
-			}
-			schedqueue(w->sched, c, 0);
-			w->updating = 1;
-		}
+	if (c->need == NEED_NOTHING || c->queued)
+		return;
+	if (preparecell(w->p, c, &err) < 0) {
+		fprintf(stderr, "evalmake: %s\n", err);
+		free(err);
+		return;
 	}
+	schedqueue(w->sched, c, 0);
+	w->updating = 1;
+}
+
+/* Queue what the save made stale, in the order that gives feedback
+ * soonest: the cells that failed last time, then a seeded sample of the
+ * others (WATCH_SAMPLE cells, or -j if more; first iterations first), then
+ * the rest in plan order
+ * (iteration-major), widening while no save arrives; then later, the
+ * cells an earlier widening had not started (rest, nrest) */
+static void queueneeded(struct watcher *w, struct cell **cells, size_t n, struct cell **rest, size_t nrest)
+{
+	struct ranked *v = xcalloc(n + 1, sizeof(*v));
+	size_t nv = 0, want = (size_t)(w->o->run.jobs > WATCH_SAMPLE ? w->o->run.jobs : WATCH_SAMPLE);
+
+	for (size_t i = 0; i < n; i++)
+		if (cells[i]->failed)
+			queueone(w, cells[i]);
+	for (size_t i = 0; i < n; i++)
+		if (cells[i]->need != NEED_NOTHING && !cells[i]->queued)
+			v[nv++] = (struct ranked){cells[i]->iteration, sampleorder(cells[i]), cells[i]};
+	if (nv > want) {
+		qsort(v, nv, sizeof(*v), byrank);
+		for (size_t i = 0; i < want; i++)
+			queueone(w, v[i].c);
+	}
+	free(v);
+	for (size_t i = 0; i < n; i++)
+		queueone(w, cells[i]);
+	for (size_t i = 0; i < nrest; i++)
+		queueone(w, rest[i]);
 }
 
 static int replan(struct watcher *w, struct evalfile *ef)
@@ -459,7 +545,7 @@ static int replan(struct watcher *w, struct evalfile *ef)
 	struct cell **all = xcalloc(p->ncells + 1, sizeof(*all));
 	for (size_t i = 0; i < p->ncells; i++)
 		all[i] = &p->cells[i];
-	queueneeded(w, all, p->ncells);
+	queueneeded(w, all, p->ncells, NULL, 0);
 	free(all);
 	if (changed)
 		w->updating = 1;
@@ -578,6 +664,11 @@ static void onbatch(void *arg, char **paths, size_t n, int overflow)
 		if (!suites[idx[0]])
 			addcells(w, &w->p->sp[idx[0]], idx[1], &touched, &nt, &cap);
 	}
+	/* a new save cancels the widening of the last one: what it had not
+	 * started waits behind this save's failed cells and sample (what
+	 * runs goes on, and what lands is stored) */
+	size_t nrest;
+	struct cell **rest = schedtakeback(w->sched, &nrest);
 	struct before *was = xcalloc(nt + 1, sizeof(*was));
 	for (size_t i = 0; i < nt; i++)
 		was[i] = (struct before){touched[i]->runkey, touched[i]->gradekey, touched[i]->need};
@@ -640,8 +731,9 @@ static void onbatch(void *arg, char **paths, size_t n, int overflow)
 			touched[nt++] = &w->p->cells[i];
 		}
 	}
-	queueneeded(w, touched, nt);
+	queueneeded(w, touched, nt, rest, nrest);
 	free(touched);
+	free(rest);
 	if (!w->updating && !w->o->jsonl)
 		printf("no change to any score (%s)\n", n ? paths[0] : "");
 	fflush(stdout);
@@ -672,6 +764,10 @@ int watchrun(struct evalfile **efp, struct state *st, struct store *store, const
 	struct runopts ro = o->run; /* with the remote, which needs the loop */
 	if (o->remote)
 		w.remote = ro.remote = mkremote(o->remote, store, w.l);
+	if (o->jsonl && o->estimates) {
+		ro.estimated = onestimate;
+		ro.estimatedarg = &w;
+	}
 	w.sched = mksched(NULL, w.l, &ro);
 	w.trigger = mkhtab(16);
 	w.prevtask = mkhtab(16);

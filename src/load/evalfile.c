@@ -775,7 +775,7 @@ static void freemerged(struct ctx *c)
 	c->nmerged = c->mergedcap = 0;
 }
 
-static const char *const topkeys[] = {"cache", "jobs", "keep_going", "remote", "defaults", "suites", NULL};
+static const char *const topkeys[] = {"cache", "jobs", "keep_going", "remote", "defaults", "suites", "pricing", NULL};
 static const char *const remotekeys[] = {"url", "upload", "token_env", "timeout", "required", NULL};
 static const char *const suitekeys[] = {"tasks", "prompt", "iterations", "timeout", "agent", "grader", "graders", "threshold",
                                         "fields", "expected_pattern", "shuffle_choices", "reduce", "cluster", NULL};
@@ -1434,6 +1434,53 @@ static void loadsuite(struct ctx *c, const char *name, const struct ynode *keyno
 		fail(c, get(n, "shuffle_choices"), "%s.shuffle_choices: needs a 'prompt' template showing {{choices}}", where);
 }
 
+/* pricing: {MODEL: {input: USD per 1M tokens, output: USD per 1M}} */
+static void loadpricing(struct ctx *c, const struct ynode *n, struct evalfile *ef)
+{
+	static const char *const keys[] = {"input", "output", NULL};
+	char w[300];
+
+	needmap(c, n, "pricing");
+	ef->prices = xcalloc(n->n + 1, sizeof(*ef->prices));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *k = n->keys[i], *m = n->kids[i], *v;
+		if (k->type != YSCALAR || !k->val[0])
+			fail(c, k, "pricing: expected a model name");
+		snprintf(w, sizeof(w), "pricing.%s", k->val);
+		needmap(c, m, w);
+		checkkeys(c, m, w, keys);
+		struct price *p = &ef->prices[ef->nprices++];
+		p->model = xstrdup(k->val);
+		for (int side = 0; side < 2; side++) {
+			snprintf(w, sizeof(w), "pricing.%s.%s", k->val, keys[side]);
+			if (!(v = get(m, keys[side])))
+				fail(c, m, "%s: expected a price in USD per million tokens", w);
+			*(side ? &p->output : &p->input) = num(c, v, w, 0, 1e9);
+		}
+	}
+}
+
+const struct price *findprice(const struct evalfile *ef, const char *model)
+{
+	for (size_t i = 0; model && i < ef->nprices; i++)
+		if (!strcmp(ef->prices[i].model, model))
+			return &ef->prices[i];
+	return NULL;
+}
+
+double tokencost(const struct evalfile *ef, const char *model, const char *fallback, long long in, long long out,
+                 int *priced)
+{
+	const struct price *p = findprice(ef, model && model[0] ? model : fallback);
+
+	if (!p && model && model[0])
+		p = findprice(ef, fallback); /* the API named a dated version of it */
+	*priced = p != NULL;
+	if (!p)
+		return 0;
+	return ((double)(in > 0 ? in : 0) * p->input + (double)(out > 0 ? out : 0) * p->output) / 1e6;
+}
+
 static void load(struct ctx *c, struct evalfile *ef, struct ynode *root)
 {
 	const struct ynode *v, *suites, *defaults;
@@ -1454,6 +1501,8 @@ static void load(struct ctx *c, struct evalfile *ef, struct ynode *root)
 	ef->remote.timeout = 10;
 	if ((v = get(root, "remote")))
 		loadremote(c, v, &ef->remote);
+	if ((v = get(root, "pricing")))
+		loadpricing(c, v, ef);
 	defaults = get(root, "defaults");
 	if (defaults) {
 		needmap(c, defaults, "defaults");
@@ -1581,6 +1630,9 @@ void freeevalfile(struct evalfile *ef)
 		free(s->fields.canon);
 	}
 	free(ef->suites);
+	for (size_t i = 0; i < ef->nprices; i++)
+		free(ef->prices[i].model);
+	free(ef->prices);
 	free(ef->path);
 	free(ef->dir);
 	free(ef->cache);

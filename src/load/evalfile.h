@@ -136,6 +136,13 @@ struct remotecfg {
 	int required;           /* a remote fault is an error (exit 2), not a warning */
 };
 
+/* pricing: what a model's tokens cost, in USD per million (reporting
+ * only: no cell's key depends on it) */
+struct price {
+	char *model;
+	double input, output;
+};
+
 struct evalfile {
 	char *path;             /* as given */
 	char *dir;              /* its directory */
@@ -145,6 +152,8 @@ struct evalfile {
 	struct remotecfg remote;
 	struct suite *suites;
 	size_t nsuites;
+	struct price *prices;   /* pricing: */
+	size_t nprices;
 };
 
 /* the Evalfile to use: path when given, else ./Evalfile, else ./evalfile;
@@ -156,6 +165,13 @@ void freeevalfile(struct evalfile *ef);
 /* what is wrong with a remote cache URL, or NULL: http:// or https:// with
  * a host, or s3://BUCKET[/PREFIX][?region=R][&endpoint=http(s)://HOST:PORT] */
 const char *badremoteurl(const char *url);
+/* the price of a model's tokens, or NULL when pricing does not name it */
+const struct price *findprice(const struct evalfile *ef, const char *model);
+/* what in and out tokens of model cost in USD (model NULL or "": the
+ * fallback, e.g. the agent's configured model); *priced is 0 (and the
+ * cost 0) when pricing names neither */
+double tokencost(const struct evalfile *ef, const char *model, const char *fallback, long long in, long long out,
+                 int *priced);
 /* the suite named name, or NULL */
 struct suite *findsuite(struct evalfile *ef, const char *name);
 /* the suite's grader i (0: the first, s->grader), i < s->ngraders */

@@ -36,6 +36,8 @@
 
 enum need { NEED_NOTHING, NEED_GRADE, NEED_RUN };
 enum cellstatus { CELL_PENDING, CELL_RAN, CELL_CACHED, CELL_ERROR };
+/* why a pending cell was not started (run.h's bounds) */
+enum { STOP_NONE, STOP_STDERR, STOP_CELLS, STOP_COST };
 
 struct idxlist {
 	size_t *v;
@@ -83,6 +85,7 @@ struct cell {
 	int fetched;              /* its run came from the remote cache now (-n: would) */
 	int queued;               /* waiting in or taken by the scheduler */
 	int failed;               /* watch: it failed at the last update */
+	int stopped;              /* STOP_*: not started, a bound of the run was reached */
 	void *job;                /* the scheduler's job working on it */
 };
 

@@ -328,6 +328,8 @@ static const char pagetail[] =
 	"\tst.appendChild(stat(String(s.errors), 'errors', s.errors ? 'bad' : null));\n"
 	"\tif (s.pending) st.appendChild(stat(String(s.pending), 'pending'));\n"
 	"\tif (s.scores) Object.keys(s.scores).forEach(function (k) { st.appendChild(stat(fmt(s.scores[k]), 'score by ' + k)); });\n"
+	"\tif (s.usage) st.appendChild(stat(s.usage.input_tokens + ' / ' + s.usage.output_tokens, 'tokens in / out'));\n"
+	"\tif (s.usage && s.usage.cost_usd != null) st.appendChild(stat('$' + s.usage.cost_usd.toFixed(4), 'cost'));\n"
 	"\tsec.appendChild(plot(s));\n"
 	"\tsec.appendChild(grid(s));\n"
 	"\tvar shown = view(s.tasks).length;\n"

@@ -174,6 +174,11 @@ struct suitesum *summarize(struct plan *p)
 	}
 	for (size_t i = 0; i < p->nsp; i++)
 		graderscores(p, &sum[i]);
+	struct usagesum *u = xcalloc(p->nsp + 1, sizeof(*u));
+	tallyusage(p, u);
+	for (size_t i = 0; i < p->nsp; i++)
+		sum[i].usage = u[i];
+	free(u);
 	for (size_t i = 0; i < p->nsp; i++) {
 		struct suitesum *s = &sum[i];
 		const struct suite *su = p->sp[i].suite;
@@ -382,10 +387,34 @@ static void printflaky(FILE *f, struct plan *p, const struct suitesum *s, const 
 	}
 }
 
+/* under the rows, with two suites or more that used tokens: their sum */
+static void printusagetotal(FILE *f, struct plan *p, struct suitesum *sum)
+{
+	struct usagesum all = {0};
+	size_t n = 0;
+	char in[16], out[16];
+
+	for (size_t i = 0; i < p->nsp; i++) {
+		n += sum[i].usage.cells > 0;
+		all.intokens += sum[i].usage.intokens;
+		all.outtokens += sum[i].usage.outtokens;
+		all.cost += sum[i].usage.cost;
+		all.priced += sum[i].usage.priced;
+	}
+	if (n < 2)
+		return;
+	fmttokens(in, sizeof(in), all.intokens);
+	fmttokens(out, sizeof(out), all.outtokens);
+	fprintf(f, "total: %s input and %s output tokens", in, out);
+	if (all.priced)
+		fprintf(f, ", $%.4f", all.cost);
+	fputc('\n', f);
+}
+
 void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct reportopts *o)
 {
 	int w = 5;
-	int anypending = 0, anyregraded = 0, anygraders = 0, anyremote = 0;
+	int anypending = 0, anyregraded = 0, anygraders = 0, anyremote = 0, anytokens = 0, anycost = 0;
 
 	for (size_t i = 0; i < p->nsp; i++) {
 		int n = (int)strlen(p->sp[i].suite->name);
@@ -395,14 +424,16 @@ void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct repo
 		anyregraded |= sum[i].regraded > 0;
 		anyremote |= sum[i].remote > 0;
 		anygraders |= sum[i].gscore != NULL;
+		anytokens |= sum[i].usage.cells > 0;
+		anycost |= sum[i].usage.priced > 0;
 	}
 	if (o->title)
 		fprintf(f, "%s\n", o->title);
-	fprintf(f, "%s%-*s  %6s  %7s  %5s  %5s  %5s  %6s%s%s  %6s%s%s%s\n", col(o, "\033[1m"), w, "suite", "score", "stderr",
-	        "tasks", "cells", "ran", "cached", anyremote ? "  remote" : "", anyregraded ? "  regraded" : "", "errors",
-	        anypending ? "  pending" : "",
-	        anygraders ? "  graders" : "",
-	        col(o, "\033[0m"));
+	fprintf(f, "%s%-*s  %6s  %7s  %5s  %5s  %5s  %6s%s%s  %6s%s%s%s%s\n", col(o, "\033[1m"), w, "suite", "score",
+	        "stderr", "tasks", "cells", "ran", "cached", anyremote ? "  remote" : "", anyregraded ? "  regraded" : "",
+	        "errors", anypending ? "  pending" : "",
+	        anytokens ? (anycost ? "  tokens in/out      cost" : "  tokens in/out") : "",
+	        anygraders ? "  graders" : "", col(o, "\033[0m"));
 	for (size_t i = 0; i < p->nsp; i++) {
 		struct suitesum *s = &sum[i];
 		char score[32], se[32];
@@ -427,6 +458,18 @@ void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct repo
 		fprintf(f, "  %s%6zu%s", col(o, s->errors ? "\033[31m" : ""), s->errors, col(o, s->errors ? "\033[0m" : ""));
 		if (anypending)
 			fprintf(f, "  %7zu", s->pending);
+		if (anytokens) {
+			/* the tokens of its cells with a stored run; cost by pricing */
+			char in[16], out[16], both[40], cost[24] = "-";
+			fmttokens(in, sizeof(in), s->usage.intokens);
+			fmttokens(out, sizeof(out), s->usage.outtokens);
+			snprintf(both, sizeof(both), "%s/%s", in, out);
+			if (s->usage.priced)
+				snprintf(cost, sizeof(cost), "$%.4f", s->usage.cost);
+			fprintf(f, "  %-13s", s->usage.cells ? both : "-");
+			if (anycost)
+				fprintf(f, "  %8s", cost);
+		}
 		/* several graders: each one's score, "exact 0.667  judged 1.000" */
 		for (size_t g = 0; s->gscore && g < s->sp->suite->ngraders; g++) {
 			if (isnan(s->gscore[g]))
@@ -438,6 +481,8 @@ void printtable(FILE *f, struct plan *p, struct suitesum *sum, const struct repo
 		printpartial(f, s, o);
 		fputc('\n', f);
 	}
+	if (anytokens)
+		printusagetotal(f, p, sum);
 	/* failing tasks: expected vs got, the first failing iteration's output */
 	for (size_t i = 0; i < p->nsp; i++) {
 		struct suitesum *s = &sum[i];
@@ -567,6 +612,14 @@ char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 		if (suitepartial(s))
 			cJSON_AddBoolToObject(so, "partial", 1);
 		cJSON_AddNumberToObject(so, "regraded", (double)s->regraded);
+		if (s->usage.cells) {
+			cJSON *u = cJSON_AddObjectToObject(so, "usage");
+			cJSON_AddNumberToObject(u, "input_tokens", (double)s->usage.intokens);
+			cJSON_AddNumberToObject(u, "output_tokens", (double)s->usage.outtokens);
+			cJSON_AddNumberToObject(u, "cells", (double)s->usage.cells);
+			if (s->usage.priced)
+				cJSON_AddNumberToObject(u, "cost_usd", round(s->usage.cost * 1e6) / 1e6);
+		}
 		cJSON *tasks = cJSON_AddArrayToObject(so, "tasks");
 		cJSON **tobj = xcalloc(sp->tasks.n + 1, sizeof(*tobj));
 		for (size_t j = 0; j < p->ncells; j++) {
@@ -609,12 +662,33 @@ char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 			cJSON_AddItemToObject(co, "seconds", c->status == CELL_PENDING ? cJSON_CreateNull() : num(c->seconds));
 			if (c->status == CELL_ERROR && c->error)
 				cJSON_AddStringToObject(co, "error", c->error);
+			/* not started: a bound of the run was reached (run.h) */
+			static const char *const notrun[] = {[STOP_STDERR] = "until-stderr", [STOP_CELLS] = "max-cells",
+			                                     [STOP_COST] = "max-cost"};
+			if (c->status == CELL_PENDING && c->stopped)
+				cJSON_AddStringToObject(co, "not_run", notrun[c->stopped]);
 			cJSON_AddItemToArray(cJSON_GetObjectItem(tobj[c->taskno], "cells"), co);
 		}
 		for (size_t t = 0; t < sp->tasks.n; t++)
 			if (tobj[t])
 				cJSON_AddItemToArray(tasks, tobj[t]);
 		free(tobj);
+	}
+	struct usagesum all = {0};
+	for (size_t i = 0; i < p->nsp; i++) {
+		all.intokens += sum[i].usage.intokens;
+		all.outtokens += sum[i].usage.outtokens;
+		all.cells += sum[i].usage.cells;
+		all.cost += sum[i].usage.cost;
+		all.priced += sum[i].usage.priced;
+	}
+	if (all.cells) {
+		cJSON *u = cJSON_AddObjectToObject(r, "usage");
+		cJSON_AddNumberToObject(u, "input_tokens", (double)all.intokens);
+		cJSON_AddNumberToObject(u, "output_tokens", (double)all.outtokens);
+		cJSON_AddNumberToObject(u, "cells", (double)all.cells);
+		if (all.priced)
+			cJSON_AddNumberToObject(u, "cost_usd", round(all.cost * 1e6) / 1e6);
 	}
 	cleanjson(r); /* valid UTF-8, no key: whatever a cache from before holds */
 	char *s = cJSON_PrintUnformatted(r);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "plan/plan.h"
+#include "report/cost.h"
 
 struct suitesum {
 	struct suiteplan *sp;
@@ -36,6 +37,8 @@ struct suitesum {
 	 * suite's (NAN when none), and each task's ([task * ngraders + grader],
 	 * < 0 when none); NULL with one grader */
 	double *gscore, *gtaskscore;
+	/* tokens and cost of its cells with a stored run (report/cost.h) */
+	struct usagesum usage;
 };
 
 /* tally every suite of the plan (an array of p->nsp) */

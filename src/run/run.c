@@ -33,6 +33,7 @@
 #include "run/run.h"
 #include "run/sandbox.h"
 #include "run/trace.h"
+#include "run/usage.h"
 #include "core/util.h"
 
 /* bytes: an artifact larger than this is kept as the agent wrote it */
@@ -56,6 +57,10 @@ struct sched {
 	size_t done, total;
 	int errors;
 	int aborting;       /* schedabort: waiting cells give up */
+	struct estimator *est; /* each suite's estimate as its cells land */
+	size_t started;     /* cells started since schedplan (--max-cells) */
+	double spent;       /* USD the priced agents that finished cost (--max-cost) */
+	size_t priced;      /* ... how many */
 };
 
 struct job {
@@ -108,12 +113,24 @@ static void pop(struct queue *q)
 		q->head = q->n = 0;
 }
 
-static void progress(struct sched *s)
+/* [done/total], then the estimate of the suite of the cell c that just
+ * landed (none yet at the start): the line sharpens as cells land */
+static void progress(struct sched *s, const struct cell *c)
 {
+	if (s->o->estimatelines && c && c->status != CELL_ERROR && !s->o->silent) {
+		char *line = estimateline(estimateof(s->est, (size_t)(c->sp - s->p->sp)));
+		fprintf(stderr, "[%zu/%zu] %s %s\n", s->done, s->total, c->sp->suite->name, line);
+		free(line);
+	}
 	/* nothing to run (all cached): no [0/0] left on the line */
 	if (!s->o->progress || s->o->silent || !s->total)
 		return;
 	fprintf(stderr, "\r\033[K[%zu/%zu]", s->done, s->total);
+	if (c) {
+		char *line = estimateline(estimateof(s->est, (size_t)(c->sp - s->p->sp)));
+		fprintf(stderr, " %s %s", c->sp->suite->name, line);
+		free(line);
+	}
 	fflush(stderr);
 }
 
@@ -122,6 +139,9 @@ static void celldone(struct sched *s, struct cell *c)
 	c->queued = 0;
 	c->job = NULL;
 	s->done++;
+	estimateadd(s->est, c);
+	if (c->status != CELL_ERROR && s->o->estimated)
+		s->o->estimated(s->o->estimatedarg, c->sp, estimateof(s->est, (size_t)(c->sp - s->p->sp)));
 	if (c->status == CELL_ERROR) {
 		s->errors++;
 		if (!s->o->keepgoing)
@@ -143,7 +163,7 @@ static void celldone(struct sched *s, struct cell *c)
 			fputs("\r\033[K", stderr);
 		fprintf(stderr, "evalmake: %s: %s\n", c->id, c->error);
 	}
-	progress(s);
+	progress(s, c);
 }
 
 static void fail(struct sched *s, struct cell *c, char *msg)
@@ -435,7 +455,8 @@ struct outcome {
 	int exitcode, outcut, transcut;
 	/* model APIs */
 	const char *request, *response, *model;
-	long intokens, outtokens;
+	long long intokens, outtokens;
+	int usage;                   /* the tokens are known (a model call, an agent's report) */
 	int attempts;                /* calls or processes started */
 	int modelcall;
 };
@@ -460,9 +481,9 @@ static char *meta(const struct cell *c, const struct outcome *o)
 	if (o->error)
 		cJSON_AddStringToObject(m, "error", o->error);
 	cJSON_AddNumberToObject(m, "attempts", o->attempts > 0 ? o->attempts : 1);
-	if (o->modelcall) {
-		if (o->model)
-			cJSON_AddStringToObject(m, "model", o->model);
+	if (o->model)
+		cJSON_AddStringToObject(m, "model", o->model);
+	if (o->usage) {
 		cJSON *u = cJSON_AddObjectToObject(m, "usage");
 		cJSON_AddNumberToObject(u, "input_tokens", (double)o->intokens);
 		cJSON_AddNumberToObject(u, "output_tokens", (double)o->outtokens);
@@ -559,7 +580,9 @@ static void finishagent(struct job *j, struct outcome *o)
 		if (r < 0 && !o->error)
 			o->error = xasprintf("cannot write the cell's entry: %s", strerror(errno));
 	}
-	struct runrec rec = {.out = hashbytes(o->out, o->outlen), .exitcode = 0, .seconds = o->seconds};
+	struct runrec rec = {.out = hashbytes(o->out, o->outlen), .exitcode = 0, .seconds = o->seconds,
+	                     .intokens = o->usage ? o->intokens : -1, .outtokens = o->usage ? o->outtokens : -1};
+	snprintf(rec.model, sizeof(rec.model), "%s", o->model ? o->model : "");
 	if (o->error) {
 		if (stale) {
 			if (j->tmp)
@@ -593,6 +616,14 @@ static void finishagent(struct job *j, struct outcome *o)
 	}
 	remoteputrun(s->o->remote, c->runkey);
 	c->status = CELL_RAN;
+	if (rec.intokens >= 0) {
+		const struct agent *a = &c->sp->suite->agent;
+		int priced;
+		double cost = tokencost(s->p->ef, rec.model, a->kind == AGENT_HTTP ? a->model : NULL, rec.intokens,
+		                        rec.outtokens, &priced);
+		s->spent += cost;
+		s->priced += (size_t)priced;
+	}
 	setgradekey(s->p, c, rec.out);
 	startgrade(s, c, o->out);
 }
@@ -787,7 +818,24 @@ static void onagent(void *arg, struct procresult *r)
 	o.outcut = r->outcut;
 	o.transcut = r->errcut;
 	o.attempts = j->attempt;
+	/* the tokens the agent says it used (run/usage.h) */
+	struct usage u;
+	char *uerr, *arts = pathjoin(j->tmp, "artifacts");
+	int ur = agentusage(arts, r->err, r->errlen, &u, &uerr);
+	free(arts);
+	if (ur > 0) {
+		o.usage = 1;
+		o.intokens = u.intokens;
+		o.outtokens = u.outtokens;
+		o.model = u.model;
+	} else if (ur < 0 && !j->s->o->silent) {
+		if (j->s->o->progress)
+			fputs("\r\033[K", stderr);
+		fprintf(stderr, "evalmake: %s: %s; its usage is not counted\n", j->c->id, uerr);
+	}
+	free(uerr);
 	finishagent(j, &o);
+	free(u.model);
 	freeprocresult(r);
 }
 
@@ -816,6 +864,7 @@ static void onmodel(void *arg, struct modelresult *r)
 	o.model = r->model;
 	o.intokens = r->intokens;
 	o.outtokens = r->outtokens;
+	o.usage = 1;
 	o.attempts = r->attempts;
 	o.modelcall = 1;
 	finishagent(j, &o);
@@ -1065,12 +1114,19 @@ struct sched *mksched(struct plan *p, struct loop *l, const struct runopts *o)
 	s->l = l;
 	s->o = o;
 	s->prov = mkproviders(l);
+	if (p)
+		s->est = mkestimator(p);
 	return s;
 }
 
 void schedplan(struct sched *s, struct plan *p)
 {
 	s->p = p;
+	freeestimator(s->est);
+	s->est = mkestimator(p);
+	s->started = 0;
+	s->spent = 0;
+	s->priced = 0;
 	s->cmd.head = s->cmd.n = 0;
 	s->http.head = s->http.n = 0;
 	s->stopping = 0;
@@ -1083,10 +1139,36 @@ void schedqueue(struct sched *s, struct cell *c, int urgent)
 	if (c->need == NEED_NOTHING || c->queued)
 		return;
 	c->queued = 1;
+	c->stopped = STOP_NONE;
+	estimatedrop(s->est, c);
 	c->status = CELL_PENDING;
 	c->scored = 0;
 	s->total++;
 	push(httpagent(c) ? &s->http : &s->cmd, c, urgent);
+}
+
+struct cell **schedtakeback(struct sched *s, size_t *n)
+{
+	struct cell **v = NULL;
+	size_t cap = 0;
+	struct queue *qs[] = {&s->cmd, &s->http};
+
+	*n = 0;
+	for (int k = 0; k < 2; k++) {
+		struct queue *q = qs[k];
+		/* what is in a queue has not started: a cell leaves it as it starts */
+		for (size_t i = q->head; i < q->n; i++) {
+			struct cell *c = q->v[i];
+			if (!c->queued || c->job)
+				continue;
+			c->queued = 0;
+			s->total--;
+			xgrow(&v, &cap, *n + 1, sizeof(*v));
+			v[(*n)++] = c;
+		}
+		q->head = q->n = 0;
+	}
+	return v;
 }
 
 void schedcancel(struct sched *s, struct cell *c)
@@ -1103,9 +1185,40 @@ void schedcancel(struct sched *s, struct cell *c)
 	/* a model call or grade finishes and is stored under its own key */
 }
 
+/* may the cell start, within the run's bounds? Else STOP_* (why not).
+ * The suite's standard error is the one of report.h, over tasks: with
+ * cells in iteration-major order every task's first iteration comes
+ * before any task's second, so the tasks scored when it stops are the
+ * first ones of the plan, not the easy ones that happened to finish. */
+static int bound(struct sched *s, const struct cell *c)
+{
+	if (s->o->untilse > 0) {
+		const struct estimate *e = estimateof(s->est, (size_t)(c->sp - s->p->sp));
+		if (e->tasks >= 2 && e->se <= s->o->untilse)
+			return STOP_STDERR;
+	}
+	if (s->o->maxcells && s->started >= s->o->maxcells)
+		return STOP_CELLS;
+	/* with nothing priced yet and no guess, the first cells start */
+	double mean = s->priced ? s->spent / (double)s->priced : s->o->costguess;
+	if (s->o->maxcost > 0 && mean > 0 && c->need == NEED_RUN &&
+	    s->spent + mean * (double)(s->active + 1) > s->o->maxcost)
+		return STOP_COST;
+	return STOP_NONE;
+}
+
+/* the cell is not started: it stays pending, saying why */
+static void stopcell(struct sched *s, struct cell *c, int why)
+{
+	c->queued = 0;
+	c->stopped = why;
+	s->total--;
+}
+
 void schedpump(struct sched *s)
 {
 	struct cell *c;
+	int why;
 
 	while (!s->stopping && (c = peek(&s->cmd))) {
 		if (!c->queued || c->need == NEED_NOTHING) {
@@ -1116,6 +1229,11 @@ void schedpump(struct sched *s)
 		if (isproc && s->activecmd >= s->o->jobs)
 			break;
 		pop(&s->cmd);
+		if ((why = bound(s, c))) {
+			stopcell(s, c, why);
+			continue;
+		}
+		s->started++;
 		if (c->need == NEED_RUN)
 			startrun(s, c, 0.05);
 		else
@@ -1130,6 +1248,11 @@ void schedpump(struct sched *s)
 		if (!modelready(s->prov, a))
 			break;
 		pop(&s->http);
+		if ((why = bound(s, c))) {
+			stopcell(s, c, why);
+			continue;
+		}
+		s->started++;
 		if (c->need == NEED_RUN)
 			startrun(s, c, 0.05);
 		else
@@ -1159,6 +1282,11 @@ void schedabort(struct sched *s)
 	s->http.head = s->http.n = 0;
 }
 
+const struct estimator *schedestimates(struct sched *s)
+{
+	return s->est;
+}
+
 int schederrors(struct sched *s)
 {
 	return s->errors;
@@ -1169,6 +1297,7 @@ void freesched(struct sched *s)
 	if (!s)
 		return;
 	freeproviders(s->prov);
+	freeestimator(s->est);
 	free(s->cmd.v);
 	free(s->http.v);
 	free(s);
@@ -1259,7 +1388,7 @@ int runplan(struct plan *p, struct loop *l, const struct runopts *o)
 
 	for (size_t i = 0; i < p->ncells; i++)
 		schedqueue(s, &p->cells[i], 0);
-	progress(s);
+	progress(s, NULL);
 	schedpump(s);
 	while (schedbusy(s)) {
 		if (loopinterrupted(l)) {

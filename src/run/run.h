@@ -10,12 +10,14 @@
 #include "core/loop.h"
 #include "plan/plan.h"
 #include "store/remote.h"
+#include "run/estimate.h"
 
 struct runopts {
 	int jobs;
 	int keepgoing;
 	int verbose, silent;
 	int progress;             /* rewrite a [done/total] line on stderr */
+	int estimatelines;        /* instead, a line on stderr per estimate that moved (--estimates) */
 	int color;
 	/* run command agents under the tracer (run/trace.h) and report the
 	 * project files each read that its run key does not cover: to traced
@@ -29,6 +31,22 @@ struct runopts {
 	/* the remote cache (store/remote.h), or NULL: what this run stores
 	 * is uploaded as it finishes (when the remote uploads) */
 	struct remote *remote;
+	/* the progress line also shows the estimate of the suite whose cell
+	 * just landed (run/estimate.h); estimated, when set, is called with
+	 * every suite estimate that moved (watch --jsonl) */
+	void (*estimated)(void *arg, const struct suiteplan *sp, const struct estimate *e);
+	void *estimatedarg;
+	/* bounds: no new cell starts in a suite whose standard error is at
+	 * most untilse (> 0; with 2 scored tasks or more), nor once maxcells
+	 * agents have started (> 0), nor when one more would take the cost
+	 * past maxcost USD (> 0): the cost so far of the agents that finished
+	 * (priced by the Evalfile's pricing) plus, for each one running and
+	 * the next, their mean cost; the cells left are CELL_PENDING with
+	 * c->stopped saying why */
+	double untilse;
+	size_t maxcells;
+	double maxcost;
+	double costguess;         /* the mean cost per agent until one is priced (0: unknown) */
 };
 
 #define OUTPUT_CAP (8u << 20)       /* bytes of an agent's stdout kept */
@@ -56,6 +74,10 @@ struct sched *mksched(struct plan *p, struct loop *l, const struct runopts *o);
 void schedplan(struct sched *s, struct plan *p);
 /* queue a cell that needs work (urgent: before the others) */
 void schedqueue(struct sched *s, struct cell *c, int urgent);
+/* take back every queued cell that has not started, in queue order, and
+ * empty the queues (nothing running is touched): an array of *n cells,
+ * for the caller to queue again in another order and free */
+struct cell **schedtakeback(struct sched *s, size_t *n);
 /* stop working on a cell: a running agent process is killed and nothing is
  * stored; a model call or grade in flight is stored under its old key */
 void schedcancel(struct sched *s, struct cell *c);
@@ -67,6 +89,8 @@ int schedbusy(struct sched *s);
 int schedrunning(struct sched *s);
 /* kill everything running and empty the queues (Ctrl-C, a full replan) */
 void schedabort(struct sched *s);
+/* the scheduler's estimates (valid until the next schedplan) */
+const struct estimator *schedestimates(struct sched *s);
 /* cells that errored since schedplan */
 int schederrors(struct sched *s);
 void freesched(struct sched *s);

@@ -74,8 +74,10 @@ static int logline(sqlite3 *db, char **f, int n, char *day)
 	snprintf(used, sizeof(used), "%s", day);
 	if (f[0][0] == 'R' && n == 5 && ishash(f[2])) {
 		const char *a[] = {f[1], f[2], f[3], f[4], used};
-		return exec(db, "INSERT OR REPLACE INTO runs VALUES (?1, ?2, CAST(?3 AS INTEGER), CAST(?4 AS REAL),"
-		            " CAST(?5 AS INTEGER))", 5, a);
+		return exec(db,
+		            "INSERT OR REPLACE INTO runs(key, out, exit, seconds, used) VALUES (?1, ?2, CAST(?3 AS INTEGER),"
+		            " CAST(?4 AS REAL), CAST(?5 AS INTEGER))",
+		            5, a);
 	}
 	if (f[0][0] == 'G' && (n == 3 || n == 4)) {
 		if (n == 4)

@@ -1,8 +1,12 @@
 /* db: see db.h. The schema (version 1):
  *
- *   runs(key, out, exit, seconds, used)    a stored run per run key: the
+ *   runs(key, out, exit, seconds, used, intok, outtok, model)
+ *                                          a stored run per run key: the
  *                                          output's hash, exit code, time
- *                                          taken, day last used
+ *                                          taken, day last used, tokens
+ *                                          used (-1: none reported; NULL:
+ *                                          not read yet from its meta.json,
+ *                                          a row of version 1) and model
  *   grades(key, score, reason, used)       a grade per grade key
  *   cells(id, run, grade, agent, prompt, task, deps, env, iteration)
  *                                          what each cell last resolved
@@ -41,7 +45,7 @@
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS runs(key TEXT PRIMARY KEY, out TEXT NOT NULL, exit INTEGER NOT NULL,"
-	" seconds REAL NOT NULL, used INTEGER NOT NULL) WITHOUT ROWID;"
+	" seconds REAL NOT NULL, used INTEGER NOT NULL, intok INTEGER, outtok INTEGER, model TEXT) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS grades(key TEXT PRIMARY KEY, score REAL NOT NULL, reason TEXT NOT NULL,"
 	" used INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS cells(id TEXT PRIMARY KEY, run TEXT NOT NULL, grade TEXT NOT NULL,"
@@ -123,13 +127,25 @@ static int migrate(sqlite3 *db, const char *path, const char *cachedir, int *con
 		      version, DB_VERSION);
 	if (version == DB_VERSION)
 		return SQLITE_OK;
-	/* version 0: new. (Version 2 would add its ALTERs here, after 1's.) */
-	if ((rc = sqlite3_exec(db, schema, NULL, NULL, NULL)) != SQLITE_OK)
-		return rc;
-	/* a cache of the text format: its index comes in with the schema, in
-	 * the same transaction (a kill now leaves the old files, read again) */
-	if ((rc = convertold(db, cachedir, converted)) != SQLITE_OK)
-		return rc;
+	if (version == 1) {
+		/* 2: a run's tokens and model; its rows' are read from their
+		 * meta.json when first looked up (NULL) */
+		rc = sqlite3_exec(db,
+		                  "ALTER TABLE runs ADD COLUMN intok INTEGER; ALTER TABLE runs ADD COLUMN outtok INTEGER;"
+		                  " ALTER TABLE runs ADD COLUMN model TEXT;",
+		                  NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			return rc;
+	} else {
+		/* version 0: new */
+		if ((rc = sqlite3_exec(db, schema, NULL, NULL, NULL)) != SQLITE_OK)
+			return rc;
+		/* a cache of the text format: its index comes in with the schema,
+		 * in the same transaction (a kill now leaves the old files, read
+		 * again) */
+		if ((rc = convertold(db, cachedir, converted)) != SQLITE_OK)
+			return rc;
+	}
 	char set[64];
 	snprintf(set, sizeof(set), "PRAGMA user_version = %d", DB_VERSION);
 	return sqlite3_exec(db, set, NULL, NULL, NULL);

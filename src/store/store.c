@@ -91,10 +91,11 @@ static void freegrade(void *p)
 }
 
 static const char *const sql[NST] = {
-	[ST_RUN] = "SELECT out, exit, seconds, used FROM runs WHERE key = ?1",
+	[ST_RUN] = "SELECT out, exit, seconds, used, intok, outtok, model FROM runs WHERE key = ?1",
 	[ST_GRADE] = "SELECT score, reason, used FROM grades WHERE key = ?1",
 	[ST_CELL] = "SELECT run, grade, agent, prompt, task, deps, env, iteration FROM cells WHERE id = ?1",
-	[ST_PUTRUN] = "INSERT OR REPLACE INTO runs(key, out, exit, seconds, used) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_PUTRUN] = ("INSERT OR REPLACE INTO runs(key, out, exit, seconds, used, intok, outtok, model)"
+	               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
 	[ST_PUTGRADE] = "INSERT OR REPLACE INTO grades(key, score, reason, used) VALUES (?1, ?2, ?3, ?4)",
 	[ST_PUTCELL] = ("INSERT OR REPLACE INTO cells(id, run, grade, agent, prompt, task, deps, env, iteration)"
 	                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
@@ -123,6 +124,10 @@ static int runop(struct store *s, const struct op *o)
 		sqlite3_bind_int(st, 3, o->run.exitcode);
 		sqlite3_bind_double(st, 4, o->run.seconds);
 		sqlite3_bind_int64(st, 5, o->run.used);
+		sqlite3_bind_int64(st, 6, o->run.intokens);
+		sqlite3_bind_int64(st, 7, o->run.outtokens);
+		if (o->run.model[0])
+			sqlite3_bind_text(st, 8, o->run.model, -1, SQLITE_TRANSIENT);
 		break;
 	case 'G':
 		st = stmt(s, ST_PUTGRADE);
@@ -449,6 +454,19 @@ void storemarkuse(struct store *s, int on)
 	s->markuse = on;
 }
 
+/* the tokens and model of a run's meta.json ("usage", "model") */
+static void metausage(const cJSON *m, struct runrec *r)
+{
+	const cJSON *u = cJSON_GetObjectItemCaseSensitive(m, "usage");
+	const cJSON *in = cJSON_GetObjectItemCaseSensitive(u, "input_tokens");
+	const cJSON *out = cJSON_GetObjectItemCaseSensitive(u, "output_tokens");
+	const cJSON *model = cJSON_GetObjectItemCaseSensitive(m, "model");
+
+	r->intokens = cJSON_IsNumber(in) && in->valuedouble >= 0 ? (long long)in->valuedouble : -1;
+	r->outtokens = cJSON_IsNumber(out) && out->valuedouble >= 0 ? (long long)out->valuedouble : -1;
+	snprintf(r->model, sizeof(r->model), "%s", cJSON_IsString(model) ? model->valuestring : "");
+}
+
 /* index a run entry found on disk (its meta.json); NULL when there is none
  * or it is damaged (then the cell runs again and replaces it) */
 static const struct runrec *indexrun(struct store *s, hash key)
@@ -482,6 +500,7 @@ static const struct runrec *indexrun(struct store *s, hash key)
 	rec.exitcode = cJSON_IsNumber(ex) ? (int)ex->valuedouble : 0;
 	const cJSON *sec = cJSON_GetObjectItemCaseSensitive(m, "seconds");
 	rec.seconds = cJSON_IsNumber(sec) ? sec->valuedouble : 0;
+	metausage(m, &rec);
 	cJSON_Delete(m);
 	void **slot = htabslot(s->runs, &key, sizeof(key), 1);
 	if (!*slot)
@@ -510,9 +529,20 @@ static struct runrec *lookuprun(struct store *s, hash key)
 		r.exitcode = sqlite3_column_int(st, 1);
 		r.seconds = sqlite3_column_double(st, 2);
 		r.used = (unsigned)sqlite3_column_int64(st, 3);
+		int known = sqlite3_column_type(st, 4) != SQLITE_NULL;
+		r.intokens = known ? sqlite3_column_int64(st, 4) : -1;
+		r.outtokens = sqlite3_column_type(st, 5) != SQLITE_NULL ? sqlite3_column_int64(st, 5) : -1;
+		const unsigned char *model = sqlite3_column_text(st, 6);
+		snprintf(r.model, sizeof(r.model), "%s", model ? (const char *)model : "");
+		sqlite3_reset(st);
+		/* a row of an index before version 2: its usage is read from the
+		 * entry's meta.json once, and the row written again with it */
+		if (!known && indexrun(s, key))
+			return htabget(s->runs, &key, sizeof(key));
 		rp = xmalloc(sizeof(r));
 		*rp = r;
 		htabput(s->runs, &key, sizeof(key), rp);
+		return rp;
 	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		dberror(s->db, rc, "looking up a run");
 	}

@@ -51,6 +51,10 @@ struct runrec {
 	int exitcode;
 	double seconds;
 	unsigned used;     /* the day (since the epoch, UTC) it was last used */
+	/* the tokens the agent used, as the model API or the agent reported
+	 * them (meta.json's "usage"); -1 when none were reported */
+	long long intokens, outtokens;
+	char model[64];    /* the model it named, "" when none (cut at 63 bytes) */
 };
 
 struct graderec {
