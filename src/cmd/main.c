@@ -81,6 +81,10 @@ static const char usage[] =
 	"  --iterations N    N iterations for every suite\n"
 	"  --sample K        K tasks per suite (a fixed sample: a larger K adds tasks)\n"
 	"  --json FILE       write the JSON report to FILE ('-': stdout)\n"
+	"  --shard K/N       run only slice K of N of the cells that need work (1-based; a\n"
+	"                    stable hash of the cell id); auto: from SLURM_ARRAY_TASK_ID or\n"
+	"                    JOB_COMPLETION_INDEX (with --shards N)\n"
+	"  --executor E      slurm: run the cells as one SLURM job array; local: here\n"
 	"  -h, --help        this help\n"
 	"  --version         print the version\n"
 	"\n"
@@ -112,6 +116,10 @@ static const struct option_help {
 	{"--iterations", "N", "N iterations for every suite"},
 	{"--sample", "K", "K tasks per suite (a fixed sample: a larger K adds tasks)"},
 	{"--json", "FILE", "write the JSON report to FILE ('-': stdout, the table goes to stderr)"},
+	{"--shard", "K/N", "run only slice K of N of the cells that need work (auto: SLURM_ARRAY_TASK_ID, "
+	                   "JOB_COMPLETION_INDEX)"},
+	{"--shards", "N", "the number of shards, with --shard auto and JOB_COMPLETION_INDEX"},
+	{"--executor", "E", "slurm: run the cells as one SLURM job array; local: run them here (the default)"},
 	{"--jsonl", NULL, "one JSON report line per update on stdout, for scripts"},
 	{"--min-score", "X", "every suite's score must be at least X"},
 	{"--baseline", "FILE", "a JSON report (--json) to compare with, e.g. main's"},
@@ -134,7 +142,7 @@ enum { CMD_BUILD, CMD_STATUS, CMD_EXPLAIN, CMD_LOG, CMD_GC, CMD_WATCH, CMD_CHECK
 static const struct command {
 	const char *name, *opts, *synopsis, *text;
 } commands[] = {
-	[CMD_BUILD] = {"", "-f -C -j -B -n -q -k -s -v --iterations --sample --json", "[OPTION...] [TARGET...]",
+	[CMD_BUILD] = {"", "-f -C -j -B -n -q -k -s -v --iterations --sample --json --shard --shards --executor", "[OPTION...] [TARGET...]",
 	               "bring the targeted cells' scores up to date: run the cells whose inputs changed, grade\n"
 	               "again those whose grader changed, and print the score table"},
 	[CMD_STATUS] = {"status", "-f -C -s -v --iterations --sample --json", "[OPTION...] [TARGET...]",
@@ -153,7 +161,7 @@ static const struct command {
 	               "implied)"},
 	[CMD_CHECK] = {"check",
 	               "-f -C -j -B -k -s -v --iterations --sample --json --min-score --baseline --max-drop "
-	               "--junit --markdown --locked",
+	               "--junit --markdown --locked --shard --shards --executor",
 	               "[OPTION...] [TARGET...]",
 	               "the CI gate: run, then require every suite's threshold (and --min-score, --max-drop);\n"
 	               "exit 1 when a gate fails or a cell errors"},
@@ -293,7 +301,7 @@ static void parseopts(int argc, char **argv, struct opts *o)
 {
 	enum { OPT_ITER = 256, OPT_SAMPLE, OPT_JSON, OPT_VERSION, OPT_JSONL,
 	       OPT_MINSCORE, OPT_BASELINE, OPT_MAXDROP, OPT_JUNIT, OPT_MARKDOWN, OPT_LOCKED, OPT_HTML,
-	       OPT_KEEP, OPT_ALL, OPT_SERVE };
+	       OPT_KEEP, OPT_ALL, OPT_SERVE, OPT_SHARD, OPT_SHARDS, OPT_EXECUTOR };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -311,6 +319,9 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		{"keep", required_argument, NULL, OPT_KEEP},
 		{"all", no_argument, NULL, OPT_ALL},
 		{"serve", optional_argument, NULL, OPT_SERVE},
+		{"shard", required_argument, NULL, OPT_SHARD},
+		{"shards", required_argument, NULL, OPT_SHARDS},
+		{"executor", required_argument, NULL, OPT_EXECUTOR},
 		{"file", required_argument, NULL, 'f'},
 		{"directory", required_argument, NULL, 'C'},
 		{"jobs", required_argument, NULL, 'j'},
@@ -368,6 +379,13 @@ static void parseopts(int argc, char **argv, struct opts *o)
 			break;
 		}
 		case OPT_ALL: o->gcall = 1; break;
+		case OPT_SHARD: o->shardspec = optarg; break;
+		case OPT_SHARDS: o->shards = posint(optarg, "--shards"); break;
+		case OPT_EXECUTOR:
+			if (strcmp(optarg, "slurm") && strcmp(optarg, "local"))
+				usageerr(NULL, "--executor: expected slurm or local, got '%s'", optarg);
+			o->executor = optarg;
+			break;
 		case OPT_SERVE:
 			/* --serve=SPEC, or --serve SPEC when the next word is a port or
 			 * an address with one (a target holds no ':', or is a suite) */
@@ -394,7 +412,7 @@ static void parseopts(int argc, char **argv, struct opts *o)
 
 static int dryrun(struct plan *p)
 {
-	size_t run = 0, grade = 0, fresh = 0;
+	size_t run = 0, grade = 0, fresh = 0, others = 0;
 
 	for (size_t i = 0; i < p->ncells; i++) {
 		struct cell *c = &p->cells[i];
@@ -404,11 +422,16 @@ static int dryrun(struct plan *p)
 		} else if (c->need == NEED_GRADE) {
 			printf("grade %s: %s\n", c->id, c->why);
 			grade++;
+		} else if (c->othershard) {
+			others++;
 		} else {
 			fresh++;
 		}
 	}
-	printf("%zu cell%s would run, %zu would be graded again, %zu up to date\n", run, run == 1 ? "" : "s", grade, fresh);
+	printf("%zu cell%s would run, %zu would be graded again, %zu up to date", run, run == 1 ? "" : "s", grade, fresh);
+	if (others)
+		printf(", %zu left to the other shards", others);
+	printf("\n");
 	return 0;
 }
 
@@ -421,15 +444,24 @@ static int cmdbuild(struct opts *o, int statusonly)
 	struct planopts po = {.targets = o->args, .ntargets = o->nargs, .iterations = o->iterations,
 	                      .sample = o->sample, .rebuild = o->rebuild && !statusonly};
 	struct plan *p = planor2(&pr, &po);
+	char *title = NULL;
+	if (o->shard.n && !statusonly) {
+		size_t total, mine = applyshard(p, &o->shard, &total);
+		title = shardtitle(&o->shard, mine, total);
+	}
 	if (o->question) {
 		for (size_t i = 0; i < p->ncells; i++)
 			if (p->cells[i].need != NEED_NOTHING)
 				rc = 1;
+		free(title);
 		freeplan(p);
 		closeproject(&pr);
 		return rc;
 	}
 	if (o->dryrun && !statusonly) {
+		if (title)
+			printf("%s\n", title);
+		free(title);
 		rc = dryrun(p);
 		freeplan(p);
 		closeproject(&pr);
@@ -440,6 +472,7 @@ static int cmdbuild(struct opts *o, int statusonly)
 		if (preparerun(p, &err) < 0) {
 			fprintf(stderr, "evalmake: %s\n", err);
 			free(err);
+			free(title);
 			freeplan(p);
 			closeproject(&pr);
 			return EXIT_USAGE;
@@ -465,7 +498,7 @@ static int cmdbuild(struct opts *o, int statusonly)
 	if (!o->silent) {
 		/* with the JSON report on stdout, stdout is for it alone */
 		FILE *out = o->json && !strcmp(o->json, "-") ? stderr : stdout;
-		struct reportopts ro = {.color = usecolor(out), .verbose = o->verbose};
+		struct reportopts ro = {.color = usecolor(out), .verbose = o->verbose, .title = title};
 		printtable(out, p, sum, &ro);
 		if (rc == EXIT_INTR)
 			fprintf(stderr, "evalmake: interrupted: finished cells are stored, the rest are pending\n");
@@ -476,6 +509,7 @@ static int cmdbuild(struct opts *o, int statusonly)
 			rc = EXIT_GATE;
 	}
 	freesummary(p, sum);
+	free(title);
 	freeplan(p);
 	closeproject(&pr);
 	return rc;
@@ -1183,6 +1217,16 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	refuseoptions(c);
+	if (o.shardspec) {
+		char *err;
+		if (parseshard(o.shardspec, o.shards, &o.shard, &err) < 0) {
+			fprintf(stderr, "evalmake: %s\n", err);
+			free(err);
+			return EXIT_USAGE;
+		}
+	} else if (o.shards) {
+		usageerr(c->name, "--shards N goes with --shard auto%s", "");
+	}
 	int rc;
 	switch (cmd) {
 	case CMD_STATUS: rc = cmdbuild(&o, 1); break;

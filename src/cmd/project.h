@@ -10,6 +10,7 @@
 
 #include "load/evalfile.h"
 #include "plan/plan.h"
+#include "plan/shard.h"
 #include "store/state.h"
 #include "store/store.h"
 
@@ -28,6 +29,10 @@ struct opts {
 	double gckeep;            /* gc --keep DAYS; < 0 when not given */
 	int gcall;                /* gc --all */
 	int raw;                  /* log -r/--raw: agent output as it is */
+	const char *shardspec;    /* --shard K/N or auto, as given */
+	int shards;               /* --shards N (with --shard auto) */
+	struct shard shard;       /* --shard parsed: slice k of n; n 0 when not given */
+	const char *executor;     /* --executor slurm|local; NULL when not given */
 	char **args;
 	int nargs;
 };

@@ -83,6 +83,8 @@ struct cell {
 	int queued;               /* waiting in or taken by the scheduler */
 	int failed;               /* watch: it failed at the last update */
 	void *job;                /* the scheduler's job working on it */
+	int othershard;           /* left to another shard or to the job array
+	                           * (plan/shard.h): pending here, not run */
 };
 
 struct plan {
