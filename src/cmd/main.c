@@ -467,29 +467,11 @@ static int cmdbuild(struct opts *o, int statusonly)
 		closeproject(&pr);
 		return rc;
 	}
-	if (!statusonly) {
-		char *err;
-		if (preparerun(p, &err) < 0) {
-			fprintf(stderr, "evalmake: %s\n", err);
-			free(err);
-			free(title);
-			freeplan(p);
-			closeproject(&pr);
-			return EXIT_USAGE;
-		}
-		struct loop *l = mkloop();
-		struct runopts ro = {
-			.jobs = o->jobs ? o->jobs : pr.ef->jobs ? pr.ef->jobs : 4,
-			.keepgoing = o->keepgoing || pr.ef->keepgoing,
-			.verbose = o->verbose,
-			.silent = o->silent,
-			.progress = isatty(2),
-			.color = usecolor(stderr),
-			.trace = o->verbose && !o->silent && traceverbose(p),
-		};
-		rc = runplan(p, l, &ro);
-		freeloop(l);
-		recordcells(p);
+	if (!statusonly && (rc = runcells(o, &pr, p)) == EXIT_USAGE) {
+		free(title);
+		freeplan(p);
+		closeproject(&pr);
+		return EXIT_USAGE;
 	}
 	savestate(pr.st);
 	struct suitesum *sum = summarize(p);

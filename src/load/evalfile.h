@@ -100,6 +100,20 @@ struct fieldmap {
 	char *canon;                  /* all of the above as text, for memo keys */
 };
 
+/* where a suite's cells run (run/slurm.h): here, or as one SLURM job
+ * array; EXEC_DEFAULT: not said (the top level's for a command agent,
+ * here for a model behind an API, whose limit is the provider's rate) */
+enum executor { EXEC_DEFAULT, EXEC_LOCAL, EXEC_SLURM };
+
+/* the top level's slurm: settings of executor slurm */
+struct slurmconf {
+	char *partition;        /* NULL: the cluster's default partition */
+	int max_parallel;       /* array tasks running at once; 0: no limit */
+	char *time;             /* each task's time limit, as sbatch --time takes it; NULL: the partition's */
+	struct strv sbatch_args; /* more sbatch options, one word each (never through a shell) */
+	int shards;             /* at most this many array tasks; 0: one per cell that needs a run */
+};
+
 struct suite {
 	char *name;
 	struct strv taskglobs;  /* as written */
@@ -117,6 +131,7 @@ struct suite {
 	int weighted;           /* graders give weights: the score is their weighted mean */
 	struct fieldmap fields; /* which task field is the id, input, expected, choices */
 	char *where;            /* "FILE:LINE:COL" of the suite, for messages */
+	enum executor executor; /* executor: as written (EXEC_DEFAULT when not) */
 };
 
 struct evalfile {
@@ -125,6 +140,8 @@ struct evalfile {
 	char *cache;            /* cache folder */
 	int jobs;
 	int keepgoing;          /* keep_going: as -k */
+	enum executor executor; /* executor: at the top level (EXEC_DEFAULT: local) */
+	struct slurmconf slurm; /* slurm: */
 	struct suite *suites;
 	size_t nsuites;
 };

@@ -184,6 +184,13 @@ void storeflush(struct store *s)
 	clearops(s);
 }
 
+void storeresync(struct store *s)
+{
+	storeflush(s);
+	if (s->db)
+		dbendread(s->db, &s->reads);
+}
+
 /* queue a write; they are committed together (see the top of the file) */
 static struct op *queue(struct store *s, char kind, hash key)
 {
