@@ -186,9 +186,12 @@ void storeflush(struct store *s)
 
 void storeresync(struct store *s)
 {
+	/* opened before the cache existed, the store has no index yet: the
+	 * others made it meanwhile */
+	if (ready(s) < 0)
+		return;
 	storeflush(s);
-	if (s->db)
-		dbendread(s->db, &s->reads);
+	dbendread(s->db, &s->reads);
 }
 
 /* queue a write; they are committed together (see the top of the file) */

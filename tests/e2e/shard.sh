@@ -166,4 +166,5 @@ em --executor cloud
 assert_rc 2
 check "nothing ran" test ! -e calls
 
+finish
 summary
