@@ -17,87 +17,9 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 
-for tool in /usr/sbin/munged /usr/sbin/slurmctld /usr/sbin/slurmd sbatch squeue scancel sinfo python3; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "slurm.sh: FAILED: needs $tool (Debian: apt-get install slurm-wlm munge)" >&2
-		exit 2
-	fi
-done
-
-S=$TOP/slurm
-mkdir -p "$S/state" "$S/spool"
-DAEMONS=()
-
-stopslurm() {
-	local p f
-	for f in "$S/slurmd.pid" "$S/slurmctld.pid" "$S/munged.pid"; do
-		[ -s "$f" ] && DAEMONS+=("$(cat "$f")")
-	done
-	for p in "${DAEMONS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${DAEMONS[@]}"; do
-		waitfor 10 "! kill -0 $p 2>/dev/null" || kill -9 "$p" 2>/dev/null
-	done
-}
-trap 'stopslurm; cleanup' EXIT
-
-# print why a daemon did not start, and give up
-nostart() {
-	echo "slurm.sh: FAILED: $1 did not start; the tail of its log:" >&2
-	tail -n 30 "$2" 2>/dev/null | sed 's/^/    | /' >&2
-	exit 2
-}
-
-freeport() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-dd if=/dev/urandom of="$S/munge.key" bs=1024 count=1 2>/dev/null
-chmod 0400 "$S/munge.key"
-/usr/sbin/munged -f --socket="$S/munge.sock" --key-file="$S/munge.key" --pid-file="$S/munged.pid" \
-	--log-file="$S/munged.log" --seed-file="$S/munge.seed" >"$S/munged.out" 2>&1 ||
-	nostart munged "$S/munged.out"
-waitfor 10 "[ -S '$S/munge.sock' ] && [ -s '$S/munged.pid' ]" || nostart munged "$S/munged.log"
-
-node=$(hostname -s)
-user=$(id -un)
-cat >"$S/slurm.conf" <<EOF
-ClusterName=evalmaketest
-SlurmctldHost=localhost
-SlurmUser=$user
-SlurmdUser=$user
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket=$S/munge.sock
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
-SchedulerType=sched/backfill
-JobCompType=jobcomp/none
-AccountingStorageType=accounting_storage/none
-MpiDefault=none
-StateSaveLocation=$S/state
-SlurmdSpoolDir=$S/spool
-SlurmctldPidFile=$S/slurmctld.pid
-SlurmdPidFile=$S/slurmd.pid
-SlurmctldLogFile=$S/slurmctld.log
-SlurmdLogFile=$S/slurmd.log
-SlurmctldPort=$(freeport)
-SlurmdPort=$(freeport)
-ReturnToService=2
-MaxArraySize=100001
-NodeName=$node NodeAddr=127.0.0.1 CPUs=$(nproc) State=UNKNOWN
-PartitionName=test Nodes=$node Default=YES MaxTime=INFINITE State=UP
-EOF
-export SLURM_CONF=$S/slurm.conf
-/usr/sbin/slurmctld -D -i >"$S/slurmctld.out" 2>&1 &
-DAEMONS+=($!)
-/usr/sbin/slurmd -D >"$S/slurmd.out" 2>&1 &
-DAEMONS+=($!)
-if ! waitfor 60 "sinfo -h -o %t 2>/dev/null | grep -qx idle"; then
-	kill -0 "${DAEMONS[-2]}" 2>/dev/null || nostart slurmctld "$S/slurmctld.log"
-	kill -0 "${DAEMONS[-1]}" 2>/dev/null || nostart slurmd "$S/slurmd.log"
-	sinfo >&2
-	nostart "the node (never idle in sinfo)" "$S/slurmd.log"
-fi
+. "$HERE/slurmlib.sh"
+trap 'stop_slurm; cleanup' EXIT
+start_slurm "$TOP/slurm"
 
 # the project: 20 tasks x 2 iterations = 40 cells, run through SLURM in
 # 4 shards; the agent appends its cell id to ./calls (one short O_APPEND
