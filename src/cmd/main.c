@@ -36,6 +36,7 @@
 #include "store/lock.h"
 #include "core/proc.h"
 #include "run/trace.h"
+#include "run/slurm.h"
 #include <cjson/cJSON.h>
 #include "run/inputs.h"
 
@@ -463,6 +464,13 @@ static int cmdbuild(struct opts *o, int statusonly)
 			printf("%s\n", title);
 		free(title);
 		rc = dryrun(p);
+		size_t nslurm = o->shard.n ? 0 : slurmruns(p, o->executor);
+		if (nslurm) {
+			int cap = pr.ef->slurm.shards;
+			size_t n = cap && nslurm > (size_t)cap ? (size_t)cap : nslurm;
+			printf("executor slurm: %zu of them would run in one SLURM job array of %zu task%s\n", nslurm, n,
+			       n == 1 ? "" : "s");
+		}
 		freeplan(p);
 		closeproject(&pr);
 		return rc;

@@ -30,6 +30,7 @@ extern char **environ;
 #define CANCEL_WAIT 60.0     /* seconds to wait for a cancelled job to leave squeue */
 #define POLL_EVERY 2.0       /* seconds between squeue calls */
 #define SQUEUE_FAILS 30      /* squeue failing this often in a row: give up waiting */
+#define PRINT_EVERY 10.0     /* seconds between progress lines in a log */
 
 /* the job script: fixed text, whatever the cells; its arguments are the
  * program, the number of shards, then evalmake's options and targets */
@@ -54,6 +55,7 @@ struct slurmarray {
 	int running, pending;     /* array tasks at the last squeue */
 	int shown;                /* a progress line is on the terminal */
 	char lastline[256];
+	double lastprint;         /* now() of the last line (not a terminal) */
 };
 
 enum executor suiteexecutor(const struct evalfile *ef, const struct suite *s, const char *override)
@@ -68,15 +70,22 @@ enum executor suiteexecutor(const struct evalfile *ef, const struct suite *s, co
 	return EXEC_SLURM;
 }
 
-size_t leavetoslurm(struct plan *p, const char *override)
+size_t slurmruns(const struct plan *p, const char *override)
 {
 	size_t nrun = 0;
 
 	for (size_t i = 0; i < p->ncells; i++) {
-		struct cell *c = &p->cells[i];
+		const struct cell *c = &p->cells[i];
 		if (c->need == NEED_RUN && !c->othershard && suiteexecutor(p->ef, c->sp->suite, override) == EXEC_SLURM)
 			nrun++;
 	}
+	return nrun;
+}
+
+size_t leavetoslurm(struct plan *p, const char *override)
+{
+	size_t nrun = slurmruns(p, override);
+
 	if (!nrun)
 		return 0;
 	for (size_t i = 0; i < p->ncells; i++) {
@@ -322,9 +331,13 @@ static void show(struct slurmarray *a)
 		fprintf(stderr, "\r\033[K%s", line);
 		fflush(stderr);
 		a->shown = 1;
-	} else if (strcmp(line, a->lastline)) {
-		/* not a terminal: a line when something changed */
+	} else if (strcmp(line, a->lastline) && now() - a->lastprint >= PRINT_EVERY) {
+		/* not a terminal (a log): a line when something changed, at most
+		 * one per PRINT_EVERY seconds */
 		fprintf(stderr, "%s\n", line);
+		a->lastprint = now();
+	} else {
+		return; /* the line not printed is the one to compare with */
 	}
 	snprintf(a->lastline, sizeof(a->lastline), "%s", line);
 }

@@ -30,6 +30,8 @@
  * local unless its suite says slurm */
 enum executor suiteexecutor(const struct evalfile *ef, const struct suite *s, const char *override);
 
+/* how many cells of suites whose executor is slurm need a run */
+size_t slurmruns(const struct plan *p, const char *override);
 /* when a cell of a slurm suite needs a run: leave every cell of slurm
  * suites that needs work to the array (othershard 2 when it needs a run,
  * 1 a grade; need NEED_NOTHING) and return how many need a run; else 0,

@@ -111,5 +111,37 @@ rm fail
 em status --json st.json
 assert_json st.json '[.suites[0].tasks[] | select(.id != "t05") | .cells[].status] | unique' '["cached"]'
 
+try "--executor slurm: suites with executor local run here, the others in the array"
+slurmproject
+sed -i '/^executor: slurm$/d' Evalfile
+cat >>Evalfile <<'EOF'
+  here:
+    tasks: tasks/all.jsonl
+    executor: local
+    agent: {command: ./where.sh}
+    grader: {type: exact, trim: true}
+EOF
+printf '#!/bin/sh\necho "$EVAL_TASK ${SLURM_JOB_ID:-none}" >>where\ncat\n' >where.sh
+chmod +x where.sh
+em -n --executor slurm
+check "-n says what would go to the array" grep -q "40 of them would run in one SLURM job array of 4 tasks" "$T/out"
+em --executor slurm
+assert_rc 0
+check "it submitted an array for suite s" grep -q "submitted SLURM job" "$T/err"
+checks "40 cells of s ran in SLURM" "[ \$(wc -l <calls) = 40 ]"
+checks "the 20 cells of the local suite ran here" "[ \$(wc -l <where) = 20 ] && [ \$(grep -c ' none\$' where) = 20 ]"
+em --json r.json
+assert_json r.json '[.ran, .cached, .errors]' '[0, 60, 0]'
+
+try "check through SLURM: the array runs, then the gates of every cell"
+slurmproject
+sed -i 's/    grader: {type: exact, trim: true}/    grader: {type: exact, trim: true}\n    threshold: 0.9/' Evalfile
+em check --json r.json
+assert_rc 0
+check "it submitted one array" grep -q "submitted SLURM job" "$T/err"
+check "the gate passed" grep -q "check: passed" "$T/out"
+assert_json r.json '[.ran, .errors]' '[40, 0]'
+checks "squeue is empty" queue_empty
+
 finish
 summary

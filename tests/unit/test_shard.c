@@ -5,6 +5,8 @@
 
 #include "test.h"
 #include "plan/shard.h"
+#include "run/slurm.h"
+#include "load/evalfile.h"
 
 TEST(shard_slices_balanced)
 {
@@ -75,4 +77,84 @@ TEST(shard_parse)
 	unsetenv("SLURM_ARRAY_TASK_COUNT");
 	CHECK(parseshard("auto", 2, &sh, &err) < 0);
 	free(err);
+}
+
+TEST(slurm_executor_of_a_suite)
+{
+	struct evalfile ef = {.executor = EXEC_SLURM};
+	struct suite cmd = {.agent = {.kind = AGENT_COMMAND}}, model = {.agent = {.kind = AGENT_HTTP}};
+	struct suite local = {.executor = EXEC_LOCAL}, there = {.executor = EXEC_SLURM, .agent = {.kind = AGENT_HTTP}};
+
+	CHECK_INT(suiteexecutor(&ef, &cmd, NULL), EXEC_SLURM);
+	CHECK_INT(suiteexecutor(&ef, &model, NULL), EXEC_LOCAL); /* a model stays here by default */
+	CHECK_INT(suiteexecutor(&ef, &there, NULL), EXEC_SLURM); /* unless its suite says slurm */
+	CHECK_INT(suiteexecutor(&ef, &local, NULL), EXEC_LOCAL);
+	CHECK_INT(suiteexecutor(&ef, &there, "local"), EXEC_LOCAL); /* --executor local: everything here */
+	ef.executor = EXEC_DEFAULT;
+	CHECK_INT(suiteexecutor(&ef, &cmd, NULL), EXEC_LOCAL);
+	CHECK_INT(suiteexecutor(&ef, &cmd, "slurm"), EXEC_SLURM);
+	CHECK_INT(suiteexecutor(&ef, &model, "slurm"), EXEC_LOCAL);
+	CHECK_INT(suiteexecutor(&ef, &local, "slurm"), EXEC_LOCAL);
+}
+
+/* the Evalfile's executor and slurm keys: loaded, and checked with
+ * FILE:LINE:COL */
+static struct evalfile *loadtext(const char *text, char **err)
+{
+	put("Evalfile", text);
+	return loadevalfile("Evalfile", err);
+}
+
+TEST(slurm_evalfile_keys)
+{
+	char *err = NULL;
+	struct evalfile *ef;
+
+	intmpdir();
+	put("tasks/t1.json", "{\"input\": \"1\", \"expected\": \"1\"}\n");
+	put("agent.sh", "#!/bin/sh\ncat\n");
+	ef = loadtext("executor: slurm\n"
+	              "slurm: {partition: gpu, max_parallel: 4, time: \"1:00:00\", sbatch_args: [--mem=2G], shards: 8}\n"
+	              "suites:\n"
+	              "  a: {tasks: tasks/*.json, agent: {command: ./agent.sh}}\n"
+	              "  b: {tasks: tasks/*.json, agent: {command: ./agent.sh}, executor: local}\n",
+	              &err);
+	REQUIRE(ef);
+	CHECK_INT(ef->executor, EXEC_SLURM);
+	CHECK_STR(ef->slurm.partition, "gpu");
+	CHECK_INT(ef->slurm.max_parallel, 4);
+	CHECK_STR(ef->slurm.time, "1:00:00");
+	CHECK_INT(ef->slurm.sbatch_args.n, 1);
+	CHECK_INT(ef->slurm.shards, 8);
+	CHECK_INT(ef->suites[0].executor, EXEC_DEFAULT);
+	CHECK_INT(ef->suites[1].executor, EXEC_LOCAL);
+	freeevalfile(ef);
+
+	static const struct {
+		const char *text, *where, *what;
+	} bad[] = {
+		{"executor: cloud\nsuites: {a: {tasks: tasks/*.json, agent: {command: ./agent.sh}}}\n", "Evalfile:1:11",
+		 "expected local or slurm"},
+		{"slurm: {nodes: 3}\nsuites: {a: {tasks: tasks/*.json, agent: {command: ./agent.sh}}}\n", "Evalfile:1:9",
+		 "unknown key 'nodes'"},
+		{"slurm: {sbatch_args: --mem=2G}\nsuites: {a: {tasks: tasks/*.json, agent: {command: ./agent.sh}}}\n",
+		 "Evalfile:1:22", "expected a list"},
+		{"slurm: {sbatch_args: [--array=1-3]}\nsuites: {a: {tasks: tasks/*.json, agent: {command: ./agent.sh}}}\n",
+		 "Evalfile:1:23", "evalmake's to set"},
+		{"slurm: {shards: 0}\nsuites: {a: {tasks: tasks/*.json, agent: {command: ./agent.sh}}}\n", "Evalfile:1:17",
+		 "from 1"},
+		{"suites: {a: {tasks: tasks/*.json, agent: {command: ./agent.sh}, executor: k8s}}\n", "Evalfile:1:",
+		 "suites.a.executor: expected local or slurm"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err = NULL;
+		ef = loadtext(bad[i].text, &err);
+		CHECK(!ef);
+		freeevalfile(ef);
+		if (err) {
+			CHECK_HAS(err, bad[i].where);
+			CHECK_HAS(err, bad[i].what);
+		}
+		free(err);
+	}
 }
