@@ -466,8 +466,7 @@ static int cmdbuild(struct opts *o, int statusonly)
 		rc = dryrun(p);
 		size_t nslurm = o->shard.n ? 0 : slurmruns(p, o->executor);
 		if (nslurm) {
-			int cap = pr.ef->slurm.shards;
-			size_t n = cap && nslurm > (size_t)cap ? (size_t)cap : nslurm;
+			size_t n = slurmshards(&pr.ef->slurm, nslurm);
 			printf("executor slurm: %zu of them would run in one SLURM job array of %zu task%s\n", nslurm, n,
 			       n == 1 ? "" : "s");
 		}

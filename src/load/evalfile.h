@@ -111,7 +111,7 @@ struct slurmconf {
 	int max_parallel;       /* array tasks running at once; 0: no limit */
 	char *time;             /* each task's time limit, as sbatch --time takes it; NULL: the partition's */
 	struct strv sbatch_args; /* more sbatch options, one word each (never through a shell) */
-	int shards;             /* at most this many array tasks; 0: one per cell that needs a run */
+	int shards;             /* at most this many array tasks; 0: one per cell that needs a run, at most 1000 */
 };
 
 struct suite {

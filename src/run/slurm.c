@@ -31,6 +31,9 @@ extern char **environ;
 #define POLL_EVERY 2.0       /* seconds between squeue calls */
 #define SQUEUE_FAILS 30      /* squeue failing this often in a row: give up waiting */
 #define PRINT_EVERY 10.0     /* seconds between progress lines in a log */
+/* array tasks at most without slurm: shards: SLURM's default MaxArraySize
+ * (1001) allows indices up to 1000 */
+#define DEFAULT_SHARDS 1000
 
 /* the job script: fixed text, whatever the cells; its arguments are the
  * program, the number of shards, then evalmake's options and targets */
@@ -80,6 +83,13 @@ size_t slurmruns(const struct plan *p, const char *override)
 			nrun++;
 	}
 	return nrun;
+}
+
+size_t slurmshards(const struct slurmconf *sc, size_t nrun)
+{
+	size_t cap = (size_t)(sc->shards ? sc->shards : DEFAULT_SHARDS);
+
+	return nrun > cap ? cap : nrun;
 }
 
 size_t leavetoslurm(struct plan *p, const char *override)
@@ -155,6 +165,8 @@ static int runcmd(char *const *argv, char **out, char **err)
 		if (left <= 0 && !killed) {
 			kill(pid, SIGKILL);
 			killed = 1;
+		} else if (left < -5) {
+			break; /* something it started holds the pipes */
 		}
 		int n = poll(fds, 2, left > 0 ? (int)(left * 1000) + 1 : 100);
 		if (n < 0 && errno != EINTR)
@@ -218,13 +230,11 @@ static void freeargv(struct argv *a)
 struct slurmarray *slurmsubmit(struct plan *p, const struct slurmjob *j, size_t nrun, char **err)
 {
 	const struct slurmconf *sc = j->conf;
-	size_t n = nrun;
+	size_t n = slurmshards(sc, nrun);
 	char *exe = selfexe(), *out, *said;
 	struct argv a = {0};
 
 	*err = NULL;
-	if (sc->shards && n > (size_t)sc->shards)
-		n = (size_t)sc->shards;
 	if (!exe) {
 		*err = xasprintf("executor slurm: cannot find this program's path (/proc/self/exe): %s", strerror(errno));
 		return NULL;

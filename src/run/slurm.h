@@ -32,6 +32,9 @@ enum executor suiteexecutor(const struct evalfile *ef, const struct suite *s, co
 
 /* how many cells of suites whose executor is slurm need a run */
 size_t slurmruns(const struct plan *p, const char *override);
+/* the array's tasks for nrun cells: nrun, at most sc->shards (1000 when
+ * not set: SLURM's default MaxArraySize allows no more) */
+size_t slurmshards(const struct slurmconf *sc, size_t nrun);
 /* when a cell of a slurm suite needs a run: leave every cell of slurm
  * suites that needs work to the array (othershard 2 when it needs a run,
  * 1 a grade; need NEED_NOTHING) and return how many need a run; else 0,
@@ -52,7 +55,8 @@ struct slurmjob {
 struct slurmarray;
 
 /* submit the array for the plan's sent cells (nrun of them need a run):
- * N = nrun, at most conf->shards. NULL and *err when sbatch is missing
+ * N = nrun, at most conf->shards (1000 when not set: SLURM's default
+ * MaxArraySize allows no more). NULL and *err when sbatch is missing
  * or refuses (nothing was submitted). */
 struct slurmarray *slurmsubmit(struct plan *p, const struct slurmjob *j, size_t nrun, char **err);
 /* wait until squeue shows none of the job, showing progress; when the

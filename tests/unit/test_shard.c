@@ -158,3 +158,14 @@ TEST(slurm_evalfile_keys)
 		free(err);
 	}
 }
+
+TEST(slurm_shards_capped)
+{
+	struct slurmconf sc = {0};
+
+	CHECK_INT(slurmshards(&sc, 40), 40);
+	CHECK_INT(slurmshards(&sc, 5000), 1000); /* SLURM's default MaxArraySize */
+	sc.shards = 4;
+	CHECK_INT(slurmshards(&sc, 40), 4);
+	CHECK_INT(slurmshards(&sc, 3), 3);
+}
