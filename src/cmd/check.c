@@ -43,6 +43,8 @@ int cmdcheck(struct opts *o)
 		die("check: -n and -q do not apply (use `evalmake -n` or `evalmake -q`)");
 	if (o->locked && o->rebuild)
 		die("check: --locked runs nothing, -B rebuilds everything: choose one");
+	if (o->locked && o->shard.n)
+		die("check: --locked runs nothing, --shard splits what runs: choose one");
 	if (o->maxdrop >= 0 && !o->baseline)
 		die("check: --max-drop needs --baseline FILE.json");
 	/* paths are the user's, relative to where evalmake started */
@@ -63,7 +65,7 @@ int cmdcheck(struct opts *o)
 	                      .sample = o->sample, .rebuild = o->rebuild};
 	p = planor2(&pr, &po);
 	char *title = NULL;
-	if (o->shard.n && !o->locked) {
+	if (o->shard.n) {
 		size_t total, mine = applyshard(p, &o->shard, &total);
 		title = shardtitle(&o->shard, mine, total);
 	}
@@ -104,7 +106,7 @@ int cmdcheck(struct opts *o)
 	struct gateopts go = {.minscore = o->minscore, .maxdrop = o->maxdrop, .base = hasbase ? &base : NULL};
 	/* a shard sees part of the cells: its scores gate nothing; the final
 	 * run over the shared cache checks the thresholds */
-	if (o->shard.n && !o->locked) {
+	if (o->shard.n) {
 		if (!o->silent)
 			fprintf(out, "check: shard %d/%d: %s; the gates are checked by the final run over every shard's "
 			        "results\n", o->shard.k, o->shard.n, cur.errors ? "some of its cells errored" : "its cells are done");
@@ -119,9 +121,7 @@ int cmdcheck(struct opts *o)
 	else if (g.failed)
 		fprintf(out, "check: FAILED: %s%zu of %zu gate%s failed\n", stale ? "the lock is stale, and " : "", g.failed, g.n,
 		       g.n == 1 ? "" : "s");
-	else if (!o->silent && !g.n && o->shard.n && !o->locked)
-		;
-	else if (!o->silent && !g.n)
+	else if (!o->silent && !g.n && !o->shard.n)
 		fprintf(out, "check: passed: no gate applies (give a suite a threshold, or use --min-score or --baseline)\n");
 	else if (!o->silent)
 		fprintf(out, "check: passed: %s%zu gate%s hold%s\n", g.n > 1 ? "all " : "", g.n, g.n == 1 ? "" : "s",

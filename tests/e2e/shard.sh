@@ -162,6 +162,8 @@ em --shard 1/3 --shards 4
 assert_rc 2
 em status --shard 1/3
 assert_rc 2
+em check --locked --shard 1/3
+assert_rc 2
 em --executor cloud
 assert_rc 2
 check "nothing ran" test ! -e calls
