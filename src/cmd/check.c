@@ -92,7 +92,7 @@ int cmdcheck(struct opts *o)
 	}
 	savestate(pr.st);
 	sum = summarize(p);
-	if (!o->locked)
+	if (!o->locked && !o->shard.n) /* a shard's: see main.c */
 		appendhistory(pr.cache, p, sum, "check", o->nargs || o->sample || o->iterations);
 	if (!o->silent) {
 		struct reportopts ro = {.color = usecolor(out), .verbose = o->verbose,

@@ -482,7 +482,9 @@ static int cmdbuild(struct opts *o, int statusonly)
 	}
 	savestate(pr.st);
 	struct suitesum *sum = summarize(p);
-	if (!statusonly)
+	/* a shard's scores are a slice's: the merge run writes the history
+	 * (and many shards on a shared folder append to no file) */
+	if (!statusonly && !o->shard.n)
 		appendhistory(pr.cache, p, sum, "evalmake", o->nargs || o->sample || o->iterations);
 	if (!o->silent) {
 		/* with the JSON report on stdout, stdout is for it alone */
