@@ -1,12 +1,16 @@
 /* shard: slices by a stable hash of the cell id, balanced; --shard parsing */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "test.h"
 #include "plan/shard.h"
 #include "run/slurm.h"
 #include "load/evalfile.h"
+#include "store/store.h"
+#include "core/util.h"
 
 TEST(shard_slices_balanced)
 {
@@ -168,4 +172,34 @@ TEST(slurm_shards_capped)
 	sc.shards = 4;
 	CHECK_INT(slurmshards(&sc, 40), 4);
 	CHECK_INT(slurmshards(&sc, 3), 3);
+}
+
+/* shards on several hosts share one cache folder: a process sweeps tmp/
+ * of its own host's dead processes, never another host's entries being
+ * written (their pids mean nothing here) */
+TEST(shard_tmp_of_another_host_kept)
+{
+	char host[72] = "", *err = NULL;
+
+	intmpdir();
+	gethostname(host, sizeof(host) - 1);
+	for (char *c = host; *c; c++)
+		if (!isalnum((unsigned char)*c) && *c != '-')
+			*c = '_';
+	char *mine = xasprintf("cache/tmp/999999999-%s.0", host);
+	put("cache/tmp/999999999-some-other-host.0/prompt", "x");
+	put("cache/tmp/999999999.3/prompt", "x"); /* a name from before hosts */
+	put(mine, "x");
+	struct store *s = openstore("cache", &err);
+	REQUIRE(s);
+	CHECK(access("cache/tmp/999999999-some-other-host.0/prompt", F_OK) == 0);
+	CHECK(access("cache/tmp/999999999.3", F_OK) < 0);
+	CHECK(access(mine, F_OK) < 0);
+	/* and its own names carry its host */
+	char *e = newentry(s, 0), *want = xasprintf("-%s.", host);
+	CHECK_HAS(e, want);
+	free(e);
+	free(want);
+	free(mine);
+	closestore(s);
 }
