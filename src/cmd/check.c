@@ -44,6 +44,8 @@ int cmdcheck(struct opts *o)
 		die("check: -n and -q do not apply (use `evalmake -n` or `evalmake -q`)");
 	if (o->locked && o->rebuild)
 		die("check: --locked runs nothing, -B rebuilds everything: choose one");
+	if (o->locked && o->shard.n)
+		die("check: --locked runs nothing, --shard splits what runs: choose one");
 	if (o->maxdrop >= 0 && !o->baseline)
 		die("check: --max-drop needs --baseline FILE.json");
 	/* paths are the user's, relative to where evalmake started */
@@ -63,6 +65,11 @@ int cmdcheck(struct opts *o)
 	struct planopts po = {.targets = o->args, .ntargets = o->nargs, .iterations = o->iterations,
 	                      .sample = o->sample, .rebuild = o->rebuild};
 	p = planor2(&pr, &po);
+	char *title = NULL;
+	if (o->shard.n) {
+		size_t total, mine = applyshard(p, &o->shard, &total);
+		title = shardtitle(&o->shard, mine, total);
+	}
 	/* with a report on stdout, stdout is for it alone: the words go to stderr */
 	int tostdout = (o->json && !strcmp(o->json, "-")) || (junit && !strcmp(junit, "-")) ||
 	               (markdown && !strcmp(markdown, "-"));
@@ -98,11 +105,11 @@ int cmdcheck(struct opts *o)
 	}
 	savestate(pr.st);
 	sum = summarize(p);
-	if (!o->locked)
+	if (!o->locked && !o->shard.n) /* a shard's: see main.c */
 		appendhistory(pr.cache, p, sum, "check", o->nargs || o->sample || o->iterations);
 	if (!o->silent) {
 		struct reportopts ro = {.color = usecolor(out), .verbose = o->verbose,
-		                        .title = o->locked ? "scores from the lock:" : NULL};
+		                        .title = o->locked ? "scores from the lock:" : title};
 		printtable(out, p, sum, &ro);
 	}
 	if (rc == EXIT_INTR)
@@ -110,7 +117,15 @@ int cmdcheck(struct opts *o)
 
 	planresults(p, sum, &cur);
 	struct gateopts go = {.minscore = o->minscore, .maxdrop = o->maxdrop, .base = hasbase ? &base : NULL};
-	evalgates(&cur, &go, &g);
+	/* a shard sees part of the cells: its scores gate nothing; the final
+	 * run over the shared cache checks the thresholds */
+	if (o->shard.n) {
+		if (!o->silent)
+			fprintf(out, "check: shard %d/%d: %s; the gates are checked by the final run over every shard's "
+			        "results\n", o->shard.k, o->shard.n, cur.errors ? "some of its cells errored" : "its cells are done");
+	} else {
+		evalgates(&cur, &go, &g);
+	}
 	for (size_t i = 0; i < g.n; i++)
 		if (g.v[i].failed || !o->silent)
 			fprintf(out, "%s\n", g.v[i].line);
@@ -119,7 +134,7 @@ int cmdcheck(struct opts *o)
 	else if (g.failed)
 		fprintf(out, "check: FAILED: %s%zu of %zu gate%s failed\n", stale ? "the lock is stale, and " : "", g.failed, g.n,
 		       g.n == 1 ? "" : "s");
-	else if (!o->silent && !g.n)
+	else if (!o->silent && !g.n && !o->shard.n)
 		fprintf(out, "check: passed: no gate applies (give a suite a threshold, or use --min-score or --baseline)\n");
 	else if (!o->silent)
 		fprintf(out, "check: passed: %s%zu gate%s hold%s\n", g.n > 1 ? "all " : "", g.n, g.n == 1 ? "" : "s",
@@ -148,6 +163,7 @@ int cmdcheck(struct opts *o)
 	if (rc != EXIT_INTR && (g.failed || stale || cur.errors || outfail))
 		rc = EXIT_GATE;
 out:
+	free(title);
 	freegates(&g);
 	freeresults(&cur);
 	freeresults(&base);

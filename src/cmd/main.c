@@ -37,6 +37,7 @@
 #include "store/lock.h"
 #include "core/proc.h"
 #include "run/trace.h"
+#include "run/slurm.h"
 #include <cjson/cJSON.h>
 #include "run/inputs.h"
 #include "cmd/export.h"
@@ -89,6 +90,10 @@ static const char usage[] =
 	"  --max-cells N     start at most N cells\n"
 	"  --max-cost USD    start no cell that would take the cost past USD (needs pricing:)\n"
 	"  --estimates       a line per suite estimate as cells land, also off a terminal\n"
+	"  --shard K/N       run only slice K of N of the cells that need work (1-based; a\n"
+	"                    stable hash of the cell id); auto: from SLURM_ARRAY_TASK_ID or\n"
+	"                    JOB_COMPLETION_INDEX (with --shards N)\n"
+	"  --executor E      slurm: run the cells as one SLURM job array; local: here\n"
 	"  -h, --help        this help\n"
 	"  --version         print the version\n"
 	"\n"
@@ -127,6 +132,10 @@ static const struct option_help {
 	{"--iterations", "N", "N iterations for every suite"},
 	{"--sample", "K", "K tasks per suite (a fixed sample: a larger K adds tasks)"},
 	{"--json", "FILE", "write the JSON report to FILE ('-': stdout, the table goes to stderr)"},
+	{"--shard", "K/N", "run only slice K of N of the cells that need work (auto: SLURM_ARRAY_TASK_ID, "
+	                   "JOB_COMPLETION_INDEX)"},
+	{"--shards", "N", "the number of shards, with --shard auto and JOB_COMPLETION_INDEX"},
+	{"--executor", "E", "slurm: run the cells as one SLURM job array; local: run them here (the default)"},
 	{"--jsonl", NULL, "one JSON report line per update on stdout, for scripts"},
 	{"--until-stderr", "X", "stop starting a suite's cells once its standard error over tasks is <= X"},
 	{"--max-cells", "N", "start at most N cells (run or graded again); the rest are not run"},
@@ -159,7 +168,7 @@ enum { CMD_BUILD, CMD_STATUS, CMD_EXPLAIN, CMD_LOG, CMD_GC, CMD_WATCH, CMD_CHECK
 static const struct command {
 	const char *name, *opts, *synopsis, *text;
 } commands[] = {
-	[CMD_BUILD] = {"", "-f -C -j -B -n -q -k -s -v --iterations --sample --json --remote --no-remote --remote-upload --until-stderr --max-cells --max-cost --estimates", "[OPTION...] [TARGET...]",
+	[CMD_BUILD] = {"", "-f -C -j -B -n -q -k -s -v --iterations --sample --json --remote --no-remote --remote-upload --until-stderr --max-cells --max-cost --estimates --shard --shards --executor", "[OPTION...] [TARGET...]",
 	               "bring the targeted cells' scores up to date: run the cells whose inputs changed, grade\n"
 	               "again those whose grader changed, and print the score table"},
 	[CMD_STATUS] = {"status", "-f -C -s -v --iterations --sample --json", "[OPTION...] [TARGET...]",
@@ -178,7 +187,7 @@ static const struct command {
 	               "implied)"},
 	[CMD_CHECK] = {"check",
 	               "-f -C -j -B -k -s -v --iterations --sample --json --min-score --baseline --max-drop "
-	               "--junit --markdown --locked --remote --no-remote --remote-upload",
+	               "--junit --markdown --locked --remote --no-remote --remote-upload --shard --shards --executor",
 	               "[OPTION...] [TARGET...]",
 	               "the CI gate: run, then require every suite's threshold (and --min-score, --max-drop);\n"
 	               "exit 1 when a gate fails or a cell errors"},
@@ -326,7 +335,8 @@ static void parseopts(int argc, char **argv, struct opts *o)
 	enum { OPT_ITER = 256, OPT_SAMPLE, OPT_JSON, OPT_VERSION, OPT_JSONL,
 	       OPT_MINSCORE, OPT_BASELINE, OPT_MAXDROP, OPT_JUNIT, OPT_MARKDOWN, OPT_LOCKED, OPT_HTML,
 	       OPT_KEEP, OPT_ALL, OPT_SERVE, OPT_FORMAT, OPT_REMOTE, OPT_NOREMOTE, OPT_REMOTEUPLOAD,
-	       OPT_UNTILSE, OPT_MAXCELLS, OPT_MAXCOST, OPT_ESTIMATES };
+	       OPT_UNTILSE, OPT_MAXCELLS, OPT_MAXCOST, OPT_ESTIMATES,
+	       OPT_SHARD, OPT_SHARDS, OPT_EXECUTOR };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -353,6 +363,9 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		{"max-cells", required_argument, NULL, OPT_MAXCELLS},
 		{"max-cost", required_argument, NULL, OPT_MAXCOST},
 		{"estimates", no_argument, NULL, OPT_ESTIMATES},
+		{"shard", required_argument, NULL, OPT_SHARD},
+		{"shards", required_argument, NULL, OPT_SHARDS},
+		{"executor", required_argument, NULL, OPT_EXECUTOR},
 		{"file", required_argument, NULL, 'f'},
 		{"directory", required_argument, NULL, 'C'},
 		{"jobs", required_argument, NULL, 'j'},
@@ -435,6 +448,13 @@ static void parseopts(int argc, char **argv, struct opts *o)
 				die("--max-cost: expected an amount in USD above 0, got '%s'", optarg);
 			break;
 		}
+		case OPT_SHARD: o->shardspec = optarg; break;
+		case OPT_SHARDS: o->shards = posint(optarg, "--shards"); break;
+		case OPT_EXECUTOR:
+			if (strcmp(optarg, "slurm") && strcmp(optarg, "local"))
+				usageerr(NULL, "--executor: expected slurm or local, got '%s'", optarg);
+			o->executor = optarg;
+			break;
 		case OPT_SERVE:
 			/* --serve=SPEC, or --serve SPEC when the next word is a port or
 			 * an address with one (a target holds no ':', or is a suite) */
@@ -489,7 +509,7 @@ static void dryusage(struct plan *p)
 
 static int dryrun(struct plan *p, int remote)
 {
-	size_t run = 0, grade = 0, fresh = 0, fetch = 0;
+	size_t run = 0, grade = 0, fresh = 0, fetch = 0, others = 0;
 
 	for (size_t i = 0; i < p->ncells; i++) {
 		struct cell *c = &p->cells[i];
@@ -502,16 +522,19 @@ static int dryrun(struct plan *p, int remote)
 		} else if (c->need == NEED_GRADE) {
 			printf("grade %s: %s\n", c->id, c->why);
 			grade++;
+		} else if (c->othershard) {
+			others++;
 		} else {
 			fresh++;
 		}
 	}
+	printf("%zu cell%s would run, ", run, run == 1 ? "" : "s");
 	if (remote)
-		printf("%zu cell%s would run, %zu would fetch from the remote cache, %zu would be graded again, %zu up to "
-		       "date\n", run, run == 1 ? "" : "s", fetch, grade, fresh);
-	else
-		printf("%zu cell%s would run, %zu would be graded again, %zu up to date\n", run, run == 1 ? "" : "s", grade,
-		       fresh);
+		printf("%zu would fetch from the remote cache, ", fetch);
+	printf("%zu would be graded again, %zu up to date", grade, fresh);
+	if (others)
+		printf(", %zu left to the other shards", others);
+	printf("\n");
 	dryusage(p);
 	return 0;
 }
@@ -547,21 +570,36 @@ static int cmdbuild(struct opts *o, int statusonly)
 	struct planopts po = {.targets = o->args, .ntargets = o->nargs, .iterations = o->iterations,
 	                      .sample = o->sample, .rebuild = o->rebuild && !statusonly};
 	struct plan *p = planor2(&pr, &po);
+	char *title = NULL;
+	if (o->shard.n && !statusonly) {
+		size_t total, mine = applyshard(p, &o->shard, &total);
+		title = shardtitle(&o->shard, mine, total);
+	}
 	if (o->question) {
 		for (size_t i = 0; i < p->ncells; i++)
 			if (p->cells[i].need != NEED_NOTHING)
 				rc = 1;
+		free(title);
 		freeplan(p);
 		closeproject(&pr);
 		return rc;
 	}
 	if (o->dryrun && !statusonly) {
+		if (title)
+			printf("%s\n", title);
+		free(title);
 		struct loop *l = mkloop();
 		struct remote *rem = openremote(o, &pr, l);
 		fetchcells(p, rem, 1);
 		rc = remotefailed(rem) ? EXIT_USAGE : dryrun(p, rem != NULL);
 		freeremote(rem);
 		freeloop(l);
+		size_t nslurm = rc || o->shard.n ? 0 : slurmruns(p, o->executor);
+		if (nslurm) {
+			size_t n = slurmshards(&pr.ef->slurm, nslurm);
+			printf("executor slurm: %zu of them would run in one SLURM job array of %zu task%s\n", nslurm, n,
+			       n == 1 ? "" : "s");
+		}
 		freeplan(p);
 		closeproject(&pr);
 		return rc;
@@ -570,23 +608,27 @@ static int cmdbuild(struct opts *o, int statusonly)
 		/* no price, no cost: the bound would never hold */
 		fprintf(stderr, "evalmake: --max-cost: %s has no pricing: to price tokens by (see 'evalmake help')\n",
 		        pr.ef->path);
+		free(title);
 		freeplan(p);
 		closeproject(&pr);
 		return EXIT_USAGE;
 	}
 	if (!statusonly && (rc = runcells(o, &pr, p)) == EXIT_USAGE) {
+		free(title);
 		freeplan(p);
 		closeproject(&pr);
 		return EXIT_USAGE;
 	}
 	savestate(pr.st);
 	struct suitesum *sum = summarize(p);
-	if (!statusonly)
+	/* a shard's scores are a slice's: the merge run writes the history
+	 * (and many shards on a shared folder append to no file) */
+	if (!statusonly && !o->shard.n)
 		appendhistory(pr.cache, p, sum, "evalmake", o->nargs || o->sample || o->iterations);
 	if (!o->silent) {
 		/* with the JSON report on stdout, stdout is for it alone */
 		FILE *out = o->json && !strcmp(o->json, "-") ? stderr : stdout;
-		struct reportopts ro = {.color = usecolor(out), .verbose = o->verbose};
+		struct reportopts ro = {.color = usecolor(out), .verbose = o->verbose, .title = title};
 		printtable(out, p, sum, &ro);
 		printstopped(out, p, o);
 		if (rc == EXIT_INTR)
@@ -598,6 +640,7 @@ static int cmdbuild(struct opts *o, int statusonly)
 			rc = EXIT_GATE;
 	}
 	freesummary(p, sum);
+	free(title);
 	freeplan(p);
 	closeproject(&pr);
 	return rc;
@@ -1311,6 +1354,16 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	refuseoptions(c);
+	if (o.shardspec) {
+		char *err;
+		if (parseshard(o.shardspec, o.shards, &o.shard, &err) < 0) {
+			fprintf(stderr, "evalmake: %s\n", err);
+			free(err);
+			return EXIT_USAGE;
+		}
+	} else if (o.shards) {
+		usageerr(c->name, "--shards N goes with --shard auto%s", "");
+	}
 	int rc;
 	switch (cmd) {
 	case CMD_STATUS: rc = cmdbuild(&o, 1); break;

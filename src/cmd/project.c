@@ -13,6 +13,7 @@
 #include "report/cost.h"
 #include "run/trace.h"
 #include "run/run.h"
+#include "run/slurm.h"
 #include "core/util.h"
 
 char *absfrom(const char *cwd, const char *path)
@@ -156,6 +157,59 @@ static double costguess(struct plan *p)
 	return n ? cost / (double)n : 0;
 }
 
+/* the arguments of a SLURM array task: the Evalfile, the options that
+ * change what runs, then the targets of suites the array runs (all of
+ * them when none was named), so a task plans the same cells as we do */
+static char **shardargs(struct opts *o, struct project *pr)
+{
+	struct strv a = {0};
+	char *ef = absfrom(pr->cwd, pr->ef->path);
+	char num[32];
+
+	strvadd(&a, "-f");
+	strvadd(&a, ef);
+	free(ef);
+	if (o->jobs) {
+		snprintf(num, sizeof(num), "-j%d", o->jobs);
+		strvadd(&a, num);
+	}
+	if (o->keepgoing)
+		strvadd(&a, "-k");
+	if (o->rebuild)
+		strvadd(&a, "-B");
+	if (o->iterations) {
+		snprintf(num, sizeof(num), "--iterations=%d", o->iterations);
+		strvadd(&a, num);
+	}
+	if (o->sample) {
+		snprintf(num, sizeof(num), "--sample=%d", o->sample);
+		strvadd(&a, num);
+	}
+	/* the remote cache as this run uses it: --remote goes through the
+	 * environment (sbatch exports it), never on a command line that
+	 * squeue and scontrol show, since a URL may hold a password; the
+	 * Evalfile's reaches the tasks by itself */
+	if (o->noremote)
+		strvadd(&a, "--no-remote");
+	if (o->remote)
+		setenv("EVALMAKE_REMOTE", o->remote, 1);
+	if (o->remoteupload)
+		strvadd(&a, "--remote-upload");
+	for (int i = 0; i < o->nargs; i++) {
+		char *name = xstrndup(o->args[i], strcspn(o->args[i], "/"));
+		const struct suite *s = findsuite(pr->ef, name);
+		if (s && suiteexecutor(pr->ef, s, o->executor) == EXEC_SLURM)
+			strvadd(&a, o->args[i]);
+		free(name);
+	}
+	for (size_t i = 0; !o->nargs && i < pr->ef->nsuites; i++)
+		if (suiteexecutor(pr->ef, &pr->ef->suites[i], o->executor) == EXEC_SLURM)
+			strvadd(&a, pr->ef->suites[i].name);
+	xgrow(&a.v, &a.cap, a.n + 1, sizeof(*a.v));
+	a.v[a.n] = NULL;
+	return a.v;
+}
+
 int runcells(struct opts *o, struct project *pr, struct plan *p)
 {
 	char *err;
@@ -176,6 +230,33 @@ int runcells(struct opts *o, struct project *pr, struct plan *p)
 		freeloop(l);
 		return EXIT_USAGE;
 	}
+	/* the cells of slurm suites go to one job array; the others run here
+	 * meanwhile (a shard runs its slice here: it never submits) */
+	struct slurmarray *arr = NULL;
+	char **args = NULL, *logdir = NULL;
+	struct slurmjob job = {0};
+	char here[PATH_MAX];
+	size_t nrun = o->shard.n ? 0 : leavetoslurm(p, o->executor);
+	if (nrun) {
+		args = shardargs(o, pr);
+		logdir = pathjoin(pr->cache, "slurm");
+		job = (struct slurmjob){.conf = &pr->ef->slurm, .args = args, .dir = ".", .logdir = logdir,
+		                        .progress = isatty(2), .silent = o->silent};
+		if (getcwd(here, sizeof(here)))
+			job.dir = here;
+		arr = slurmsubmit(p, &job, nrun, &err);
+		if (!arr) {
+			fprintf(stderr, "evalmake: %s\n", err);
+			free(err);
+			for (char **s = args; *s; s++)
+				free(*s);
+			free(args);
+			free(logdir);
+			freeremote(rem);
+			freeloop(l);
+			return EXIT_USAGE;
+		}
+	}
 	struct runopts ro = {
 		.remote = rem,
 		.jobs = o->jobs ? o->jobs : pr->ef->jobs ? pr->ef->jobs : 4,
@@ -192,6 +273,23 @@ int runcells(struct opts *o, struct project *pr, struct plan *p)
 		.costguess = o->maxcost > 0 ? costguess(p) : 0,
 	};
 	rc = runplan(p, l, &ro);
+	if (arr) {
+		if (slurmwait(arr, l) == EXIT_INTR) {
+			rc = EXIT_INTR;
+		} else {
+			size_t errors = slurmcollect(arr, stderr);
+			int rc2 = runplan(p, l, &ro); /* what only needs a grade now */
+			if (!rc)
+				rc = rc2;
+			if (errors && !rc)
+				rc = EXIT_GATE;
+		}
+		freeslurm(arr);
+		for (char **s = args; *s; s++)
+			free(*s);
+		free(args);
+		free(logdir);
+	}
 	remoteflush(rem);
 	if (remotefailed(rem) && rc != EXIT_INTR)
 		rc = EXIT_USAGE;

@@ -10,6 +10,7 @@
 
 #include "load/evalfile.h"
 #include "plan/plan.h"
+#include "plan/shard.h"
 #include "store/state.h"
 #include "store/store.h"
 #include "store/remote.h"
@@ -39,6 +40,10 @@ struct opts {
 	size_t maxcells;          /* --max-cells N */
 	double maxcost;           /* --max-cost USD */
 	int estimates;            /* --estimates: a line per estimate update */
+	const char *shardspec;    /* --shard K/N or auto, as given */
+	int shards;               /* --shards N (with --shard auto) */
+	struct shard shard;       /* --shard parsed: slice k of n; n 0 when not given */
+	const char *executor;     /* --executor slurm|local; NULL when not given */
 	char **args;
 	int nargs;
 };

@@ -775,10 +775,11 @@ static void freemerged(struct ctx *c)
 	c->nmerged = c->mergedcap = 0;
 }
 
-static const char *const topkeys[] = {"cache", "jobs", "keep_going", "remote", "defaults", "suites", "pricing", NULL};
+static const char *const topkeys[] = {"cache", "jobs", "keep_going", "remote", "defaults", "suites", "pricing", "executor", "slurm", NULL};
 static const char *const remotekeys[] = {"url", "upload", "token_env", "timeout", "required", NULL};
 static const char *const suitekeys[] = {"tasks", "prompt", "iterations", "timeout", "agent", "grader", "graders", "threshold",
-                                        "fields", "expected_pattern", "shuffle_choices", "reduce", "cluster", NULL};
+                                        "fields", "expected_pattern", "shuffle_choices", "reduce", "cluster", "executor", NULL};
+static const char *const slurmkeys[] = {"partition", "max_parallel", "time", "sbatch_args", "shards", NULL};
 static const char *const fieldkeys[] = {"id", "input", "expected", "choices", "columns", NULL};
 static const char *const agentkeys[] = {"command", "deps", "env", "env_inputs", "provider", "model", "base_url",
                                         "api_key_env", "system", "params", "max_connections", "retries", "sandbox",
@@ -1383,6 +1384,48 @@ static void loadreduce(struct ctx *c, const struct ynode *n, const char *where, 
 	}
 }
 
+/* executor: local or slurm */
+static enum executor executor(struct ctx *c, const struct ynode *n, const char *where)
+{
+	const char *v = str(c, n, where);
+
+	if (!strcmp(v, "local"))
+		return EXEC_LOCAL;
+	if (!strcmp(v, "slurm"))
+		return EXEC_SLURM;
+	fail(c, n, "%s: expected local or slurm, got '%s'", where, v);
+}
+
+/* the top level's slurm: mapping */
+static void loadslurm(struct ctx *c, const struct ynode *n, struct slurmconf *sc)
+{
+	const struct ynode *v;
+
+	needmap(c, n, "slurm");
+	checkkeys(c, n, "slurm", slurmkeys);
+	if ((v = get(n, "partition")))
+		sc->partition = xstrdup(str(c, v, "slurm.partition"));
+	if ((v = get(n, "max_parallel")))
+		sc->max_parallel = integer(c, v, "slurm.max_parallel", 1, 1000000);
+	if ((v = get(n, "time")))
+		sc->time = xstrdup(str(c, v, "slurm.time"));
+	if ((v = get(n, "shards")))
+		sc->shards = integer(c, v, "slurm.shards", 1, 1000000);
+	if ((v = get(n, "sbatch_args"))) {
+		if (v->type != YSEQ)
+			fail(c, v, "slurm.sbatch_args: expected a list of sbatch options, one word each (e.g. [--mem=4G, "
+			        "--cpus-per-task=2]), got %s", typename(v));
+		for (size_t i = 0; i < v->n; i++) {
+			const char *a = str(c, v->kids[i], "slurm.sbatch_args");
+			/* evalmake's own: the array and its output are what it waits on */
+			if (!strncmp(a, "--array", 7) || !strncmp(a, "-a", 2) || !strncmp(a, "--parsable", 10) ||
+			    !strncmp(a, "--output", 8) || !strncmp(a, "--error", 7) || !strncmp(a, "--wrap", 6))
+				fail(c, v->kids[i], "slurm.sbatch_args: '%s' is evalmake's to set (the array, its output files)", a);
+			strvadd(&sc->sbatch_args, a);
+		}
+	}
+}
+
 static void loadsuite(struct ctx *c, const char *name, const struct ynode *keynode, const struct ynode *n, struct suite *s)
 {
 	const struct ynode *v;
@@ -1422,6 +1465,9 @@ static void loadsuite(struct ctx *c, const char *name, const struct ynode *keyno
 	snprintf(w, sizeof(w), "%s.shuffle_choices", where);
 	if ((v = get(n, "shuffle_choices")))
 		s->shuffle_choices = boolean(c, v, w);
+	snprintf(w, sizeof(w), "%s.executor", where);
+	if ((v = get(n, "executor")))
+		s->executor = executor(c, v, w);
 	snprintf(w, sizeof(w), "%s.agent", where);
 	if (!(v = get(n, "agent")))
 		fail(c, keynode, "%s: expected an 'agent' (a command or a provider)", where);
@@ -1503,6 +1549,10 @@ static void load(struct ctx *c, struct evalfile *ef, struct ynode *root)
 		loadremote(c, v, &ef->remote);
 	if ((v = get(root, "pricing")))
 		loadpricing(c, v, ef);
+	if ((v = get(root, "executor")))
+		ef->executor = executor(c, v, "executor");
+	if ((v = get(root, "slurm")))
+		loadslurm(c, v, &ef->slurm);
 	defaults = get(root, "defaults");
 	if (defaults) {
 		needmap(c, defaults, "defaults");
@@ -1633,6 +1683,9 @@ void freeevalfile(struct evalfile *ef)
 	for (size_t i = 0; i < ef->nprices; i++)
 		free(ef->prices[i].model);
 	free(ef->prices);
+	free(ef->slurm.partition);
+	free(ef->slurm.time);
+	strvfree(&ef->slurm.sbatch_args);
 	free(ef->path);
 	free(ef->dir);
 	free(ef->cache);

@@ -104,6 +104,20 @@ struct fieldmap {
  * reporting only, in no run or grade key */
 enum reducekind { REDUCE_MEAN, REDUCE_MAX, REDUCE_MIN, REDUCE_MEDIAN, REDUCE_PASSAT, REDUCE_PASSALL };
 
+/* where a suite's cells run (run/slurm.h): here, or as one SLURM job
+ * array; EXEC_DEFAULT: not said (the top level's for a command agent,
+ * here for a model behind an API, whose limit is the provider's rate) */
+enum executor { EXEC_DEFAULT, EXEC_LOCAL, EXEC_SLURM };
+
+/* the top level's slurm: settings of executor slurm */
+struct slurmconf {
+	char *partition;        /* NULL: the cluster's default partition */
+	int max_parallel;       /* array tasks running at once; 0: no limit */
+	char *time;             /* each task's time limit, as sbatch --time takes it; NULL: the partition's */
+	struct strv sbatch_args; /* more sbatch options, one word each (never through a shell) */
+	int shards;             /* at most this many array tasks; 0: one per cell that needs a run, at most 1000 */
+};
+
 struct suite {
 	char *name;
 	struct strv taskglobs;  /* as written */
@@ -125,6 +139,7 @@ struct suite {
 	int reducek;            /* pass@K, pass^K: K (<= iterations); else 0 */
 	char *cluster;          /* cluster: a task field (dotted path) grouping tasks
 	                           for the clustered standard error; NULL: none */
+	enum executor executor; /* executor: as written (EXEC_DEFAULT when not) */
 };
 
 /* remote: a shared cache of results (store/remote.h); url NULL: none */
@@ -150,6 +165,8 @@ struct evalfile {
 	int jobs;
 	int keepgoing;          /* keep_going: as -k */
 	struct remotecfg remote;
+	enum executor executor; /* executor: at the top level (EXEC_DEFAULT: local) */
+	struct slurmconf slurm; /* slurm: */
 	struct suite *suites;
 	size_t nsuites;
 	struct price *prices;   /* pricing: */

@@ -87,6 +87,8 @@ struct cell {
 	int failed;               /* watch: it failed at the last update */
 	int stopped;              /* STOP_*: not started, a bound of the run was reached */
 	void *job;                /* the scheduler's job working on it */
+	int othershard;           /* left to another shard or to the job array
+	                           * (plan/shard.h): pending here, not run */
 };
 
 struct plan {

@@ -9,6 +9,7 @@
  * grades live in their entries too (runs/, grades/): a row lost to a kill
  * is found again on disk. */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -190,6 +191,16 @@ void storeflush(struct store *s)
 	clearops(s);
 }
 
+void storeresync(struct store *s)
+{
+	/* opened before the cache existed, the store has no index yet: the
+	 * others made it meanwhile */
+	if (ready(s) < 0)
+		return;
+	storeflush(s);
+	dbendread(s->db, &s->reads);
+}
+
 /* queue a write; they are committed together (see the top of the file) */
 static struct op *queue(struct store *s, char kind, hash key)
 {
@@ -218,8 +229,43 @@ static int stray(const char *path, long pid)
 	return lstat(path, &st) == 0 && difftime(time(NULL), st.st_mtime) > STRAYAGE;
 }
 
+/* this host's name as tmp/ names carry it: letters, digits and '-' */
+static const char *hostpart(void)
+{
+	static char host[72];
+
+	if (!host[0]) {
+		if (gethostname(host, sizeof(host) - 1) < 0 || !host[0])
+			snprintf(host, sizeof(host), "host");
+		for (char *c = host; *c; c++)
+			if (!isalnum((unsigned char)*c) && *c != '-')
+				*c = '_';
+	}
+	return host;
+}
+
+/* a fresh path under tmp/: "PID-HOST.[kind]N". The host matters on a
+ * folder shared by several machines (shards of a job array): a pid names
+ * a process of its own host only, so no host sweeps another's entries
+ * being written (only leftovers older than STRAYAGE) */
+static char *tmpname(struct store *s, const char *kind)
+{
+	return xasprintf("%s/tmp/%ld-%s.%s%u", s->dir, (long)getpid(), hostpart(), kind, s->tmpcount++);
+}
+
+/* was the tmp/ entry name (after its pid: rest) made on this host? One
+ * without a host is from before names had one: this host's */
+static int madehere(const char *rest)
+{
+	const char *h = hostpart();
+	size_t n = strlen(h);
+
+	return *rest != '-' || (!strncmp(rest + 1, h, n) && rest[1 + n] == '.');
+}
+
 /* remove tmp/ entries of processes that are gone (killed mid-run, or mid
- * gc: an entry being deleted is renamed into tmp/ first), or very old */
+ * gc: an entry being deleted is renamed into tmp/ first), or very old;
+ * another host's only when very old */
 static void cleantmp(struct store *s)
 {
 	char *tmp = pathjoin(s->dir, "tmp");
@@ -230,9 +276,10 @@ static void cleantmp(struct store *s)
 		while ((e = readdir(d))) {
 			if (e->d_name[0] == '.')
 				continue;
-			long pid = strtol(e->d_name, NULL, 10);
+			char *end;
+			long pid = strtol(e->d_name, &end, 10);
 			char *p = pathjoin(tmp, e->d_name);
-			if (pid == (long)getpid() || stray(p, pid <= 0 ? 0 : pid))
+			if (!madehere(end) ? stray(p, 0) : pid == (long)getpid() || stray(p, pid <= 0 ? 0 : pid))
 				rmtree(p);
 			free(p);
 		}
@@ -684,7 +731,7 @@ char *newentry(struct store *s, int artifacts)
 	if (ready(s) < 0)
 		fatal(EXIT_GATE, "cannot use the cache folder %s", s->dir);
 	/* a fresh name: our pid and a counter, and tmp/ is swept of dead pids */
-	char *p = xasprintf("%s/tmp/%ld.%u", s->dir, (long)getpid(), s->tmpcount++);
+	char *p = tmpname(s, "");
 
 	if (mkdirs(p, 0755) < 0)
 		fatal(EXIT_GATE, "cannot create %s:", p);
@@ -701,7 +748,7 @@ char *newentry(struct store *s, int artifacts)
  * or gone), then delete it; a kill in between leaves it to cleantmp */
 static void moveaside(struct store *s, const char *path)
 {
-	char *trash = xasprintf("%s/tmp/%ld.trash.%u", s->dir, (long)getpid(), s->tmpcount++);
+	char *trash = tmpname(s, "trash.");
 
 	if (rename(path, trash) == 0)
 		rmtree(trash);
@@ -817,7 +864,7 @@ int commitpacked(struct store *s, hash key, const struct part *parts, size_t n, 
 		bufaddf(&b, "%s %zu\n", parts[i].name, parts[i].len);
 		bufadd(&b, parts[i].data, parts[i].len);
 	}
-	tmp = xasprintf("%s/tmp/%ld.%u", s->dir, (long)getpid(), s->tmpcount++);
+	tmp = tmpname(s, "");
 	dst = runpath(s, key);
 	makeparent(s, 0, key, dst);
 	if (writesynced(tmp, b.s, b.len) < 0) {
@@ -1160,7 +1207,7 @@ int droprun(struct store *s, hash key)
 {
 	void **slot = htabslot(s->runs, &key, sizeof(key), 0);
 	char *p = runpath(s, key);
-	char *trash = xasprintf("%s/tmp/%ld.trash.%u", s->dir, (long)getpid(), s->tmpcount++);
+	char *trash = tmpname(s, "trash.");
 	int r = 0;
 
 	if (slot) {

@@ -147,6 +147,9 @@ char *errorpath(struct store *s, const char *cellid);
 /* commit the index writes gathered so far, in one transaction (they are
  * also committed when many have gathered, and at closestore) */
 void storeflush(struct store *s);
+/* commit, and end the read snapshot the lookups share: later lookups see
+ * what other processes (shards, a job array's tasks) committed since */
+void storeresync(struct store *s);
 struct gcopts {
 	int dryrun;        /* change nothing: count (and list) what would go */
 	double keep;       /* keep unreferenced entries used within this many
