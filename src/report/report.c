@@ -150,11 +150,9 @@ static char *visiblectl(const char *s)
 
 char *gotline(struct plan *p, const struct cell *c)
 {
-	char *dir = runpath(p->store, c->runkey);
-	char *out = readpart(dir, "output", NULL);
+	char *out = entrypart(p->store, c->runkey, "output", NULL);
 	char *r;
 
-	free(dir);
 	if (!out)
 		return xstrdup("?");
 	char *clean = cleantext(out);

@@ -1,4 +1,4 @@
-/* db: see db.h. The schema (version 1):
+/* db: see db.h. The schema (version 2):
  *
  *   runs(key, out, exit, seconds, used)    a stored run per run key: the
  *                                          output's hash, exit code, time
@@ -10,6 +10,12 @@
  *   files(path, size, mtime, ctime, ino, dev, hash, derived)
  *                                          the stat cache (state.h)
  *   memos(key, a, b)                       memoized hash pairs (state.h)
+ *   entries(key, zstd, size, made, body)   a small run entry inline: its
+ *                                          parts packed as in a packed
+ *                                          file (store.c), zstd-compressed
+ *                                          when zstd is 1; size is the
+ *                                          packed length, made when it was
+ *                                          stored (since version 2)
  *
  * Keys and hashes are 32 lowercase hex digits, as evalmake prints them;
  * days are days since the epoch (UTC); mtime and ctime nanoseconds. Every
@@ -39,6 +45,12 @@
 #include "store/convert.h"
 #include "core/util.h"
 
+/* version 2: small run entries inline (a rowid table: its bodies are
+ * blobs of up to a few hundred KiB, which WITHOUT ROWID stores badly) */
+#define ENTRIES_SCHEMA \
+	"CREATE TABLE IF NOT EXISTS entries(key TEXT PRIMARY KEY, zstd INTEGER NOT NULL, size INTEGER NOT NULL," \
+	" made INTEGER NOT NULL, body BLOB NOT NULL);"
+
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS runs(key TEXT PRIMARY KEY, out TEXT NOT NULL, exit INTEGER NOT NULL,"
 	" seconds REAL NOT NULL, used INTEGER NOT NULL) WITHOUT ROWID;"
@@ -48,7 +60,8 @@ static const char schema[] =
 	" agent TEXT, prompt TEXT, task TEXT, deps TEXT, env TEXT, iteration INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, size INTEGER, mtime INTEGER, ctime INTEGER,"
 	" ino INTEGER, dev INTEGER, hash TEXT NOT NULL, derived TEXT) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS memos(key TEXT PRIMARY KEY, a TEXT NOT NULL, b TEXT NOT NULL) WITHOUT ROWID;";
+	"CREATE TABLE IF NOT EXISTS memos(key TEXT PRIMARY KEY, a TEXT NOT NULL, b TEXT NOT NULL) WITHOUT ROWID;"
+	ENTRIES_SCHEMA;
 
 static int damaged(int rc)
 {
@@ -105,7 +118,7 @@ int dbdone(sqlite3 *db, sqlite3_stmt *st, const char *what)
 	return 0;
 }
 
-/* the schema's version: migrate an older one (none yet past 1), refuse a
+/* the schema's version: migrate an older one (1 -> 2), refuse a
  * newer one. Called in an IMMEDIATE transaction. */
 static int migrate(sqlite3 *db, const char *path, const char *cachedir, int *converted)
 {
@@ -123,13 +136,21 @@ static int migrate(sqlite3 *db, const char *path, const char *cachedir, int *con
 		      version, DB_VERSION);
 	if (version == DB_VERSION)
 		return SQLITE_OK;
-	/* version 0: new. (Version 2 would add its ALTERs here, after 1's.) */
-	if ((rc = sqlite3_exec(db, schema, NULL, NULL, NULL)) != SQLITE_OK)
-		return rc;
-	/* a cache of the text format: its index comes in with the schema, in
-	 * the same transaction (a kill now leaves the old files, read again) */
-	if ((rc = convertold(db, cachedir, converted)) != SQLITE_OK)
-		return rc;
+	if (version == 1) {
+		/* 1 -> 2: the entries table; the entries already on disk (folders
+		 * and packed files) stay there and are read where they are */
+		if ((rc = sqlite3_exec(db, ENTRIES_SCHEMA, NULL, NULL, NULL)) != SQLITE_OK)
+			return rc;
+	} else {
+		/* version 0: new */
+		if ((rc = sqlite3_exec(db, schema, NULL, NULL, NULL)) != SQLITE_OK)
+			return rc;
+		/* a cache of the text format: its index comes in with the
+		 * schema, in the same transaction (a kill now leaves the old
+		 * files, read again) */
+		if ((rc = convertold(db, cachedir, converted)) != SQLITE_OK)
+			return rc;
+	}
 	char set[64];
 	snprintf(set, sizeof(set), "PRAGMA user_version = %d", DB_VERSION);
 	return sqlite3_exec(db, set, NULL, NULL, NULL);
