@@ -336,12 +336,12 @@ static char *keypath(struct store *s, const char *kind, hash key)
 	return xasprintf("%s/%s/%.2s/%s", s->dir, kind, hx, hx);
 }
 
-static char *runpath(struct store *s, hash key)
+char *runpath(struct store *s, hash key)
 {
 	return keypath(s, "runs", key);
 }
 
-static char *errorpath(struct store *s, const char *cellid)
+char *errorpath(struct store *s, const char *cellid)
 {
 	char hx[33];
 
@@ -494,16 +494,23 @@ void storemarkuse(struct store *s, int on)
 
 /* index a run entry found on disk (its meta.json); NULL when there is none
  * or it is damaged (then the cell runs again and replaces it) */
+static int hasinline(struct store *s, hash key);
+
 static const struct runrec *indexrun(struct store *s, hash key)
 {
 	char *dir = runpath(s, key);
 	struct stat st;
 	size_t len;
-	char *text = NULL;
+	char *text = NULL, *o;
 
 	int found = stat(dir, &st) == 0;
 
-	if (found && S_ISDIR(st.st_mode) && folderwhole(dir)) {
+	if (hasinline(s, key)) {
+		/* a row whose run row was lost (deleted by hand) */
+		if ((o = entrypart(s, key, "output", NULL)))
+			text = entrypart(s, key, "meta.json", NULL);
+		free(o);
+	} else if (found && S_ISDIR(st.st_mode) && folderwhole(dir)) {
 		text = diskpart(dir, "meta.json", NULL);
 	} else if (found && S_ISREG(st.st_mode) && (text = readfile(dir, &len))) {
 		char *whole = packwhole(text, len) ? packpart(text, len, "meta.json", NULL) : NULL;
@@ -567,6 +574,12 @@ const struct runrec *findrun(struct store *s, hash key)
 {
 	struct runrec *r = lookuprun(s, key);
 
+	/* not in our snapshot: another process may have stored it since our
+	 * read transaction began (an inline entry is only in the index) */
+	if (!r && s->db && s->reads > 0) {
+		dbendread(s->db, &s->reads);
+		r = lookuprun(s, key);
+	}
 	/* not indexed: an entry renamed into place by a process killed before
 	 * its row was committed */
 	if (!r)
@@ -762,7 +775,6 @@ static int placerun(struct store *s, hash key, const char *src, const char *dst,
 
 static int folderparts(const char *dir, struct part **parts, size_t *n);
 static int putinline(struct store *s, hash key, const struct part *parts, size_t n, const struct runrec *r, int replace);
-static int hasinline(struct store *s, hash key);
 
 int commitrun(struct store *s, hash key, const char *tmp, const struct runrec *r, int replace)
 {
@@ -915,12 +927,20 @@ static int putinline(struct store *s, hash key, const struct part *parts, size_t
 	flock(s->lockfd, LOCK_SH);
 	ok = dbexec(s->db, "BEGIN IMMEDIATE") == 0;
 	if (ok && !replace) {
-		/* another process stored key first: keep its entry */
+		/* another process stored key first: keep its entry (when whole:
+		 * the entry and its run row) */
 		sqlite3_stmt *st = stmt(s, ST_HASENTRY);
 		bindhash(st, 1, key);
-		kept = sqlite3_step(st) == SQLITE_ROW;
+		int inl = sqlite3_step(st) == SQLITE_ROW;
 		sqlite3_reset(st);
-		kept = kept || diskwhole(s, key);
+		st = stmt(s, ST_RUN);
+		bindhash(st, 1, key);
+		int row = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_reset(st);
+		char *p = runpath(s, key);
+		struct stat sb;
+		kept = (row && (inl || stat(p, &sb) == 0)) || diskwhole(s, key);
+		free(p);
 	}
 	if (ok && !kept) {
 		sqlite3_stmt *st = stmt(s, ST_PUTENTRY);

@@ -130,6 +130,11 @@ long long entrytime(struct store *s, hash key);
  * ...), NULL when absent; haserror: does the cell have one? */
 char *errorpart(struct store *s, const char *cellid, const char *part, size_t *len);
 int haserror(struct store *s, const char *cellid);
+/* the path a run entry of key has when it is kept on disk (a folder, or
+ * a packed file of an older cache), and the folder of a cell's last
+ * error: for tests and tools; read entries with entrypart */
+char *runpath(struct store *s, hash key);
+char *errorpath(struct store *s, const char *cellid);
 /* store a grade: in the index, and when durable (an expensive grader: a
  * script or a judge) also as a file, which survives the loss of index rows
  * not yet committed when a run is killed; a lost in-process grade is simply

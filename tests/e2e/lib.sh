@@ -292,8 +292,10 @@ lineof() {
 # of index.db's entries table (the small entries: no such path exists)
 runentries() {
 	find cache/runs -mindepth 2 -maxdepth 2 2>/dev/null
+	local db=cache/index.db
+	[ -w cache ] || db="file:$PWD/cache/index.db?immutable=1" # a read-only cache
 	[ -f cache/index.db ] &&
-		sqlite3 cache/index.db "SELECT 'cache/runs/' || substr(key, 1, 2) || '/' || key FROM entries" 2>/dev/null
+		sqlite3 "$db" "SELECT 'cache/runs/' || substr(key, 1, 2) || '/' || key FROM entries" 2>/dev/null
 	return 0
 }
 nruns() {

@@ -36,7 +36,7 @@ check "18 runs indexed (got $(q 'SELECT count(*) FROM runs'))" [ "$(q 'SELECT co
 check "every grade of the log indexed ($ngrades)" [ "$(q 'SELECT count(*) FROM grades')" = "$ngrades" ]
 check "12 cells (got $(q 'SELECT count(*) FROM cells'))" [ "$(q 'SELECT count(*) FROM cells')" = 12 ]
 check "the memos came too (9 in the old state)" [ "$(q 'SELECT count(*) FROM memos')" -ge 9 ]
-check "schema version 1" [ "$(q 'PRAGMA user_version')" = 1 ]
+check "schema version 2" [ "$(q 'PRAGMA user_version')" = 2 ]
 em --json r.json
 assert_rc 0
 assert_calls 0
@@ -101,8 +101,15 @@ em
 assert_rc 0
 assert_calls 0
 
+# entries with artifacts are folders, found again on disk; the small ones
+# are rows of index.db and go with it (tests/e2e/store2.sh)
+with_artifacts() {
+	sed -i '2a echo kept >"$EVAL_OUT_DIR/note"' agent.sh
+}
+
 try "a damaged index is set aside with a message; the results are found again on disk"
 mkproject
+with_artifacts
 em
 rm -f calls
 printf 'this is not a database, it is a damaged file\n%.0s' 1 2 3 4 5 6 7 8 9 10 >cache/index.db
@@ -112,13 +119,14 @@ assert_rc 0
 assert_calls 0
 checks "says it is damaged and where it was kept" "grep -q 'index.db is damaged.*kept as' '$T/err'"
 assert_json r.json '.cached' 12
-check "a new index" [ "$(q 'PRAGMA user_version')" = 1 ]
+check "a new index" [ "$(q 'PRAGMA user_version')" = 2 ]
 em
 assert_rc 0
 check "no message the second time" [ ! -s "$T/err" ]
 
 try "a database damaged inside says how to recover and does not crash"
 mkproject
+with_artifacts
 em
 rm -f calls
 # damage the pages after the first (the header stays valid)
