@@ -925,6 +925,10 @@ static int putinline(struct store *s, hash key, const struct part *parts, size_t
 	storeflush(s); /* what is queued goes first, in its own transaction */
 	dbendread(s->db, &s->reads);
 	flock(s->lockfd, LOCK_SH);
+	/* durable at commit, as an entry's files are fsync'ed before their
+	 * rename: the WAL is synced for this transaction (a result costs an
+	 * agent run; the index's other writes can be found again) */
+	sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
 	ok = dbexec(s->db, "BEGIN IMMEDIATE") == 0;
 	if (ok && !replace) {
 		/* another process stored key first: keep its entry (when whole:
@@ -965,6 +969,7 @@ static int putinline(struct store *s, hash key, const struct part *parts, size_t
 		ok = dbexec(s->db, "COMMIT") == 0;
 	if (!ok)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
 	flock(s->lockfd, LOCK_UN);
 	free(zbody);
 	buffree(&b);
