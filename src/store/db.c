@@ -16,6 +16,9 @@
  *                                          when zstd is 1; size is the
  *                                          packed length, made when it was
  *                                          stored (since version 2)
+ *   history(seq, time, suite, line)        a suite's line of history.h, in
+ *                                          order (since version 2: the
+ *                                          CACHE/history file is imported)
  *
  * Keys and hashes are 32 lowercase hex digits, as evalmake prints them;
  * days are days since the epoch (UTC); mtime and ctime nanoseconds. Every
@@ -46,10 +49,13 @@
 #include "core/util.h"
 
 /* version 2: small run entries inline (a rowid table: its bodies are
- * blobs of up to a few hundred KiB, which WITHOUT ROWID stores badly) */
+ * blobs of up to a few hundred KiB, which WITHOUT ROWID stores badly), and
+ * the history (history.h) */
 #define ENTRIES_SCHEMA \
 	"CREATE TABLE IF NOT EXISTS entries(key TEXT PRIMARY KEY, zstd INTEGER NOT NULL, size INTEGER NOT NULL," \
-	" made INTEGER NOT NULL, body BLOB NOT NULL);"
+	" made INTEGER NOT NULL, body BLOB NOT NULL);" \
+	"CREATE TABLE IF NOT EXISTS history(seq INTEGER PRIMARY KEY, time TEXT NOT NULL, suite TEXT NOT NULL," \
+	" line TEXT NOT NULL);"
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS runs(key TEXT PRIMARY KEY, out TEXT NOT NULL, exit INTEGER NOT NULL,"
@@ -141,6 +147,8 @@ static int migrate(sqlite3 *db, const char *path, const char *cachedir, int *con
 		 * and packed files) stay there and are read where they are */
 		if ((rc = sqlite3_exec(db, ENTRIES_SCHEMA, NULL, NULL, NULL)) != SQLITE_OK)
 			return rc;
+		if ((rc = converthistory(db, cachedir, converted)) != SQLITE_OK)
+			return rc;
 	} else {
 		/* version 0: new */
 		if ((rc = sqlite3_exec(db, schema, NULL, NULL, NULL)) != SQLITE_OK)
@@ -150,6 +158,10 @@ static int migrate(sqlite3 *db, const char *path, const char *cachedir, int *con
 		 * files, read again) */
 		if ((rc = convertold(db, cachedir, converted)) != SQLITE_OK)
 			return rc;
+		int hist = 0;
+		if ((rc = converthistory(db, cachedir, &hist)) != SQLITE_OK)
+			return rc;
+		*converted |= hist;
 	}
 	char set[64];
 	snprintf(set, sizeof(set), "PRAGMA user_version = %d", DB_VERSION);

@@ -140,6 +140,9 @@ else
 	assert_rc 0
 	assert_calls 0
 	assert_json r.json '.cached' 16
+	check "the history file imported (3 old rows, 3 new)" [ "$(q 'SELECT count(*) FROM history')" = 6 ]
+	check "... and removed" test ! -e cache/history
+	checks "its lines kept as they were" "[ \"\$(q 'SELECT json_extract(line, \"\$.command\") FROM history WHERE seq = 1')\" = evalmake ]"
 	check "the run: the same scores" [ "$(scores r.json)" = "$(scores old-status.json)" ]
 	k=$(jq -r "$(cellsel model m2 1) | .key)" r.json)
 	em log 'model/m2#1'
