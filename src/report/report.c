@@ -1,10 +1,13 @@
 /* report: tallies, the terminal table and the JSON report. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -358,7 +361,43 @@ static cJSON *gradersjson(const struct suiteplan *sp, const double *v)
 	return o;
 }
 
-char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
+/* where a streamed report goes: a FILE or a buffer */
+struct sink {
+	FILE *f;
+	struct buf *b;
+};
+
+static void put(struct sink *k, const char *s, size_t n)
+{
+	if (k->f)
+		fwrite(s, 1, n, k->f);
+	else
+		bufadd(k->b, s, n);
+}
+
+static void puts_(struct sink *k, const char *s)
+{
+	put(k, s, strlen(s));
+}
+
+/* o printed as cJSON prints it (valid UTF-8, no key: cleanjson), then
+ * freed; open: without its closing brace, so fields can follow */
+static void putobj(struct sink *k, cJSON *o, int open)
+{
+	cleanjson(o); /* whatever a cache from before holds */
+	char *t = cJSON_PrintUnformatted(o);
+	size_t n = strlen(t);
+
+	put(k, t, open && n ? n - 1 : n);
+	cJSON_free(t);
+	cJSON_Delete(o);
+}
+
+/* The JSON report, written as it is made: the tree of one cell (or one
+ * suite's or task's own fields) at a time, never the whole report, so
+ * its memory does not grow with the plan (a status --json of 100,000
+ * cells). Byte for byte what cJSON prints of the whole tree. */
+static void streamreport(struct sink *k, struct plan *p, struct suitesum *sum, char *const *trigger)
 {
 	cJSON *r = cJSON_CreateObject();
 	size_t ran = 0, cached = 0, errors = 0, regraded = 0;
@@ -380,12 +419,14 @@ char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 		for (char *const *s = trigger; *s; s++)
 			cJSON_AddItemToArray(t, cJSON_CreateString(*s));
 	}
-	cJSON *suites = cJSON_AddArrayToObject(r, "suites");
+	putobj(k, r, 1);
+	puts_(k, ",\"suites\":[");
+	/* each suite's cells by task, in plan order within a task */
+	size_t *order = xcalloc(p->ncells + 1, sizeof(*order));
 	for (size_t i = 0; i < p->nsp; i++) {
 		struct suitesum *s = &sum[i];
 		struct suiteplan *sp = s->sp;
 		cJSON *so = cJSON_CreateObject();
-		cJSON_AddItemToArray(suites, so);
 		cJSON_AddStringToObject(so, "name", sp->suite->name);
 		cJSON_AddItemToObject(so, "score", num(s->score));
 		cJSON_AddItemToObject(so, "stderr", s->scoredtasks ? num(s->se) : cJSON_CreateNull());
@@ -401,71 +442,123 @@ char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 		if (suitepartial(s))
 			cJSON_AddBoolToObject(so, "partial", 1);
 		cJSON_AddNumberToObject(so, "regraded", (double)s->regraded);
-		cJSON *tasks = cJSON_AddArrayToObject(so, "tasks");
-		cJSON **tobj = xcalloc(sp->tasks.n + 1, sizeof(*tobj));
-		for (size_t j = 0; j < p->ncells; j++) {
-			const struct cell *c = &p->cells[j];
-			if (c->sp != sp)
-				continue;
-			if (!tobj[c->taskno]) {
-				tobj[c->taskno] = cJSON_CreateObject();
-				cJSON_AddStringToObject(tobj[c->taskno], "id", c->task->id);
-				double ts = s->taskscore[c->taskno];
-				cJSON_AddItemToObject(tobj[c->taskno], "score", ts >= 0 ? num(ts) : cJSON_CreateNull());
-				if (s->gtaskscore) {
-					size_t ng = sp->suite->ngraders;
-					double *v = xcalloc(ng, sizeof(double));
-					for (size_t g = 0; g < ng; g++) {
-						double x = s->gtaskscore[c->taskno * ng + g];
-						v[g] = x >= 0 ? x : NAN;
-					}
-					cJSON_AddItemToObject(tobj[c->taskno], "scores", gradersjson(sp, v));
-					free(v);
-				}
-				cJSON_AddArrayToObject(tobj[c->taskno], "cells");
-			}
-			cJSON *co = cJSON_CreateObject();
-			cJSON_AddNumberToObject(co, "iteration", c->iteration);
-			cJSON_AddStringToObject(co, "status", statusname(c->status));
-			cJSON_AddItemToObject(co, "score", c->scored ? num(c->score) : cJSON_CreateNull());
-			if (sp->suite->ngraders > 1) { /* an error has no scores, not even partial ones */
+		if (i)
+			puts_(k, ",");
+		putobj(k, so, 1);
+		puts_(k, ",\"tasks\":[");
+		/* a counting sort of the suite's cells by task */
+		size_t nt = sp->tasks.n, *start = xcalloc(nt + 2, sizeof(*start)), n = 0;
+		for (size_t j = 0; j < p->ncells; j++)
+			if (p->cells[j].sp == sp)
+				start[p->cells[j].taskno + 1]++;
+		for (size_t t = 0; t < nt; t++)
+			start[t + 1] += start[t];
+		for (size_t j = 0; j < p->ncells; j++)
+			if (p->cells[j].sp == sp)
+				order[start[p->cells[j].taskno]++] = j, n++;
+		int firsttask = 1;
+		for (size_t x = 0; x < n;) {
+			const struct cell *c0 = &p->cells[order[x]];
+			cJSON *to = cJSON_CreateObject();
+			cJSON_AddStringToObject(to, "id", c0->task->id);
+			double ts = s->taskscore[c0->taskno];
+			cJSON_AddItemToObject(to, "score", ts >= 0 ? num(ts) : cJSON_CreateNull());
+			if (s->gtaskscore) {
 				size_t ng = sp->suite->ngraders;
 				double *v = xcalloc(ng, sizeof(double));
-				for (size_t g = 0; g < ng; g++)
-					v[g] = c->status == CELL_ERROR ? NAN : scoreof(c, g);
-				cJSON_AddItemToObject(co, "scores", gradersjson(sp, v));
+				for (size_t g = 0; g < ng; g++) {
+					double y = s->gtaskscore[c0->taskno * ng + g];
+					v[g] = y >= 0 ? y : NAN;
+				}
+				cJSON_AddItemToObject(to, "scores", gradersjson(sp, v));
 				free(v);
 			}
-			hashhex(c->runkey, hx);
-			cJSON_AddStringToObject(co, "key", hx);
-			cJSON_AddItemToObject(co, "seconds", c->status == CELL_PENDING ? cJSON_CreateNull() : num(c->seconds));
-			if (c->status == CELL_ERROR && c->error)
-				cJSON_AddStringToObject(co, "error", c->error);
-			cJSON_AddItemToArray(cJSON_GetObjectItem(tobj[c->taskno], "cells"), co);
+			puts_(k, firsttask ? "" : ",");
+			firsttask = 0;
+			putobj(k, to, 1);
+			puts_(k, ",\"cells\":[");
+			for (int firstcell = 1; x < n && p->cells[order[x]].taskno == c0->taskno; x++, firstcell = 0) {
+				const struct cell *c = &p->cells[order[x]];
+				cJSON *co = cJSON_CreateObject();
+				cJSON_AddNumberToObject(co, "iteration", c->iteration);
+				cJSON_AddStringToObject(co, "status", statusname(c->status));
+				cJSON_AddItemToObject(co, "score", c->scored ? num(c->score) : cJSON_CreateNull());
+				if (sp->suite->ngraders > 1) { /* an error has no scores, not even partial ones */
+					size_t ng = sp->suite->ngraders;
+					double *v = xcalloc(ng, sizeof(double));
+					for (size_t g = 0; g < ng; g++)
+						v[g] = c->status == CELL_ERROR ? NAN : scoreof(c, g);
+					cJSON_AddItemToObject(co, "scores", gradersjson(sp, v));
+					free(v);
+				}
+				hashhex(c->runkey, hx);
+				cJSON_AddStringToObject(co, "key", hx);
+				cJSON_AddItemToObject(co, "seconds", c->status == CELL_PENDING ? cJSON_CreateNull() : num(c->seconds));
+				if (c->status == CELL_ERROR && c->error)
+					cJSON_AddStringToObject(co, "error", c->error);
+				if (!firstcell)
+					puts_(k, ",");
+				putobj(k, co, 0);
+			}
+			puts_(k, "]}");
 		}
-		for (size_t t = 0; t < sp->tasks.n; t++)
-			if (tobj[t])
-				cJSON_AddItemToArray(tasks, tobj[t]);
-		free(tobj);
+		free(start);
+		puts_(k, "]}");
 	}
-	cleanjson(r); /* valid UTF-8, no key: whatever a cache from before holds */
-	char *s = cJSON_PrintUnformatted(r);
-	cJSON_Delete(r);
-	char *ret = xstrdup(s);
-	cJSON_free(s);
-	return ret;
+	free(order);
+	puts_(k, "]}");
+}
+
+char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
+{
+	struct buf b = {0};
+	struct sink k = {.b = &b};
+
+	streamreport(&k, p, sum, trigger);
+	return bufdetach(&b);
 }
 
 int writejson(struct plan *p, struct suitesum *s, const char *path)
 {
-	char *j = jsonreport(p, s, NULL);
-	size_t n = strlen(j);
-	int r;
+	static unsigned counter;
+	struct stat st;
+	int err;
 
-	j = xrealloc(j, n + 2);
-	j[n] = '\n';
-	j[n + 1] = '\0';
-	r = !strcmp(path, "-") ? (fputs(j, stdout) < 0 ? -1 : 0) : writefile(path, j, n + 1);
-	free(j);
-	return r;
+	/* stdout, or what is not a regular file (/dev/null, a pipe): as it is */
+	if (!strcmp(path, "-") || (stat(path, &st) == 0 && !S_ISREG(st.st_mode))) {
+		FILE *f = !strcmp(path, "-") ? stdout : fopen(path, "w");
+		if (!f)
+			return -1;
+		struct sink k = {.f = f};
+		streamreport(&k, p, s, NULL);
+		fputc('\n', f);
+		int r = ferror(f) ? -1 : 0;
+		if (f == stdout)
+			return fflush(f) == 0 ? r : -1;
+		return fclose(f) == 0 ? r : -1;
+	}
+	/* a file: written beside it and renamed, synced first (as writefile) */
+	char *tmp = xasprintf("%s.tmp.%ld.%u", path, (long)getpid(), counter++);
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		free(tmp);
+		return -1;
+	}
+	struct sink k = {.f = f};
+	streamreport(&k, p, s, NULL);
+	fputc('\n', f);
+	int ok = !ferror(f) && fflush(f) == 0 && fsync(fileno(f)) == 0;
+	err = errno;
+	ok = fclose(f) == 0 && ok;
+	if (ok && rename(tmp, path) == 0) {
+		free(tmp);
+		syncparent(path);
+		return 0;
+	}
+	err = ok ? errno : err;
+	unlink(tmp);
+	free(tmp);
+	errno = err;
+	return -1;
 }
+
