@@ -112,7 +112,8 @@ static const struct option_help {
 	{"--iterations", "N", "N iterations for every suite"},
 	{"--sample", "K", "K tasks per suite (a fixed sample: a larger K adds tasks)"},
 	{"--json", "FILE", "write the JSON report to FILE ('-': stdout, the table goes to stderr)"},
-	{"--jsonl", NULL, "one JSON report line per update on stdout, for scripts"},
+	{"--jsonl", NULL, "one JSON line per update on stdout, for scripts: suites and the cells that changed"},
+	{"--full", NULL, "watch --jsonl: every line the whole report"},
 	{"--min-score", "X", "every suite's score must be at least X"},
 	{"--baseline", "FILE", "a JSON report (--json) to compare with, e.g. main's"},
 	{"--max-drop", "D", "a suite may score at most D below the baseline (default 0)"},
@@ -148,7 +149,7 @@ static const struct command {
 	[CMD_GC] = {"gc", "-f -C -n -v --keep --all", "[-n] [--keep DAYS | --all]",
 	            "drop cache entries that no cell of the Evalfile and no lock file beside it refers to,\n"
 	            "once unused for DAYS (default 30); -n only lists them, -v lists what goes"},
-	[CMD_WATCH] = {"watch", "-f -C -j -B -k -v --iterations --sample --jsonl --serve", "[OPTION...] [TARGET...]",
+	[CMD_WATCH] = {"watch", "-f -C -j -B -k -v --iterations --sample --jsonl --full --serve", "[OPTION...] [TARGET...]",
 	               "run, then run the affected cells again on every save (errors never stop it: -k is\n"
 	               "implied)"},
 	[CMD_CHECK] = {"check",
@@ -293,7 +294,7 @@ static void parseopts(int argc, char **argv, struct opts *o)
 {
 	enum { OPT_ITER = 256, OPT_SAMPLE, OPT_JSON, OPT_VERSION, OPT_JSONL,
 	       OPT_MINSCORE, OPT_BASELINE, OPT_MAXDROP, OPT_JUNIT, OPT_MARKDOWN, OPT_LOCKED, OPT_HTML,
-	       OPT_KEEP, OPT_ALL, OPT_SERVE };
+	       OPT_KEEP, OPT_ALL, OPT_SERVE, OPT_FULL };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -301,6 +302,7 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		{"sample", required_argument, NULL, OPT_SAMPLE},
 		{"json", required_argument, NULL, OPT_JSON},
 		{"jsonl", no_argument, NULL, OPT_JSONL},
+		{"full", no_argument, NULL, OPT_FULL},
 		{"min-score", required_argument, NULL, OPT_MINSCORE},
 		{"baseline", required_argument, NULL, OPT_BASELINE},
 		{"max-drop", required_argument, NULL, OPT_MAXDROP},
@@ -353,6 +355,7 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		case OPT_SAMPLE: o->sample = posint(optarg, "--sample"); break;
 		case OPT_JSON: o->json = optarg; break;
 		case OPT_JSONL: o->jsonl = 1; break;
+		case OPT_FULL: o->full = 1; break;
 		case OPT_MINSCORE: o->minscore = fraction(optarg, "--min-score"); break;
 		case OPT_BASELINE: o->baseline = optarg; break;
 		case OPT_MAXDROP: o->maxdrop = fraction(optarg, "--max-drop"); break;
@@ -1085,6 +1088,7 @@ static int cmdwatch(struct opts *o)
 		.evalfile = base,
 		.display = display,
 		.jsonl = o->jsonl,
+		.full = o->full,
 		.serve = o->serve,
 		.cache = pr.cache,
 	};

@@ -301,7 +301,7 @@ static void report(struct watcher *w, int first)
 	const struct runopts *ro = &w->o->run;
 
 	if (w->o->jsonl) {
-		char *j = jsonreport(w->p, sum, trig);
+		char *j = jsonupdate(w->p, sum, trig, first || w->o->full);
 		printf("%s\n", j);
 		free(j);
 	} else if (first) {

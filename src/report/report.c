@@ -397,7 +397,15 @@ static void putobj(struct sink *k, cJSON *o, int open)
  * suite's or task's own fields) at a time, never the whole report, so
  * its memory does not grow with the plan (a status --json of 100,000
  * cells). Byte for byte what cJSON prints of the whole tree. */
-static void streamreport(struct sink *k, struct plan *p, struct suitesum *sum, char *const *trigger)
+/* did the cell change in this invocation (watch: this update)? */
+static int changed(const struct cell *c)
+{
+	return c->status != CELL_CACHED || c->graded_now;
+}
+
+/* full < 0: the JSON report; 0 or 1: a watch line saying "full" (0: only
+ * changed cells) */
+static void streamreport(struct sink *k, struct plan *p, struct suitesum *sum, char *const *trigger, int full)
 {
 	cJSON *r = cJSON_CreateObject();
 	size_t ran = 0, cached = 0, errors = 0, regraded = 0;
@@ -419,6 +427,8 @@ static void streamreport(struct sink *k, struct plan *p, struct suitesum *sum, c
 		for (char *const *s = trigger; *s; s++)
 			cJSON_AddItemToArray(t, cJSON_CreateString(*s));
 	}
+	if (full >= 0)
+		cJSON_AddBoolToObject(r, "full", full);
 	putobj(k, r, 1);
 	puts_(k, ",\"suites\":[");
 	/* each suite's cells by task, in plan order within a task */
@@ -449,12 +459,12 @@ static void streamreport(struct sink *k, struct plan *p, struct suitesum *sum, c
 		/* a counting sort of the suite's cells by task */
 		size_t nt = sp->tasks.n, *start = xcalloc(nt + 2, sizeof(*start)), n = 0;
 		for (size_t j = 0; j < p->ncells; j++)
-			if (p->cells[j].sp == sp)
+			if (p->cells[j].sp == sp && (full || changed(&p->cells[j])))
 				start[p->cells[j].taskno + 1]++;
 		for (size_t t = 0; t < nt; t++)
 			start[t + 1] += start[t];
 		for (size_t j = 0; j < p->ncells; j++)
-			if (p->cells[j].sp == sp)
+			if (p->cells[j].sp == sp && (full || changed(&p->cells[j])))
 				order[start[p->cells[j].taskno]++] = j, n++;
 		int firsttask = 1;
 		for (size_t x = 0; x < n;) {
@@ -514,7 +524,16 @@ char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 	struct buf b = {0};
 	struct sink k = {.b = &b};
 
-	streamreport(&k, p, sum, trigger);
+	streamreport(&k, p, sum, trigger, -1);
+	return bufdetach(&b);
+}
+
+char *jsonupdate(struct plan *p, struct suitesum *sum, char *const *trigger, int full)
+{
+	struct buf b = {0};
+	struct sink k = {.b = &b};
+
+	streamreport(&k, p, sum, trigger, full);
 	return bufdetach(&b);
 }
 
@@ -530,7 +549,7 @@ int writejson(struct plan *p, struct suitesum *s, const char *path)
 		if (!f)
 			return -1;
 		struct sink k = {.f = f};
-		streamreport(&k, p, s, NULL);
+		streamreport(&k, p, s, NULL, -1);
 		fputc('\n', f);
 		int r = ferror(f) ? -1 : 0;
 		if (f == stdout)
@@ -545,7 +564,7 @@ int writejson(struct plan *p, struct suitesum *s, const char *path)
 		return -1;
 	}
 	struct sink k = {.f = f};
-	streamreport(&k, p, s, NULL);
+	streamreport(&k, p, s, NULL, -1);
 	fputc('\n', f);
 	int ok = !ferror(f) && fflush(f) == 0 && fsync(fileno(f)) == 0;
 	err = errno;

@@ -115,6 +115,53 @@ rm -f calls
 em
 assert_calls 0
 
+# watchlines ARGS...: watch --jsonl ARGS in the background; its first line
+# (the initial run) in l1.json; then t1's input is edited and the next
+# line goes to l2.json; the watcher is stopped
+watchlines() {
+	bg_em watch --jsonl "$@"
+	local out=$T/bg$nbg.out
+	waitfor 30 "[ -s '$out' ]" || fail "no first line"
+	printf 'nine\n' >tasks/calc/t1/input.txt
+	waitfor 30 "[ \$(wc -l <'$out') -ge 2 ]" || fail "no line after the edit"
+	sed -n 1p "$out" >l1.json
+	sed -n 2p "$out" >l2.json
+	kill -INT "$bgpid"
+	bg_wait 10
+}
+
+try "watch --jsonl: after the first line, a line holds every suite and only the cells that changed"
+mkproject
+watchlines
+assert_json l1.json '[.full, ([.suites[].tasks[].cells[]] | length)]' '[true, 12]'
+assert_json l2.json '.full' false
+assert_json l2.json '.trigger' '["tasks/calc/t1/input.txt"]'
+assert_json l2.json '[.suites[].name]' '["calc", "quiz"]'
+assert_json l2.json '[.suites[].cells_total]' '[6, 6]'
+assert_json l2.json '[.suites[] | .tasks[] | .id]' '["t1"]'
+assert_json l2.json '[.suites[].tasks[].cells[] | [.iteration, .status]]' '[[1, "ran"], [2, "ran"]]'
+assert_json l2.json '[.ran, .cached]' '[2, 10]'
+
+try "watch --jsonl --full: every line the whole report"
+mkproject
+watchlines --full
+assert_json l2.json '[.full, ([.suites[].tasks[].cells[]] | length)]' '[true, 12]'
+assert_json l2.json '[.suites[0].tasks[] | .id]' '["t1", "t2", "t3"]'
+
+try "status --json streams the report: the same bytes to a file and to stdout"
+mkproject
+printf '#!/bin/sh\necho "0.5 half"\n' >half.sh
+chmod +x half.sh
+sed -i 's#grader: {type: exact} \# calc#graders: [{type: exact}, {name: half, type: command, command: ./half.sh}] \# calc#' Evalfile
+printf 't2\n' >fail
+em -k
+em status --json st.json
+assert_rc 0
+"$E" status --json - 2>/dev/null >st2.json
+check "the same bytes" cmp st.json st2.json
+check "valid JSON" jq -e . st.json
+check "each grader's score" jq -e '.suites[0].tasks[0].cells[0].scores.half == 0.5' st.json
+
 try "a cache made by the evalmake before inline entries keeps every result"
 src=$(cd "$HERE/../.." && pwd)
 if ! git -C "$src" cat-file -e 9817415^{commit} 2>/dev/null; then
