@@ -36,9 +36,9 @@ static int byiteration(const void *a, const void *b)
 }
 
 /* a stored part as redacted text, or NULL */
-static char *part(const char *dir, const char *name)
+static char *part(struct store *st, hash key, const char *name)
 {
-	char *s = readpart(dir, name, NULL);
+	char *s = entrypart(st, key, name, NULL);
 
 	return s ? redact(s) : NULL;
 }
@@ -55,9 +55,9 @@ static cJSON *message(const char *role, const char *content)
 /* the messages a model agent was sent, from its stored request: the
  * system prompt (Anthropic's top-level "system" too) and the chat turns;
  * NULL when there is no request (a command agent) */
-static cJSON *requestmessages(const char *dir)
+static cJSON *requestmessages(struct store *st, hash key)
 {
-	char *text = part(dir, "request.json");
+	char *text = part(st, key, "request.json");
 	cJSON *req = text ? cJSON_Parse(text) : NULL;
 	const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(req, "messages");
 	const cJSON *sys = cJSON_GetObjectItemCaseSensitive(req, "system");
@@ -85,14 +85,12 @@ static cJSON *requestmessages(const char *dir)
 /* read cell c's stored texts; -1 when something is missing */
 static int loadsample(struct plan *p, const struct cell *c, struct sample *s)
 {
-	char *dir = runpath(p->store, c->runkey);
 
 	memset(s, 0, sizeof(*s));
 	s->c = c;
-	s->output = part(dir, "output");
-	s->prompt = part(dir, "prompt");
-	s->input = requestmessages(dir);
-	free(dir);
+	s->output = part(p->store, c->runkey, "output");
+	s->prompt = part(p->store, c->runkey, "prompt");
+	s->input = requestmessages(p->store, c->runkey);
 	if (!s->input && s->prompt) {
 		s->input = cJSON_CreateArray();
 		cJSON_AddItemToArray(s->input, message("user", s->prompt));

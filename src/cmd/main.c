@@ -136,7 +136,8 @@ static const struct option_help {
 	                   "JOB_COMPLETION_INDEX)"},
 	{"--shards", "N", "the number of shards, with --shard auto and JOB_COMPLETION_INDEX"},
 	{"--executor", "E", "slurm: run the cells as one SLURM job array; local: run them here (the default)"},
-	{"--jsonl", NULL, "one JSON report line per update on stdout, for scripts"},
+	{"--jsonl", NULL, "one JSON line per update on stdout, for scripts: suites and the cells that changed"},
+	{"--full", NULL, "watch --jsonl: every line the whole report"},
 	{"--until-stderr", "X", "stop starting a suite's cells once its standard error over tasks is <= X"},
 	{"--max-cells", "N", "start at most N cells (run or graded again); the rest are not run"},
 	{"--estimates", NULL, "a line per suite estimate update as cells land (score, stderr, n of N cells), also when "
@@ -182,7 +183,7 @@ static const struct command {
 	[CMD_GC] = {"gc", "-f -C -n -v --keep --all", "[-n] [--keep DAYS | --all]",
 	            "drop cache entries that no cell of the Evalfile and no lock file beside it refers to,\n"
 	            "once unused for DAYS (default 30); -n only lists them, -v lists what goes"},
-	[CMD_WATCH] = {"watch", "-f -C -j -B -k -v --iterations --sample --jsonl --serve --remote --no-remote --remote-upload --estimates", "[OPTION...] [TARGET...]",
+	[CMD_WATCH] = {"watch", "-f -C -j -B -k -v --iterations --sample --jsonl --full --serve --remote --no-remote --remote-upload --estimates", "[OPTION...] [TARGET...]",
 	               "run, then run the affected cells again on every save (errors never stop it: -k is\n"
 	               "implied)"},
 	[CMD_CHECK] = {"check",
@@ -336,7 +337,7 @@ static void parseopts(int argc, char **argv, struct opts *o)
 	       OPT_MINSCORE, OPT_BASELINE, OPT_MAXDROP, OPT_JUNIT, OPT_MARKDOWN, OPT_LOCKED, OPT_HTML,
 	       OPT_KEEP, OPT_ALL, OPT_SERVE, OPT_FORMAT, OPT_REMOTE, OPT_NOREMOTE, OPT_REMOTEUPLOAD,
 	       OPT_UNTILSE, OPT_MAXCELLS, OPT_MAXCOST, OPT_ESTIMATES,
-	       OPT_SHARD, OPT_SHARDS, OPT_EXECUTOR };
+	       OPT_SHARD, OPT_SHARDS, OPT_EXECUTOR, OPT_FULL };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -344,6 +345,7 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		{"sample", required_argument, NULL, OPT_SAMPLE},
 		{"json", required_argument, NULL, OPT_JSON},
 		{"jsonl", no_argument, NULL, OPT_JSONL},
+		{"full", no_argument, NULL, OPT_FULL},
 		{"min-score", required_argument, NULL, OPT_MINSCORE},
 		{"baseline", required_argument, NULL, OPT_BASELINE},
 		{"max-drop", required_argument, NULL, OPT_MAXDROP},
@@ -410,6 +412,7 @@ static void parseopts(int argc, char **argv, struct opts *o)
 		case OPT_SAMPLE: o->sample = posint(optarg, "--sample"); break;
 		case OPT_JSON: o->json = optarg; break;
 		case OPT_JSONL: o->jsonl = 1; break;
+		case OPT_FULL: o->full = 1; break;
 		case OPT_MINSCORE: o->minscore = fraction(optarg, "--min-score"); break;
 		case OPT_BASELINE: o->baseline = optarg; break;
 		case OPT_MAXDROP: o->maxdrop = fraction(optarg, "--max-drop"); break;
@@ -688,15 +691,12 @@ static char *depschanged(struct project *pr, const struct cell *c, hash was)
 {
 	struct inputset in = {0};
 	struct buf b = {0};
-	struct stat st;
-	char *err, *dir = runpath(pr->store, was);
+	char *err;
 	size_t n = 0;
-	int ok = stat(dir, &st) == 0;
+	long long stored = entrytime(pr->store, was);
 
-	free(dir);
-	if (!ok)
+	if (stored < 0)
 		return NULL;
-	long long stored = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
 	if (runinputs(pr->st, c, &in, &err) < 0) {
 		free(err);
 		freeinputs(&in);
@@ -804,10 +804,22 @@ static void showtext(const char *t, size_t len, int visible)
 
 static int visible; /* log: make control characters visible (a terminal, no -r) */
 
-static void showpart(const char *title, const char *dir, const char *name, int always)
+/* what log shows: a stored run (by key), or a cell's last error */
+struct shown {
+	struct store *store;
+	hash key;
+	const char *errorof; /* the cell id when the last error is shown */
+};
+
+static char *shownpart(const struct shown *e, const char *name, size_t *len)
+{
+	return e->errorof ? errorpart(e->store, e->errorof, name, len) : entrypart(e->store, e->key, name, len);
+}
+
+static void showpart(const char *title, const struct shown *dir, const char *name, int always)
 {
 	size_t len;
-	char *text = readpart(dir, name, &len);
+	char *text = shownpart(dir, name, &len);
 
 	if (!text && !always)
 		return;
@@ -852,21 +864,21 @@ static void loggrades(struct store *store, const struct cell *c)
 	}
 }
 
-static void section(const char *title, const char *dir, const char *name)
+static void section(const char *title, const struct shown *dir, const char *name)
 {
 	showpart(title, dir, name, 1);
 }
 
 /* the transcripts of a command agent's failed attempts before the last
  * (retries) */
-static void attempts(const char *dir)
+static void attempts(const struct shown *dir)
 {
 	for (int i = 1; i <= 101; i++) {
 		char name[32], title[64];
 		snprintf(name, sizeof(name), "transcript.%d", i);
 		snprintf(title, sizeof(title), "transcript of attempt %d (failed)", i);
 		size_t len;
-		char *t = readpart(dir, name, &len);
+		char *t = shownpart(dir, name, &len);
 		if (!t)
 			break;
 		free(t);
@@ -890,9 +902,9 @@ static void localtimeline(const char *label, const cJSON *v)
 
 /* a stored meta.json (an entry's, or a cell's last error's) as labelled
  * lines: what people look for when a cell surprises them */
-static void metalines(const char *dir)
+static void metalines(const struct shown *dir)
 {
-	char *text = readpart(dir, "meta.json", NULL);
+	char *text = shownpart(dir, "meta.json", NULL);
 	cJSON *m = text ? cJSON_Parse(text) : NULL;
 	const cJSON *v, *u;
 
@@ -961,10 +973,9 @@ static void expected(struct cell *c)
 
 /* the cell's last error entry when it is a grading failure of gradekey,
  * else NULL: a grade that failed is reported as what it is */
-static char *gradefailure(struct store *st, const struct cell *c)
+static int gradefailure(struct store *st, const struct cell *c)
 {
-	char *dir = errorpath(st, c->id);
-	char *text = readpart(dir, "meta.json", NULL);
+	char *text = errorpart(st, c->id, "meta.json", NULL);
 	cJSON *m = text ? cJSON_Parse(text) : NULL;
 	const cJSON *stage = cJSON_GetObjectItem(m, "stage"), *key = cJSON_GetObjectItem(m, "grade_key");
 	char hx[33];
@@ -975,25 +986,21 @@ static char *gradefailure(struct store *st, const struct cell *c)
 	        !strcmp(key->valuestring, hx);
 	cJSON_Delete(m);
 	free(text);
-	if (!match) {
-		free(dir);
-		return NULL;
-	}
-	return dir;
+	return match;
 }
 
 static int logcell(struct project *pr, struct cell *c)
 {
 	const char *replyname = c->sp->suite->grader.type == GRADE_JUDGE ? "judge's reply" : "grader stderr";
-	char *dir = NULL;
-	struct stat st;
+	struct shown run = {pr->store, c->runkey, NULL}, error = {pr->store, c->runkey, c->id}, *dir = &run;
 	int rc = 0;
 
 	if (c->need != NEED_RUN) {
-		dir = runpath(pr->store, c->runkey);
 		const struct graderec *g = findgrade(pr->store, c->gradekey, 1);
-		char *failed = g ? NULL : gradefailure(pr->store, c);
-		printf("%s: stored result (%s)\n", c->id, dir);
+		struct shown *failed = !g && gradefailure(pr->store, c) ? &error : NULL;
+		char *where = entrywhere(pr->store, c->runkey);
+		printf("%s: stored result (%s)\n", c->id, where);
+		free(where);
 		printf("== cell\n");
 		metalines(dir);
 		expected(c);
@@ -1028,10 +1035,11 @@ static int logcell(struct project *pr, struct cell *c)
 				putchar('\n');
 		}
 		free(glog);
-		free(failed);
-		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-			printf("== artifacts\n%s/artifacts\n", dir);
-	} else if ((dir = errorpath(pr->store, c->id)) && stat(dir, &st) == 0) {
+		char *art = entryartifacts(pr->store, c->runkey);
+		if (art)
+			printf("== artifacts\n%s\n", art);
+		free(art);
+	} else if (haserror(pr->store, c->id) && (dir = &error)) {
 		printf("%s: no result; its last attempt failed (errors are not cached)\n", c->id);
 		printf("== error\n");
 		metalines(dir);
@@ -1047,7 +1055,6 @@ static int logcell(struct project *pr, struct cell *c)
 		expected(c);
 		rc = 1;
 	}
-	free(dir);
 	return rc;
 }
 
@@ -1249,6 +1256,7 @@ static int cmdwatch(struct opts *o)
 		.display = display,
 		.jsonl = o->jsonl,
 		.estimates = o->estimates,
+		.full = o->full,
 		.serve = o->serve,
 		.cache = pr.cache,
 	};

@@ -26,6 +26,7 @@ struct opts {
 	char *baseline, *junit, *markdown, *html;
 	int locked;
 	int jsonl;                /* watch --jsonl */
+	int full;                 /* watch --jsonl --full: whole reports */
 	const char *serve;        /* watch --serve [ADDR:PORT] ("" when bare); NULL when not given */
 	double gckeep;            /* gc --keep DAYS; < 0 when not given */
 	int gcall;                /* gc --all */

@@ -337,7 +337,7 @@ static void report(struct watcher *w, int first)
 		fputs("\r\033[K", stderr); /* the estimate line gives way to the report */
 
 	if (w->o->jsonl) {
-		char *j = jsonreport(w->p, sum, trig);
+		char *j = jsonupdate(w->p, sum, trig, first || w->o->full);
 		printf("%s\n", j);
 		free(j);
 	} else if (first) {

@@ -28,6 +28,7 @@ struct watchopts {
 	const char *evalfile;     /* its path from the current directory */
 	const char *display;      /* ... as the user named it */
 	int jsonl;                /* one JSON report line per update */
+	int full;                 /* ... each the whole report, not what changed */
 	int estimates;            /* with jsonl: an {"estimate": ...} line per estimate update */
 	const char *serve;        /* --serve [ADDR:PORT]: the live view ("" for the default); NULL: none */
 	const char *cache;        /* the cache folder (the live view's history) */

@@ -551,11 +551,7 @@ static char *whyrun(struct plan *p, const struct cell *c)
 		bufadds(&b, " changed");
 		return bufdetach(&b);
 	}
-	char *err = errorpath(store, c->id);
-	struct stat st;
-	int failed = stat(err, &st) == 0;
-	free(err);
-	if (failed)
+	if (haserror(store, c->id))
 		return xstrdup("last attempt failed (errors are not cached)");
 	return xstrdup("no result in the cache");
 }

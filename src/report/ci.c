@@ -43,11 +43,9 @@ static char *expectedtext(struct task *t)
 /* a cell's stored output, cut at GOTMAX bytes */
 static char *celloutput(struct plan *p, const struct cell *c)
 {
-	char *dir = runpath(p->store, c->runkey);
-	char *out = readpart(dir, "output", NULL);
+	char *out = entrypart(p->store, c->runkey, "output", NULL);
 	char *r;
 
-	free(dir);
 	if (!out)
 		return xstrdup("(output not in the cache)");
 	char *t0 = trim(out);

@@ -67,10 +67,8 @@ void guessusage(struct plan *p, const struct suiteplan *sp, struct usageguess *g
 			if (got && r->model[0])
 				memcpy(model, r->model, sizeof(model));
 			if (got && sampled < USAGE_SAMPLE) {
-				char *dir = runpath(p->store, key);
 				size_t len;
-				char *prompt = readpart(dir, "prompt", &len);
-				free(dir);
+				char *prompt = entrypart(p->store, key, "prompt", &len);
 				if (prompt && len) {
 					inbytes += (double)len;
 					intok += (double)r->intokens;

@@ -357,13 +357,14 @@ struct texts {
 	size_t cut;    /* texts left out once the budget was spent */
 };
 
-/* a file of a cell's entry as a JSON string, valid UTF-8, cut at FIELDCAP;
- * NULL when there is no such file */
-static cJSON *filetext(struct texts *tx, const char *dir, const char *name)
+/* a part of a cell's entry (its run's, or when error its last error's)
+ * as a JSON string, valid UTF-8, cut at FIELDCAP; NULL when there is no
+ * such part */
+static cJSON *filetext(struct texts *tx, struct plan *p, const struct cell *c, int error, const char *name)
 {
 	struct buf b = {0};
 	size_t len;
-	char *s = readpart(dir, name, &len);
+	char *s = error ? errorpart(p->store, c->id, name, &len) : entrypart(p->store, c->runkey, name, &len);
 
 	if (s && tx->used >= BUDGET) { /* the page holds enough */
 		free(s);
@@ -403,11 +404,9 @@ static char *utf8str(const char *s)
  * its current inputs */
 static void celltexts(struct plan *p, struct cell *c, cJSON *co, struct texts *tx)
 {
-	char *dir = NULL;
-	struct stat st;
+	int error = c->need == NEED_RUN;
 
-	if (c->need != NEED_RUN) {
-		dir = runpath(p->store, c->runkey);
+	if (!error) {
 		const struct graderec *g = findgrade(p->store, c->gradekey, 1);
 		if (g && g->reason && g->reason[0]) {
 			char *r = utf8str(g->reason);
@@ -424,9 +423,7 @@ static void celltexts(struct plan *p, struct cell *c, cJSON *co, struct texts *t
 			}
 		}
 	} else {
-		dir = errorpath(p->store, c->id);
-		char *mp = pathjoin(dir, "meta.json");
-		char *m = stat(dir, &st) == 0 ? readfile(mp, NULL) : NULL;
+		char *m = errorpart(p->store, c->id, "meta.json", NULL);
 		cJSON *meta = m ? cJSON_Parse(m) : NULL;
 		const cJSON *rk = cJSON_GetObjectItemCaseSensitive(meta, "run_key");
 		const cJSON *er = cJSON_GetObjectItemCaseSensitive(meta, "error");
@@ -441,16 +438,12 @@ static void celltexts(struct plan *p, struct cell *c, cJSON *co, struct texts *t
 		}
 		cJSON_Delete(meta);
 		free(m);
-		free(mp);
-		if (!current) {
-			free(dir);
+		if (!current)
 			return;
-		}
 	}
-	addtext(co, "prompt", filetext(tx, dir, "prompt"));
-	addtext(co, "output", filetext(tx, dir, "output"));
-	addtext(co, "transcript", filetext(tx, dir, "transcript"));
-	free(dir);
+	addtext(co, "prompt", filetext(tx, p, c, error, "prompt"));
+	addtext(co, "output", filetext(tx, p, c, error, "output"));
+	addtext(co, "transcript", filetext(tx, p, c, error, "transcript"));
 }
 
 static char *expectedtext(struct task *t)

@@ -1,10 +1,13 @@
 /* report: tallies, the terminal table and the JSON report. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -242,11 +245,9 @@ static char *visiblectl(const char *s)
 
 char *gotline(struct plan *p, const struct cell *c)
 {
-	char *dir = runpath(p->store, c->runkey);
-	char *out = readpart(dir, "output", NULL);
+	char *out = entrypart(p->store, c->runkey, "output", NULL);
 	char *r;
 
-	free(dir);
 	if (!out)
 		return xstrdup("?");
 	char *clean = cleantext(out);
@@ -549,7 +550,64 @@ static cJSON *gradersjson(const struct suiteplan *sp, const double *v)
 	return o;
 }
 
-char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
+/* where a streamed report goes: a FILE or a buffer */
+struct sink {
+	FILE *f;
+	struct buf *b;
+};
+
+static void put(struct sink *k, const char *s, size_t n)
+{
+	if (k->f)
+		fwrite(s, 1, n, k->f);
+	else
+		bufadd(k->b, s, n);
+}
+
+static void puts_(struct sink *k, const char *s)
+{
+	put(k, s, strlen(s));
+}
+
+/* o printed as cJSON prints it (valid UTF-8, no key: cleanjson), then
+ * freed; open: without its closing brace, so fields can follow */
+static void putobj(struct sink *k, cJSON *o, int open)
+{
+	cleanjson(o); /* whatever a cache from before holds */
+	char *t = cJSON_PrintUnformatted(o);
+	size_t n = strlen(t);
+
+	put(k, t, open && n ? n - 1 : n);
+	cJSON_free(t);
+	cJSON_Delete(o);
+}
+
+/* The JSON report, written as it is made: the tree of one cell (or one
+ * suite's or task's own fields) at a time, never the whole report, so
+ * its memory does not grow with the plan (a status --json of 100,000
+ * cells). Byte for byte what cJSON prints of the whole tree. */
+/* did the cell change in this invocation (watch: this update)? */
+static int changed(const struct cell *c)
+{
+	return c->status != CELL_CACHED || c->graded_now;
+}
+
+/* a usage object: tokens, cells, and the cost when priced */
+static cJSON *usagejson(const struct usagesum *s)
+{
+	cJSON *u = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(u, "input_tokens", (double)s->intokens);
+	cJSON_AddNumberToObject(u, "output_tokens", (double)s->outtokens);
+	cJSON_AddNumberToObject(u, "cells", (double)s->cells);
+	if (s->priced)
+		cJSON_AddNumberToObject(u, "cost_usd", round(s->cost * 1e6) / 1e6);
+	return u;
+}
+
+/* full < 0: the JSON report; 0 or 1: a watch line saying "full" (0: only
+ * changed cells) */
+static void streamreport(struct sink *k, struct plan *p, struct suitesum *sum, char *const *trigger, int full)
 {
 	cJSON *r = cJSON_CreateObject();
 	size_t ran = 0, cached = 0, errors = 0, regraded = 0, remote = 0;
@@ -573,12 +631,16 @@ char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 		for (char *const *s = trigger; *s; s++)
 			cJSON_AddItemToArray(t, cJSON_CreateString(*s));
 	}
-	cJSON *suites = cJSON_AddArrayToObject(r, "suites");
+	if (full >= 0)
+		cJSON_AddBoolToObject(r, "full", full);
+	putobj(k, r, 1);
+	puts_(k, ",\"suites\":[");
+	/* each suite's cells by task, in plan order within a task */
+	size_t *order = xcalloc(p->ncells + 1, sizeof(*order));
 	for (size_t i = 0; i < p->nsp; i++) {
 		struct suitesum *s = &sum[i];
 		struct suiteplan *sp = s->sp;
 		cJSON *so = cJSON_CreateObject();
-		cJSON_AddItemToArray(suites, so);
 		cJSON_AddStringToObject(so, "name", sp->suite->name);
 		cJSON_AddItemToObject(so, "score", num(s->score));
 		cJSON_AddItemToObject(so, "stderr", s->scoredtasks ? num(s->se) : cJSON_CreateNull());
@@ -594,9 +656,9 @@ char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 			cJSON_AddStringToObject(so, "ci_method", "wilson");
 		}
 		if (sp->suite->reduce != REDUCE_MEAN) {
-			char *r = reducename(sp->suite->reduce, sp->suite->reducek);
-			cJSON_AddStringToObject(so, "reduce", r);
-			free(r);
+			char *rn = reducename(sp->suite->reduce, sp->suite->reducek);
+			cJSON_AddStringToObject(so, "reduce", rn);
+			free(rn);
 		}
 		cJSON_AddNumberToObject(so, "flaky", (double)s->flaky);
 		if (s->gscore)
@@ -612,68 +674,80 @@ char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 		if (suitepartial(s))
 			cJSON_AddBoolToObject(so, "partial", 1);
 		cJSON_AddNumberToObject(so, "regraded", (double)s->regraded);
-		if (s->usage.cells) {
-			cJSON *u = cJSON_AddObjectToObject(so, "usage");
-			cJSON_AddNumberToObject(u, "input_tokens", (double)s->usage.intokens);
-			cJSON_AddNumberToObject(u, "output_tokens", (double)s->usage.outtokens);
-			cJSON_AddNumberToObject(u, "cells", (double)s->usage.cells);
-			if (s->usage.priced)
-				cJSON_AddNumberToObject(u, "cost_usd", round(s->usage.cost * 1e6) / 1e6);
-		}
-		cJSON *tasks = cJSON_AddArrayToObject(so, "tasks");
-		cJSON **tobj = xcalloc(sp->tasks.n + 1, sizeof(*tobj));
-		for (size_t j = 0; j < p->ncells; j++) {
-			const struct cell *c = &p->cells[j];
-			if (c->sp != sp)
-				continue;
-			if (!tobj[c->taskno]) {
-				tobj[c->taskno] = cJSON_CreateObject();
-				cJSON_AddStringToObject(tobj[c->taskno], "id", c->task->id);
-				double ts = s->taskscore[c->taskno];
-				cJSON_AddItemToObject(tobj[c->taskno], "score", ts >= 0 ? num(ts) : cJSON_CreateNull());
-				cJSON_AddBoolToObject(tobj[c->taskno], "flaky", s->taskflaky[c->taskno]);
-				if (s->gtaskscore) {
-					size_t ng = sp->suite->ngraders;
-					double *v = xcalloc(ng, sizeof(double));
-					for (size_t g = 0; g < ng; g++) {
-						double x = s->gtaskscore[c->taskno * ng + g];
-						v[g] = x >= 0 ? x : NAN;
-					}
-					cJSON_AddItemToObject(tobj[c->taskno], "scores", gradersjson(sp, v));
-					free(v);
-				}
-				cJSON_AddArrayToObject(tobj[c->taskno], "cells");
-			}
-			cJSON *co = cJSON_CreateObject();
-			cJSON_AddNumberToObject(co, "iteration", c->iteration);
-			cJSON_AddStringToObject(co, "status",
-			                        c->status == CELL_CACHED && c->fetched ? "remote" : statusname(c->status));
-			cJSON_AddItemToObject(co, "score", c->scored ? num(c->score) : cJSON_CreateNull());
-			if (sp->suite->ngraders > 1) { /* an error has no scores, not even partial ones */
+		if (s->usage.cells)
+			cJSON_AddItemToObject(so, "usage", usagejson(&s->usage));
+		if (i)
+			puts_(k, ",");
+		putobj(k, so, 1);
+		puts_(k, ",\"tasks\":[");
+		/* a counting sort of the suite's cells by task */
+		size_t nt = sp->tasks.n, *start = xcalloc(nt + 2, sizeof(*start)), n = 0;
+		for (size_t j = 0; j < p->ncells; j++)
+			if (p->cells[j].sp == sp && (full || changed(&p->cells[j])))
+				start[p->cells[j].taskno + 1]++;
+		for (size_t t = 0; t < nt; t++)
+			start[t + 1] += start[t];
+		for (size_t j = 0; j < p->ncells; j++)
+			if (p->cells[j].sp == sp && (full || changed(&p->cells[j])))
+				order[start[p->cells[j].taskno]++] = j, n++;
+		int firsttask = 1;
+		for (size_t x = 0; x < n;) {
+			const struct cell *c0 = &p->cells[order[x]];
+			cJSON *to = cJSON_CreateObject();
+			cJSON_AddStringToObject(to, "id", c0->task->id);
+			double ts = s->taskscore[c0->taskno];
+			cJSON_AddItemToObject(to, "score", ts >= 0 ? num(ts) : cJSON_CreateNull());
+			cJSON_AddBoolToObject(to, "flaky", s->taskflaky[c0->taskno]);
+			if (s->gtaskscore) {
 				size_t ng = sp->suite->ngraders;
 				double *v = xcalloc(ng, sizeof(double));
-				for (size_t g = 0; g < ng; g++)
-					v[g] = c->status == CELL_ERROR ? NAN : scoreof(c, g);
-				cJSON_AddItemToObject(co, "scores", gradersjson(sp, v));
+				for (size_t g = 0; g < ng; g++) {
+					double y = s->gtaskscore[c0->taskno * ng + g];
+					v[g] = y >= 0 ? y : NAN;
+				}
+				cJSON_AddItemToObject(to, "scores", gradersjson(sp, v));
 				free(v);
 			}
-			hashhex(c->runkey, hx);
-			cJSON_AddStringToObject(co, "key", hx);
-			cJSON_AddItemToObject(co, "seconds", c->status == CELL_PENDING ? cJSON_CreateNull() : num(c->seconds));
-			if (c->status == CELL_ERROR && c->error)
-				cJSON_AddStringToObject(co, "error", c->error);
-			/* not started: a bound of the run was reached (run.h) */
-			static const char *const notrun[] = {[STOP_STDERR] = "until-stderr", [STOP_CELLS] = "max-cells",
-			                                     [STOP_COST] = "max-cost"};
-			if (c->status == CELL_PENDING && c->stopped)
-				cJSON_AddStringToObject(co, "not_run", notrun[c->stopped]);
-			cJSON_AddItemToArray(cJSON_GetObjectItem(tobj[c->taskno], "cells"), co);
+			puts_(k, firsttask ? "" : ",");
+			firsttask = 0;
+			putobj(k, to, 1);
+			puts_(k, ",\"cells\":[");
+			for (int firstcell = 1; x < n && p->cells[order[x]].taskno == c0->taskno; x++, firstcell = 0) {
+				const struct cell *c = &p->cells[order[x]];
+				cJSON *co = cJSON_CreateObject();
+				cJSON_AddNumberToObject(co, "iteration", c->iteration);
+				cJSON_AddStringToObject(co, "status",
+				                        c->status == CELL_CACHED && c->fetched ? "remote" : statusname(c->status));
+				cJSON_AddItemToObject(co, "score", c->scored ? num(c->score) : cJSON_CreateNull());
+				if (sp->suite->ngraders > 1) { /* an error has no scores, not even partial ones */
+					size_t ng = sp->suite->ngraders;
+					double *v = xcalloc(ng, sizeof(double));
+					for (size_t g = 0; g < ng; g++)
+						v[g] = c->status == CELL_ERROR ? NAN : scoreof(c, g);
+					cJSON_AddItemToObject(co, "scores", gradersjson(sp, v));
+					free(v);
+				}
+				hashhex(c->runkey, hx);
+				cJSON_AddStringToObject(co, "key", hx);
+				cJSON_AddItemToObject(co, "seconds", c->status == CELL_PENDING ? cJSON_CreateNull() : num(c->seconds));
+				if (c->status == CELL_ERROR && c->error)
+					cJSON_AddStringToObject(co, "error", c->error);
+				/* not started: a bound of the run was reached (run.h) */
+				static const char *const notrun[] = {[STOP_STDERR] = "until-stderr", [STOP_CELLS] = "max-cells",
+				                                     [STOP_COST] = "max-cost"};
+				if (c->status == CELL_PENDING && c->stopped)
+					cJSON_AddStringToObject(co, "not_run", notrun[c->stopped]);
+				if (!firstcell)
+					puts_(k, ",");
+				putobj(k, co, 0);
+			}
+			puts_(k, "]}");
 		}
-		for (size_t t = 0; t < sp->tasks.n; t++)
-			if (tobj[t])
-				cJSON_AddItemToArray(tasks, tobj[t]);
-		free(tobj);
+		free(start);
+		puts_(k, "]}");
 	}
+	free(order);
+	puts_(k, "]");
 	struct usagesum all = {0};
 	for (size_t i = 0; i < p->nsp; i++) {
 		all.intokens += sum[i].usage.intokens;
@@ -683,31 +757,76 @@ char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 		all.priced += sum[i].usage.priced;
 	}
 	if (all.cells) {
-		cJSON *u = cJSON_AddObjectToObject(r, "usage");
-		cJSON_AddNumberToObject(u, "input_tokens", (double)all.intokens);
-		cJSON_AddNumberToObject(u, "output_tokens", (double)all.outtokens);
-		cJSON_AddNumberToObject(u, "cells", (double)all.cells);
-		if (all.priced)
-			cJSON_AddNumberToObject(u, "cost_usd", round(all.cost * 1e6) / 1e6);
+		cJSON *u = cJSON_CreateObject();
+		cJSON_AddItemToObject(u, "usage", usagejson(&all));
+		puts_(k, ",");
+		char *t = cJSON_PrintUnformatted(u);
+		put(k, t + 1, strlen(t) - 2); /* "usage":{...} without the braces around it */
+		cJSON_free(t);
+		cJSON_Delete(u);
 	}
-	cleanjson(r); /* valid UTF-8, no key: whatever a cache from before holds */
-	char *s = cJSON_PrintUnformatted(r);
-	cJSON_Delete(r);
-	char *ret = xstrdup(s);
-	cJSON_free(s);
-	return ret;
+	puts_(k, "}");
+}
+
+char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
+{
+	struct buf b = {0};
+	struct sink k = {.b = &b};
+
+	streamreport(&k, p, sum, trigger, -1);
+	return bufdetach(&b);
+}
+
+char *jsonupdate(struct plan *p, struct suitesum *sum, char *const *trigger, int full)
+{
+	struct buf b = {0};
+	struct sink k = {.b = &b};
+
+	streamreport(&k, p, sum, trigger, full);
+	return bufdetach(&b);
 }
 
 int writejson(struct plan *p, struct suitesum *s, const char *path)
 {
-	char *j = jsonreport(p, s, NULL);
-	size_t n = strlen(j);
-	int r;
+	static unsigned counter;
+	struct stat st;
+	int err;
 
-	j = xrealloc(j, n + 2);
-	j[n] = '\n';
-	j[n + 1] = '\0';
-	r = !strcmp(path, "-") ? (fputs(j, stdout) < 0 ? -1 : 0) : writefile(path, j, n + 1);
-	free(j);
-	return r;
+	/* stdout, or what is not a regular file (/dev/null, a pipe): as it is */
+	if (!strcmp(path, "-") || (stat(path, &st) == 0 && !S_ISREG(st.st_mode))) {
+		FILE *f = !strcmp(path, "-") ? stdout : fopen(path, "w");
+		if (!f)
+			return -1;
+		struct sink k = {.f = f};
+		streamreport(&k, p, s, NULL, -1);
+		fputc('\n', f);
+		int r = ferror(f) ? -1 : 0;
+		if (f == stdout)
+			return fflush(f) == 0 ? r : -1;
+		return fclose(f) == 0 ? r : -1;
+	}
+	/* a file: written beside it and renamed, synced first (as writefile) */
+	char *tmp = xasprintf("%s.tmp.%ld.%u", path, (long)getpid(), counter++);
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		free(tmp);
+		return -1;
+	}
+	struct sink k = {.f = f};
+	streamreport(&k, p, s, NULL, -1);
+	fputc('\n', f);
+	int ok = !ferror(f) && fflush(f) == 0 && fsync(fileno(f)) == 0;
+	err = errno;
+	ok = fclose(f) == 0 && ok;
+	if (ok && rename(tmp, path) == 0) {
+		free(tmp);
+		syncparent(path);
+		return 0;
+	}
+	err = ok ? errno : err;
+	unlink(tmp);
+	free(tmp);
+	errno = err;
+	return -1;
 }
+

@@ -333,24 +333,22 @@ static void startgrade(struct sched *s, struct cell *c, const char *out)
 		fail(s, c, err);
 		return;
 	}
-	char *dir = runpath(s->p->store, c->runkey);
 	char *read = NULL;
 	size_t readlen = 0;
-	if (!out && !(out = read = readpart(dir, "output", &readlen))) {
+	if (!out && !(out = read = entrypart(s->p->store, c->runkey, "output", &readlen))) {
 		/* a damaged entry is a missing one: run the cell again */
 		if (droprun(s->p->store, c->runkey) < 0) {
+			char *dir = entrywhere(s->p->store, c->runkey);
 			fail(s, c, xasprintf("cannot read the stored output of %s", dir));
 			free(dir);
 			return;
 		}
-		free(dir);
 		c->need = NEED_RUN;
 		c->queued = 0;
 		s->total--;
 		schedqueue(s, c, 1);
 		return;
 	}
-	free(dir);
 	/* the output graded must be the one the grade key names, and the
 	 * grader's files the ones hashed */
 	struct inputset in = {0};
@@ -603,7 +601,7 @@ static void finishagent(struct job *j, struct outcome *o)
 	else if (j->tmp)
 		r = commitrun(s->p->store, j->key, j->tmp, &rec, s->p->rebuild);
 	else
-		r = commitpacked(s->p->store, j->key, parts, n, &rec, s->p->rebuild);
+		r = commitentry(s->p->store, j->key, parts, n, NULL, &rec, s->p->rebuild);
 	free(m);
 	freejob(j);
 	if (stale)

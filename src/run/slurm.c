@@ -317,15 +317,14 @@ struct slurmarray *slurmsubmit(struct plan *p, const struct slurmjob *j, size_t 
 /* count the sent cells whose run entry is in the cache now */
 static void countlanded(struct slurmarray *a)
 {
+	storeresync(a->p->store); /* see what the shards committed since */
 	for (size_t i = 0; i < a->p->ncells; i++) {
 		if (!a->sent[i] || a->landed[i])
 			continue;
-		char *path = runpath(a->p->store, a->p->cells[i].runkey);
-		if (access(path, F_OK) == 0) {
+		if (entrytime(a->p->store, a->p->cells[i].runkey) >= 0) {
 			a->landed[i] = 1;
 			a->nlanded++;
 		}
-		free(path);
 	}
 }
 
@@ -463,8 +462,7 @@ int slurmwait(struct slurmarray *a, struct loop *l)
  * is of this run key and of this job's time, else that it never ended */
 static char *whyfailed(struct slurmarray *a, const struct cell *c)
 {
-	char *dir = errorpath(a->p->store, c->id);
-	char *text = readpart(dir, "meta.json", NULL);
+	char *text = errorpart(a->p->store, c->id, "meta.json", NULL);
 	cJSON *m = text ? cJSON_Parse(text) : NULL;
 	const cJSON *key = cJSON_GetObjectItem(m, "run_key"), *fin = cJSON_GetObjectItem(m, "finished");
 	const cJSON *e = cJSON_GetObjectItem(m, "error");
@@ -479,7 +477,6 @@ static char *whyfailed(struct slurmarray *a, const struct cell *c)
 		why = xstrdup("no result: its shard ended without one (cancelled, timed out, or killed)");
 	cJSON_Delete(m);
 	free(text);
-	free(dir);
 	return why;
 }
 

@@ -16,6 +16,8 @@
 
 #include <xxhash.h>
 
+#include <cjson/cJSON.h>
+
 #include "store/convert.h"
 #include "core/hash.h"
 #include "core/util.h"
@@ -212,4 +214,41 @@ void removeold(const char *cachedir)
 		unlink(p);
 		free(p);
 	}
+	char *p = pathjoin(cachedir, "history");
+	unlink(p);
+	free(p);
+}
+
+int converthistory(sqlite3 *db, const char *cachedir, int *found)
+{
+	char *p = pathjoin(cachedir, "history");
+	char *text = readfile(p, NULL);
+	sqlite3_stmt *st = NULL;
+	int rc = SQLITE_OK;
+
+	free(p);
+	if (!text)
+		return SQLITE_OK;
+	*found = 1;
+	rc = sqlite3_prepare_v2(db, "INSERT INTO history(time, suite, line) VALUES (?1, ?2, ?3)", -1, &st, NULL);
+	for (char *line = text, *next; rc == SQLITE_OK && *line; line = next) {
+		char *nl = strchr(line, '\n');
+		if (!nl) /* a torn last line */
+			break;
+		*nl = '\0';
+		next = nl + 1;
+		cJSON *o = cJSON_Parse(line);
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "time"), *s = cJSON_GetObjectItemCaseSensitive(o, "suite");
+		if (cJSON_IsObject(o) && cJSON_IsString(t) && cJSON_IsString(s)) {
+			sqlite3_reset(st);
+			sqlite3_bind_text(st, 1, t->valuestring, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(st, 2, s->valuestring, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(st, 3, line, -1, SQLITE_STATIC);
+			rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+		}
+		cJSON_Delete(o);
+	}
+	sqlite3_finalize(st);
+	free(text);
+	return rc;
 }

@@ -16,5 +16,9 @@
 int convertold(sqlite3 *db, const char *cachedir, int *found);
 /* remove the old files once the import is committed */
 void removeold(const char *cachedir);
+/* import CACHE/history (JSON lines; a torn one is skipped) into the
+ * history table; *found set when there was such a file (removeold removes
+ * it after the commit). SQLITE_OK or the code that failed. */
+int converthistory(sqlite3 *db, const char *cachedir, int *found);
 
 #endif

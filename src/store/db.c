@@ -1,4 +1,4 @@
-/* db: see db.h. The schema (version 1):
+/* db: see db.h. The schema (version 2):
  *
  *   runs(key, out, exit, seconds, used, intok, outtok, model)
  *                                          a stored run per run key: the
@@ -14,6 +14,15 @@
  *   files(path, size, mtime, ctime, ino, dev, hash, derived)
  *                                          the stat cache (state.h)
  *   memos(key, a, b)                       memoized hash pairs (state.h)
+ *   entries(key, zstd, size, made, body)   a small run entry inline: its
+ *                                          parts packed as in a packed
+ *                                          file (store.c), zstd-compressed
+ *                                          when zstd is 1; size is the
+ *                                          packed length, made when it was
+ *                                          stored (since version 2)
+ *   history(seq, time, suite, line)        a suite's line of history.h, in
+ *                                          order (since version 2: the
+ *                                          CACHE/history file is imported)
  *
  * Keys and hashes are 32 lowercase hex digits, as evalmake prints them;
  * days are days since the epoch (UTC); mtime and ctime nanoseconds. Every
@@ -43,6 +52,15 @@
 #include "store/convert.h"
 #include "core/util.h"
 
+/* version 2: small run entries inline (a rowid table: its bodies are
+ * blobs of up to a few hundred KiB, which WITHOUT ROWID stores badly), and
+ * the history (history.h) */
+#define ENTRIES_SCHEMA \
+	"CREATE TABLE IF NOT EXISTS entries(key TEXT PRIMARY KEY, zstd INTEGER NOT NULL, size INTEGER NOT NULL," \
+	" made INTEGER NOT NULL, body BLOB NOT NULL);" \
+	"CREATE TABLE IF NOT EXISTS history(seq INTEGER PRIMARY KEY, time TEXT NOT NULL, suite TEXT NOT NULL," \
+	" line TEXT NOT NULL);"
+
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS runs(key TEXT PRIMARY KEY, out TEXT NOT NULL, exit INTEGER NOT NULL,"
 	" seconds REAL NOT NULL, used INTEGER NOT NULL, intok INTEGER, outtok INTEGER, model TEXT) WITHOUT ROWID;"
@@ -52,7 +70,8 @@ static const char schema[] =
 	" agent TEXT, prompt TEXT, task TEXT, deps TEXT, env TEXT, iteration INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, size INTEGER, mtime INTEGER, ctime INTEGER,"
 	" ino INTEGER, dev INTEGER, hash TEXT NOT NULL, derived TEXT) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS memos(key TEXT PRIMARY KEY, a TEXT NOT NULL, b TEXT NOT NULL) WITHOUT ROWID;";
+	"CREATE TABLE IF NOT EXISTS memos(key TEXT PRIMARY KEY, a TEXT NOT NULL, b TEXT NOT NULL) WITHOUT ROWID;"
+	ENTRIES_SCHEMA;
 
 static int damaged(int rc)
 {
@@ -109,7 +128,7 @@ int dbdone(sqlite3 *db, sqlite3_stmt *st, const char *what)
 	return 0;
 }
 
-/* the schema's version: migrate an older one (none yet past 1), refuse a
+/* the schema's version: migrate an older one (1 -> 2), refuse a
  * newer one. Called in an IMMEDIATE transaction. */
 static int migrate(sqlite3 *db, const char *path, const char *cachedir, int *converted)
 {
@@ -128,23 +147,33 @@ static int migrate(sqlite3 *db, const char *path, const char *cachedir, int *con
 	if (version == DB_VERSION)
 		return SQLITE_OK;
 	if (version == 1) {
-		/* 2: a run's tokens and model; its rows' are read from their
-		 * meta.json when first looked up (NULL) */
+		/* 1 -> 2: a run's tokens and model (its rows' are read from their
+		 * meta.json when first looked up: NULL), and the entries table
+		 * (the entries already on disk, folders and packed files, stay
+		 * there and are read where they are) and the history */
 		rc = sqlite3_exec(db,
 		                  "ALTER TABLE runs ADD COLUMN intok INTEGER; ALTER TABLE runs ADD COLUMN outtok INTEGER;"
 		                  " ALTER TABLE runs ADD COLUMN model TEXT;",
 		                  NULL, NULL, NULL);
 		if (rc != SQLITE_OK)
 			return rc;
+		if ((rc = sqlite3_exec(db, ENTRIES_SCHEMA, NULL, NULL, NULL)) != SQLITE_OK)
+			return rc;
+		if ((rc = converthistory(db, cachedir, converted)) != SQLITE_OK)
+			return rc;
 	} else {
 		/* version 0: new */
 		if ((rc = sqlite3_exec(db, schema, NULL, NULL, NULL)) != SQLITE_OK)
 			return rc;
-		/* a cache of the text format: its index comes in with the schema,
-		 * in the same transaction (a kill now leaves the old files, read
-		 * again) */
+		/* a cache of the text format: its index comes in with the
+		 * schema, in the same transaction (a kill now leaves the old
+		 * files, read again) */
 		if ((rc = convertold(db, cachedir, converted)) != SQLITE_OK)
 			return rc;
+		int hist = 0;
+		if ((rc = converthistory(db, cachedir, &hist)) != SQLITE_OK)
+			return rc;
+		*converted |= hist;
 	}
 	char set[64];
 	snprintf(set, sizeof(set), "PRAGMA user_version = %d", DB_VERSION);

@@ -1,5 +1,6 @@
-/* history: see history.h. Workload: a few lines appended per run; read
- * whole by `report`, which is rare. Lines are never rewritten. */
+/* history: see history.h. Workload: a few rows appended per run, in one
+ * transaction; read whole by `report`, which is rare. Rows are never
+ * rewritten. It has a connection of its own: it is used once per run. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "store/history.h"
+#include "store/db.h"
 #include "core/util.h"
 
 static cJSON *num(double v)
@@ -19,23 +21,23 @@ static cJSON *num(double v)
 
 void appendhistory(const char *cachedir, struct plan *p, struct suitesum *sum, const char *command, int partial)
 {
-	char *path = pathjoin(cachedir, "history");
 	char when[32];
 	time_t t = time(NULL);
 	struct tm tm;
+	sqlite3_stmt *st = NULL;
 
 	/* the cache folder appears with its first entry: a run that stored
 	 * nothing (interrupted at once) may not have made it yet */
-	mkdirs(cachedir, 0755);
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		warn("cannot append to %s:", path);
-		free(path);
-		return;
-	}
+	sqlite3 *db = opendb(cachedir, 1);
+	if (!db)
+		return; /* opendb said why */
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	for (size_t i = 0; i < p->nsp; i++) {
+	/* every suite's line in one transaction */
+	int ok = dbexec(db, "BEGIN IMMEDIATE") == 0
+	         && sqlite3_prepare_v2(db, "INSERT INTO history(time, suite, line) VALUES (?1, ?2, ?3)", -1, &st, NULL)
+	                    == SQLITE_OK;
+	for (size_t i = 0; ok && i < p->nsp; i++) {
 		struct suitesum *s = &sum[i];
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "time", when);
@@ -51,45 +53,44 @@ void appendhistory(const char *cachedir, struct plan *p, struct suitesum *sum, c
 		cJSON_AddBoolToObject(o, "partial", partial);
 		char *js = cJSON_PrintUnformatted(o);
 		cJSON_Delete(o);
-		char *line = xasprintf("%s\n", js);
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, when, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, p->sp[i].suite->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, js, -1, SQLITE_STATIC);
+		ok = dbdone(db, st, "appending to the history") == 0;
 		cJSON_free(js);
-		size_t n = strlen(line);
-		ssize_t w;
-		/* one write per line: O_APPEND places it whole at the end */
-		do
-			w = write(fd, line, n);
-		while (w < 0 && errno == EINTR);
-		if (w != (ssize_t)n)
-			warn("cannot append to %s%s", path, w < 0 ? ":" : ": short write");
-		free(line);
 	}
-	close(fd);
-	free(path);
+	sqlite3_finalize(st);
+	if (ok)
+		ok = dbexec(db, "COMMIT") == 0;
+	if (!ok) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		warn("cannot append to the history in %s/%s", cachedir, DB_NAME);
+	}
+	closedb(db);
 }
 
 cJSON *readhistory(const char *cachedir)
 {
-	char *path = pathjoin(cachedir, "history");
-	char *text = readfile(path, NULL);
 	cJSON *arr = cJSON_CreateArray();
+	sqlite3 *db = opendb(cachedir, 0);
+	sqlite3_stmt *st = NULL;
+	int rc;
 
-	free(path);
-	if (!text)
+	if (!db)
 		return arr;
-	for (char *line = text, *next; *line; line = next) {
-		char *nl = strchr(line, '\n');
-		if (!nl) /* a torn last line */
-			break;
-		*nl = '\0';
-		next = nl + 1;
-		cJSON *o = cJSON_Parse(line);
-		if (!cJSON_IsObject(o) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, "suite"))
-		    || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, "time"))) {
-			cJSON_Delete(o);
-			continue;
+	if (sqlite3_prepare_v2(db, "SELECT line FROM history ORDER BY seq", -1, &st, NULL) == SQLITE_OK) {
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			cJSON *o = cJSON_Parse((const char *)sqlite3_column_text(st, 0));
+			if (cJSON_IsObject(o))
+				cJSON_AddItemToArray(arr, o);
+			else
+				cJSON_Delete(o);
 		}
-		cJSON_AddItemToArray(arr, o);
+		if (rc != SQLITE_DONE)
+			dberror(db, rc, "reading the history");
 	}
-	free(text);
+	sqlite3_finalize(st);
+	closedb(db);
 	return arr;
 }

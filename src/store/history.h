@@ -1,13 +1,13 @@
-/* history: CACHE/history, one JSON line per suite per run of the default
- * command or of check:
+/* history: the history table of CACHE/index.db (db.h), a row per suite
+ * per run of the default command or of check, holding one JSON line:
  *   {"time": "2026-01-31T12:00:00Z", "suite": "arith", "score": 0.6,
  *    "stderr": 0.16, "tasks": 10, "cells": 20, "ran": 3, "cached": 17,
  *    "errors": 0, "command": "check", "partial": false}
  * "partial" is true when targets, --sample or --iterations narrowed the
- * run, so its score is not the whole suite's. Each line is one O_APPEND
- * write, so processes sharing a cache never interleave inside a line; a
- * torn line (a crash, a full disk) is skipped by the reader. The report
- * command plots scores over time from it. */
+ * run, so its score is not the whole suite's. A run's rows are one
+ * transaction. (Before schema 2 it was the file CACHE/history, JSON
+ * lines: imported on the first run.) The report command plots scores over
+ * time from it. */
 #ifndef HISTORY_H
 #define HISTORY_H
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <zstd.h>
 
 #include "store/archive.h"
 #include "store/store.h"
@@ -40,7 +41,10 @@ struct op {
 	unsigned day;
 };
 
-enum { ST_RUN, ST_GRADE, ST_CELL, ST_PUTRUN, ST_PUTGRADE, ST_PUTCELL, ST_USERUN, ST_USEGRADE, ST_DROPRUN, NST };
+enum {
+	ST_RUN, ST_GRADE, ST_CELL, ST_PUTRUN, ST_PUTGRADE, ST_PUTCELL, ST_USERUN, ST_USEGRADE, ST_DROPRUN,
+	ST_ENTRY, ST_HASENTRY, ST_PUTENTRY, ST_DROPENTRY, ST_MADE, NST
+};
 
 struct store {
 	char *dir;
@@ -103,6 +107,11 @@ static const char *const sql[NST] = {
 	[ST_USERUN] = "UPDATE runs SET used = ?2 WHERE key = ?1 AND used < ?2",
 	[ST_USEGRADE] = "UPDATE grades SET used = ?2 WHERE key = ?1 AND used < ?2",
 	[ST_DROPRUN] = "DELETE FROM runs WHERE key = ?1",
+	[ST_ENTRY] = "SELECT zstd, size, body FROM entries WHERE key = ?1",
+	[ST_HASENTRY] = "SELECT 1 FROM entries WHERE key = ?1",
+	[ST_PUTENTRY] = "INSERT OR REPLACE INTO entries(key, zstd, size, made, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_MADE] = "SELECT made FROM entries WHERE key = ?1",
+	[ST_DROPENTRY] = "DELETE FROM entries WHERE key = ?1",
 };
 
 static sqlite3_stmt *stmt(struct store *s, int which)
@@ -112,6 +121,20 @@ static sqlite3_stmt *stmt(struct store *s, int which)
 
 static int ready(struct store *s);
 
+/* ST_PUTRUN's values: the row of run key */
+static void bindrun(sqlite3_stmt *st, hash key, const struct runrec *r)
+{
+	bindhash(st, 1, key);
+	bindhash(st, 2, r->out);
+	sqlite3_bind_int(st, 3, r->exitcode);
+	sqlite3_bind_double(st, 4, r->seconds);
+	sqlite3_bind_int64(st, 5, r->used);
+	sqlite3_bind_int64(st, 6, r->intokens);
+	sqlite3_bind_int64(st, 7, r->outtokens);
+	if (r->model[0])
+		sqlite3_bind_text(st, 8, r->model, -1, SQLITE_TRANSIENT);
+}
+
 /* execute one queued write */
 static int runop(struct store *s, const struct op *o)
 {
@@ -120,15 +143,7 @@ static int runop(struct store *s, const struct op *o)
 	switch (o->kind) {
 	case 'R':
 		st = stmt(s, ST_PUTRUN);
-		bindhash(st, 1, o->key);
-		bindhash(st, 2, o->run.out);
-		sqlite3_bind_int(st, 3, o->run.exitcode);
-		sqlite3_bind_double(st, 4, o->run.seconds);
-		sqlite3_bind_int64(st, 5, o->run.used);
-		sqlite3_bind_int64(st, 6, o->run.intokens);
-		sqlite3_bind_int64(st, 7, o->run.outtokens);
-		if (o->run.model[0])
-			sqlite3_bind_text(st, 8, o->run.model, -1, SQLITE_TRANSIENT);
+		bindrun(st, o->key, &o->run);
 		break;
 	case 'G':
 		st = stmt(s, ST_PUTGRADE);
@@ -153,6 +168,11 @@ static int runop(struct store *s, const struct op *o)
 		sqlite3_bind_int64(st, 2, o->day);
 		break;
 	default:
+		/* a run dropped: its inline entry goes with its row */
+		st = stmt(s, ST_DROPENTRY);
+		bindhash(st, 1, o->key);
+		if (dbdone(s->db, st, "writing the index") < 0)
+			return -1;
 		st = stmt(s, ST_DROPRUN);
 		bindhash(st, 1, o->key);
 		break;
@@ -399,8 +419,62 @@ static void logrun(struct store *s, hash key, const struct runrec *r)
 }
 
 #define PACKHEADER "evalmake-entry 1\n"
+#define INLINE_MAX (256 * 1024) /* a part larger than this: the entry is a folder */
 
-char *readpart(const char *entry, const char *part, size_t *lenp)
+/* the parts of a packed entry (a file, or an inline entry's body): a
+ * header, then per part "NAME LENGTH\n" and the bytes. Calls each(name,
+ * namelen, data, len, arg) per part until it returns nonzero; 1 when the
+ * whole text parsed, 0 when it stopped early or is damaged. */
+static int packwalk(const char *text, size_t len,
+                    int (*each)(const char *, size_t, const char *, size_t, void *), void *arg)
+{
+	if (len < strlen(PACKHEADER) || strncmp(text, PACKHEADER, strlen(PACKHEADER)))
+		return 0;
+	for (const char *p = text + strlen(PACKHEADER); p < text + len;) {
+		const char *nl = memchr(p, '\n', (size_t)(text + len - p)), *sp;
+		char *end;
+		if (!nl || !(sp = memchr(p, ' ', (size_t)(nl - p))))
+			return 0;
+		unsigned long long n = strtoull(sp + 1, &end, 10);
+		if (end != nl || n > (unsigned long long)(text + len - (nl + 1)))
+			return 0;
+		if (each && each(p, (size_t)(sp - p), nl + 1, (size_t)n, arg))
+			return 0;
+		p = nl + 1 + n;
+	}
+	return 1;
+}
+
+struct findpart {
+	const char *name;
+	char *data;
+	size_t len;
+};
+
+static int findeach(const char *name, size_t namelen, const char *data, size_t len, void *arg)
+{
+	struct findpart *f = arg;
+
+	if (namelen != strlen(f->name) || memcmp(name, f->name, namelen))
+		return 0;
+	f->data = xstrndup(data, len);
+	f->len = len;
+	return 1;
+}
+
+/* part of the packed text, or NULL */
+static char *packpart(const char *text, size_t len, const char *part, size_t *lenp)
+{
+	struct findpart f = {.name = part};
+
+	packwalk(text, len, findeach, &f);
+	if (f.data && lenp)
+		*lenp = f.len;
+	return f.data;
+}
+
+/* one part of an entry on disk: a folder or a packed file */
+static char *diskpart(const char *entry, const char *part, size_t *lenp)
 {
 	struct stat st;
 	size_t len;
@@ -413,29 +487,19 @@ char *readpart(const char *entry, const char *part, size_t *lenp)
 		free(p);
 		return r;
 	}
-	/* packed: a header, then per part "NAME LENGTH\n" and the bytes */
-	char *text = readfile(entry, &len), *r = NULL;
-	if (!text || strncmp(text, PACKHEADER, strlen(PACKHEADER))) {
-		free(text);
-		return NULL;
-	}
-	for (char *p = text + strlen(PACKHEADER); p < text + len;) {
-		char *nl = memchr(p, '\n', (size_t)(text + len - p)), *sp, *end;
-		if (!nl || !(sp = memchr(p, ' ', (size_t)(nl - p))))
-			break;
-		unsigned long long n = strtoull(sp + 1, &end, 10);
-		if (end != nl || n > (unsigned long long)(text + len - (nl + 1)))
-			break;
-		if ((size_t)(sp - p) == strlen(part) && !memcmp(p, part, (size_t)(sp - p))) {
-			r = xstrndup(nl + 1, (size_t)n);
-			if (lenp)
-				*lenp = (size_t)n;
-			break;
-		}
-		p = nl + 1 + n;
-	}
+	char *text = readfile(entry, &len);
+	char *r = text ? packpart(text, len, part, lenp) : NULL;
 	free(text);
 	return r;
+}
+
+static int haveeach(const char *name, size_t namelen, const char *data, size_t len, void *arg)
+{
+	(void)data;
+	(void)len;
+	if ((namelen == 6 && !memcmp(name, "output", 6)) || (namelen == 9 && !memcmp(name, "meta.json", 9)))
+		++*(int *)arg;
+	return 0;
 }
 
 /* does every part of a packed entry parse, to its last byte, and are the
@@ -444,21 +508,7 @@ static int packwhole(const char *text, size_t len)
 {
 	int have = 0;
 
-	if (len < strlen(PACKHEADER) || strncmp(text, PACKHEADER, strlen(PACKHEADER)))
-		return 0;
-	for (const char *p = text + strlen(PACKHEADER); p < text + len;) {
-		const char *nl = memchr(p, '\n', (size_t)(text + len - p)), *sp;
-		char *end;
-		if (!nl || !(sp = memchr(p, ' ', (size_t)(nl - p))))
-			return 0;
-		unsigned long long n = strtoull(sp + 1, &end, 10);
-		if (end != nl || n > (unsigned long long)(text + len - (nl + 1)))
-			return 0;
-		if ((sp - p == 6 && !memcmp(p, "output", 6)) || (sp - p == 9 && !memcmp(p, "meta.json", 9)))
-			have++;
-		p = nl + 1 + n;
-	}
-	return have >= 2;
+	return packwalk(text, len, haveeach, &have) && have >= 2;
 }
 
 /* the parts a stored run cannot do without: a folder missing one was half
@@ -516,21 +566,28 @@ static void metausage(const cJSON *m, struct runrec *r)
 
 /* index a run entry found on disk (its meta.json); NULL when there is none
  * or it is damaged (then the cell runs again and replaces it) */
+static int hasinline(struct store *s, hash key);
+
 static const struct runrec *indexrun(struct store *s, hash key)
 {
 	char *dir = runpath(s, key);
 	struct stat st;
 	size_t len;
-	char *text = NULL;
+	char *text = NULL, *o;
 
 	int found = stat(dir, &st) == 0;
 
-	if (found && S_ISDIR(st.st_mode) && folderwhole(dir)) {
-		text = readpart(dir, "meta.json", NULL);
+	if (hasinline(s, key)) {
+		/* a row whose run row was lost (deleted by hand) */
+		if ((o = entrypart(s, key, "output", NULL)))
+			text = entrypart(s, key, "meta.json", NULL);
+		free(o);
+	} else if (found && S_ISDIR(st.st_mode) && folderwhole(dir)) {
+		text = diskpart(dir, "meta.json", NULL);
 	} else if (found && S_ISREG(st.st_mode) && (text = readfile(dir, &len))) {
-		int whole = packwhole(text, len);
+		char *whole = packwhole(text, len) ? packpart(text, len, "meta.json", NULL) : NULL;
 		free(text);
-		text = whole ? readpart(dir, "meta.json", NULL) : NULL;
+		text = whole;
 	}
 	free(dir);
 	if (!text)
@@ -601,6 +658,12 @@ const struct runrec *findrun(struct store *s, hash key)
 {
 	struct runrec *r = lookuprun(s, key);
 
+	/* not in our snapshot: another process may have stored it since our
+	 * read transaction began (an inline entry is only in the index) */
+	if (!r && s->db && s->reads > 0) {
+		dbendread(s->db, &s->reads);
+		r = lookuprun(s, key);
+	}
 	/* not indexed: an entry renamed into place by a process killed before
 	 * its row was committed */
 	if (!r)
@@ -794,9 +857,14 @@ static int placerun(struct store *s, hash key, const char *src, const char *dst,
 	return -1;
 }
 
+static int folderparts(const char *dir, struct part **parts, size_t *n);
+static int putinline(struct store *s, hash key, const struct part *parts, size_t n, const struct runrec *r, int replace);
+
 int commitrun(struct store *s, hash key, const char *tmp, const struct runrec *r, int replace)
 {
 	char *dst = runpath(s, key);
+	struct part *parts;
+	size_t n;
 	int ret, err;
 
 	if (ready(s) < 0) {
@@ -805,6 +873,32 @@ int commitrun(struct store *s, hash key, const char *tmp, const struct runrec *r
 		rmtree(tmp);
 		errno = err;
 		return -1;
+	}
+	if (folderparts(tmp, &parts, &n) == 0) {
+		/* small, and no artifacts: a row, not a folder */
+		free(dst);
+		ret = putinline(s, key, parts, n, r, replace);
+		err = errno;
+		for (size_t i = 0; i < n; i++) {
+			free((char *)parts[i].name);
+			free((char *)parts[i].data);
+		}
+		free(parts);
+		rmtree(tmp);
+		errno = err;
+		return ret;
+	}
+	if (hasinline(s, key)) {
+		if (!replace) {
+			/* stored first, inline, by another process: kept */
+			free(dst);
+			rmtree(tmp);
+			lookuprun(s, key);
+			return 0;
+		}
+		/* -B: the row goes first, so the folder is what is read */
+		queue(s, 'X', key);
+		storeflush(s);
 	}
 	makeparent(s, 0, key, dst);
 	/* durable before it is visible: every file and folder of the entry,
@@ -824,70 +918,408 @@ int commitrun(struct store *s, hash key, const char *tmp, const struct runrec *r
 	return ret < 0 ? -1 : 0;
 }
 
-/* write a whole file and fsync it; -1 with errno */
-static int writesynced(const char *path, const void *data, size_t len)
+/* the packed text of an inline entry, as stored: compressed when that
+ * saves an eighth or more (JSON and transcripts do; a one-line output
+ * does not, and is stored as it is). *z tells which. */
+static void packbody(struct buf *b, const struct part *parts, size_t n, int *z, char **zbody, size_t *zlen)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644), err;
-	const char *p = data;
-
-	if (fd < 0)
-		return -1;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail;
-		p += n;
-		len -= (size_t)n;
+	bufadds(b, PACKHEADER);
+	for (size_t i = 0; i < n; i++) {
+		bufaddf(b, "%s %zu\n", parts[i].name, parts[i].len);
+		bufadd(b, parts[i].data, parts[i].len);
 	}
-	if (fsync(fd) < 0)
-		goto fail;
-	return close(fd);
-fail:
-	err = errno;
-	close(fd);
-	errno = err;
-	return -1;
+	*z = 0;
+	*zbody = NULL;
+	if (b->len < 128)
+		return;
+	size_t cap = ZSTD_compressBound(b->len);
+	char *c = xmalloc(cap);
+	size_t r = ZSTD_compress(c, cap, b->s, b->len, 3);
+	if (ZSTD_isError(r) || r > b->len - b->len / 8) {
+		free(c);
+		return;
+	}
+	*z = 1;
+	*zbody = c;
+	*zlen = r;
 }
 
-int commitpacked(struct store *s, hash key, const struct part *parts, size_t n, const struct runrec *r, int replace)
+/* is there a whole run entry for key on disk (a folder or packed file)? */
+static int diskwhole(struct store *s, hash key)
+{
+	char *dir = runpath(s, key);
+	struct stat st;
+	int whole = 0;
+	size_t len;
+
+	if (stat(dir, &st) < 0) {
+		whole = 0;
+	} else if (S_ISDIR(st.st_mode)) {
+		whole = folderwhole(dir);
+	} else if (S_ISREG(st.st_mode)) {
+		char *text = readfile(dir, &len);
+		whole = text && packwhole(text, len);
+		free(text);
+	}
+	free(dir);
+	return whole;
+}
+
+/* is there an inline entry for key? */
+static int hasinline(struct store *s, hash key)
+{
+	if (!s->db)
+		return 0;
+	dbread(s->db, &s->reads);
+	sqlite3_stmt *st = stmt(s, ST_HASENTRY);
+	bindhash(st, 1, key);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		dberror(s->db, rc, "looking up an entry");
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW;
+}
+
+/* remember a run in this process's table (its row is written by the caller) */
+static void remember(struct store *s, hash key, const struct runrec *r)
+{
+	void **slot = htabslot(s->runs, &key, sizeof(key), 1);
+
+	if (!*slot)
+		*slot = xmalloc(sizeof(*r));
+	*(struct runrec *)*slot = *r;
+	((struct runrec *)*slot)->used = s->today;
+}
+
+/* store an entry inline: its body and its run row in one transaction, so
+ * a kill -9 leaves both or neither. First writer wins unless replace
+ * (then an entry on disk for key goes, after the commit: until then the
+ * row is read first). 0, or -1 with errno. */
+static int putinline(struct store *s, hash key, const struct part *parts, size_t n, const struct runrec *r, int replace)
 {
 	struct buf b = {0};
-	char *tmp, *dst;
-	int ret, err;
+	char *zbody;
+	size_t zlen = 0;
+	int z, ok, kept = 0;
+	struct runrec rec = *r;
 
 	if (ready(s) < 0)
 		return -1;
-	bufadds(&b, PACKHEADER);
-	for (size_t i = 0; i < n; i++) {
-		bufaddf(&b, "%s %zu\n", parts[i].name, parts[i].len);
-		bufadd(&b, parts[i].data, parts[i].len);
+	packbody(&b, parts, n, &z, &zbody, &zlen);
+	storeflush(s); /* what is queued goes first, in its own transaction */
+	dbendread(s->db, &s->reads);
+	flock(s->lockfd, LOCK_SH);
+	/* durable at commit, as an entry's files are fsync'ed before their
+	 * rename: the WAL is synced for this transaction (a result costs an
+	 * agent run; the index's other writes can be found again) */
+	sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+	ok = dbexec(s->db, "BEGIN IMMEDIATE") == 0;
+	if (ok && !replace) {
+		/* another process stored key first: keep its entry (when whole:
+		 * the entry and its run row) */
+		sqlite3_stmt *st = stmt(s, ST_HASENTRY);
+		bindhash(st, 1, key);
+		int inl = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_reset(st);
+		st = stmt(s, ST_RUN);
+		bindhash(st, 1, key);
+		int row = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_reset(st);
+		char *p = runpath(s, key);
+		struct stat sb;
+		kept = (row && (inl || stat(p, &sb) == 0)) || diskwhole(s, key);
+		free(p);
 	}
-	tmp = tmpname(s, "");
-	dst = runpath(s, key);
-	makeparent(s, 0, key, dst);
-	if (writesynced(tmp, b.s, b.len) < 0) {
-		err = errno;
-		warn("cannot write %s:", tmp);
-		ret = -1;
-	} else {
-		ret = placerun(s, key, tmp, dst, replace);
-		err = errno;
-		if (ret < 0)
-			warn("cannot store %s:", dst);
-		else if (ret == 0)
-			syncparent(dst);
+	if (ok && !kept) {
+		sqlite3_stmt *st = stmt(s, ST_PUTENTRY);
+		bindhash(st, 1, key);
+		sqlite3_bind_int(st, 2, z);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)b.len);
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)now.tv_sec * 1000000000 + now.tv_nsec);
+		sqlite3_bind_blob(st, 5, z ? zbody : b.s, (int)(z ? zlen : b.len), SQLITE_STATIC);
+		ok = dbdone(s->db, st, "storing an entry") == 0;
+		rec.used = s->today;
+		st = stmt(s, ST_PUTRUN);
+		bindrun(st, key, &rec);
+		ok = ok && dbdone(s->db, st, "storing an entry") == 0;
 	}
-	if (ret != 0)
-		unlink(tmp);
-	free(tmp);
-	free(dst);
+	if (ok)
+		ok = dbexec(s->db, "COMMIT") == 0;
+	if (!ok)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	flock(s->lockfd, LOCK_UN);
+	free(zbody);
 	buffree(&b);
-	if (ret == 0)
-		putrun(s, key, r);
-	errno = err;
-	return ret < 0 ? -1 : 0;
+	if (!ok) {
+		warn("cannot store an entry in %s/%s", s->dir, DB_NAME);
+		errno = EIO;
+		return -1;
+	}
+	if (kept) {
+		lookuprun(s, key);
+		return 0;
+	}
+	remember(s, key, &rec);
+	if (replace) {
+		char *p = runpath(s, key);
+		moveaside(s, p);
+		free(p);
+	}
+	return 0;
+}
+
+/* the parts of a folder entry when it can go inline: regular files of at
+ * most INLINE_MAX bytes, and an artifacts/ folder only when empty; else
+ * -1 (and nothing in *parts) */
+static int folderparts(const char *dir, struct part **parts, size_t *n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t cap = 0;
+	int ok = d != NULL;
+
+	*parts = NULL;
+	*n = 0;
+	while (ok && (e = readdir(d))) {
+		struct stat st;
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char *p = pathjoin(dir, e->d_name);
+		if (lstat(p, &st) < 0) {
+			ok = 0;
+		} else if (S_ISDIR(st.st_mode)) {
+			/* an empty artifacts folder is as good as none */
+			ok = !strcmp(e->d_name, "artifacts") && rmdir(p) == 0;
+		} else if (!S_ISREG(st.st_mode) || st.st_size > INLINE_MAX || strchr(e->d_name, ' ')
+		           || strchr(e->d_name, '\n')) {
+			ok = 0;
+		} else {
+			size_t len;
+			char *data = readfile(p, &len);
+			if (!data) {
+				ok = 0;
+			} else {
+				xgrow(parts, &cap, *n + 1, sizeof(**parts));
+				(*parts)[(*n)++] = (struct part){xstrdup(e->d_name), data, len};
+			}
+		}
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	if (!ok) {
+		for (size_t i = 0; i < *n; i++) {
+			free((char *)(*parts)[i].name);
+			free((char *)(*parts)[i].data);
+		}
+		free(*parts);
+		*parts = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
+}
+
+int commitentry(struct store *s, hash key, const struct part *parts, size_t n, const char *artifacts,
+                const struct runrec *r, int replace)
+{
+	int big = 0;
+	struct stat st;
+
+	for (size_t i = 0; i < n; i++)
+		big |= parts[i].len > INLINE_MAX;
+	/* artifacts that are an empty folder are none */
+	if (artifacts && (stat(artifacts, &st) < 0 || (S_ISDIR(st.st_mode) && rmdir(artifacts) == 0)))
+		artifacts = NULL;
+	if (!big && !artifacts)
+		return putinline(s, key, parts, n, r, replace);
+	/* a folder: the parts as files beside artifacts/ */
+	if (ready(s) < 0)
+		return -1;
+	char *tmp = newentry(s, 0);
+	int ret = 0;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		char *p = pathjoin(tmp, parts[i].name);
+		ret = writefile(p, parts[i].data, parts[i].len);
+		free(p);
+	}
+	if (ret == 0 && artifacts) {
+		char *p = pathjoin(tmp, "artifacts");
+		ret = rename(artifacts, p);
+		free(p);
+	}
+	if (ret < 0) {
+		int err = errno;
+		rmtree(tmp);
+		free(tmp);
+		errno = err;
+		return -1;
+	}
+	ret = commitrun(s, key, tmp, r, replace);
+	free(tmp);
+	return ret;
+}
+
+char *entrypart(struct store *s, hash key, const char *part, size_t *lenp)
+{
+	char *r = NULL;
+
+	if (s->db) {
+		dbread(s->db, &s->reads);
+		sqlite3_stmt *st = stmt(s, ST_ENTRY);
+		bindhash(st, 1, key);
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			const char *body = sqlite3_column_blob(st, 2);
+			size_t blen = (size_t)sqlite3_column_bytes(st, 2);
+			sqlite3_int64 size = sqlite3_column_int64(st, 1);
+			if (sqlite3_column_int(st, 0) && size > 0) {
+				char *plain = xmalloc((size_t)size);
+				size_t got = ZSTD_decompress(plain, (size_t)size, body, blen);
+				if (!ZSTD_isError(got))
+					r = packpart(plain, got, part, lenp);
+				free(plain);
+			} else if (body) {
+				r = packpart(body, blen, part, lenp);
+			}
+			sqlite3_reset(st);
+			return r; /* inline: the disk has nothing for key */
+		}
+		if (rc != SQLITE_DONE)
+			dberror(s->db, rc, "reading an entry");
+		sqlite3_reset(st);
+	}
+	char *dir = runpath(s, key);
+	r = diskpart(dir, part, lenp);
+	free(dir);
+	return r;
+}
+
+static int nameeach(const char *name, size_t namelen, const char *data, size_t len, void *arg)
+{
+	struct buf *b = arg;
+
+	(void)data;
+	(void)len;
+	bufadd(b, name, namelen);
+	bufaddc(b, '\n');
+	return 0;
+}
+
+char *entryparts(struct store *s, hash key)
+{
+	struct buf b = {0};
+	char *dir = runpath(s, key), *text;
+	size_t len;
+	struct stat st;
+
+	if (s->db && hasinline(s, key)) {
+		/* the body, whole: entrypart's query, without picking a part */
+		sqlite3_stmt *q = stmt(s, ST_ENTRY);
+		bindhash(q, 1, key);
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			const char *body = sqlite3_column_blob(q, 2);
+			size_t blen = (size_t)sqlite3_column_bytes(q, 2);
+			sqlite3_int64 size = sqlite3_column_int64(q, 1);
+			char *plain = NULL;
+			if (sqlite3_column_int(q, 0) && size > 0) {
+				plain = xmalloc((size_t)size);
+				size_t got = ZSTD_decompress(plain, (size_t)size, body, blen);
+				if (!ZSTD_isError(got))
+					packwalk(plain, got, nameeach, &b);
+			} else if (body) {
+				packwalk(body, blen, nameeach, &b);
+			}
+			free(plain);
+		}
+		sqlite3_reset(q);
+		bufaddc(&b, '\0');
+	} else if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			struct stat fs;
+			char *p = pathjoin(dir, e->d_name);
+			if (e->d_name[0] != '.' && lstat(p, &fs) == 0 && S_ISREG(fs.st_mode))
+				bufaddf(&b, "%s\n", e->d_name);
+			free(p);
+		}
+		if (d)
+			closedir(d);
+		bufaddc(&b, '\0');
+	} else if (stat(dir, &st) == 0 && S_ISREG(st.st_mode) && (text = readfile(dir, &len))) {
+		packwalk(text, len, nameeach, &b);
+		free(text);
+		bufaddc(&b, '\0');
+	}
+	free(dir);
+	return b.s;
+}
+
+char *entryartifacts(struct store *s, hash key)
+{
+	char *dir = runpath(s, key), *art = pathjoin(dir, "artifacts");
+	struct stat st;
+
+	free(dir);
+	if (stat(art, &st) == 0 && S_ISDIR(st.st_mode) && !hasinline(s, key))
+		return art;
+	free(art);
+	return NULL;
+}
+
+char *entrywhere(struct store *s, hash key)
+{
+	char hx[33];
+
+	hashhex(key, hx);
+	if (hasinline(s, key))
+		return xasprintf("%s/%s, entry %s", s->dir, DB_NAME, hx);
+	return runpath(s, key);
+}
+
+long long entrytime(struct store *s, hash key)
+{
+	long long t = -1;
+
+	if (s->db) {
+		dbread(s->db, &s->reads);
+		sqlite3_stmt *st = stmt(s, ST_MADE);
+		bindhash(st, 1, key);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			t = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		if (t >= 0)
+			return t;
+	}
+	char *dir = runpath(s, key);
+	struct stat sb;
+	if (stat(dir, &sb) == 0)
+		t = (long long)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+	free(dir);
+	return t;
+}
+
+int haserror(struct store *s, const char *cellid)
+{
+	char *dir = errorpath(s, cellid);
+	struct stat st;
+	int r = stat(dir, &st) == 0;
+
+	free(dir);
+	return r;
+}
+
+char *errorpart(struct store *s, const char *cellid, const char *part, size_t *len)
+{
+	char *dir = errorpath(s, cellid);
+	char *r = diskpart(dir, part, len);
+
+	free(dir);
+	return r;
 }
 
 /* the parts of a packed blob (pointing into it); -1 when it does not parse */
@@ -909,67 +1341,26 @@ static int blobparts(const char *text, size_t len, struct part **parts, size_t *
 	return 0;
 }
 
-/* write a new file in an entry being made: no fsync or rename of its own,
- * commitrun syncs the whole entry before it becomes visible; -1 with errno */
-static int writeplain(const char *path, const char *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644), err;
-
-	if (fd < 0)
-		return -1;
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = errno;
-			close(fd);
-			errno = err;
-			return -1;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return close(fd);
-}
-
 char *packrun(struct store *s, hash key, size_t *len, char **artifacts, size_t *alen)
 {
-	char *dir = runpath(s, key), *err = NULL;
-	struct stat st;
+	char *list = entryparts(s, key), *err = NULL;
 	struct buf b = {0};
+	int ok = list != NULL;
 
 	*artifacts = NULL;
 	*alen = 0;
-	if (stat(dir, &st) < 0) {
-		free(dir);
-		return NULL;
-	}
-	if (S_ISREG(st.st_mode)) {
-		char *text = readfile(dir, len);
-		free(dir);
-		if (text && !packwhole(text, *len)) {
-			free(text);
-			return NULL;
-		}
-		return text;
-	}
-	DIR *d = folderwhole(dir) ? opendir(dir) : NULL;
-	if (!d) {
-		free(dir);
-		return NULL;
-	}
 	/* the parts in name order: the same entry gives the same blob */
 	char **names = NULL;
 	size_t n = 0, cap = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.' || strpbrk(e->d_name, " \n") || !strcmp(e->d_name, "artifacts"))
-			continue;
-		xgrow(&names, &cap, n + 1, sizeof(*names));
-		names[n++] = xstrdup(e->d_name);
+	for (char *p = list, *nl; ok && p && *p; p = nl + 1) {
+		if (!(nl = strchr(p, '\n')))
+			break;
+		*nl = '\0';
+		if (*p && !strpbrk(p, " ")) {
+			xgrow(&names, &cap, n + 1, sizeof(*names));
+			names[n++] = p;
+		}
 	}
-	closedir(d);
 	for (size_t i = 1; i < n; i++)
 		for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
 			char *t = names[j];
@@ -977,22 +1368,21 @@ char *packrun(struct store *s, hash key, size_t *len, char **artifacts, size_t *
 			names[j - 1] = t;
 		}
 	bufadds(&b, PACKHEADER);
-	int ok = 1;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; ok && i < n; i++) {
 		size_t k;
-		char *data = readpart(dir, names[i], &k);
+		char *data = entrypart(s, key, names[i], &k);
 		if (data) {
 			bufaddf(&b, "%s %zu\n", names[i], k);
 			bufadd(&b, data, k);
-		} else if (errno != EISDIR) {
-			ok = 0;
+		} else {
+			ok = 0; /* a part gone: not a whole entry */
 		}
 		free(data);
-		free(names[i]);
 	}
 	free(names);
-	char *art = pathjoin(dir, "artifacts");
-	if (ok && stat(art, &st) == 0 && S_ISDIR(st.st_mode)) {
+	free(list);
+	char *art = ok ? entryartifacts(s, key) : NULL;
+	if (art) {
 		*artifacts = packfolder(art, alen, &err);
 		if (!*artifacts) {
 			ok = 0;
@@ -1004,7 +1394,6 @@ char *packrun(struct store *s, hash key, size_t *len, char **artifacts, size_t *
 	}
 	free(err);
 	free(art);
-	free(dir);
 	if (!ok) {
 		free(*artifacts);
 		*artifacts = NULL;
@@ -1048,32 +1437,29 @@ int unpackrun(struct store *s, hash key, const char *blob, size_t len, const cha
 	}
 	rec.exitcode = cJSON_IsNumber(ex) ? (int)ex->valuedouble : 0;
 	rec.seconds = cJSON_IsNumber(sec) ? sec->valuedouble : 0;
-	if (!artifacts) {
-		r = commitpacked(s, key, parts, n, &rec, 0);
-		if (r < 0)
-			*err = xasprintf("cannot store it: %s", strerror(errno));
-		goto out;
+	metausage(m, &rec);
+	char *tmp = NULL, *art = NULL;
+	if (artifacts) {
+		/* the artifacts unpacked in a private folder, moved in whole */
+		tmp = newentry(s, 1);
+		art = pathjoin(tmp, "artifacts");
+		if (unpackfolder(artifacts, alen, art, err) < 0) {
+			rmtree(tmp);
+			free(art);
+			free(tmp);
+			goto out;
+		}
 	}
-	char *tmp = newentry(s, 1), *art = pathjoin(tmp, "artifacts");
-	r = 0;
-	for (size_t i = 0; i < n && r == 0; i++) {
-		char *path = pathjoin(tmp, parts[i].name);
+	for (size_t i = 0; i < n; i++)
 		if (strchr(parts[i].name, '/') || parts[i].name[0] == '.' || !strcmp(parts[i].name, "artifacts")) {
 			*err = xasprintf("a part with an unsafe name '%s'", parts[i].name);
-			r = -1;
-		} else if (writeplain(path, parts[i].data, parts[i].len) < 0) {
-			*err = xasprintf("cannot write %s: %s", path, strerror(errno));
-			r = -1;
+			break;
 		}
-		free(path);
-	}
-	if (r == 0)
-		r = unpackfolder(artifacts, alen, art, err);
-	free(art);
-	if (r < 0)
-		rmtree(tmp);
-	else if ((r = commitrun(s, key, tmp, &rec, 0)) < 0)
+	if (!*err && (r = commitentry(s, key, parts, n, art, &rec, 0)) < 0)
 		*err = xasprintf("cannot store it: %s", strerror(errno));
+	if (tmp)
+		rmtree(tmp);
+	free(art);
 	free(tmp);
 out:
 	cJSON_Delete(m);
@@ -1356,14 +1742,30 @@ static void sweeperrors(struct store *s)
 	free(top);
 }
 
-/* every run and grade row, into runs and grades (gc looks at them all) */
-static void loadall(struct store *s, struct htab *runs, struct htab *grades)
+/* every run and grade row, into runs and grades (gc looks at them all),
+ * and the size of every inline entry into inl (a long long per key) */
+static void loadall(struct store *s, struct htab *runs, struct htab *grades, struct htab *inl)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
 
 	if (!s->db)
 		return;
+	dbendread(s->db, &s->reads);
+	sqlite3_prepare_v2(s->db, "SELECT key, length(body) FROM entries", -1, &st, NULL);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		hash k;
+		if (columnhash(st, 0, &k) < 0)
+			continue;
+		long long *n = xmalloc(sizeof(*n));
+		*n = sqlite3_column_int64(st, 1);
+		free(htabget(inl, &k, sizeof(k)));
+		htabput(inl, &k, sizeof(k), n);
+	}
+	if (rc != SQLITE_DONE)
+		dberror(s->db, rc, "reading the entries");
+	sqlite3_finalize(st);
+	st = NULL;
 	dbendread(s->db, &s->reads);
 	sqlite3_prepare_v2(s->db, "SELECT key, out, exit, seconds, used FROM runs", -1, &st, NULL);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1406,7 +1808,7 @@ static void loadall(struct store *s, struct htab *runs, struct htab *grades)
  * transaction; forget what this process has seen. 0 or -1. */
 static int droprows(struct store *s, struct htab *runs, struct htab **dead, struct htab *present)
 {
-	sqlite3_stmt *dr = NULL, *dg = NULL, *dc = NULL, *cells = NULL;
+	sqlite3_stmt *dr = NULL, *de = NULL, *dg = NULL, *dc = NULL, *cells = NULL;
 	size_t pos = 0, klen;
 	const void *key;
 	void *val;
@@ -1414,6 +1816,7 @@ static int droprows(struct store *s, struct htab *runs, struct htab **dead, stru
 	int ok = dbexec(s->db, "BEGIN IMMEDIATE") == 0, rc;
 
 	ok = ok && sqlite3_prepare_v2(s->db, "DELETE FROM runs WHERE key = ?1", -1, &dr, NULL) == SQLITE_OK;
+	ok = ok && sqlite3_prepare_v2(s->db, "DELETE FROM entries WHERE key = ?1", -1, &de, NULL) == SQLITE_OK;
 	ok = ok && sqlite3_prepare_v2(s->db, "DELETE FROM grades WHERE key = ?1", -1, &dg, NULL) == SQLITE_OK;
 	ok = ok && sqlite3_prepare_v2(s->db, "DELETE FROM cells WHERE id = ?1", -1, &dc, NULL) == SQLITE_OK;
 	while (ok && htabnext(runs, &pos, &key, &klen, &val)) {
@@ -1425,6 +1828,9 @@ static int droprows(struct store *s, struct htab *runs, struct htab **dead, stru
 		sqlite3_reset(dr);
 		bindhash(dr, 1, h);
 		ok = dbdone(s->db, dr, "deleting a run") == 0;
+		sqlite3_reset(de);
+		bindhash(de, 1, h);
+		ok = ok && dbdone(s->db, de, "deleting an entry") == 0;
 	}
 	pos = 0;
 	while (ok && dead && htabnext(dead[1], &pos, &key, &klen, &val)) {
@@ -1455,6 +1861,7 @@ static int droprows(struct store *s, struct htab *runs, struct htab **dead, stru
 	}
 	free(ids);
 	sqlite3_finalize(dr);
+	sqlite3_finalize(de);
 	sqlite3_finalize(dg);
 	sqlite3_finalize(dc);
 	sqlite3_finalize(cells);
@@ -1486,6 +1893,7 @@ long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades, co
 	struct gcscan g = {.s = s, .o = o ? o : &all, .st = st ? st : &dummy};
 	struct stat sb;
 	char *trash = NULL;
+	struct htab *inl = NULL; /* inline entries: key -> bytes */
 	int locked = 0;
 
 	*err = NULL;
@@ -1513,7 +1921,8 @@ long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades, co
 		locked = 1;
 	}
 	/* every row, as other processes left them */
-	loadall(s, fresh.runs, fresh.grades);
+	inl = mkhtab(1024);
+	loadall(s, fresh.runs, fresh.grades, inl);
 	if (liveruns && livegrades) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -1523,6 +1932,31 @@ long gcstore(struct store *s, struct htab *liveruns, struct htab *livegrades, co
 		g.present = mkhtab(htabcount(fresh.runs) + 16);
 		scankind(&g, 0, liveruns, fresh.runs);
 		scankind(&g, 1, livegrades, fresh.grades);
+		/* inline entries: kept by their run row's day of use */
+		size_t ipos = 0, iklen;
+		const void *ikey;
+		void *ival;
+		while (htabnext(inl, &ipos, &ikey, &iklen, &ival)) {
+			if (!ival)
+				continue;
+			htabput(g.present, ikey, iklen, &g);
+			if (htabget(liveruns, ikey, iklen))
+				continue;
+			const struct runrec *rr = htabget(fresh.runs, ikey, iklen);
+			if (g.o->keep >= 0 && rr && rr->used * 86400.0 >= g.cutoff) {
+				g.st->kept++;
+				continue;
+			}
+			char hx[33];
+			hash k;
+			memcpy(&k, ikey, sizeof(k));
+			hashhex(k, hx);
+			g.st->entries++;
+			g.st->bytes += *(long long *)ival;
+			if (g.o->list)
+				fprintf(g.o->list, "runs/%.2s/%s %lld\n", hx, hx, *(long long *)ival);
+			htabput(g.dead[0], &k, sizeof(k), &g);
+		}
 		/* grades kept only in the log (cheap graders): by their use */
 		size_t pos = 0, klen;
 		const void *key;
@@ -1561,6 +1995,8 @@ done:
 	htabfree(fresh.runs, free);
 	htabfree(fresh.grades, freegrade);
 	htabfree(fresh.cells, free);
+	if (inl)
+		htabfree(inl, free);
 	if (g.dead[0]) {
 		htabfree(g.dead[0], NULL);
 		htabfree(g.dead[1], NULL);

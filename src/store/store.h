@@ -1,24 +1,28 @@
 /* store: the cache folder. Content-addressed and append-only:
  *
- *   runs/KK/KEY/     one run entry per run key: output, transcript, prompt,
- *                    meta.json and the agent's artifacts/ (EVAL_OUT_DIR);
- *                    an entry without artifacts (a model call) is packed
- *                    into one file runs/KK/KEY holding the same parts,
- *                    since a file per part costs more than the call
+ *   index.db         the index (db.h): a row per run, grade and cell
+ *                    (each cell's inputs when it last ran, for explain
+ *                    and -n), read one key at a time, written in batches;
+ *                    and the small run entries: a run entry (its parts:
+ *                    output, transcript, prompt, meta.json, ...) without a
+ *                    non-empty artifacts folder and with no part over
+ *                    256 KiB is a row of the entries table, written in the
+ *                    transaction that writes its run row
+ *   runs/KK/KEY/     a run entry that is not small: the same parts as
+ *                    files, and the agent's artifacts/ (EVAL_OUT_DIR).
+ *                    (Caches before version 2 also hold runs/KK/KEY
+ *                    files: an entry packed into one file; still read.)
  *   grades/KK/KEY    a grade per grade key of a script or judge grader:
  *                    score, reason, then what a script printed on stderr
  *   errors/ID/       the last failed attempt of a cell, for `log`; never
  *                    used as a result
- *   index.db         the index (db.h): a row per run, grade and cell
- *                    (each cell's inputs when it last ran, for explain
- *                    and -n), read one key at a time, written in batches
  *   tmp/             entries being written, and entries being deleted
  *   runlocks         a lock per run key (fcntl byte ranges): one process
  *                    at a time works on a key
  *
- * Entries are immutable and appear atomically: written in tmp/, then
- * renamed into place, so a kill -9 at any moment leaves either no entry or a
- * whole one. The index is only an index of what is in runs/ and grades/:
+ * Entries are immutable and appear atomically: a row in one transaction
+ * with its run row, or a folder written in tmp/, then renamed into place,
+ * so a kill -9 at any moment leaves either no entry or a whole one. The index is only an index of what is in runs/ and grades/:
  * a key missing from it is looked up on disk (and indexed again). Two
  * processes may share a cache: the first rename wins, and the index is a
  * SQLite database in WAL mode, written one transaction per batch.
@@ -97,23 +101,44 @@ void setcell(struct store *s, const char *id, const struct cellrec *r);
 /* a fresh private folder under tmp/, holding an empty artifacts/ when
  * asked (command agents get one as EVAL_OUT_DIR) */
 char *newentry(struct store *s, int artifacts);
-/* move a finished entry into place under key and index it; if an entry
- * for key exists (another process stored it first), it is kept and tmp is
- * removed, unless replace (-B: a fresh measurement was asked for) */
+/* store a finished entry (a folder from newentry: its files are the parts)
+ * under key and index it: inline when it is small (see the top), else the
+ * folder is moved into place. If an entry for key exists (another process
+ * stored it first), it is kept and tmp is removed, unless replace (-B: a
+ * fresh measurement was asked for). tmp is gone either way. */
 int commitrun(struct store *s, hash key, const char *tmp, const struct runrec *r, int replace);
 struct part {
-	const char *name;
+	const char *name;  /* no space, newline or slash */
 	const char *data;
 	size_t len;
 };
 
-/* store an entry without artifacts as one packed file, atomically, first
- * writer wins (unless replace); indexes it like commitrun */
-int commitpacked(struct store *s, hash key, const struct part *parts, size_t n, const struct runrec *r, int replace);
-/* one part ("output", "transcript", "prompt", "meta.json", ...) of an entry,
- * given its path (runpath, errorpath): a folder or a packed file; NULL
- * when absent. len may be NULL. */
-char *readpart(const char *entry, const char *part, size_t *len);
+/* store an entry from its parts and, when artifacts names a non-empty
+ * folder, that folder (moved in): as commitrun. 0, or -1 with errno */
+int commitentry(struct store *s, hash key, const struct part *parts, size_t n, const char *artifacts,
+                const struct runrec *r, int replace);
+/* one part ("output", "transcript", "prompt", "meta.json", ...) of the run
+ * entry of key, wherever it is stored; NULL when absent. len may be NULL. */
+char *entrypart(struct store *s, hash key, const char *part, size_t *len);
+/* the names of the parts of the run entry of key (not its artifacts), one
+ * per line; NULL when there is no entry */
+char *entryparts(struct store *s, hash key);
+/* the artifacts folder of the run entry of key, or NULL when it has none */
+char *entryartifacts(struct store *s, hash key);
+/* where the entry of key is, for people: its folder, or the index */
+char *entrywhere(struct store *s, hash key);
+/* when the entry of key was stored (or last marked used, for a folder),
+ * in nanoseconds since the epoch; -1 when there is none */
+long long entrytime(struct store *s, hash key);
+/* one part of a cell's last error ("meta.json", "output", "grader.log",
+ * ...), NULL when absent; haserror: does the cell have one? */
+char *errorpart(struct store *s, const char *cellid, const char *part, size_t *len);
+int haserror(struct store *s, const char *cellid);
+/* the path a run entry of key has when it is kept on disk (a folder, or
+ * a packed file of an older cache), and the folder of a cell's last
+ * error: for tests and tools; read entries with entrypart */
+char *runpath(struct store *s, hash key);
+char *errorpath(struct store *s, const char *cellid);
 /* The remote cache (store/remote.h) moves run entries as blobs; these two
  * are all it knows of the layout. packrun: the run entry of key as one blob
  * in the packed format (every part: output, transcript, prompt, meta.json,
@@ -141,9 +166,6 @@ int commitgradelog(struct store *s, hash key, double score, const char *reason, 
 char *gradelog(struct store *s, hash key);
 /* keep a failed attempt as the cell's last error (replacing the previous) */
 void keeperror(struct store *s, const char *cellid, const char *tmp);
-/* the folder of a run entry, or of a cell's last error */
-char *runpath(struct store *s, hash key);
-char *errorpath(struct store *s, const char *cellid);
 /* commit the index writes gathered so far, in one transaction (they are
  * also committed when many have gathered, and at closestore) */
 void storeflush(struct store *s);

@@ -375,15 +375,19 @@ em -n
 em -q
 em status
 em check --locked # no lock: fails, and is no run
-checks "4 history lines" '[ "$(wc -l <cache/history)" = 4 ]'
+# the history table of index.db, a JSON line a row
+history() { sqlite3 cache/index.db 'SELECT line FROM history ORDER BY seq' >"$T/history"; }
+history
+checks "4 history lines" '[ "$(wc -l <"$T/history")" = 4 ]'
 checks "every line is JSON with the fields" \
-	'jq -e "select(.time and .suite and (.score|type==\"number\") and (.stderr|type==\"number\") and .cells and (.ran|type==\"number\") and (.errors|type==\"number\"))" cache/history | grep -q suite'
-sed -n 1p cache/history >"$T/h1.json"
-sed -n 3p cache/history >"$T/h3.json"
+	'jq -e "select(.time and .suite and (.score|type==\"number\") and (.stderr|type==\"number\") and .cells and (.ran|type==\"number\") and (.errors|type==\"number\"))" "$T/history" | grep -q suite'
+sed -n 1p "$T/history" >"$T/h1.json"
+sed -n 3p "$T/history" >"$T/h3.json"
 assert_json "$T/h1.json" '[.suite, .ran, .partial]' '["calc", 6, false]'
 assert_json "$T/h3.json" '[.suite, .ran, .command]' '["calc", 0, "check"]'
 em calc/t1
-tail -n 1 cache/history >"$T/h5.json"
+history
+tail -n 1 "$T/history" >"$T/h5.json"
 assert_json "$T/h5.json" '[.suite, .cells, .partial]' '["calc", 2, true]'
 
 # ---------------------------------------------------------------------------

@@ -23,20 +23,6 @@ export EMKEY=sk-test-grading-5678
 start_modelserver grading.sh
 URL=http://127.0.0.1:$PORT
 
-# one part of a run entry: a folder, or a model call's packed file
-part() {
-	if [ -d "$1" ]; then
-		cat "$1/$2"
-	else
-		perl -e 'open(F, "<", $ARGV[0]) or exit 1; local $/; $_ = <F>;
-			s/^evalmake-entry 1\n// or exit 1;
-			while (/\G(\S+) (\d+)\n/gc) {
-				my ($n, $l) = ($1, $2); my $d = substr($_, pos(), $l); pos() += $l;
-				if ($n eq $ARGV[1]) { print $d; exit 0 }
-			}
-			exit 1' "$1" "$2"
-	fi
-}
 entry() { # entry REPORT SUITE TASK K: the cell's run entry
 	local k
 	k=$(jq -r "$(cellsel "$2" "$3" "$4") | .key)" "$1" 2>/dev/null)

@@ -116,23 +116,6 @@ at_most() {
 	awk -v a="$secs" -v b="$1" 'BEGIN { exit !(a <= b) }' || fail "$2 took ${secs}s, expected at most $1 s"
 }
 
-# the cache entry (run folder) of a cell, from the JSON report's key
-# part ENTRY NAME: one part of a run entry, a folder or (a model call's)
-# one packed file: "evalmake-entry 1", then per part "NAME LENGTH" and bytes
-part() {
-	if [ -d "$1" ]; then
-		cat "$1/$2"
-	else
-		perl -e 'open(F, "<", $ARGV[0]) or exit 1; local $/; $_ = <F>;
-			s/^evalmake-entry 1\n// or exit 1;
-			while (/\G(\S+) (\d+)\n/gc) {
-				my ($n, $l) = ($1, $2); my $d = substr($_, pos(), $l); pos() += $l;
-				if ($n eq $ARGV[1]) { print $d; exit 0 }
-			}
-			exit 1' "$1" "$2"
-	fi
-}
-
 # jqpart ENTRY NAME EXPR EXPECTED...: jqcheck on one part of an entry
 jqpart() {
 	local e=$1 n=$2
@@ -144,7 +127,7 @@ jqpart() {
 # parts NAME: that part of every run entry, as a JSON array
 parts() {
 	local e
-	for e in cache/runs/*/*; do part "$e" "$1"; echo; done | jq -s .
+	allparts "$1" | jq -s .
 }
 
 entry() { # entry REPORT SUITE TASK K
@@ -160,6 +143,9 @@ no_key_in() {
 		[ -e "$f" ] || continue
 		if grep -rqF -- "$KEY" "$f"; then
 			fail "the API key is in $f: $(grep -rlF -- "$KEY" "$f" | head -n 3 | tr '\n' ' ')"
+		fi
+		if [ -f "$f/index.db" ] && entrytext "$f" | grep -qaF -- "$KEY"; then
+			fail "the API key is in an entry of $f/index.db"
 		fi
 	done
 }

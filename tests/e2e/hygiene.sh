@@ -60,6 +60,12 @@ no_key_in() {
 	forms=$(mktemp "$TOP/forms.XXXXXX")
 	keyforms >"$forms"
 	hits=$(grep -rlaF -f "$forms" -- "$@" 2>/dev/null)
+	# the cache's compressed entries, decompressed
+	for f in "$@"; do
+		for c in "$f/cache" "$f"; do
+			[ -f "$c/index.db" ] && entrytext "$c" | grep -qaF -f "$forms" && hits="$hits $c/index.db"
+		done
+	done
 	[ -z "$hits" ] || {
 		fail "a key is stored or printed in: $hits"
 		return 1
@@ -250,7 +256,7 @@ chmod +x bad.sh
 printf 'suites:\n  s:\n    tasks: tasks/q.jsonl\n    agent: {command: ./bad.sh}\n' >Evalfile
 em --json r.json
 assert_rc 0
-grep -qa "bad" cache/runs/*/*/output || fail "the output was not stored"
+allparts output | grep -qa "bad" || fail "the output was not stored"
 valid_json r.json || fail "--json is not valid JSON"
 em report --html page.html
 assert_rc 0
@@ -322,11 +328,12 @@ assert_rc 0
 assert_json r.json '.suites[0].score' 1
 cat >"$T/tokens.py" <<'EOF'
 import glob, re
-t = open(glob.glob("cache/runs/*/*")[0], encoding="utf-8", errors="replace").read()
+t = open("meta.part", encoding="utf-8", errors="replace").read()
 i = float(re.search(r'"input_tokens":\s*([-0-9.e+]+)', t).group(1))
 o = float(re.search(r'"output_tokens":\s*([-0-9.e+]+)', t).group(1))
 assert i == 1e15 and o == 0, (i, o)
 EOF
+allparts meta.json >meta.part
 check "input tokens clamped to 1e15, output tokens to 0" python3 "$T/tokens.py"
 
 try "an answer holding \\u0000 is an error, not a shorter answer"

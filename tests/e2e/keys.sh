@@ -210,8 +210,8 @@ mkenvproject
 mkgrader '      env_inputs: [JUDGE]'
 MODEL=sekret-model-4711 JUDGE=sekret-judge-0815 runs 3
 checks "the run stored its inputs' hashes" '[ "$(sqlite3 cache/index.db "SELECT count(*) FROM cells")" -gt 0 ]'
-checks "MODEL's value is nowhere in the cache" '! grep -r -a -q sekret-model-4711 cache'
-checks "JUDGE's value is nowhere in the cache" '! grep -r -a -q sekret-judge-0815 cache'
+checks "MODEL's value is nowhere in the cache" '! cache_has sekret-model-4711'
+checks "JUDGE's value is nowhere in the cache" '! cache_has sekret-judge-0815'
 rm -f gcalls
 MODEL=sekret-model-4711 JUDGE=other runs 0
 check "a grader variable changed re-grades (suite b, 1 cell)" test "$(wc -l <gcalls)" = 1

@@ -287,17 +287,88 @@ lineof() {
 	grep -n -- "$1" "$2" | head -n 1 | cut -d: -f1
 }
 
-# run entries in the cache: folders, or packed files (model calls)
+# the run entries in the cache, one name a line, cache/runs/KK/KEY: folders
+# (an agent's artifacts), packed files (caches before version 2) and rows
+# of index.db's entries table (the small entries: no such path exists)
+runentries() {
+	find cache/runs -mindepth 2 -maxdepth 2 2>/dev/null
+	local db=cache/index.db
+	[ -w cache ] || db="file:$PWD/cache/index.db?immutable=1" # a read-only cache
+	[ -f cache/index.db ] &&
+		sqlite3 "$db" "SELECT 'cache/runs/' || substr(key, 1, 2) || '/' || key FROM entries" 2>/dev/null
+	return 0
+}
 nruns() {
-	find cache/runs -mindepth 2 -maxdepth 2 2>/dev/null | wc -l | tr -d ' '
+	runentries | wc -l | tr -d ' '
+}
+
+# part ENTRY NAME: one part of a run entry (a name from runentries): a
+# folder's file, or from a packed file or an entries row ("evalmake-entry
+# 1", then per part "NAME LENGTH" and its bytes; the row zstd-compressed
+# when its zstd column is 1)
+part() {
+	local f=$1 db=${1%/runs/*}/index.db key=${1##*/} tmp z
+	if [ -d "$f" ]; then
+		cat "$f/$2"
+		return
+	fi
+	if [ ! -f "$f" ]; then
+		tmp=$(mktemp)
+		z=$(sqlite3 "$db" "SELECT zstd FROM entries WHERE key = '$key' AND writefile('$tmp', body) >= 0" 2>/dev/null)
+		if [ "$z" = 1 ]; then
+			zstd -dcq <"$tmp" >"$tmp.d" && mv "$tmp.d" "$tmp"
+		elif [ "$z" != 0 ]; then
+			rm -f "$tmp"
+			return 1
+		fi
+		f=$tmp
+	fi
+	perl -e 'open(F, "<", $ARGV[0]) or exit 1; local $/; $_ = <F>;
+		s/^evalmake-entry 1\n// or exit 1;
+		while (/\G(\S+) (\d+)\n/gc) {
+			my ($n, $l) = ($1, $2); my $d = substr($_, pos(), $l); pos() += $l;
+			if ($n eq $ARGV[1]) { print $d; exit 0 }
+		}
+		exit 1' "$f" "$2"
+	local rc=$?
+	[ -n "${tmp:-}" ] && rm -f "$tmp"
+	return $rc
+}
+
+# allparts NAME: that part of every run entry, one after the other
+allparts() {
+	local e
+	runentries | while read -r e; do part "$e" "$1"; echo; done
+}
+
+# entrytext [CACHE]: the bodies of the entries stored in CACHE/index.db
+# (default cache), decompressed: what grep -r over the cache folder cannot
+# see in a compressed row
+entrytext() {
+	local db=${1:-cache}/index.db key tmp
+	[ -f "$db" ] || return 0
+	tmp=$(mktemp)
+	for key in $(sqlite3 "$db" "SELECT key FROM entries" 2>/dev/null); do
+		if [ "$(sqlite3 "$db" "SELECT zstd FROM entries WHERE key = '$key' AND writefile('$tmp', body) >= 0")" = 1 ]; then
+			zstd -dcq <"$tmp"
+		else
+			cat "$tmp"
+		fi
+	done
+	rm -f "$tmp"
+}
+
+# cache_has STRING: is STRING anywhere in the cache (its files, or an
+# entry's decompressed body)?
+cache_has() {
+	grep -r -a -q -F -- "$1" cache 2>/dev/null || entrytext | grep -a -q -F -- "$1"
 }
 
 # every run entry has its output and meta.json
 entries_whole() {
 	local d
-	for d in cache/runs/*/*; do
-		[ -d "$d" ] || continue
-		[ -f "$d/output" ] && [ -f "$d/meta.json" ] || return 1
+	for d in $(runentries); do
+		part "$d" output >/dev/null && part "$d" meta.json >/dev/null || return 1
 	done
 	return 0
 }

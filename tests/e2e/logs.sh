@@ -101,7 +101,7 @@ grep -q 'grader changed' "$T/out" && fail "a failed judge reported as a grader c
 grep -q "^== grade: FAILED" "$T/out" || fail "no grading failure"
 grep -q "^error        .*SCORE" "$T/out" || fail "no judge error line"
 grep -q '^no idea, really$' "$T/out" || fail "the failing judge's reply is not shown"
-grep -rq "$EMKEY" "$T/out" cache && fail "the key is stored or printed"
+{ grep -rq "$EMKEY" "$T/out" cache || cache_has "$EMKEY"; } && fail "the key is stored or printed"
 
 try "log: a stored cell shows expected, exit status, duration, attempts, tokens and a local time"
 mkproject

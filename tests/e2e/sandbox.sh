@@ -95,7 +95,7 @@ mkescape() {
 		echo "suites:"
 		echo "  plain:"
 		echo "    tasks: tasks/*"
-		echo "    agent: {command: echo CACHESECRET}"
+		echo "    agent: {command: 'echo CACHESECRET | tee \"\$EVAL_OUT_DIR/s\"'}" # an artifact: a file in cache/runs
 		echo "    grader: {type: command, command: echo 1}"
 		echo "  s:"
 		echo "    tasks: tasks/*"

@@ -242,15 +242,15 @@ chmod +x agents/a.sh
 em
 assert_rc 0
 assert_calls 1
-before=$(find cache/runs -name meta.json -exec md5sum {} +)
+before=$(allparts meta.json | md5sum)
 em deps 's/t1#1'
 assert_rc 0
 assert_calls 2
-[ "$before" = "$(find cache/runs -name meta.json -exec md5sum {} +)" ] || fail "deps replaced the stored result"
+[ "$before" = "$(allparts meta.json | md5sum)" ] || fail "deps replaced the stored result"
 em -B deps 's/t1#1'
 assert_rc 0
 assert_calls 3
-[ "$before" != "$(find cache/runs -name meta.json -exec md5sum {} +)" ] || fail "deps -B kept the stored result"
+[ "$before" != "$(allparts meta.json | md5sum)" ] || fail "deps -B kept the stored result"
 
 try "deps: exit status and output of a failing traced agent; what it read is still named"
 mkone "./agents/a.sh" "[agents/a.sh]"
@@ -377,7 +377,7 @@ elif command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
 	rc=$?
 	assert_rc 1
 	assert_named data/x.txt
-	check "its result stored" test "$(find cache/runs -name output | wc -l)" = 1
+	check "its result stored" test "$(nruns)" = 1
 else
 	echo "# skipped: no setpriv or no user nobody" >&2
 fi

@@ -383,7 +383,7 @@ mkwproject
 mkdir "$T/stage"
 printf 'new4\n' >"$T/stage/input.txt"
 printf 'new4\n' >"$T/stage/expected.txt"
-startwatch
+startwatch --full # the whole report on every line: the tasks listed are all of them
 mv "$T/stage" tasks/t4
 nextline && assert_update tasks/t4 "a/t4#1 a/t4#2"
 assert_json "$T/line.json" '[.suites[] | .tasks_total]' '[4, 1]'

@@ -138,11 +138,12 @@ TEST(packrun_unpackrun_moves_an_entry_between_stores)
 	const struct runrec *r = findrun(sb, key("k"));
 	REQUIRE(r != NULL);
 	CHECK(hasheq(r->out, key("the answer")));
-	char *dir = runpath(sb, key("k"));
-	char *t = readpart(dir, "transcript", NULL);
+	char *t = entrypart(sb, key("k"), "transcript", NULL);
 	CHECK_STR(t, "thinking");
 	free(t);
-	char *ap = pathjoin(dir, "artifacts/report.txt");
+	char *dir = entryartifacts(sb, key("k"));
+	REQUIRE(dir != NULL);
+	char *ap = pathjoin(dir, "report.txt");
 	t = slurp(ap);
 	CHECK_STR(t, "artifact");
 	free(t);

@@ -46,6 +46,10 @@ static int addrun(struct store *s, hash k, const char *output, double seconds)
 
 	writefile(out, output, strlen(output));
 	free(out);
+	/* an artifact: the entry is a folder (test_store2.c tests the rows) */
+	out = pathjoin(tmp, "artifacts/a");
+	writefile(out, "a", 1);
+	free(out);
 	ret = commitrun(s, k, tmp, &r, 0);
 	free(tmp);
 	return ret;
@@ -568,7 +572,7 @@ TEST(store_commitrun_existing_key_keeps_first)
 	CHECK(!exists(tmp));
 	char *rp = runpath(s, key("k"));
 	char *op = pathjoin(rp, "output");
-	char *o = slurp(op);
+	char *o = entrypart(s, key("k"), "output", NULL);
 	CHECK_STR(o, "first");
 	free(o);
 	/* the index agrees with what is on disk */
@@ -603,8 +607,9 @@ TEST(store_commitrun_replace_takes_the_new_entry)
 	CHECK(!exists(tmp));
 	char *rp = runpath(s, key("k"));
 	char *op = pathjoin(rp, "output");
-	char *o = slurp(op);
+	char *o = entrypart(s, key("k"), "output", NULL);
 	CHECK_STR(o, "second");
+	CHECK(!exists(rp)); /* the new entry is a row: the folder went */
 	free(o);
 	const struct runrec *got = findrun(s, key("k"));
 	CHECK(got != NULL && hasheq(got->out, key("second")));
@@ -914,8 +919,8 @@ TEST(store_damaged_packed_entry_is_replaced)
 	CHECK(findrun(s, key("k")) == NULL);
 	struct part parts[] = {{"output", "fine", 4}, {"meta.json", "{}", 2}};
 	struct runrec r = {.out = key("fine")};
-	CHECK_INT(commitpacked(s, key("k"), parts, 2, &r, 0), 0);
-	char *out = readpart(p, "output", NULL);
+	CHECK_INT(commitentry(s, key("k"), parts, 2, NULL, &r, 0), 0);
+	char *out = entrypart(s, key("k"), "output", NULL);
 	CHECK_STR(out ? out : "(none)", "fine");
 	free(out);
 	closestore(s);
@@ -937,7 +942,7 @@ TEST(store_damaged_folder_entry_is_replaced)
 	put(meta, "{}");
 	CHECK(findrun(s, key("k")) == NULL);
 	CHECK_INT(addrun(s, key("k"), "new", 1), 0);
-	char *out = readpart(p, "output", NULL);
+	char *out = entrypart(s, key("k"), "output", NULL);
 	CHECK_STR(out ? out : "(none)", "new");
 	free(out);
 	closestore(s);
