@@ -53,6 +53,7 @@ struct watcher {
 	struct htab *trigger;   /* paths since the last report */
 	struct htab *prevtask;  /* "suite/task" -> double * (score, or -1) */
 	struct htab *prevsuite; /* suite -> double * */
+	struct htab *seen;      /* cell id -> struct seen: as the last --jsonl line had it */
 	int updating;           /* cells queued since the last report */
 	int watchfail;          /* warned that a directory cannot be watched */
 };
@@ -327,6 +328,38 @@ static void onestimate(void *arg, const struct suiteplan *sp, const struct estim
 	free(line);
 }
 
+/* a cell as a --jsonl line last showed it */
+struct seen {
+	hash run, grade;
+	int status, scored;
+	double score, seconds;
+};
+
+/* which cells differ from what the last --jsonl line showed (keys,
+ * status, score: a cache hit after an edit changes a cell without running
+ * it); remembered for the next line. One byte per cell, freed by the
+ * caller. */
+static unsigned char *changedcells(struct watcher *w)
+{
+	unsigned char *chg = xcalloc(w->p->ncells + 1, 1);
+
+	for (size_t i = 0; i < w->p->ncells; i++) {
+		const struct cell *c = &w->p->cells[i];
+		/* ran and cached are one state here: a cell that ran is shown
+		 * as cached from the next update on, unchanged */
+		int st = c->status == CELL_RAN ? CELL_CACHED : (int)c->status;
+		struct seen now = {c->runkey, c->gradekey, st, c->scored, c->scored ? c->score : 0, c->seconds};
+		void **slot = htabslot(w->seen, c->id, strlen(c->id), 1);
+		struct seen *was = *slot;
+		chg[i] = !was || !hasheq(was->run, now.run) || !hasheq(was->grade, now.grade) || was->status != now.status
+		         || was->scored != now.scored || was->score != now.score || was->seconds != now.seconds;
+		if (!was)
+			was = *slot = xmalloc(sizeof(*was));
+		*was = now;
+	}
+	return chg;
+}
+
 static void report(struct watcher *w, int first)
 {
 	struct suitesum *sum = summarize(w->p);
@@ -337,7 +370,9 @@ static void report(struct watcher *w, int first)
 		fputs("\r\033[K", stderr); /* the estimate line gives way to the report */
 
 	if (w->o->jsonl) {
-		char *j = jsonupdate(w->p, sum, trig, first || w->o->full);
+		unsigned char *chg = changedcells(w);
+		char *j = jsonupdate(w->p, sum, trig, first || w->o->full ? NULL : chg);
+		free(chg);
 		printf("%s\n", j);
 		free(j);
 	} else if (first) {
@@ -772,6 +807,7 @@ int watchrun(struct evalfile **efp, struct state *st, struct store *store, const
 	w.trigger = mkhtab(16);
 	w.prevtask = mkhtab(16);
 	w.prevsuite = mkhtab(16);
+	w.seen = mkhtab(1024);
 	if (o->serve) {
 		/* listening before the first plan: a port in use stops us before
 		 * anything runs */
@@ -826,6 +862,7 @@ out:
 	htabfree(w.trigger, NULL);
 	htabfree(w.prevtask, free);
 	htabfree(w.prevsuite, free);
+	htabfree(w.seen, free);
 	strvfree(&w.globs);
 	strvfree(&w.depglobs);
 	freeignore(w.ignore);

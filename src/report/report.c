@@ -586,12 +586,6 @@ static void putobj(struct sink *k, cJSON *o, int open)
  * suite's or task's own fields) at a time, never the whole report, so
  * its memory does not grow with the plan (a status --json of 100,000
  * cells). Byte for byte what cJSON prints of the whole tree. */
-/* did the cell change in this invocation (watch: this update)? */
-static int changed(const struct cell *c)
-{
-	return c->status != CELL_CACHED || c->graded_now;
-}
-
 /* a usage object: tokens, cells, and the cost when priced */
 static cJSON *usagejson(const struct usagesum *s)
 {
@@ -606,8 +600,9 @@ static cJSON *usagejson(const struct usagesum *s)
 }
 
 /* full < 0: the JSON report; 0 or 1: a watch line saying "full" (0: only
- * changed cells) */
-static void streamreport(struct sink *k, struct plan *p, struct suitesum *sum, char *const *trigger, int full)
+ * the cells changed marks) */
+static void streamreport(struct sink *k, struct plan *p, struct suitesum *sum, char *const *trigger, int full,
+                         const unsigned char *changed)
 {
 	cJSON *r = cJSON_CreateObject();
 	size_t ran = 0, cached = 0, errors = 0, regraded = 0, remote = 0;
@@ -683,12 +678,12 @@ static void streamreport(struct sink *k, struct plan *p, struct suitesum *sum, c
 		/* a counting sort of the suite's cells by task */
 		size_t nt = sp->tasks.n, *start = xcalloc(nt + 2, sizeof(*start)), n = 0;
 		for (size_t j = 0; j < p->ncells; j++)
-			if (p->cells[j].sp == sp && (full || changed(&p->cells[j])))
+			if (p->cells[j].sp == sp && (full || changed[j]))
 				start[p->cells[j].taskno + 1]++;
 		for (size_t t = 0; t < nt; t++)
 			start[t + 1] += start[t];
 		for (size_t j = 0; j < p->ncells; j++)
-			if (p->cells[j].sp == sp && (full || changed(&p->cells[j])))
+			if (p->cells[j].sp == sp && (full || changed[j]))
 				order[start[p->cells[j].taskno]++] = j, n++;
 		int firsttask = 1;
 		for (size_t x = 0; x < n;) {
@@ -773,16 +768,16 @@ char *jsonreport(struct plan *p, struct suitesum *sum, char *const *trigger)
 	struct buf b = {0};
 	struct sink k = {.b = &b};
 
-	streamreport(&k, p, sum, trigger, -1);
+	streamreport(&k, p, sum, trigger, -1, NULL);
 	return bufdetach(&b);
 }
 
-char *jsonupdate(struct plan *p, struct suitesum *sum, char *const *trigger, int full)
+char *jsonupdate(struct plan *p, struct suitesum *sum, char *const *trigger, const unsigned char *changed)
 {
 	struct buf b = {0};
 	struct sink k = {.b = &b};
 
-	streamreport(&k, p, sum, trigger, full);
+	streamreport(&k, p, sum, trigger, !changed, changed);
 	return bufdetach(&b);
 }
 
@@ -798,7 +793,7 @@ int writejson(struct plan *p, struct suitesum *s, const char *path)
 		if (!f)
 			return -1;
 		struct sink k = {.f = f};
-		streamreport(&k, p, s, NULL, -1);
+		streamreport(&k, p, s, NULL, -1, NULL);
 		fputc('\n', f);
 		int r = ferror(f) ? -1 : 0;
 		if (f == stdout)
@@ -813,7 +808,7 @@ int writejson(struct plan *p, struct suitesum *s, const char *path)
 		return -1;
 	}
 	struct sink k = {.f = f};
-	streamreport(&k, p, s, NULL, -1);
+	streamreport(&k, p, s, NULL, -1, NULL);
 	fputc('\n', f);
 	int ok = !ferror(f) && fflush(f) == 0 && fsync(fileno(f)) == 0;
 	err = errno;

@@ -63,11 +63,11 @@ void printerrors(FILE *f, struct plan *p, const struct reportopts *o);
 /* the JSON report of PRODUCT.md as one line; trigger (NULL-terminated) adds
  * "trigger" for watch mode */
 char *jsonreport(struct plan *p, struct suitesum *s, char *const *trigger);
-/* a line of watch --jsonl: as jsonreport (with trigger) plus "full"; when
- * !full only the cells that changed in this update (ran, errored, graded
- * again, or left pending) and their tasks are listed: its size is what
- * changed, not the plan's. The suites' fields are always there. */
-char *jsonupdate(struct plan *p, struct suitesum *s, char *const *trigger, int full);
+/* a line of watch --jsonl: as jsonreport (with trigger) plus "full"; with
+ * changed (a byte per cell of the plan), only the cells it marks and
+ * their tasks are listed ("full": false): its size is what changed, not
+ * the plan's. The suites' fields are always there. NULL: every cell. */
+char *jsonupdate(struct plan *p, struct suitesum *s, char *const *trigger, const unsigned char *changed);
 /* write the JSON report to path atomically; -1 with errno */
 int writejson(struct plan *p, struct suitesum *s, const char *path);
 /* a short one-line view of a cell's stored output, for "got ..." */
