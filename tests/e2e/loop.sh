@@ -431,7 +431,7 @@ sed -i 's/m1: {input: 1}/m1: {input: 1, output: 2, cached: 3}/' Evalfile
 em
 assert_rc 2
 checks "an unknown key" 'grep -q "Evalfile:2.*cached" "$T/err"'
-checks "nothing ran" '[ "$(curl -s "$URL/_stats" | jq .requests)" -ge 0 ] && [ ! -d cache/runs ]'
+checks "nothing ran" '[ "$(curl -s "$URL/_stats" | jq .requests)" -ge 0 ] && [ "$(nruns)" = 0 ]'
 
 try "a command agent reports usage by usage.json or an evalmake-usage: line on stderr"
 cat >tasks.jsonl <<'EOF'
@@ -465,7 +465,7 @@ em --json r.json
 assert_rc 0
 assert_json r.json '.suites[0].usage' '{"input_tokens": 300, "output_tokens": 30, "cells": 2, "cost_usd": 0.0011}'
 checks "a malformed report is named, not counted" 'grep -q "cmd/d#1: the evalmake-usage: line on stderr: expected" "$T/err"'
-checks "meta.json keeps it" 'grep -rqs "\"input_tokens\":[[:space:]]*100" cache/runs'
+checks "meta.json keeps it" 'allparts meta.json | grep -qs "\"input_tokens\":[[:space:]]*100"'
 cat >>Evalfile <<'EOF'
   again:
     tasks: tasks.jsonl
