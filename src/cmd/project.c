@@ -100,6 +100,9 @@ void openproject(struct opts *o, struct project *pr)
 	pr->store = openstore(pr->cache, &err);
 	if (!pr->store)
 		die("%s", err);
+	/* a shard may share its cache folder with other hosts' (store.h) */
+	if (o->shard.n)
+		storeinline(pr->store, 0);
 }
 
 void declaresecrets(const struct evalfile *ef)
@@ -185,14 +188,12 @@ static char **shardargs(struct opts *o, struct project *pr)
 		snprintf(num, sizeof(num), "--sample=%d", o->sample);
 		strvadd(&a, num);
 	}
-	/* the remote cache as this run uses it: --remote goes through the
-	 * environment (sbatch exports it), never on a command line that
-	 * squeue and scontrol show, since a URL may hold a password; the
-	 * Evalfile's reaches the tasks by itself */
+	/* the remote cache as this run uses it: --remote goes to sbatch's
+	 * environment (slurmjob.remote), never on a command line that squeue
+	 * and scontrol show, since a URL may hold a password; the Evalfile's
+	 * reaches the tasks by itself */
 	if (o->noremote)
 		strvadd(&a, "--no-remote");
-	if (o->remote)
-		setenv("EVALMAKE_REMOTE", o->remote, 1);
 	if (o->remoteupload)
 		strvadd(&a, "--remote-upload");
 	for (int i = 0; i < o->nargs; i++) {
@@ -218,6 +219,11 @@ int runcells(struct opts *o, struct project *pr, struct plan *p)
 	struct loop *l = mkloop();
 	struct remote *rem = openremote(o, pr, l);
 	fetchcells(p, rem, 0);
+	if (loopinterrupted(l)) { /* Ctrl-C while looking: nothing starts */
+		freeremote(rem);
+		freeloop(l);
+		return EXIT_INTR;
+	}
 	if (remotefailed(rem)) {
 		freeremote(rem);
 		freeloop(l);
@@ -237,11 +243,21 @@ int runcells(struct opts *o, struct project *pr, struct plan *p)
 	struct slurmjob job = {0};
 	char here[PATH_MAX];
 	size_t nrun = o->shard.n ? 0 : leavetoslurm(p, o->executor);
+	if (nrun && (o->untilse > 0 || o->maxcells || o->maxcost > 0)) {
+		/* a bound counts the cells started here; the array's tasks
+		 * start theirs apart from each other */
+		fprintf(stderr, "evalmake: --until-stderr, --max-cells and --max-cost bound the cells run here, not a SLURM "
+		                "job array: use them with --executor local\n");
+		freeremote(rem);
+		freeloop(l);
+		return EXIT_USAGE;
+	}
 	if (nrun) {
 		args = shardargs(o, pr);
 		logdir = pathjoin(pr->cache, "slurm");
 		job = (struct slurmjob){.conf = &pr->ef->slurm, .args = args, .dir = ".", .logdir = logdir,
-		                        .progress = isatty(2), .silent = o->silent};
+		                        .progress = isatty(2), .silent = o->silent,
+		                        .remote = o->noremote ? NULL : o->remote};
 		if (getcwd(here, sizeof(here)))
 			job.dir = here;
 		arr = slurmsubmit(p, &job, nrun, &err);

@@ -842,8 +842,15 @@ static const char *badurl(const char *u)
 
 const char *badremoteurl(const char *u)
 {
-	if (strncasecmp(u, "s3://", 5))
-		return badurl(u) ? "expected http://HOST[:PORT]/PATH, https://... or s3://BUCKET/PREFIX" : NULL;
+	if (strncasecmp(u, "s3://", 5)) {
+		if (badurl(u))
+			return "expected http://HOST[:PORT]/PATH, https://... or s3://BUCKET/PREFIX";
+		/* ac/ and cas/ are appended to the path: a query or a fragment
+		 * would send every request to one resource */
+		if (strpbrk(u, "?#"))
+			return "expected no '?' or '#' in an http(s) remote URL (ac/ and cas/ are added to its path)";
+		return NULL;
+	}
 	for (const char *p = u; *p; p++)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f)
 			return "expected a URL without blanks or control characters";

@@ -139,7 +139,9 @@ static void errorbars(struct suitesum *s)
 		htabfree(ids, NULL);
 	}
 	s->cilo = s->cihi = NAN;
-	if (n && binary && n < WILSON_MAXTASKS)
+	/* Wilson's interval assumes independent tasks: not beside a
+	 * clustered standard error */
+	if (n && binary && n < WILSON_MAXTASKS && !sp->suite->cluster)
 		wilson(pass, n, &s->cilo, &s->cihi);
 	free(v);
 	free(cl);

@@ -1190,7 +1190,9 @@ void schedcancel(struct sched *s, struct cell *c)
  * first ones of the plan, not the easy ones that happened to finish. */
 static int bound(struct sched *s, const struct cell *c)
 {
-	if (s->o->untilse > 0) {
+	/* the estimate is the plain SE of task means: not what a suite with
+	 * cluster: or another reduce: reports, so no bound there (README) */
+	if (s->o->untilse > 0 && !c->sp->suite->cluster && c->sp->suite->reduce == REDUCE_MEAN) {
 		const struct estimate *e = estimateof(s->est, (size_t)(c->sp - s->p->sp));
 		if (e->tasks >= 2 && e->se <= s->o->untilse)
 			return STOP_STDERR;

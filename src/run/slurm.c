@@ -53,6 +53,8 @@ struct slurmarray {
 	double submitted;         /* wall clock (time(2)) at submission */
 	double t0;                /* now() at submission */
 	unsigned char *sent;      /* per plan cell: 1 sent, 2 sent needing a run */
+	long long *before;        /* per plan cell: entrytime() of its run entry
+	                           * before the array (-1: none; -B keeps one) */
 	unsigned char *landed;    /* per plan cell: its run entry is in the cache */
 	size_t nsent, nlanded;
 	int running, pending;     /* array tasks at the last squeue */
@@ -126,7 +128,7 @@ static int drain(int fd, struct buf *b)
  * stderr into *out and *err (64 KiB each at most), killed after
  * CMD_TIMEOUT: its exit status (128+signal when killed), or -1 with
  * errno when it cannot be started */
-static int runcmd(char *const *argv, char **out, char **err)
+static int runcmd(char *const *argv, char *const *envp, char **out, char **err)
 {
 	int po[2], pe[2];
 	pid_t pid;
@@ -145,7 +147,7 @@ static int runcmd(char *const *argv, char **out, char **err)
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
-	int e = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	int e = posix_spawnp(&pid, argv[0], &fa, NULL, argv, envp ? envp : environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(po[1]);
 	close(pe[1]);
@@ -251,6 +253,11 @@ struct slurmarray *slurmsubmit(struct plan *p, const struct slurmjob *j, size_t 
 		free(exe);
 		return NULL;
 	}
+	/* what each sent cell's entry was before: an entry there after the
+	 * array is its result only when it is another (see freshrun) */
+	long long *before = xcalloc(p->ncells ? p->ncells : 1, sizeof(*before));
+	for (size_t i = 0; i < p->ncells; i++)
+		before[i] = p->cells[i].othershard ? entrytime(p->store, p->cells[i].runkey) : -1;
 	add(&a, xstrdup("sbatch"));
 	add(&a, xstrdup("--parsable"));
 	if (sc->max_parallel)
@@ -273,8 +280,18 @@ struct slurmarray *slurmsubmit(struct plan *p, const struct slurmjob *j, size_t 
 		add(&a, xstrdup(*s));
 	double t0 = now();
 	time_t wall = time(NULL);
-	int rc = runcmd(a.v, &out, &said);
+	/* sbatch passes its environment on to the tasks (--export=ALL) */
+	struct argv env = {0};
+	if (j->remote) {
+		for (char **e = environ; *e; e++)
+			if (strncmp(*e, "EVALMAKE_REMOTE=", 16))
+				add(&env, xstrdup(*e));
+		add(&env, xasprintf("EVALMAKE_REMOTE=%s", j->remote));
+	}
+	int rc = runcmd(a.v, j->remote ? env.v : NULL, &out, &said);
 	freeargv(&a);
+	if (j->remote)
+		freeargv(&env);
 	if (rc < 0) {
 		*err = errno == ENOENT ? xstrdup("executor slurm: sbatch is not on PATH (run evalmake on a SLURM login node, "
 		                                 "or use --executor local)")
@@ -290,11 +307,13 @@ struct slurmarray *slurmsubmit(struct plan *p, const struct slurmjob *j, size_t 
 		free(id);
 		free(out);
 		free(said);
+		free(before);
 		return NULL;
 	}
 	free(out);
 	free(said);
 	struct slurmarray *s = xcalloc(1, sizeof(*s));
+	s->before = before;
 	s->p = p;
 	s->j = j;
 	s->jobid = id;
@@ -315,13 +334,40 @@ struct slurmarray *slurmsubmit(struct plan *p, const struct slurmjob *j, size_t 
 }
 
 /* count the sent cells whose run entry is in the cache now */
+/* has plan cell i's run entry been stored since the array was submitted?
+ * Its entry must be another than the one there before (with -B one is:
+ * it is not the array's result), and its record is read from its
+ * meta.json, not from the store's, which may be the old one. *r gets it. */
+static int freshrun(struct slurmarray *a, size_t i, struct runrec *r)
+{
+	hash key = a->p->cells[i].runkey;
+	long long t = entrytime(a->p->store, key);
+	if (t < 0 || t == a->before[i])
+		return 0;
+	char *text = entrypart(a->p->store, key, "meta.json", NULL);
+	cJSON *m = text ? cJSON_Parse(text) : NULL;
+	const cJSON *out = cJSON_GetObjectItem(m, "output_hash");
+	const cJSON *sec = cJSON_GetObjectItem(m, "seconds"), *ex = cJSON_GetObjectItem(m, "exit");
+	int fresh = cJSON_IsString(out);
+
+	if (fresh && r) {
+		memset(r, 0, sizeof(*r));
+		fresh = hashparse(out->valuestring, &r->out) == 0;
+		r->seconds = cJSON_IsNumber(sec) ? sec->valuedouble : 0;
+		r->exitcode = cJSON_IsNumber(ex) ? (int)ex->valuedouble : 0;
+	}
+	cJSON_Delete(m);
+	free(text);
+	return fresh;
+}
+
 static void countlanded(struct slurmarray *a)
 {
 	storeresync(a->p->store); /* see what the shards committed since */
 	for (size_t i = 0; i < a->p->ncells; i++) {
 		if (!a->sent[i] || a->landed[i])
 			continue;
-		if (entrytime(a->p->store, a->p->cells[i].runkey) >= 0) {
+		if (freshrun(a, i, NULL)) {
 			a->landed[i] = 1;
 			a->nlanded++;
 		}
@@ -357,7 +403,7 @@ static int squeue(struct slurmarray *a, char **why)
 {
 	char *argv[] = {"squeue", "-h", "-r", "-j", a->jobid, "-o", "%T", NULL};
 	char *out, *err;
-	int rc = runcmd(argv, &out, &err);
+	int rc = runcmd(argv, NULL, &out, &err);
 
 	*why = NULL;
 	if (rc < 0) {
@@ -398,7 +444,7 @@ static int cancel(struct slurmarray *a)
 {
 	char *argv[] = {"scancel", a->jobid, NULL};
 	char *out, *err, *why;
-	int rc = runcmd(argv, &out, &err), left = 1;
+	int rc = runcmd(argv, NULL, &out, &err), left = 1;
 
 	clearline(a);
 	if (rc != 0)
@@ -488,10 +534,14 @@ size_t slurmcollect(struct slurmarray *a, FILE *f)
 	storeresync(p->store); /* see what the tasks committed */
 	for (size_t i = 0; i < p->ncells; i++) {
 		struct cell *c = &p->cells[i];
-		if (!a->sent[i])
+		if (!a->sent[i]) {
+			/* ran here meanwhile (or failed: not again) */
+			c->need = NEED_NOTHING;
 			continue;
+		}
 		c->othershard = 0;
-		const struct runrec *r = findrun(p->store, c->runkey);
+		struct runrec rec;
+		const struct runrec *r = freshrun(a, i, &rec) ? &rec : NULL;
 		if (!r) {
 			char *why = whyfailed(a, c);
 			char *log = xasprintf("%s/%s_%u.log", a->j->logdir, a->jobid, cellslice(c->id, (unsigned)a->shards) + 1);
@@ -540,5 +590,6 @@ void freeslurm(struct slurmarray *a)
 	free(a->jobid);
 	free(a->sent);
 	free(a->landed);
+	free(a->before);
 	free(a);
 }

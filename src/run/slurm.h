@@ -50,6 +50,9 @@ struct slurmjob {
 	const char *logdir;       /* the tasks' output files (absolute; made) */
 	int progress;             /* rewrite a status line on stderr (a terminal) */
 	int silent;
+	const char *remote;       /* --remote URL: given to the tasks as
+	                           * EVALMAKE_REMOTE in sbatch's environment
+	                           * only; NULL: none */
 };
 
 struct slurmarray;

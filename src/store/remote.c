@@ -94,15 +94,53 @@ static char *acpath(const char *kind, hash key)
 /* the URL with "user:password@" replaced by "***@" */
 static char *hideuser(const char *url)
 {
-	const char *h = strstr(url, "://");
-	if (!h)
-		return xstrdup(url);
-	h += 3;
-	const char *end = h + strcspn(h, "/?#");
-	const char *at = memrchr(h, '@', (size_t)(end - h));
-	if (!at)
-		return xstrdup(url);
-	return xasprintf("%.*s***%s", (int)(h - url), url, at);
+	struct buf b = {0};
+	const char *p = url, *h;
+
+	/* every user:password@ of the URL: its own, and an S3 endpoint='s */
+	while ((h = strstr(p, "://"))) {
+		h += 3;
+		const char *end = h + strcspn(h, "/?#&");
+		const char *at = memrchr(h, '@', (size_t)(end - h));
+		bufadd(&b, p, (size_t)(h - p));
+		if (at)
+			bufadds(&b, "***");
+		p = at ? at : h;
+	}
+	bufadds(&b, p);
+	return bufdetach(&b);
+}
+
+/* the passwords in the URL's user:password@ parts (its own, and an S3
+ * endpoint's) are secrets: an agent that prints its environment
+ * (EVALMAKE_REMOTE) must not put one in the cache, a report or the
+ * remote itself; as given and percent-decoded */
+static void secretpasswords(const char *url)
+{
+	for (const char *p = url, *h; (h = strstr(p, "://")); p = h) {
+		h += 3;
+		const char *end = h + strcspn(h, "/?#&");
+		const char *at = memrchr(h, '@', (size_t)(end - h));
+		const char *colon = at ? memchr(h, ':', (size_t)(at - h)) : NULL;
+		if (!colon || colon + 1 == at)
+			continue;
+		char *pw = xstrndup(colon + 1, (size_t)(at - colon - 1)), *dec = xstrdup(pw), *o = dec;
+		for (const char *q = pw; *q; q++) {
+			unsigned v;
+			if (*q == '%' && q[1] && q[2] && sscanf(q + 1, "%2x", &v) == 1) {
+				*o++ = (char)v;
+				q += 2;
+			} else {
+				*o++ = *q;
+			}
+		}
+		*o = '\0';
+		secretadd("the remote's URL", pw);
+		if (strcmp(dec, pw))
+			secretadd("the remote's URL", dec);
+		free(pw);
+		free(dec);
+	}
 }
 
 static void trimslash(char *s)
@@ -167,6 +205,7 @@ struct remote *mkremote(const struct remoteopts *o, struct store *s, struct loop
 	r->required = o->required;
 	r->timeout = o->timeout > 0 ? o->timeout : 10;
 	r->shown = hideuser(o->url);
+	secretpasswords(o->url);
 	if (!strncasecmp(o->url, "s3://", 5)) {
 		r->s3 = 1;
 		s3setup(r, o->url);
@@ -720,6 +759,16 @@ void remotewait(struct remote *r)
 {
 	while (r && r->pending > 0 && !loopinterrupted(r->l))
 		loopstep(r->l, -1);
+	if (r && r->pending > 0) {
+		/* interrupted: what is in flight or queued ends now, its
+		 * callbacks called while their callers still wait for them
+		 * (fetchcells' count lives on its stack) */
+		r->quiet = 1;
+		r->down = 1;
+		if (r->h)
+			httpabortall(r->h);
+		pump(r);
+	}
 }
 
 void remoteflush(struct remote *r)

@@ -58,6 +58,7 @@ struct store {
 	struct op *ops;      /* writes not committed yet */
 	size_t nops, capops;
 	int markuse;         /* findrun/findgrade mark what they find used */
+	int noinline;        /* store every run entry as a folder (storeinline) */
 	unsigned today;      /* days since the epoch, at open */
 	int isready;         /* the folders and the index exist */
 	int unusable;        /* the cache folder could not be made ready */
@@ -551,6 +552,11 @@ void storemarkuse(struct store *s, int on)
 	s->markuse = on;
 }
 
+void storeinline(struct store *s, int on)
+{
+	s->noinline = !on;
+}
+
 /* the tokens and model of a run's meta.json ("usage", "model") */
 static void metausage(const cJSON *m, struct runrec *r)
 {
@@ -874,7 +880,7 @@ int commitrun(struct store *s, hash key, const char *tmp, const struct runrec *r
 		errno = err;
 		return -1;
 	}
-	if (folderparts(tmp, &parts, &n) == 0) {
+	if (!s->noinline && folderparts(tmp, &parts, &n) == 0) {
 		/* small, and no artifacts: a row, not a folder */
 		free(dst);
 		ret = putinline(s, key, parts, n, r, replace);
@@ -1134,7 +1140,7 @@ int commitentry(struct store *s, hash key, const struct part *parts, size_t n, c
 	/* artifacts that are an empty folder are none */
 	if (artifacts && (stat(artifacts, &st) < 0 || (S_ISDIR(st.st_mode) && rmdir(artifacts) == 0)))
 		artifacts = NULL;
-	if (!big && !artifacts)
+	if (!big && !artifacts && !s->noinline)
 		return putinline(s, key, parts, n, r, replace);
 	/* a folder: the parts as files beside artifacts/ */
 	if (ready(s) < 0)
@@ -1334,8 +1340,20 @@ static int blobparts(const char *text, size_t len, struct part **parts, size_t *
 	for (const char *p = text + strlen(PACKHEADER); p < text + len;) {
 		const char *nl = memchr(p, '\n', (size_t)(text + len - p)), *sp = memchr(p, ' ', (size_t)(nl - p));
 		size_t k = (size_t)strtoull(sp + 1, NULL, 10);
+		char *name = xstrndup(p, (size_t)(sp - p));
+		for (size_t i = 0; i < *n; i++)
+			if (!strcmp((*parts)[i].name, name)) {
+				/* a part twice: which one would be read? not a whole entry */
+				free(name);
+				for (size_t j = 0; j < *n; j++)
+					free((char *)(*parts)[j].name);
+				free(*parts);
+				*parts = NULL;
+				*n = 0;
+				return -1;
+			}
 		xgrow(parts, &cap, *n + 1, sizeof(**parts));
-		(*parts)[(*n)++] = (struct part){xstrndup(p, (size_t)(sp - p)), nl + 1, k};
+		(*parts)[(*n)++] = (struct part){name, nl + 1, k};
 		p = nl + 1 + k;
 	}
 	return 0;

@@ -22,10 +22,12 @@
  *
  * Entries are immutable and appear atomically: a row in one transaction
  * with its run row, or a folder written in tmp/, then renamed into place,
- * so a kill -9 at any moment leaves either no entry or a whole one. The index is only an index of what is in runs/ and grades/:
- * a key missing from it is looked up on disk (and indexed again). Two
- * processes may share a cache: the first rename wins, and the index is a
- * SQLite database in WAL mode, written one transaction per batch.
+ * so a kill -9 at any moment leaves either no entry or a whole one. For
+ * the entries kept as files (runs/ and grades/), the index is only an
+ * index: a key missing from it is looked up on disk (and indexed again);
+ * the small entries live in the index alone. Two processes may share a
+ * cache: the first writer wins, and the index is a SQLite database in WAL
+ * mode, written one transaction per batch.
  *
  * Durability: an entry's files and folders are fsync'ed before its rename,
  * and its parent folder after, so a committed run or grade file survives a
@@ -82,6 +84,11 @@ const struct runrec *findrun(struct store *s, hash key);
 /* do findrun and findgrade mark what they find as used (the default)? gc
  * turns it off: looking must not change what it looks at */
 void storemarkuse(struct store *s, int on);
+/* may small run entries be rows of the index (the default)? A shard turns
+ * it off: on a folder shared by several hosts (SLURM's nodes on NFS) the
+ * index, a SQLite database in WAL mode, is not safe, and a result kept as
+ * a folder is found again on disk whatever becomes of the index */
+void storeinline(struct store *s, int on);
 /* take the run lock of key for this process: 1 taken, 0 held by another
  * process or another cell of ours (wait and try again), -1 locks do not
  * work here (go on without). A dead holder's lock is released by the

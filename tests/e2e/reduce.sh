@@ -242,5 +242,17 @@ assert_rc 0
 check "diff: the sign test held it back" grep -q "not significant: the sign test finds no clear direction (sign test p=0.0625" "$T/out"
 check "diff: never 'not significant (95% CI'" ! grep -q "not significant (95% CI" "$T/out"
 
+try "Wilson's interval is for independent tasks: not beside a clustered standard error"
+mkfixture
+setreduce max # task scores 1 1 1 0: binary
+em -s --json r.json
+em
+check "unclustered: the Wilson interval" grep -q "^s .*(Wilson)" "$T/out"
+sed -i 's/^    reduce: .*/&\n    cluster: task.passage/' Evalfile
+em --json r2.json
+assert_rc 0
+check "clustered: none" ! grep -q "Wilson" "$T/out"
+jqis r2.json '.suites[0].ci95' null
+
 finish
 summary

@@ -479,6 +479,37 @@ mkproject
 printf 'remote: {url: "s3://b/p?colour=blue"}\n' >>Evalfile
 bad_input 'remote: url: expected only region=... and endpoint=...'
 
+try "the password of a remote URL is a secret: an agent printing its environment stores none of it, here or there"
+wipe
+mkproject
+cat >envagent.sh <<'EOF2'
+#!/bin/sh
+cat >/dev/null
+env | grep EVALMAKE_REMOTE
+EOF2
+chmod +x envagent.sh
+cat >>Evalfile <<'EOF2'
+  envs:
+    tasks: tasks/calc/*
+    agent: {command: ./envagent.sh}
+EOF2
+EVALMAKE_REMOTE=$REMOTE em --remote-upload envs
+assert_rc 0
+em log envs/t1
+check "log shows the variable" grep -q 'EVALMAKE_REMOTE=' "$T/out"
+check "log shows no password" ! grep -qF "$NGPASS" "$T/out"
+checks "no password in the cache" '! grep -rqF "$NGPASS" cache && ! entrytext | grep -qF "$NGPASS"'
+checks "the entries were uploaded" '[ -n "$(ls "$STORE/ac" 2>/dev/null)" ]'
+check "no password on the server" ! grep -rqF "$NGPASS" "$STORE"
+check "none printed" ! grep -qF "$NGPASS" "$T/out" "$T/err"
+
+try "an http(s) remote URL with a query or a fragment is refused"
+mkproject
+em --remote "http://127.0.0.1:1/cache?x=1"
+assert_rc 2
+check "says why" grep -q "no '?' or '#'" "$T/err"
+assert_calls 0
+
 try "a bad --remote and a bad EVALMAKE_REMOTE are exit 2"
 mkproject
 em --remote "gopher://x"

@@ -170,5 +170,34 @@ em --executor cloud
 assert_rc 2
 check "nothing ran" test ! -e calls
 
+# sbatch, squeue and scancel that accept a job and run none of its tasks:
+# a SLURM whose tasks all died before storing anything
+fakeslurm() {
+	mkdir -p fakebin
+	printf '#!/bin/sh\necho 4242\n' >fakebin/sbatch
+	printf '#!/bin/sh\nexit 0\n' >fakebin/squeue
+	printf '#!/bin/sh\nexit 0\n' >fakebin/scancel
+	chmod +x fakebin/*
+}
+
+try "executor slurm with -B: old entries are not the array's results (tasks that stored nothing fail)"
+shardproject 3
+em
+assert_rc 0
+fakeslurm
+PATH=$PWD/fakebin:$PATH em -B --executor slurm
+assert_rc 1
+check "the cells are named as errors" grep -q "s/t01#1: no result" "$T/err"
+checks "no agent ran again" "[ \$(wc -l <calls) = 6 ]"
+check "no score shown as fresh" ! grep -qE '^s .* 6 +0 +0$' "$T/out"
+
+try "executor slurm refuses the bounds of a local run (exit 2, nothing submitted)"
+shardproject 3
+fakeslurm
+PATH=$PWD/fakebin:$PATH em --executor slurm --max-cells 2
+assert_rc 2
+check "says why" grep -q "with --executor local" "$T/err"
+check "nothing ran" test ! -e calls
+
 finish
 summary

@@ -160,6 +160,14 @@ TEST(packrun_unpackrun_moves_an_entry_between_stores)
 	free(err);
 	err = NULL;
 	CHECK(findrun(sb, key("k2")) == NULL);
+	/* a blob naming a part twice: the first output is read, the last one
+	 * would be checked; refused */
+	char *twice = xasprintf("evalmake-entry 1\noutput 5\nwrongoutput 10\nthe answermeta.json %zu\n%s", strlen(m), m);
+	CHECK(unpackrun(sb, key("k4"), twice, strlen(twice), NULL, 0, &err) < 0);
+	free(err);
+	err = NULL;
+	CHECK(findrun(sb, key("k4")) == NULL);
+	free(twice);
 	/* and a truncated one */
 	CHECK(unpackrun(sb, key("k3"), blob, len - 3, NULL, 0, &err) < 0);
 	free(err);
@@ -186,4 +194,7 @@ TEST(badremoteurl_accepts_http_and_s3_refuses_the_rest)
 	CHECK(badremoteurl("s3://b/p?endpoint=file:///etc") != NULL);
 	CHECK(badremoteurl("s3://b c/p") != NULL);
 	CHECK(badremoteurl("http://") != NULL);
+	/* ac/ and cas/ go on the path: a query or fragment would eat them */
+	CHECK(badremoteurl("http://127.0.0.1:8080/cache?x=1") != NULL);
+	CHECK(badremoteurl("https://h/cache#frag") != NULL);
 }
