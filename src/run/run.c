@@ -61,6 +61,7 @@ struct sched {
 	size_t started;     /* cells started since schedplan (--max-cells) */
 	double spent;       /* USD the priced agents that finished cost (--max-cost) */
 	size_t priced;      /* ... how many */
+	int unpricedsaid;   /* --max-cost: an unpriced model was reported */
 };
 
 struct job {
@@ -621,6 +622,13 @@ static void finishagent(struct job *j, struct outcome *o)
 		                        rec.outtokens, &priced);
 		s->spent += cost;
 		s->priced += (size_t)priced;
+		if (!priced && s->o->maxcost > 0 && !s->unpricedsaid) {
+			/* its cost is unknown: the bound cannot count it */
+			s->unpricedsaid = 1;
+			const char *model = rec.model[0] ? rec.model : a->kind == AGENT_HTTP && a->model ? a->model : "";
+			fprintf(stderr, "evalmake: warning: --max-cost: %s used model '%s', which pricing: does not price: its "
+			                "tokens count as $0 against the bound\n", c->id, model);
+		}
 	}
 	setgradekey(s->p, c, rec.out);
 	startgrade(s, c, o->out);

@@ -410,6 +410,10 @@ ran=$(( $(curl -s "$URL/_stats" | jq .requests) - before ))
 checks "5 cells ran at 1/5.5 of the bound each (got $ran)" '[ "$ran" = 5 ]'
 checks "14 cells not run, said so" 'grep -q "^qa: 14 cells not run (stopped at --max-cost " "$T/out"'
 checks "the run's cost stays within the bound" '[ "$(jq --argjson one "$one" --argjson b "$bound" ".suites[0].usage.cost_usd - \$one <= \$b" r2.json)" = true ]'
+sed -i 's/^  m1: {input/  m9: {input/' Evalfile # pricing: names another model
+em -B --max-cost 1 --max-cells 2
+assert_rc 0
+check "an unpriced model is said, once" test "$(grep -c "max-cost: .*which pricing: does not price" "$T/err")" = 1
 sed -i '/^pricing:/,/^suites:/{/^suites:/!d}' Evalfile
 em --max-cost 1
 assert_rc 2
