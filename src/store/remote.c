@@ -64,7 +64,14 @@ struct remote {
 	struct req *head, *tail;
 	int inflight;
 	int pending;            /* operations (get or put) not finished */
+	size_t queued;          /* bytes of upload bodies held in requests */
+	long dropped;           /* uploads left out: the queue was full */
+	size_t queuemax;        /* UPLOAD_QUEUE_MAX, or EVALMAKE_UPLOAD_QUEUE */
 };
+
+/* uploads held in memory at most (bodies queued or in flight): past it a
+ * finished cell is not uploaded (a slow server must not grow the run) */
+#define UPLOAD_QUEUE_MAX ((size_t)256 << 20)
 
 static void sha256hex(const void *p, size_t n, char out[65])
 {
@@ -206,6 +213,10 @@ struct remote *mkremote(const struct remoteopts *o, struct store *s, struct loop
 	r->timeout = o->timeout > 0 ? o->timeout : 10;
 	r->shown = hideuser(o->url);
 	secretpasswords(o->url);
+	const char *qm = getenv("EVALMAKE_UPLOAD_QUEUE");
+	char *end;
+	unsigned long long v = qm && *qm ? strtoull(qm, &end, 10) : 0;
+	r->queuemax = qm && *qm && !*end ? (size_t)v : UPLOAD_QUEUE_MAX;
 	if (!strncasecmp(o->url, "s3://", 5)) {
 		r->s3 = 1;
 		s3setup(r, o->url);
@@ -268,6 +279,8 @@ static void pump(struct remote *r);
 
 static void freereq(struct req *q)
 {
+	if (q->body)
+		q->r->queued -= q->len;
 	free(q->path);
 	free(q->body);
 	free(q->url);
@@ -385,6 +398,8 @@ static void enqueue(struct remote *r, const char *method, char *path, char *body
 	q->path = path;
 	q->body = body;
 	q->len = len;
+	if (body)
+		r->queued += len;
 	q->cap = cap;
 	q->fn = fn;
 	q->arg = arg;
@@ -710,6 +725,14 @@ void remoteputrun(struct remote *r, hash key)
 		return;
 	if (!(blob = packrun(r->s, key, &len, &art, &alen)))
 		return;
+	if (r->queued + len + alen > r->queuemax) {
+		if (!r->dropped++ && !r->quiet)
+			fprintf(stderr, "evalmake: warning: remote cache %s: uploads wait for a slow server: %zu MiB queued, "
+			                "leaving out what finishes meanwhile\n", r->shown, r->queued >> 20);
+		free(blob);
+		free(art);
+		return;
+	}
 	const struct runrec *rr = findrun(r->s, key);
 	char hx[33];
 	cJSON *rec = cJSON_CreateObject();

@@ -308,6 +308,15 @@ assert_calls 12
 one_warning 'remote cache'
 check "says why" grep -q 'no answer within 1s' "$T/err"
 
+try "uploads held for a slow server are bounded: past EVALMAKE_UPLOAD_QUEUE bytes a result is left out, with one warning"
+wipe
+mkproject
+EVALMAKE_UPLOAD_QUEUE=1 em --remote "$REMOTE" --remote-upload
+assert_rc 0
+assert_calls 12
+one_warning 'uploads wait for a slow server'
+checks "nothing uploaded" '[ -z "$(ls "$STORE/ac" 2>/dev/null)" ]'
+
 try "a server failing with 5xx: one warning, the cells run"
 mkproject
 em --remote "http://127.0.0.1:$NGPORT/broken" --remote-upload
