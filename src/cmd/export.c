@@ -258,10 +258,7 @@ int cmdexport(struct opts *o)
 		}
 	}
 	int rc = 0;
-	if (b.truncated) {
-		warn("export: too much to hold in memory; nothing written (export fewer targets at a time)");
-		rc = EXIT_USAGE;
-	} else if (!strcmp(out, "-") ? fwrite(b.s, 1, b.len, stdout) != b.len || fflush(stdout) != 0
+	if (!strcmp(out, "-") ? fwrite(b.s, 1, b.len, stdout) != b.len || fflush(stdout) != 0
 	                             : writefile(out, b.s, b.len) < 0) {
 		warn("export: cannot write %s:", o->output);
 		rc = EXIT_GATE;
