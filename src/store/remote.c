@@ -25,6 +25,12 @@
 
 #define RECORD_CAP ((size_t)64 << 10)   /* bytes of an action record */
 #define BLOB_CAP ((size_t)2 << 30)      /* bytes of a blob we accept */
+/* fetched entries are stored in batches (store.h storebatch), one
+ * transaction and one fsync each instead of one per entry: a batch is
+ * committed when this many entries, or bytes, are held, or when no
+ * fetch is left waiting for the network */
+#define BATCH_ENTRIES 1024
+#define BATCH_BYTES ((size_t)64 << 20)
 
 struct req;
 /* a request's end: resp is NULL when it was never sent (the remote is
@@ -67,6 +73,11 @@ struct remote {
 	size_t queued;          /* bytes of upload bodies held in requests */
 	long dropped;           /* uploads left out: the queue was full */
 	size_t queuemax;        /* UPLOAD_QUEUE_MAX, or EVALMAKE_UPLOAD_QUEUE */
+	int gets;               /* run fetches not finished */
+	int batching;           /* the store holds fetched entries (storebatch) */
+	struct getrun **held;   /* fetches whose entries the batch holds: they
+	                         * end when it commits */
+	size_t nheld, capheld;
 };
 
 /* uploads held in memory at most (bodies queued or in flight): past it a
@@ -490,11 +501,29 @@ struct getrun {
 static void getrunend(struct getrun *g, int status)
 {
 	g->r->pending--;
+	g->r->gets--;
 	g->done(g->arg, status);
 	free(g->entry.data);
 	free(g->art.data);
 	free(g->path);
 	free(g);
+}
+
+/* commit the batch and end the fetches it held: hits, unless the commit
+ * failed (then what is not stored is a fault: the cell runs here) */
+static void settle(struct remote *r)
+{
+	struct getrun **v = r->held;
+	size_t n = r->nheld;
+
+	if (!r->batching)
+		return;
+	r->held = NULL;
+	r->nheld = r->capheld = 0;
+	int ok = storecommitbatch(r->s) == 0;
+	for (size_t i = 0; i < n; i++)
+		getrunend(v[i], ok || findrun(r->s, v[i]->key) ? REMOTE_HIT : REMOTE_FAULT);
+	free(v);
 }
 
 static void onrunblob(struct req *q, struct httpresp *h, int isfault)
@@ -513,13 +542,27 @@ static void onrunblob(struct req *q, struct httpresp *h, int isfault)
 		return;
 	}
 	char *err = NULL;
-	if (unpackrun(g->r->s, g->key, g->entry.data, g->entry.len, g->hasart ? g->art.data : NULL, g->art.len, &err) < 0) {
-		badblob(g->r, g->path, err);
+	struct remote *r = g->r;
+	if (!r->batching) {
+		storebatch(r->s, 1);
+		r->batching = 1;
+	}
+	if (unpackrun(r->s, g->key, g->entry.data, g->entry.len, g->hasart ? g->art.data : NULL, g->art.len, &err) < 0) {
+		badblob(r, g->path, err);
 		free(err);
 		getrunend(g, REMOTE_FAULT);
 		return;
 	}
-	getrunend(g, REMOTE_HIT);
+	/* a hit once its batch is committed (an entry stored as a folder is
+	 * there already, and ends with the batch too) */
+	free(g->entry.data);
+	free(g->art.data);
+	g->entry.data = g->art.data = NULL;
+	xgrow(&r->held, &r->capheld, r->nheld + 1, sizeof(*r->held));
+	r->held[r->nheld++] = g;
+	size_t bytes;
+	if (storebatched(r->s, &bytes) >= BATCH_ENTRIES || bytes >= BATCH_BYTES)
+		settle(r);
 }
 
 static void onrunrecord(struct req *q, struct httpresp *h, int isfault)
@@ -569,6 +612,7 @@ void remotegetrun(struct remote *r, hash key, int look, remotedone done, void *a
 	g->arg = arg;
 	g->path = acpath("run", key);
 	r->pending++;
+	r->gets++;
 	enqueue(r, look ? "HEAD" : "GET", xstrdup(g->path), NULL, 0, RECORD_CAP, onrunrecord, g);
 }
 
@@ -780,8 +824,19 @@ void remoteputgrade(struct remote *r, hash key)
 
 void remotewait(struct remote *r)
 {
-	while (r && r->pending > 0 && !loopinterrupted(r->l))
+	while (r && r->pending > 0 && !loopinterrupted(r->l)) {
+		/* every fetch left is held by the batch: nothing else will come */
+		if (r->nheld && (r->nheld == (size_t)r->gets || r->inflight == 0)) {
+			settle(r);
+			continue;
+		}
 		loopstep(r->l, -1);
+	}
+	if (r && r->batching) {
+		settle(r);
+		storebatch(r->s, 0);
+		r->batching = 0;
+	}
 	if (r && r->pending > 0) {
 		/* interrupted: what is in flight or queued ends now, its
 		 * callbacks called while their callers still wait for them
@@ -798,6 +853,7 @@ void remoteflush(struct remote *r)
 {
 	if (!r)
 		return;
+	settle(r);
 	double end = now() + r->timeout;
 	while (r->pending > 0 && !loopinterrupted(r->l) && now() < end)
 		loopstep(r->l, end - now());
@@ -818,12 +874,16 @@ void freeremote(struct remote *r)
 	if (r->badblobs > 1 && !r->quiet)
 		fprintf(stderr, "evalmake: warning: remote cache %s: %ld bad blobs or records in all; not used\n", r->shown,
 		        r->badblobs);
+	settle(r);
+	if (r->batching)
+		storebatch(r->s, 0);
 	r->quiet = 1;
 	r->down = 1;
 	if (r->h)
 		httpabortall(r->h);
 	pump(r);
 	freehttp(r->h);
+	free(r->held);
 	free(r->base);
 	free(r->shown);
 	free(r->sigv4);

@@ -46,6 +46,8 @@ enum {
 	ST_ENTRY, ST_HASENTRY, ST_PUTENTRY, ST_DROPENTRY, ST_MADE, NST
 };
 
+struct pending;
+
 struct store {
 	char *dir;
 	sqlite3 *db;         /* NULL until the cache folder exists */
@@ -66,6 +68,10 @@ struct store {
 	struct htab *held;   /* run keys this process holds the lock of */
 	sqlite3_stmt *st[NST];
 	int reads;           /* lookups in the open read transaction (db.h) */
+	int batching;        /* storebatch: inline entries are held, not written */
+	struct pending *pend; /* the inline entries held */
+	size_t npend, cappend;
+	size_t pendbytes;    /* their bodies' size */
 };
 
 static unsigned dayof(time_t t)
@@ -997,21 +1003,89 @@ static void remember(struct store *s, hash key, const struct runrec *r)
 	((struct runrec *)*slot)->used = s->today;
 }
 
-/* store an entry inline: its body and its run row in one transaction, so
- * a kill -9 leaves both or neither. First writer wins unless replace
- * (then an entry on disk for key goes, after the commit: until then the
- * row is read first). 0, or -1 with errno. */
-static int putinline(struct store *s, hash key, const struct part *parts, size_t n, const struct runrec *r, int replace)
+/* an inline entry ready to be written: its packed body (compressed when z)
+ * and its run row */
+struct pending {
+	hash key;
+	struct runrec rec;
+	int z;
+	char *body;
+	size_t len;        /* of body */
+	size_t size;       /* of the packed text, uncompressed */
+};
+
+static void mkpending(struct pending *e, hash key, const struct part *parts, size_t n, const struct runrec *r)
 {
 	struct buf b = {0};
 	char *zbody;
 	size_t zlen = 0;
-	int z, ok, kept = 0;
-	struct runrec rec = *r;
 
-	if (ready(s) < 0)
+	packbody(&b, parts, n, &e->z, &zbody, &zlen);
+	e->key = key;
+	e->rec = *r;
+	e->size = b.len;
+	if (e->z) {
+		e->body = zbody;
+		e->len = zlen;
+		buffree(&b);
+	} else {
+		e->len = b.len;
+		e->body = bufdetach(&b);
+	}
+}
+
+/* write the entry row and run row of e in the open write transaction;
+ * unless replace, keep what another process (or an earlier entry of this
+ * transaction) stored first for its key: *kept. 0, or -1 */
+static int writeinline(struct store *s, struct pending *e, int replace, int *kept)
+{
+	sqlite3_stmt *st;
+
+	*kept = 0;
+	if (!replace) {
+		/* another process stored key first: keep its entry (when whole:
+		 * the entry and its run row) */
+		st = stmt(s, ST_HASENTRY);
+		bindhash(st, 1, e->key);
+		int inl = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_reset(st);
+		st = stmt(s, ST_RUN);
+		bindhash(st, 1, e->key);
+		int row = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_reset(st);
+		char *p = runpath(s, e->key);
+		struct stat sb;
+		*kept = (row && (inl || stat(p, &sb) == 0)) || diskwhole(s, e->key);
+		free(p);
+		if (*kept)
+			return 0;
+	}
+	st = stmt(s, ST_PUTENTRY);
+	bindhash(st, 1, e->key);
+	sqlite3_bind_int(st, 2, e->z);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)e->size);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)now.tv_sec * 1000000000 + now.tv_nsec);
+	sqlite3_bind_blob(st, 5, e->body, (int)e->len, SQLITE_STATIC);
+	if (dbdone(s->db, st, "storing an entry") < 0)
 		return -1;
-	packbody(&b, parts, n, &z, &zbody, &zlen);
+	e->rec.used = s->today;
+	st = stmt(s, ST_PUTRUN);
+	bindrun(st, e->key, &e->rec);
+	return dbdone(s->db, st, "storing an entry");
+}
+
+/* write n inline entries, each body with its run row, in one transaction:
+ * a kill -9 leaves all or none, and each is durable at commit. First
+ * writer wins unless replace (then an entry on disk for a key goes, after
+ * the commit: until then the row is read first). Frees the bodies.
+ * 0, or -1 with errno (none was written). */
+static int putinlines(struct store *s, struct pending *e, size_t n, int replace)
+{
+	int ok;
+	unsigned char *kept = xcalloc(n ? n : 1, 1);
+
 	storeflush(s); /* what is queued goes first, in its own transaction */
 	dbendread(s->db, &s->reads);
 	flock(s->lockfd, LOCK_SH);
@@ -1020,36 +1094,10 @@ static int putinline(struct store *s, hash key, const struct part *parts, size_t
 	 * agent run; the index's other writes can be found again) */
 	sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
 	ok = dbexec(s->db, "BEGIN IMMEDIATE") == 0;
-	if (ok && !replace) {
-		/* another process stored key first: keep its entry (when whole:
-		 * the entry and its run row) */
-		sqlite3_stmt *st = stmt(s, ST_HASENTRY);
-		bindhash(st, 1, key);
-		int inl = sqlite3_step(st) == SQLITE_ROW;
-		sqlite3_reset(st);
-		st = stmt(s, ST_RUN);
-		bindhash(st, 1, key);
-		int row = sqlite3_step(st) == SQLITE_ROW;
-		sqlite3_reset(st);
-		char *p = runpath(s, key);
-		struct stat sb;
-		kept = (row && (inl || stat(p, &sb) == 0)) || diskwhole(s, key);
-		free(p);
-	}
-	if (ok && !kept) {
-		sqlite3_stmt *st = stmt(s, ST_PUTENTRY);
-		bindhash(st, 1, key);
-		sqlite3_bind_int(st, 2, z);
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)b.len);
-		struct timespec now;
-		clock_gettime(CLOCK_REALTIME, &now);
-		sqlite3_bind_int64(st, 4, (sqlite3_int64)now.tv_sec * 1000000000 + now.tv_nsec);
-		sqlite3_bind_blob(st, 5, z ? zbody : b.s, (int)(z ? zlen : b.len), SQLITE_STATIC);
-		ok = dbdone(s->db, st, "storing an entry") == 0;
-		rec.used = s->today;
-		st = stmt(s, ST_PUTRUN);
-		bindrun(st, key, &rec);
-		ok = ok && dbdone(s->db, st, "storing an entry") == 0;
+	for (size_t i = 0; ok && i < n; i++) {
+		int k;
+		ok = writeinline(s, &e[i], replace, &k) == 0;
+		kept[i] = (unsigned char)k;
 	}
 	if (ok)
 		ok = dbexec(s->db, "COMMIT") == 0;
@@ -1057,24 +1105,70 @@ static int putinline(struct store *s, hash key, const struct part *parts, size_t
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
 	flock(s->lockfd, LOCK_UN);
-	free(zbody);
-	buffree(&b);
+	for (size_t i = 0; i < n; i++) {
+		free(e[i].body);
+		e[i].body = NULL;
+		if (!ok)
+			continue;
+		if (kept[i]) {
+			lookuprun(s, e[i].key);
+			continue;
+		}
+		remember(s, e[i].key, &e[i].rec);
+		if (replace) {
+			char *p = runpath(s, e[i].key);
+			moveaside(s, p);
+			free(p);
+		}
+	}
+	free(kept);
 	if (!ok) {
-		warn("cannot store an entry in %s/%s", s->dir, DB_NAME);
+		warn("cannot store %s in %s/%s", n == 1 ? "an entry" : "entries", s->dir, DB_NAME);
 		errno = EIO;
 		return -1;
 	}
-	if (kept) {
-		lookuprun(s, key);
+	return 0;
+}
+
+/* store an entry inline (see putinlines); in a batch (storebatch), held
+ * until the batch commits */
+static int putinline(struct store *s, hash key, const struct part *parts, size_t n, const struct runrec *r, int replace)
+{
+	struct pending e;
+
+	if (ready(s) < 0)
+		return -1;
+	mkpending(&e, key, parts, n, r);
+	if (s->batching && !replace) {
+		xgrow(&s->pend, &s->cappend, s->npend + 1, sizeof(*s->pend));
+		s->pend[s->npend++] = e;
+		s->pendbytes += e.len;
 		return 0;
 	}
-	remember(s, key, &rec);
-	if (replace) {
-		char *p = runpath(s, key);
-		moveaside(s, p);
-		free(p);
-	}
-	return 0;
+	return putinlines(s, &e, 1, replace);
+}
+
+void storebatch(struct store *s, int on)
+{
+	if (!on)
+		storecommitbatch(s);
+	s->batching = on;
+}
+
+size_t storebatched(const struct store *s, size_t *bytes)
+{
+	*bytes = s->pendbytes;
+	return s->npend;
+}
+
+int storecommitbatch(struct store *s)
+{
+	if (!s->npend)
+		return 0;
+	int ret = putinlines(s, s->pend, s->npend, 0);
+	s->npend = 0;
+	s->pendbytes = 0;
+	return ret;
 }
 
 /* the parts of a folder entry when it can go inline: regular files of at
@@ -2030,6 +2124,8 @@ void closestore(struct store *s)
 {
 	if (!s)
 		return;
+	storecommitbatch(s);
+	free(s->pend);
 	storeflush(s);
 	free(s->ops);
 	dbendread(s->db, &s->reads);

@@ -161,6 +161,20 @@ char *packrun(struct store *s, hash key, size_t *len, char **artifacts, size_t *
  * blob is not a whole entry or cannot be written */
 int unpackrun(struct store *s, hash key, const char *blob, size_t len, const char *artifacts, size_t alen,
               char **err);
+/* Batches: storebatch(s, 1) holds the inline entries stored from then on
+ * (commitrun, commitentry, unpackrun; not with replace) in memory instead
+ * of writing each in its own transaction, with its own fsync; a held entry
+ * is not visible yet (findrun does not find it, here or elsewhere).
+ * storecommitbatch writes the held ones in one transaction, synchronous=
+ * FULL: each is durable when it returns, a kill -9 before leaves none of
+ * them, and first writer wins per key as one at a time. 0, or -1 with a
+ * warning when the transaction failed: none was written (the cells run
+ * here). storebatch(s, 0) commits and ends the batch; closestore commits
+ * too. Entries that are folders are stored at once, as outside a batch. */
+void storebatch(struct store *s, int on);
+int storecommitbatch(struct store *s);
+/* the inline entries held in the batch, and in *bytes their size */
+size_t storebatched(const struct store *s, size_t *bytes);
 /* store a grade: in the index, and when durable (an expensive grader: a
  * script or a judge) also as a file, which survives the loss of index rows
  * not yet committed when a run is killed; a lost in-process grade is simply
