@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
@@ -737,4 +738,32 @@ int hasnul(const char *s, size_t n, size_t *off)
 	if (z)
 		*off = (size_t)(z - s);
 	return z != NULL;
+}
+
+const char *netfsname(const char *path)
+{
+	static const struct {
+		unsigned long magic;
+		const char *name;
+	} kinds[] = {
+		{0x6969, "nfs"},          {0xFF534D42, "cifs"},   {0xFE534D42, "smb2"},  {0x517B, "smb"},
+		{0x00C36400, "ceph"},     {0x0BD00BD0, "lustre"}, {0x47504653, "gpfs"},  {0x01021997, "9p"},
+		{0x65735546, "fuse"},     {0x6B414653, "afs"},
+	};
+	char *p = xstrdup(path);
+	struct statfs st;
+	int ok;
+
+	/* the folder may not be made yet: ask its nearest parent */
+	while (!(ok = statfs(p, &st) == 0) && errno == ENOENT) {
+		char *slash = strrchr(p, '/');
+		if (!slash || slash == p)
+			break;
+		*slash = '\0';
+	}
+	free(p);
+	for (size_t i = 0; ok && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if ((unsigned long)st.f_type == kinds[i].magic)
+			return kinds[i].name;
+	return NULL;
 }

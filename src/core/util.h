@@ -89,6 +89,10 @@ int syncparent(const char *path);
 int synctree(const char *path);
 /* "dir/name", or name alone when it is absolute or dir is "" or "." */
 char *pathjoin(const char *dir, const char *name);
+/* the kind of network file system path (or, when it does not exist yet,
+ * its nearest existing parent) is on: "nfs", "cifs", "ceph", ...; NULL for
+ * a local one, or when it cannot be told */
+const char *netfsname(const char *path);
 /* the directory part of path ("." when none) */
 char *dirname_of(const char *path);
 /* final path component, without extension when stripext */

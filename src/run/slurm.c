@@ -246,6 +246,13 @@ struct slurmarray *slurmsubmit(struct plan *p, const struct slurmjob *j, size_t 
 		free(exe);
 		return NULL;
 	}
+	/* the tasks share the cache folder: fine on one host; across hosts
+	 * SQLite's WAL mode is not safe on a network file system */
+	const char *fs = netfsname(j->logdir);
+	if (fs && !j->silent)
+		fprintf(stderr, "evalmake: warning: the cache folder is on %s: its index (SQLite in WAL mode) is safe only for "
+		                "the processes of one host; if the array's tasks run on other nodes, give each a cache folder "
+		                "of its own and share results through a remote cache (--remote)\n", fs);
 	char *script = pathjoin(j->logdir, "job.sh");
 	if (writefile(script, jobscript, strlen(jobscript)) < 0) {
 		*err = xasprintf("executor slurm: cannot write %s: %s", script, strerror(errno));

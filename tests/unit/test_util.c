@@ -315,3 +315,15 @@ TEST(util_writefile_keeps_a_device_a_device)
 	CHECK_INT(writefile("/dev/null", "x", 1), 0);
 	CHECK(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode));
 }
+
+TEST(netfsname_says_nothing_of_local_folders_made_or_not)
+{
+	const char *d = tmpdir();
+	char *deep = pathjoin(d, "not/made/yet");
+
+	/* the test folder is on a local disk (or tmpfs) on these machines */
+	CHECK(netfsname(d) == NULL);
+	CHECK(netfsname(deep) == NULL); /* asked of its nearest parent */
+	CHECK(netfsname("/proc") == NULL);
+	free(deep);
+}
