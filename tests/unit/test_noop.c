@@ -7,7 +7,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <sqlite3.h>
+
+#include "store/db.h"
 #include "store/state.h"
+#include "store/store.h"
 #include "test.h"
 #include "core/util.h"
 
@@ -107,4 +111,97 @@ TEST(noop_scanned_file_rows_answer_as_point_queries)
 	CHECK_INT(hashedstamp(s, "d/f998", NULL, &h), 0);
 	CHECK(hasheq(h, hashbytes("d/f998", strlen("d/f998"))));
 	closestate(s);
+}
+
+/* store.c: past a few hundred point queries into runs or grades the rest of
+ * the table is scanned; rows found are those the point queries read, and a
+ * key the scan did not see is still looked up (so a row stored meanwhile by
+ * another process is found) */
+static sqlite3 *indexof(const char *dir)
+{
+	char *p = pathjoin(dir, DB_NAME);
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		db = NULL;
+	}
+	if (db)
+		sqlite3_busy_timeout(db, 10000);
+	free(p);
+	return db;
+}
+
+/* rows i in [from, to) of runs and grades, as another process writes them */
+static int addrows(sqlite3 *db, int from, int to)
+{
+	sqlite3_stmt *r = NULL, *g = NULL;
+	int ok = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK &&
+	         sqlite3_prepare_v2(db, "INSERT INTO runs(key, out, exit, seconds, used, intok, outtok, model)"
+	                                " VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7)", -1, &r, NULL) == SQLITE_OK &&
+	         sqlite3_prepare_v2(db, "INSERT INTO grades(key, score, reason, used) VALUES (?1, ?2, ?3, 0)", -1, &g,
+	                            NULL) == SQLITE_OK;
+	for (int i = from; ok && i < to; i++) {
+		char m[32];
+		snprintf(m, sizeof(m), "model %d", i);
+		bindhash(r, 1, keyof(i));
+		bindhash(r, 2, valof(i, 0));
+		sqlite3_bind_int(r, 3, i % 3);
+		sqlite3_bind_double(r, 4, i / 4.0);
+		sqlite3_bind_int64(r, 5, i);
+		if (i % 2)
+			sqlite3_bind_int64(r, 6, 2 * i);
+		else
+			sqlite3_bind_null(r, 6);
+		sqlite3_bind_text(r, 7, m, -1, SQLITE_TRANSIENT);
+		ok = sqlite3_step(r) == SQLITE_DONE;
+		sqlite3_reset(r);
+		bindhash(g, 1, keyof(i));
+		sqlite3_bind_double(g, 2, (i % 5) / 4.0);
+		sqlite3_bind_text(g, 3, m, -1, SQLITE_TRANSIENT);
+		ok = ok && sqlite3_step(g) == SQLITE_DONE;
+		sqlite3_reset(g);
+	}
+	sqlite3_finalize(r);
+	sqlite3_finalize(g);
+	return ok && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+TEST(noop_scanned_runs_and_grades_are_the_rows_stored)
+{
+	const char *d = tmpdir();
+	char *err = NULL;
+	struct store *s = openstore(d, &err);
+	REQUIRE(s != NULL);
+	REQUIRE(commitgrade(s, hashbytes("x", 1), 1, "", 1) == 0); /* makes the index */
+	closestore(s);
+	sqlite3 *db = indexof(d);
+	REQUIRE(db != NULL);
+	REQUIRE(addrows(db, 0, MANY) == 0);
+
+	s = openstore(d, &err);
+	REQUIRE(s != NULL);
+	int runs = 0, grades = 0, none = 0;
+	for (int i = 0; i < MANY + 10; i++) {
+		char m[32];
+		snprintf(m, sizeof(m), "model %d", i);
+		const struct runrec *r = findrun(s, keyof(i));
+		const struct graderec *g = findgrade(s, keyof(i), 0);
+		if (i >= MANY) {
+			none += !r && !g;
+			continue;
+		}
+		runs += r && hasheq(r->out, valof(i, 0)) && r->exitcode == i % 3 && r->seconds == i / 4.0 &&
+		        r->intokens == i && r->outtokens == (i % 2 ? 2 * i : -1) && !strcmp(r->model, m);
+		grades += g && g->score == (i % 5) / 4.0 && !strcmp(g->reason, m);
+	}
+	CHECK_INT(runs, MANY);
+	CHECK_INT(grades, MANY);
+	CHECK_INT(none, 10);
+	/* stored by another process after the scan: still found */
+	REQUIRE(addrows(db, MANY + 10, MANY + 11) == 0);
+	const struct runrec *r = findrun(s, keyof(MANY + 10));
+	CHECK(r && hasheq(r->out, valof(MANY + 10, 0)));
+	sqlite3_close(db);
+	closestore(s);
 }
