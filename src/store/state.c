@@ -1,8 +1,8 @@
 /* state: the stat cache and the memo table, kept in the cache's index
  * (db.h: tables files and memos). A file's row is read the first time the
- * file is asked about, and rows that changed are written back in one
- * transaction by savestate: a no-op run reads one row per file and writes
- * none. A file modified less than a second before it was hashed is not
+ * file is asked about (past BULK_AFTER such reads, the whole table in one
+ * scan: see bulkload), and rows that changed are written back in one
+ * transaction by savestate: a no-op run writes none. A file modified less than a second before it was hashed is not
  * recorded: a second write in the same clock tick could keep its stat data
  * (git's "racy clean" problem), so such a file is simply re-hashed next
  * time. */
