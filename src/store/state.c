@@ -1,8 +1,8 @@
 /* state: the stat cache and the memo table, kept in the cache's index
  * (db.h: tables files and memos). A file's row is read the first time the
- * file is asked about, and rows that changed are written back in one
- * transaction by savestate: a no-op run reads one row per file and writes
- * none. A file modified less than a second before it was hashed is not
+ * file is asked about (past BULK_AFTER such reads, the whole table in one
+ * scan: see bulkload), and rows that changed are written back in one
+ * transaction by savestate: a no-op run writes none. A file modified less than a second before it was hashed is not
  * recorded: a second write in the same clock tick could keep its stat data
  * (git's "racy clean" problem), so such a file is simply re-hashed next
  * time. */
@@ -27,19 +27,28 @@ struct fileinfo {
 	hash derived;        /* derivedput's, for content h */
 	int hasderived;
 	int racy;
+	int scanned;         /* read by bulkload, not yet asked about */
 };
 
-enum { SF_GET, SF_PUT, SF_DEL, SM_GET, SM_PUT, NSTMT };
+enum { SF_GET, SF_PUT, SF_DEL, SM_GET, SM_PUT, SF_ALL, SM_ALL, NSTMT };
 
 struct state {
 	char *dir;
 	sqlite3 *db;         /* NULL until the cache folder exists */
-	struct htab *files;  /* path -> struct fileinfo, as looked up */
+	struct htab *files;  /* path -> struct fileinfo, as looked up or scanned */
 	struct htab *memo;   /* 16-byte key -> hash[3]: a, b, and [2].low64 = known */
 	struct htab *dirtyfiles, *dirtymemo; /* what savestate writes */
 	sqlite3_stmt *st[NSTMT];
 	int reads;           /* lookups in the open read transaction (db.h) */
+	int filequeries, memoqueries; /* point queries made so far */
+	int fileall, memoall;         /* the whole table was read (see bulkload) */
 };
+
+/* Past this many point queries into one table a run is a big one (a plan of
+ * many cells asks for about one file row and two memos per cell): the rest of
+ * the table is read in one scan, which costs a fraction of a point query per
+ * row. A small run (a few cells of a big project) never pays for the scan. */
+enum { BULK_AFTER = 256 };
 
 static const char *const sql[NSTMT] = {
 	[SF_GET] = "SELECT size, mtime, ctime, ino, dev, hash, derived FROM files WHERE path = ?1",
@@ -48,6 +57,8 @@ static const char *const sql[NSTMT] = {
 	[SF_DEL] = "DELETE FROM files WHERE path = ?1",
 	[SM_GET] = "SELECT a, b FROM memos WHERE key = ?1",
 	[SM_PUT] = "INSERT OR REPLACE INTO memos(key, a, b) VALUES (?1, ?2, ?3)",
+	[SF_ALL] = "SELECT size, mtime, ctime, ino, dev, hash, derived, path FROM files",
+	[SM_ALL] = "SELECT a, b, key FROM memos",
 };
 
 static long long nsec(struct timespec ts)
@@ -70,28 +81,113 @@ struct state *openstate(const char *cachedir)
 	return s;
 }
 
+/* fill fi from the files row st is on (columns as in SF_GET); 0 if valid */
+static int filerow(sqlite3_stmt *st, struct fileinfo *fi)
+{
+	if (columnhash(st, 5, &fi->h) < 0)
+		return -1;
+	fi->st = (struct stamp){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+	                        sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4)};
+	fi->hasderived = columnhash(st, 6, &fi->derived) == 0;
+	fi->have = 1;
+	return 0;
+}
+
+/* fill v (as getmemo's) from the memos row st is on; 0 if valid */
+static int memorow(sqlite3_stmt *st, hash *v)
+{
+	if (columnhash(st, 0, &v[0]) < 0 || columnhash(st, 1, &v[1]) < 0)
+		return -1;
+	v[2].low64 = 1;
+	return 0;
+}
+
+/* Read every row of the files (which == SF_ALL) or memos table into the
+ * in-memory table, keeping what is there already: an entry looked up or
+ * changed in this process stays as it is. Afterwards a path or key with no
+ * entry has no row in the snapshot read, exactly what its point query would
+ * have found in that snapshot. A row written by another process after the
+ * scan is then missed; both tables only cache what can be recomputed (a
+ * file's hash is checked against its stat data, a memo is a pure function of
+ * its key), so missing a row costs a recomputation, never a wrong answer. */
+static void bulkload(struct state *s, int which)
+{
+	struct htab *t = which == SF_ALL ? s->files : s->memo;
+	dbread(s->db, &s->reads);
+	sqlite3_stmt *st = dbstmt(s->db, &s->st[which], sql[which]);
+	int rc, col = which == SF_ALL ? 7 : 2;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const void *key;
+		size_t klen;
+		hash k;
+		if (which == SF_ALL) {
+			key = sqlite3_column_text(st, col);
+			klen = (size_t)sqlite3_column_bytes(st, col);
+		} else {
+			if (columnhash(st, col, &k) < 0)
+				continue;
+			key = &k;
+			klen = sizeof(k);
+		}
+		if (!key)
+			continue;
+		void **slot = htabslot(t, key, klen, 1);
+		if (*slot)
+			continue;
+		if (which == SF_ALL) {
+			struct fileinfo *fi = xcalloc(1, sizeof(*fi));
+			if (filerow(st, fi) < 0)
+				fi->have = 0;
+			fi->scanned = 1;
+			*slot = fi;
+		} else {
+			hash *v = xcalloc(3, sizeof(*v));
+			if (memorow(st, v) < 0)
+				v[2].low64 = 0;
+			*slot = v;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		dberror(s->db, rc, which == SF_ALL ? "reading the stat cache" : "reading the memos");
+	sqlite3_reset(st);
+	/* on an error the point queries go on as before */
+	if (which == SF_ALL)
+		s->fileall = rc == SQLITE_DONE;
+	else
+		s->memoall = rc == SQLITE_DONE;
+}
+
 /* what is known of path (have == 0: nothing): its row, read once */
 static struct fileinfo *getfile(struct state *s, const char *path)
 {
-	void **slot = htabslot(s->files, path, strlen(path), 1);
+	size_t len = strlen(path);
+	void **slot = htabslot(s->files, path, len, 0);
+	struct fileinfo *fi;
 
-	if (*slot)
-		return *slot;
-	struct fileinfo *fi = *slot = xcalloc(1, sizeof(*fi));
-	if (!s->db)
+	if (slot && (fi = *slot)) {
+		fi->scanned = 0;
+		return fi;
+	}
+	if (s->db && !s->fileall && ++s->filequeries > BULK_AFTER) {
+		bulkload(s, SF_ALL);
+		if ((slot = htabslot(s->files, path, len, 0)) && (fi = *slot)) {
+			fi->scanned = 0;
+			return fi;
+		}
+	}
+	slot = htabslot(s->files, path, len, 1);
+	fi = *slot = xcalloc(1, sizeof(*fi));
+	if (!s->db || s->fileall)
 		return fi;
 	dbread(s->db, &s->reads);
 	sqlite3_stmt *st = dbstmt(s->db, &s->st[SF_GET], sql[SF_GET]);
 	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && columnhash(st, 5, &fi->h) == 0) {
-		fi->st = (struct stamp){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
-		                        sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4)};
-		fi->hasderived = columnhash(st, 6, &fi->derived) == 0;
-		fi->have = 1;
-	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	if (rc == SQLITE_ROW)
+		filerow(st, fi);
+	else if (rc != SQLITE_DONE)
 		dberror(s->db, rc, "looking up a file");
-	}
 	sqlite3_reset(st);
 	return fi;
 }
@@ -250,7 +346,9 @@ void forgetfile(struct state *s, const char *path)
 {
 	void **slot = htabslot(s->files, path, strlen(path), 0);
 
-	if (slot && *slot) {
+	/* a row only scanned was never asked about: as before the scan, there
+	 * is nothing known to drop (the next filehash checks its stat data) */
+	if (slot && *slot && !((struct fileinfo *)*slot)->scanned) {
 		((struct fileinfo *)*slot)->racy = 1;
 		dirty(s, path);
 	}
@@ -259,20 +357,26 @@ void forgetfile(struct state *s, const char *path)
 /* the memo of key, read once: v[2].low64 says whether there is one */
 static hash *getmemo(struct state *s, hash key)
 {
-	void **slot = htabslot(s->memo, &key, sizeof(key), 1);
+	void **slot = htabslot(s->memo, &key, sizeof(key), 0);
 
-	if (*slot)
+	if (slot && *slot)
 		return *slot;
+	if (s->db && !s->memoall && ++s->memoqueries > BULK_AFTER) {
+		bulkload(s, SM_ALL);
+		if ((slot = htabslot(s->memo, &key, sizeof(key), 0)) && *slot)
+			return *slot;
+	}
+	slot = htabslot(s->memo, &key, sizeof(key), 1);
 	hash *v = *slot = xcalloc(3, sizeof(*v));
-	if (!s->db)
+	if (!s->db || s->memoall)
 		return v;
 	dbread(s->db, &s->reads);
 	sqlite3_stmt *st = dbstmt(s->db, &s->st[SM_GET], sql[SM_GET]);
 	bindhash(st, 1, key);
 	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && columnhash(st, 0, &v[0]) == 0 && columnhash(st, 1, &v[1]) == 0)
-		v[2].low64 = 1;
-	else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc == SQLITE_ROW)
+		memorow(st, v);
+	else if (rc != SQLITE_DONE)
 		dberror(s->db, rc, "looking up a memo");
 	sqlite3_reset(st);
 	return v;

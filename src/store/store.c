@@ -43,7 +43,7 @@ struct op {
 
 enum {
 	ST_RUN, ST_GRADE, ST_CELL, ST_PUTRUN, ST_PUTGRADE, ST_PUTCELL, ST_USERUN, ST_USEGRADE, ST_DROPRUN,
-	ST_ENTRY, ST_HASENTRY, ST_PUTENTRY, ST_DROPENTRY, ST_MADE, NST
+	ST_ENTRY, ST_HASENTRY, ST_PUTENTRY, ST_DROPENTRY, ST_MADE, ST_ALLRUNS, ST_ALLGRADES, NST
 };
 
 struct pending;
@@ -68,6 +68,8 @@ struct store {
 	struct htab *held;   /* run keys this process holds the lock of */
 	sqlite3_stmt *st[NST];
 	int reads;           /* lookups in the open read transaction (db.h) */
+	int runqueries, gradequeries; /* point queries so far (scanrows) */
+	int runscanned, gradescanned; /* the table was scanned */
 	int batching;        /* storebatch: inline entries are held, not written */
 	struct pending *pend; /* the inline entries held */
 	size_t npend, cappend;
@@ -119,6 +121,10 @@ static const char *const sql[NST] = {
 	[ST_PUTENTRY] = "INSERT OR REPLACE INTO entries(key, zstd, size, made, body) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_MADE] = "SELECT made FROM entries WHERE key = ?1",
 	[ST_DROPENTRY] = "DELETE FROM entries WHERE key = ?1",
+	/* as ST_RUN and ST_GRADE, every row; a run row of before version 2
+	 * (intok NULL) is left to lookuprun, which completes it */
+	[ST_ALLRUNS] = "SELECT out, exit, seconds, used, intok, outtok, model, key FROM runs WHERE intok IS NOT NULL",
+	[ST_ALLGRADES] = "SELECT score, reason, used, key FROM grades",
 };
 
 static sqlite3_stmt *stmt(struct store *s, int which)
@@ -626,6 +632,74 @@ static const struct runrec *indexrun(struct store *s, hash key)
 	return *slot;
 }
 
+/* a run's row from the columns of ST_RUN that st is on (out parsed) */
+static void runrow(sqlite3_stmt *st, struct runrec *r)
+{
+	r->exitcode = sqlite3_column_int(st, 1);
+	r->seconds = sqlite3_column_double(st, 2);
+	r->used = (unsigned)sqlite3_column_int64(st, 3);
+	r->intokens = sqlite3_column_type(st, 4) != SQLITE_NULL ? sqlite3_column_int64(st, 4) : -1;
+	r->outtokens = sqlite3_column_type(st, 5) != SQLITE_NULL ? sqlite3_column_int64(st, 5) : -1;
+	const unsigned char *model = sqlite3_column_text(st, 6);
+	snprintf(r->model, sizeof(r->model), "%s", model ? (const char *)model : "");
+}
+
+/* a grade's row from the columns of ST_GRADE that st is on */
+static struct graderec *graderow(sqlite3_stmt *st)
+{
+	struct graderec *g = xmalloc(sizeof(*g));
+	const char *reason = (const char *)sqlite3_column_text(st, 1);
+
+	g->score = sqlite3_column_double(st, 0);
+	g->reason = xstrdup(reason ? reason : "");
+	g->used = (unsigned)sqlite3_column_int64(st, 2);
+	return g;
+}
+
+/* Past this many point queries into runs or grades a run is a big one (a
+ * no-op plan asks for one run and one grade per cell): the rest of the table
+ * is read in one scan, at a fraction of a point query's cost per row. A small
+ * run never pays for the scan. */
+enum { SCAN_AFTER = 256 };
+
+/* Read every row of runs (which == ST_ALLRUNS) or grades into memory, in the
+ * read transaction the point queries use, keeping every key already there
+ * (looked up, written or dropped by this process). A key the scan does not
+ * find is still looked up by its point query, so nothing stored later by
+ * another process is missed; a row found is the one the point query would
+ * have read in this snapshot. */
+static void scanrows(struct store *s, int which)
+{
+	struct htab *t = which == ST_ALLRUNS ? s->runs : s->grades;
+	int col = which == ST_ALLRUNS ? 7 : 3, rc;
+
+	if (which == ST_ALLRUNS)
+		s->runscanned = 1;
+	else
+		s->gradescanned = 1;
+	dbread(s->db, &s->reads);
+	sqlite3_stmt *st = stmt(s, which);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		hash key;
+		if (columnhash(st, col, &key) < 0 || htabslot(t, &key, sizeof(key), 0))
+			continue;
+		if (which == ST_ALLGRADES) {
+			htabput(t, &key, sizeof(key), graderow(st));
+			continue;
+		}
+		struct runrec r = {0};
+		if (columnhash(st, 0, &r.out) < 0)
+			continue;
+		runrow(st, &r);
+		struct runrec *rp = xmalloc(sizeof(r));
+		*rp = r;
+		htabput(t, &key, sizeof(key), rp);
+	}
+	if (rc != SQLITE_DONE)
+		dberror(s->db, rc, which == ST_ALLRUNS ? "reading the runs" : "reading the grades");
+	sqlite3_reset(st);
+}
+
 /* the row of run key: seen before, or read from the index; NULL when
  * the index has none */
 static struct runrec *lookuprun(struct store *s, hash key)
@@ -636,20 +710,19 @@ static struct runrec *lookuprun(struct store *s, hash key)
 		return *slot;
 	if (!s->db)
 		return NULL;
+	if (!slot && !s->runscanned && ++s->runqueries > SCAN_AFTER) {
+		scanrows(s, ST_ALLRUNS);
+		if ((slot = htabslot(s->runs, &key, sizeof(key), 0)) && *slot)
+			return *slot;
+	}
 	dbread(s->db, &s->reads);
 	sqlite3_stmt *st = stmt(s, ST_RUN);
 	struct runrec r = {0}, *rp = NULL;
 	bindhash(st, 1, key);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW && columnhash(st, 0, &r.out) == 0) {
-		r.exitcode = sqlite3_column_int(st, 1);
-		r.seconds = sqlite3_column_double(st, 2);
-		r.used = (unsigned)sqlite3_column_int64(st, 3);
 		int known = sqlite3_column_type(st, 4) != SQLITE_NULL;
-		r.intokens = known ? sqlite3_column_int64(st, 4) : -1;
-		r.outtokens = sqlite3_column_type(st, 5) != SQLITE_NULL ? sqlite3_column_int64(st, 5) : -1;
-		const unsigned char *model = sqlite3_column_text(st, 6);
-		snprintf(r.model, sizeof(r.model), "%s", model ? (const char *)model : "");
+		runrow(st, &r);
 		sqlite3_reset(st);
 		/* a row of an index before version 2: its usage is read from the
 		 * entry's meta.json once, and the row written again with it */
@@ -694,17 +767,18 @@ static struct graderec *lookupgrade(struct store *s, hash key)
 		return *slot;
 	if (!s->db)
 		return NULL;
+	if (!slot && !s->gradescanned && ++s->gradequeries > SCAN_AFTER) {
+		scanrows(s, ST_ALLGRADES);
+		if ((slot = htabslot(s->grades, &key, sizeof(key), 0)) && *slot)
+			return *slot;
+	}
 	dbread(s->db, &s->reads);
 	sqlite3_stmt *st = stmt(s, ST_GRADE);
 	struct graderec *g = NULL;
 	bindhash(st, 1, key);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		g = xmalloc(sizeof(*g));
-		g->score = sqlite3_column_double(st, 0);
-		const char *reason = (const char *)sqlite3_column_text(st, 1);
-		g->reason = xstrdup(reason ? reason : "");
-		g->used = (unsigned)sqlite3_column_int64(st, 2);
+		g = graderow(st);
 		htabput(s->grades, &key, sizeof(key), g);
 	} else if (rc != SQLITE_DONE) {
 		dberror(s->db, rc, "looking up a grade");
