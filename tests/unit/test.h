@@ -37,6 +37,10 @@ int checklong(const char *file, int line, const char *expr, long long a, long lo
 			return;            \
 	} while (0)
 
+#include "core/hash.h"
+
+struct store;
+
 /* helpers (testutil.c) */
 
 /* a fresh folder under /tmp, removed after the test; the path is the test's */
@@ -52,6 +56,10 @@ char *slurp(const char *path);
 void setmtime(const char *path, double ago);
 /* how many entries a folder holds (without . and ..), -1 when unreadable */
 int countentries(const char *dir);
+/* the hash of a string: a key for the store's tests */
+hash strkey(const char *s);
+/* openstore(dir); NULL, and the test fails, when it cannot be opened */
+struct store *teststore(const char *dir);
 
 /* after each test: back to the starting folder; remove the test's folders */
 void testcleanup(void);

@@ -17,23 +17,6 @@
 #include "test.h"
 #include "core/util.h"
 
-static hash bk(const char *s)
-{
-	return hashbytes(s, strlen(s));
-}
-
-static struct store *openb(const char *dir)
-{
-	char *err = NULL;
-	struct store *s = openstore(dir, &err);
-
-	if (!s) {
-		testfail(__FILE__, __LINE__, "openstore: %s", err ? err : "?");
-		free(err);
-	}
-	return s;
-}
-
 /* the rows of the entries table, read by the test's own connection: what
  * other processes see (-1 when there is no index) */
 static long long nrows(const char *dir)
@@ -57,18 +40,18 @@ static long long nrows(const char *dir)
 static int put1(struct store *s, const char *key, const char *out)
 {
 	char meta[200], hx[33];
-	hashhex(bk(out), hx);
+	hashhex(strkey(out), hx);
 	snprintf(meta, sizeof(meta), "{\"output_hash\": \"%s\", \"exit\": 0}", hx);
 	struct part parts[] = {{"output", out, strlen(out)}, {"meta.json", meta, strlen(meta)}};
-	struct runrec r = {.out = bk(out), .seconds = 1.5, .intokens = -1, .outtokens = -1};
-	return commitentry(s, bk(key), parts, 2, NULL, &r, 0);
+	struct runrec r = {.out = strkey(out), .seconds = 1.5, .intokens = -1, .outtokens = -1};
+	return commitentry(s, strkey(key), parts, 2, NULL, &r, 0);
 }
 
 static void checkout(struct store *s, const char *key, const char *out)
 {
-	const struct runrec *r = findrun(s, bk(key));
-	CHECK(r != NULL && hasheq(r->out, bk(out)));
-	char *o = entrypart(s, bk(key), "output", NULL);
+	const struct runrec *r = findrun(s, strkey(key));
+	CHECK(r != NULL && hasheq(r->out, strkey(out)));
+	char *o = entrypart(s, strkey(key), "output", NULL);
 	CHECK_STR(o, out);
 	free(o);
 }
@@ -76,7 +59,7 @@ static void checkout(struct store *s, const char *key, const char *out)
 TEST(batch_entries_appear_at_commit_and_read_back)
 {
 	const char *d = tmpdir();
-	struct store *s = openb(d);
+	struct store *s = teststore(d);
 	REQUIRE(s != NULL);
 	size_t bytes = 1;
 
@@ -92,14 +75,14 @@ TEST(batch_entries_appear_at_commit_and_read_back)
 	snprintf(meta, sizeof(meta), "{\"output_hash\": \"%s\"}", hx);
 	struct part parts[] = {{"output", text, big}, {"meta.json", meta, strlen(meta)}};
 	struct runrec r = {.out = hashbytes(text, big), .intokens = -1, .outtokens = -1};
-	CHECK_INT(commitentry(s, bk("c"), parts, 2, NULL, &r, 0), 0);
+	CHECK_INT(commitentry(s, strkey("c"), parts, 2, NULL, &r, 0), 0);
 	CHECK_INT(storebatched(s, &bytes), 2);
 	CHECK(bytes > 0);
 	/* held: seen neither here nor by another connection */
-	CHECK(findrun(s, bk("a")) == NULL);
-	CHECK(entrypart(s, bk("b"), "output", NULL) == NULL);
+	CHECK(findrun(s, strkey("a")) == NULL);
+	CHECK(entrypart(s, strkey("b"), "output", NULL) == NULL);
 	CHECK_INT(nrows(d), 0);
-	char *p = runpath(s, bk("c"));
+	char *p = runpath(s, strkey("c"));
 	struct stat st;
 	CHECK(stat(p, &st) == 0 && S_ISDIR(st.st_mode));
 	free(p);
@@ -120,13 +103,13 @@ TEST(batch_entries_appear_at_commit_and_read_back)
 	CHECK_INT(nrows(d), 4);
 	closestore(s);
 
-	s = openb(d);
+	s = teststore(d);
 	REQUIRE(s != NULL);
 	checkout(s, "a", "alpha");
 	checkout(s, "b", "beta");
 	checkout(s, "d", "delta");
 	checkout(s, "e", "epsilon");
-	char *o = entrypart(s, bk("c"), "output", NULL);
+	char *o = entrypart(s, strkey("c"), "output", NULL);
 	CHECK(o != NULL && strlen(o) == big);
 	free(o);
 	free(text);
@@ -136,7 +119,7 @@ TEST(batch_entries_appear_at_commit_and_read_back)
 TEST(batch_killed_before_commit_leaves_nothing)
 {
 	const char *d = tmpdir();
-	struct store *s = openb(d);
+	struct store *s = teststore(d);
 	REQUIRE(s != NULL);
 	CHECK_INT(put1(s, "before", "stored"), 0);
 	closestore(s);
@@ -145,7 +128,7 @@ TEST(batch_killed_before_commit_leaves_nothing)
 	pid_t pid = fork();
 	REQUIRE(pid >= 0);
 	if (pid == 0) {
-		struct store *c = openb(d);
+		struct store *c = teststore(d);
 		storebatch(c, 1);
 		put1(c, "a", "alpha");
 		put1(c, "b", "beta");
@@ -156,11 +139,11 @@ TEST(batch_killed_before_commit_leaves_nothing)
 	REQUIRE(waitpid(pid, &status, 0) == pid);
 	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	CHECK_INT(nrows(d), 1);
-	s = openb(d);
+	s = teststore(d);
 	REQUIRE(s != NULL);
-	CHECK(findrun(s, bk("a")) == NULL);
-	CHECK(findrun(s, bk("b")) == NULL);
-	CHECK(entrypart(s, bk("a"), "output", NULL) == NULL);
+	CHECK(findrun(s, strkey("a")) == NULL);
+	CHECK(findrun(s, strkey("b")) == NULL);
+	CHECK(entrypart(s, strkey("a"), "output", NULL) == NULL);
 	checkout(s, "before", "stored");
 	closestore(s);
 }
@@ -168,7 +151,7 @@ TEST(batch_killed_before_commit_leaves_nothing)
 TEST(batch_first_writer_wins)
 {
 	const char *d = tmpdir();
-	struct store *one = openb(d), *two = openb(d);
+	struct store *one = teststore(d), *two = teststore(d);
 	REQUIRE(one != NULL && two != NULL);
 
 	storebatch(two, 1);
@@ -190,14 +173,14 @@ TEST(batch_first_writer_wins)
 TEST(batch_closestore_commits_what_it_holds)
 {
 	const char *d = tmpdir();
-	struct store *s = openb(d);
+	struct store *s = teststore(d);
 	REQUIRE(s != NULL);
 
 	storebatch(s, 1);
 	CHECK_INT(put1(s, "a", "alpha"), 0);
 	closestore(s);
 	CHECK_INT(nrows(d), 1);
-	s = openb(d);
+	s = teststore(d);
 	REQUIRE(s != NULL);
 	checkout(s, "a", "alpha");
 	closestore(s);

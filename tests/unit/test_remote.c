@@ -15,28 +15,11 @@
 #include "store/archive.h"
 #include "store/store.h"
 
-static hash key(const char *s)
-{
-	return hashbytes(s, strlen(s));
-}
-
-static struct store *open_(const char *dir)
-{
-	char *err = NULL;
-	struct store *s = openstore(dir, &err);
-
-	if (!s) {
-		testfail(__FILE__, __LINE__, "openstore: %s", err ? err : "?");
-		free(err);
-	}
-	return s;
-}
-
 static char *meta(const char *output)
 {
 	char hx[33];
 
-	hashhex(key(output), hx);
+	hashhex(strkey(output), hx);
 	return xasprintf("{\"output_hash\": \"%s\", \"exit\": 0, \"seconds\": 1.5}", hx);
 }
 
@@ -105,7 +88,7 @@ TEST(packrun_unpackrun_moves_an_entry_between_stores)
 {
 	const char *d = tmpdir();
 	char *a = pathjoin(d, "a"), *b = pathjoin(d, "b"), *err = NULL;
-	struct store *sa = open_(a), *sb = open_(b);
+	struct store *sa = teststore(a), *sb = teststore(b);
 	REQUIRE(sa && sb);
 
 	/* a command agent's entry: a folder with artifacts */
@@ -122,26 +105,26 @@ TEST(packrun_unpackrun_moves_an_entry_between_stores)
 	p = pathjoin(tmp, "artifacts/report.txt");
 	writefile(p, "artifact", 8);
 	free(p);
-	struct runrec rec = {.out = key("the answer"), .seconds = 1.5};
-	REQUIRE(commitrun(sa, key("k"), tmp, &rec, 0) == 0);
+	struct runrec rec = {.out = strkey("the answer"), .seconds = 1.5};
+	REQUIRE(commitrun(sa, strkey("k"), tmp, &rec, 0) == 0);
 	free(tmp);
 
 	size_t len, alen;
-	char *art, *blob = packrun(sa, key("k"), &len, &art, &alen);
+	char *art, *blob = packrun(sa, strkey("k"), &len, &art, &alen);
 	REQUIRE(blob != NULL);
 	CHECK(art != NULL && alen > 0);
 	size_t nlen, nalen;
 	char *nart;
-	CHECK(packrun(sa, key("nothing"), &nlen, &nart, &nalen) == NULL);
+	CHECK(packrun(sa, strkey("nothing"), &nlen, &nart, &nalen) == NULL);
 	REQUIRE(art != NULL);
-	CHECK_INT(unpackrun(sb, key("k"), blob, len, art, alen, &err), 0);
-	const struct runrec *r = findrun(sb, key("k"));
+	CHECK_INT(unpackrun(sb, strkey("k"), blob, len, art, alen, &err), 0);
+	const struct runrec *r = findrun(sb, strkey("k"));
 	REQUIRE(r != NULL);
-	CHECK(hasheq(r->out, key("the answer")));
-	char *t = entrypart(sb, key("k"), "transcript", NULL);
+	CHECK(hasheq(r->out, strkey("the answer")));
+	char *t = entrypart(sb, strkey("k"), "transcript", NULL);
 	CHECK_STR(t, "thinking");
 	free(t);
-	char *dir = entryartifacts(sb, key("k"));
+	char *dir = entryartifacts(sb, strkey("k"));
 	REQUIRE(dir != NULL);
 	char *ap = pathjoin(dir, "report.txt");
 	t = slurp(ap);
@@ -155,23 +138,23 @@ TEST(packrun_unpackrun_moves_an_entry_between_stores)
 	char *o = memmem(bad, len, "the answer", 10);
 	REQUIRE(o != NULL);
 	o[0] = 'T';
-	CHECK(unpackrun(sb, key("k2"), bad, len, NULL, 0, &err) < 0);
+	CHECK(unpackrun(sb, strkey("k2"), bad, len, NULL, 0, &err) < 0);
 	CHECK(err != NULL);
 	free(err);
 	err = NULL;
-	CHECK(findrun(sb, key("k2")) == NULL);
+	CHECK(findrun(sb, strkey("k2")) == NULL);
 	/* a blob naming a part twice: the first output is read, the last one
 	 * would be checked; refused */
 	char *twice = xasprintf("evalmake-entry 1\noutput 5\nwrongoutput 10\nthe answermeta.json %zu\n%s", strlen(m), m);
-	CHECK(unpackrun(sb, key("k4"), twice, strlen(twice), NULL, 0, &err) < 0);
+	CHECK(unpackrun(sb, strkey("k4"), twice, strlen(twice), NULL, 0, &err) < 0);
 	free(err);
 	err = NULL;
-	CHECK(findrun(sb, key("k4")) == NULL);
+	CHECK(findrun(sb, strkey("k4")) == NULL);
 	free(twice);
 	/* and a truncated one */
-	CHECK(unpackrun(sb, key("k3"), blob, len - 3, NULL, 0, &err) < 0);
+	CHECK(unpackrun(sb, strkey("k3"), blob, len - 3, NULL, 0, &err) < 0);
 	free(err);
-	CHECK(findrun(sb, key("k3")) == NULL);
+	CHECK(findrun(sb, strkey("k3")) == NULL);
 	free(bad);
 	free(blob);
 	free(art);

@@ -19,29 +19,12 @@
 #include "test.h"
 #include "core/util.h"
 
-static hash key(const char *s)
-{
-	return hashbytes(s, strlen(s));
-}
-
-static struct store *open_(const char *dir)
-{
-	char *err = NULL;
-	struct store *s = openstore(dir, &err);
-
-	if (!s) {
-		testfail(__FILE__, __LINE__, "openstore: %s", err ? err : "?");
-		free(err);
-	}
-	return s;
-}
-
 /* a run entry with an output file, committed under k */
 static int addrun(struct store *s, hash k, const char *output, double seconds)
 {
 	char *tmp = newentry(s, 1);
 	char *out = pathjoin(tmp, "output");
-	struct runrec r = {.out = key(output), .exitcode = 0, .seconds = seconds};
+	struct runrec r = {.out = strkey(output), .exitcode = 0, .seconds = seconds};
 	int ret;
 
 	writefile(out, output, strlen(output));
@@ -114,12 +97,12 @@ static long long dataversion(sqlite3 *db)
 	return v;
 }
 
-/* the SQL that deletes the row of key("name") from table */
+/* the SQL that deletes the row of strkey("name") from table */
 static char *delrow(const char *table, const char *name)
 {
 	char hx[33];
 
-	hashhex(key(name), hx);
+	hashhex(strkey(name), hx);
 	return xasprintf("DELETE FROM %s WHERE key = '%s'", table, hx);
 }
 
@@ -127,12 +110,12 @@ TEST(store_creates_layout_on_first_write)
 {
 	const char *d = tmpdir();
 	char *c = pathjoin(d, "cache/nested");
-	struct store *s = open_(c);
+	struct store *s = teststore(c);
 
 	REQUIRE(s != NULL);
 	/* opening writes nothing: a plan that fails leaves no cache behind */
 	CHECK(!exists(c));
-	CHECK_INT(commitgrade(s, key("g"), 1, "", 1), 0);
+	CHECK_INT(commitgrade(s, strkey("g"), 1, "", 1), 0);
 	const char *subs[] = {"runs", "grades", "errors", "tmp", DB_NAME};
 	for (size_t i = 0; i < LEN(subs); i++) {
 		char *p = pathjoin(c, subs[i]);
@@ -159,15 +142,15 @@ TEST(store_open_fails_on_unusable_folder)
 TEST(store_commitrun_then_findrun_after_reopen)
 {
 	const char *d = tmpdir();
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 
 	REQUIRE(s != NULL);
-	CHECK(findrun(s, key("k1")) == NULL);
-	CHECK_INT(addrun(s, key("k1"), "out one", 1.5), 0);
-	const struct runrec *r = findrun(s, key("k1"));
+	CHECK(findrun(s, strkey("k1")) == NULL);
+	CHECK_INT(addrun(s, strkey("k1"), "out one", 1.5), 0);
+	const struct runrec *r = findrun(s, strkey("k1"));
 	REQUIRE(r != NULL);
-	CHECK(hasheq(r->out, key("out one")));
-	char *rp = runpath(s, key("k1"));
+	CHECK(hasheq(r->out, strkey("out one")));
+	char *rp = runpath(s, strkey("k1"));
 	char *op = pathjoin(rp, "output");
 	char *o = slurp(op);
 	CHECK_STR(o, "out one");
@@ -175,14 +158,14 @@ TEST(store_commitrun_then_findrun_after_reopen)
 	CHECK(exists(rp));
 	closestore(s);
 
-	s = open_(d);
+	s = teststore(d);
 	REQUIRE(s != NULL);
-	r = findrun(s, key("k1"));
+	r = findrun(s, strkey("k1"));
 	REQUIRE(r != NULL);
-	CHECK(hasheq(r->out, key("out one")));
+	CHECK(hasheq(r->out, strkey("out one")));
 	CHECK_INT(r->exitcode, 0);
 	CHECK(r->seconds > 1.49 && r->seconds < 1.51);
-	CHECK(findrun(s, key("k2")) == NULL);
+	CHECK(findrun(s, strkey("k2")) == NULL);
 	closestore(s);
 	free(rp);
 	free(op);
@@ -191,7 +174,7 @@ TEST(store_commitrun_then_findrun_after_reopen)
 TEST(store_newentry_is_fresh_private_folder)
 {
 	const char *d = tmpdir();
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 
 	REQUIRE(s != NULL);
 	char *a = newentry(s, 1), *b = newentry(s, 1);
@@ -213,24 +196,24 @@ TEST(store_newentry_is_fresh_private_folder)
 TEST(store_commitgrade_then_findgrade_after_reopen)
 {
 	const char *d = tmpdir();
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 
 	REQUIRE(s != NULL);
-	CHECK(findgrade(s, key("g"), 1) == NULL);
-	CHECK_INT(commitgrade(s, key("g"), 0.25, "partly\tright\nsee \\ here", 1), 0);
-	CHECK_INT(commitgrade(s, key("g2"), 1, NULL, 1), 0);
-	const struct graderec *g = findgrade(s, key("g"), 1);
+	CHECK(findgrade(s, strkey("g"), 1) == NULL);
+	CHECK_INT(commitgrade(s, strkey("g"), 0.25, "partly\tright\nsee \\ here", 1), 0);
+	CHECK_INT(commitgrade(s, strkey("g2"), 1, NULL, 1), 0);
+	const struct graderec *g = findgrade(s, strkey("g"), 1);
 	REQUIRE(g != NULL);
 	CHECK(g->score == 0.25);
 	closestore(s);
 
-	s = open_(d);
+	s = teststore(d);
 	REQUIRE(s != NULL);
-	g = findgrade(s, key("g"), 1);
+	g = findgrade(s, strkey("g"), 1);
 	REQUIRE(g != NULL);
 	CHECK(g->score == 0.25);
 	CHECK_STR(g->reason, "partly\tright\nsee \\ here");
-	g = findgrade(s, key("g2"), 1);
+	g = findgrade(s, strkey("g2"), 1);
 	REQUIRE(g != NULL);
 	CHECK(g->score == 1);
 	CHECK_STR(g->reason, "");
@@ -240,56 +223,56 @@ TEST(store_commitgrade_then_findgrade_after_reopen)
 TEST(store_setcell_findcell_after_reopen)
 {
 	const char *d = tmpdir();
-	struct store *s = open_(d);
-	struct cellrec c = {.run = key("r"), .grade = key("g"), .iteration = 3};
+	struct store *s = teststore(d);
+	struct cellrec c = {.run = strkey("r"), .grade = strkey("g"), .iteration = 3};
 
 	REQUIRE(s != NULL);
 	for (int i = 0; i < NPARTS; i++)
-		c.parts[i] = key(i % 2 ? "odd" : "even");
+		c.parts[i] = strkey(i % 2 ? "odd" : "even");
 	CHECK(findcell(s, "arith/t01#3") == NULL);
 	setcell(s, "arith/t01#3", &c);
 	setcell(s, "odd\tid\nwith\\escapes#1", &c);
 	const struct cellrec *got = findcell(s, "arith/t01#3");
 	REQUIRE(got != NULL);
-	CHECK(hasheq(got->run, key("r")));
+	CHECK(hasheq(got->run, strkey("r")));
 	closestore(s);
 
-	s = open_(d);
+	s = teststore(d);
 	REQUIRE(s != NULL);
 	got = findcell(s, "arith/t01#3");
 	REQUIRE(got != NULL);
-	CHECK(hasheq(got->run, key("r")));
-	CHECK(hasheq(got->grade, key("g")));
-	CHECK(hasheq(got->parts[PART_AGENT], key("even")));
-	CHECK(hasheq(got->parts[PART_PROMPT], key("odd")));
+	CHECK(hasheq(got->run, strkey("r")));
+	CHECK(hasheq(got->grade, strkey("g")));
+	CHECK(hasheq(got->parts[PART_AGENT], strkey("even")));
+	CHECK(hasheq(got->parts[PART_PROMPT], strkey("odd")));
 	CHECK_INT(got->iteration, 3);
 	CHECK(findcell(s, "odd\tid\nwith\\escapes#1") != NULL);
 	/* a new record replaces the old one */
-	c.run = key("r2");
+	c.run = strkey("r2");
 	setcell(s, "arith/t01#3", &c);
 	closestore(s);
-	s = open_(d);
+	s = teststore(d);
 	REQUIRE(s != NULL);
 	got = findcell(s, "arith/t01#3");
 	REQUIRE(got != NULL);
-	CHECK(hasheq(got->run, key("r2")));
+	CHECK(hasheq(got->run, strkey("r2")));
 	closestore(s);
 }
 
 TEST(store_setcell_unchanged_appends_nothing)
 {
 	const char *d = tmpdir();
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 	struct cellrec a, b;
 
 	REQUIRE(s != NULL);
 	/* equal records whose padding bytes differ */
 	memset(&a, 0x00, sizeof(a));
 	memset(&b, 0xff, sizeof(b));
-	a.run = b.run = key("r");
-	a.grade = b.grade = key("g");
+	a.run = b.run = strkey("r");
+	a.grade = b.grade = strkey("g");
 	for (int i = 0; i < NPARTS; i++)
-		a.parts[i] = b.parts[i] = key("p");
+		a.parts[i] = b.parts[i] = strkey("p");
 	a.iteration = b.iteration = 1;
 	setcell(s, "s/t#1", &a);
 	storeflush(s);
@@ -300,7 +283,7 @@ TEST(store_setcell_unchanged_appends_nothing)
 	setcell(s, "s/t#1", &b);
 	storeflush(s);
 	CHECK_INT(dataversion(db), v); /* nothing committed */
-	setcell(s, "s/t#1", &(struct cellrec){.run = key("r2"), .iteration = 1});
+	setcell(s, "s/t#1", &(struct cellrec){.run = strkey("r2"), .iteration = 1});
 	storeflush(s);
 	CHECK(dataversion(db) != v);
 	sqlite3_close(db);
@@ -310,13 +293,13 @@ TEST(store_setcell_unchanged_appends_nothing)
 /* three runs, then damage to the log */
 static void threeruns(const char *d)
 {
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 
 	if (!s)
 		return;
-	addrun(s, key("a"), "A", 1);
-	addrun(s, key("b"), "B", 1);
-	addrun(s, key("c"), "C", 1);
+	addrun(s, strkey("a"), "A", 1);
+	addrun(s, strkey("b"), "B", 1);
+	addrun(s, strkey("c"), "C", 1);
 	closestore(s);
 }
 
@@ -330,21 +313,21 @@ TEST(store_lost_row_and_entry_is_not_found)
 	char *del = delrow("runs", "c");
 	CHECK_INT(dbdo(d, del), 0);
 	free(del);
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 	REQUIRE(s != NULL);
-	char *cp = runpath(s, key("c"));
+	char *cp = runpath(s, strkey("c"));
 	rmtree(cp);
 	free(cp);
-	CHECK(findrun(s, key("a")) != NULL);
-	CHECK(findrun(s, key("b")) != NULL);
-	CHECK(findrun(s, key("c")) == NULL);
-	addrun(s, key("d"), "D", 1);
+	CHECK(findrun(s, strkey("a")) != NULL);
+	CHECK(findrun(s, strkey("b")) != NULL);
+	CHECK(findrun(s, strkey("c")) == NULL);
+	addrun(s, strkey("d"), "D", 1);
 	closestore(s);
-	s = open_(d);
+	s = teststore(d);
 	REQUIRE(s != NULL);
-	CHECK(findrun(s, key("a")) != NULL);
-	const struct runrec *r = findrun(s, key("d"));
-	CHECK(r != NULL && hasheq(r->out, key("D")));
+	CHECK(findrun(s, strkey("a")) != NULL);
+	const struct runrec *r = findrun(s, strkey("d"));
+	CHECK(r != NULL && hasheq(r->out, strkey("D")));
 	closestore(s);
 }
 
@@ -358,21 +341,21 @@ TEST(store_lost_row_entry_still_found_on_disk)
 	char *del = delrow("runs", "c");
 	CHECK_INT(dbdo(d, del), 0);
 	free(del);
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 	REQUIRE(s != NULL);
-	char *cp = runpath(s, key("c"));
+	char *cp = runpath(s, strkey("c"));
 	char *meta = pathjoin(cp, "meta.json");
 	char hx[33];
-	hashhex(key("C"), hx);
+	hashhex(strkey("C"), hx);
 	char *m = xasprintf("{\"output_hash\": \"%s\", \"seconds\": 2.5}", hx);
 	writefile(meta, m, strlen(m));
-	const struct runrec *r = findrun(s, key("c"));
+	const struct runrec *r = findrun(s, strkey("c"));
 	REQUIRE(r != NULL);
-	CHECK(hasheq(r->out, key("C")));
+	CHECK(hasheq(r->out, strkey("C")));
 	closestore(s);
 	char *q = xasprintf("SELECT count(*) FROM runs WHERE key = '%s'", hx);
 	free(q);
-	hashhex(key("c"), hx);
+	hashhex(strkey("c"), hx);
 	q = xasprintf("SELECT count(*) FROM runs WHERE key = '%s'", hx);
 	CHECK_INT(dbint(d, q), 1); /* indexed again */
 	free(q);
@@ -397,12 +380,12 @@ TEST(store_converts_the_text_format)
 	struct buf log = {0}, cells = {0};
 	char *line;
 
-	hashhex(key("a"), ka);
-	hashhex(key("b"), kb);
-	hashhex(key("c"), kc);
-	hashhex(key("A"), oa);
-	hashhex(key("g"), g);
-	hashhex(key("p"), h);
+	hashhex(strkey("a"), ka);
+	hashhex(strkey("b"), kb);
+	hashhex(strkey("c"), kc);
+	hashhex(strkey("A"), oa);
+	hashhex(strkey("g"), g);
+	hashhex(strkey("p"), h);
 	bufadds(&log, "evalmake-log 1\n");
 	oldline(&log, "D\t20000");
 	line = xasprintf("R\t%s\t%s\t0\t1.500000", ka, oa);
@@ -432,24 +415,24 @@ TEST(store_converts_the_text_format)
 	CHECK_INT(writefile(sp, line, strlen(line)), 0);
 	free(line);
 
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 	REQUIRE(s != NULL);
 	storemarkuse(s, 0); /* to see the day it was last used */
-	const struct runrec *r = findrun(s, key("a"));
+	const struct runrec *r = findrun(s, strkey("a"));
 	REQUIRE(r != NULL);
-	CHECK(hasheq(r->out, key("A")));
+	CHECK(hasheq(r->out, strkey("A")));
 	CHECK(r->seconds == 1.5);
 	CHECK_INT(r->used, 20005);
-	CHECK(findrun(s, key("b")) == NULL);
-	CHECK(findrun(s, key("c")) == NULL);
-	const struct graderec *gr = findgrade(s, key("g"), 0);
+	CHECK(findrun(s, strkey("b")) == NULL);
+	CHECK(findrun(s, strkey("c")) == NULL);
+	const struct graderec *gr = findgrade(s, strkey("g"), 0);
 	REQUIRE(gr != NULL);
 	CHECK(gr->score == 0.5);
 	CHECK_STR(gr->reason, "half\tway");
 	const struct cellrec *c = findcell(s, "s/t#1");
 	REQUIRE(c != NULL);
-	CHECK(hasheq(c->run, key("a")));
-	CHECK(hasheq(c->parts[PART_ENV], key("p")));
+	CHECK(hasheq(c->run, strkey("a")));
+	CHECK(hasheq(c->parts[PART_ENV], strkey("p")));
 	CHECK_INT(c->iteration, 1);
 	closestore(s);
 	CHECK(access(lp, F_OK) != 0);
@@ -475,17 +458,17 @@ TEST(store_damaged_index_is_set_aside)
 	threeruns(d);
 	const char *junk = "\x01\x02 not a database, not at all, no header here at all\n";
 	CHECK_INT(writefile(dbp, junk, strlen(junk)), 0);
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 	REQUIRE(s != NULL);
 	/* the index is lost, and the entries carry no meta.json: not found,
 	 * but nothing crashes and new work is recorded */
-	CHECK(findrun(s, key("a")) == NULL);
-	CHECK(findgrade(s, key("a"), 1) == NULL);
-	CHECK_INT(commitgrade(s, key("g"), 0.5, "ok", 1), 0);
+	CHECK(findrun(s, strkey("a")) == NULL);
+	CHECK(findgrade(s, strkey("a"), 1) == NULL);
+	CHECK_INT(commitgrade(s, strkey("g"), 0.5, "ok", 1), 0);
 	closestore(s);
-	s = open_(d);
+	s = teststore(d);
 	REQUIRE(s != NULL);
-	CHECK(findgrade(s, key("g"), 1) != NULL);
+	CHECK(findgrade(s, strkey("g"), 1) != NULL);
 	closestore(s);
 	/* the damaged file is kept beside, for a post-mortem */
 	char *cmd = xasprintf("ls %s | grep -q '%s.damaged.'", d, DB_NAME);
@@ -498,38 +481,38 @@ TEST(store_damaged_index_is_set_aside)
 TEST(store_entry_missing_from_log_found_by_meta)
 {
 	const char *d = tmpdir();
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 	char hx[33];
 
 	REQUIRE(s != NULL);
 	char *tmp = newentry(s, 1);
 	char *meta = pathjoin(tmp, "meta.json");
-	hashhex(key("the output"), hx);
+	hashhex(strkey("the output"), hx);
 	char *m = xasprintf("{\"output_hash\": \"%s\", \"exit\": 0, \"seconds\": 0.75}", hx);
 	CHECK_INT(writefile(meta, m, strlen(m)), 0);
 	char *outp = pathjoin(tmp, "output");
 	CHECK_INT(writefile(outp, "the output", 10), 0);
 	free(outp);
-	char *dst = runpath(s, key("orphan"));
+	char *dst = runpath(s, strkey("orphan"));
 	char *parent = dirname_of(dst);
 	CHECK_INT(mkdirs(parent, 0755), 0);
 	CHECK_INT(rename(tmp, dst), 0);
 	closestore(s);
 
-	s = open_(d);
+	s = teststore(d);
 	REQUIRE(s != NULL);
-	const struct runrec *r = findrun(s, key("orphan"));
+	const struct runrec *r = findrun(s, strkey("orphan"));
 	REQUIRE(r != NULL);
-	CHECK(hasheq(r->out, key("the output")));
+	CHECK(hasheq(r->out, strkey("the output")));
 	CHECK(r->seconds > 0.74 && r->seconds < 0.76);
 	closestore(s);
 	/* found once, it is indexed again */
 	char *metadst = pathjoin(dst, "meta.json");
 	unlink(metadst);
-	s = open_(d);
+	s = teststore(d);
 	REQUIRE(s != NULL);
-	r = findrun(s, key("orphan"));
-	CHECK(r != NULL && hasheq(r->out, key("the output")));
+	r = findrun(s, strkey("orphan"));
+	CHECK(r != NULL && hasheq(r->out, strkey("the output")));
 	closestore(s);
 	free(metadst);
 	free(m);
@@ -542,16 +525,16 @@ TEST(store_entry_missing_from_log_found_by_meta)
 TEST(store_entry_with_bad_meta_is_not_a_result)
 {
 	const char *d = tmpdir();
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 
 	REQUIRE(s != NULL);
-	char *dst = runpath(s, key("bad"));
+	char *dst = runpath(s, strkey("bad"));
 	CHECK_INT(mkdirs(dst, 0755), 0);
 	char *meta = pathjoin(dst, "meta.json");
 	writefile(meta, "{\"output_hash\": \"nothex\"}", 25);
-	CHECK(findrun(s, key("bad")) == NULL);
+	CHECK(findrun(s, strkey("bad")) == NULL);
 	writefile(meta, "{trunc", 6);
-	CHECK(findrun(s, key("bad")) == NULL);
+	CHECK(findrun(s, strkey("bad")) == NULL);
 	closestore(s);
 	free(meta);
 	free(dst);
@@ -560,31 +543,31 @@ TEST(store_entry_with_bad_meta_is_not_a_result)
 TEST(store_commitrun_existing_key_keeps_first)
 {
 	const char *d = tmpdir();
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 
 	REQUIRE(s != NULL);
-	CHECK_INT(addrun(s, key("k"), "first", 1), 0);
+	CHECK_INT(addrun(s, strkey("k"), "first", 1), 0);
 	char *tmp = newentry(s, 1);
 	char *out = pathjoin(tmp, "output");
 	writefile(out, "second", 6);
-	struct runrec r = {.out = key("second"), .seconds = 2};
-	CHECK_INT(commitrun(s, key("k"), tmp, &r, 0), 0);
+	struct runrec r = {.out = strkey("second"), .seconds = 2};
+	CHECK_INT(commitrun(s, strkey("k"), tmp, &r, 0), 0);
 	CHECK(!exists(tmp));
-	char *rp = runpath(s, key("k"));
+	char *rp = runpath(s, strkey("k"));
 	char *op = pathjoin(rp, "output");
-	char *o = entrypart(s, key("k"), "output", NULL);
+	char *o = entrypart(s, strkey("k"), "output", NULL);
 	CHECK_STR(o, "first");
 	free(o);
 	/* the index agrees with what is on disk */
-	const struct runrec *got = findrun(s, key("k"));
+	const struct runrec *got = findrun(s, strkey("k"));
 	REQUIRE(got != NULL);
-	CHECK(hasheq(got->out, key("first")));
+	CHECK(hasheq(got->out, strkey("first")));
 	closestore(s);
-	s = open_(d);
+	s = teststore(d);
 	REQUIRE(s != NULL);
-	got = findrun(s, key("k"));
+	got = findrun(s, strkey("k"));
 	REQUIRE(got != NULL);
-	CHECK(hasheq(got->out, key("first")));
+	CHECK(hasheq(got->out, strkey("first")));
 	closestore(s);
 	free(rp);
 	free(op);
@@ -595,29 +578,29 @@ TEST(store_commitrun_existing_key_keeps_first)
 TEST(store_commitrun_replace_takes_the_new_entry)
 {
 	const char *d = tmpdir();
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 
 	REQUIRE(s != NULL);
-	CHECK_INT(addrun(s, key("k"), "first", 1), 0);
+	CHECK_INT(addrun(s, strkey("k"), "first", 1), 0);
 	char *tmp = newentry(s, 1);
 	char *out = pathjoin(tmp, "output");
 	writefile(out, "second", 6);
-	struct runrec r = {.out = key("second"), .seconds = 2};
-	CHECK_INT(commitrun(s, key("k"), tmp, &r, 1), 0);
+	struct runrec r = {.out = strkey("second"), .seconds = 2};
+	CHECK_INT(commitrun(s, strkey("k"), tmp, &r, 1), 0);
 	CHECK(!exists(tmp));
-	char *rp = runpath(s, key("k"));
+	char *rp = runpath(s, strkey("k"));
 	char *op = pathjoin(rp, "output");
-	char *o = entrypart(s, key("k"), "output", NULL);
+	char *o = entrypart(s, strkey("k"), "output", NULL);
 	CHECK_STR(o, "second");
 	CHECK(!exists(rp)); /* the new entry is a row: the folder went */
 	free(o);
-	const struct runrec *got = findrun(s, key("k"));
-	CHECK(got != NULL && hasheq(got->out, key("second")));
+	const struct runrec *got = findrun(s, strkey("k"));
+	CHECK(got != NULL && hasheq(got->out, strkey("second")));
 	closestore(s);
-	s = open_(d);
+	s = teststore(d);
 	REQUIRE(s != NULL);
-	got = findrun(s, key("k"));
-	CHECK(got != NULL && hasheq(got->out, key("second")));
+	got = findrun(s, strkey("k"));
+	CHECK(got != NULL && hasheq(got->out, strkey("second")));
 	char *tmpd = pathjoin(d, "tmp");
 	CHECK_INT(countentries(tmpd), 0);
 	free(tmpd);
@@ -632,17 +615,17 @@ TEST(store_commitrun_replace_takes_the_new_entry)
 TEST(store_grade_missing_from_index_found_on_disk)
 {
 	const char *d = tmpdir();
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 
 	REQUIRE(s != NULL);
-	CHECK_INT(commitgrade(s, key("g"), 0.5, "half", 1), 0);
+	CHECK_INT(commitgrade(s, strkey("g"), 0.5, "half", 1), 0);
 	closestore(s);
 	char *del = delrow("grades", "g");
 	CHECK_INT(dbdo(d, del), 0);
 	free(del);
-	s = open_(d);
+	s = teststore(d);
 	REQUIRE(s != NULL);
-	const struct graderec *g = findgrade(s, key("g"), 1);
+	const struct graderec *g = findgrade(s, strkey("g"), 1);
 	CHECK(g != NULL && g->score == 0.5);
 	closestore(s);
 }
@@ -651,19 +634,19 @@ TEST(store_gc_removes_dead_entries)
 {
 	char *err;
 	const char *d = tmpdir();
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 
 	REQUIRE(s != NULL);
-	addrun(s, key("live"), "L", 1);
-	addrun(s, key("dead"), "D", 1);
-	commitgrade(s, key("glive"), 1, "", 1);
-	commitgrade(s, key("gdead"), 0, "", 1);
-	struct cellrec cl = {.run = key("live"), .iteration = 1}, cd = {.run = key("dead"), .iteration = 1};
+	addrun(s, strkey("live"), "L", 1);
+	addrun(s, strkey("dead"), "D", 1);
+	commitgrade(s, strkey("glive"), 1, "", 1);
+	commitgrade(s, strkey("gdead"), 0, "", 1);
+	struct cellrec cl = {.run = strkey("live"), .iteration = 1}, cd = {.run = strkey("dead"), .iteration = 1};
 	setcell(s, "s/live#1", &cl);
 	setcell(s, "s/dead#1", &cd);
-	char *livep = runpath(s, key("live")), *deadp = runpath(s, key("dead"));
+	char *livep = runpath(s, strkey("live")), *deadp = runpath(s, strkey("dead"));
 	struct htab *runs = mkhtab(4), *grades = mkhtab(4);
-	hash kl = key("live"), kg = key("glive");
+	hash kl = strkey("live"), kg = strkey("glive");
 	htabput(runs, &kl, sizeof(kl), "x");
 	htabput(grades, &kg, sizeof(kg), "x");
 	long n = gcstore(s, runs, grades, NULL, NULL, &err);
@@ -671,16 +654,16 @@ TEST(store_gc_removes_dead_entries)
 	CHECK(exists(livep));
 	CHECK(!exists(deadp));
 	/* appends after gc still land in the (rewritten) log */
-	addrun(s, key("new"), "N", 1);
+	addrun(s, strkey("new"), "N", 1);
 	closestore(s);
 
-	s = open_(d);
+	s = teststore(d);
 	REQUIRE(s != NULL);
-	CHECK(findrun(s, key("live")) != NULL);
-	CHECK(findrun(s, key("dead")) == NULL);
-	CHECK(findrun(s, key("new")) != NULL);
-	CHECK(findgrade(s, key("glive"), 1) != NULL);
-	CHECK(findgrade(s, key("gdead"), 1) == NULL);
+	CHECK(findrun(s, strkey("live")) != NULL);
+	CHECK(findrun(s, strkey("dead")) == NULL);
+	CHECK(findrun(s, strkey("new")) != NULL);
+	CHECK(findgrade(s, strkey("glive"), 1) != NULL);
+	CHECK(findgrade(s, strkey("gdead"), 1) == NULL);
 	CHECK(findcell(s, "s/live#1") != NULL);
 	CHECK(findcell(s, "s/dead#1") == NULL);
 	closestore(s);
@@ -695,15 +678,15 @@ TEST(store_gc_forgets_deleted_entries_in_memory)
 {
 	char *err;
 	const char *d = tmpdir();
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 
 	REQUIRE(s != NULL);
-	addrun(s, key("dead"), "D", 1);
-	commitgrade(s, key("gdead"), 0, "", 1);
+	addrun(s, strkey("dead"), "D", 1);
+	commitgrade(s, strkey("gdead"), 0, "", 1);
 	struct htab *runs = mkhtab(1), *grades = mkhtab(1);
 	CHECK_INT(gcstore(s, runs, grades, NULL, NULL, &err), 2);
-	CHECK(findrun(s, key("dead")) == NULL);
-	CHECK(findgrade(s, key("gdead"), 1) == NULL);
+	CHECK(findrun(s, strkey("dead")) == NULL);
+	CHECK(findgrade(s, strkey("gdead"), 1) == NULL);
 	closestore(s);
 	htabfree(runs, NULL);
 	htabfree(grades, NULL);
@@ -713,24 +696,24 @@ TEST(store_gc_without_live_sets_keeps_everything)
 {
 	char *err;
 	const char *d = tmpdir();
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 
 	REQUIRE(s != NULL);
-	addrun(s, key("a"), "A", 1);
-	commitgrade(s, key("g"), 1, "", 1);
+	addrun(s, strkey("a"), "A", 1);
+	commitgrade(s, strkey("g"), 1, "", 1);
 	CHECK_INT(gcstore(s, NULL, NULL, NULL, NULL, &err), 0);
 	closestore(s);
-	s = open_(d);
+	s = teststore(d);
 	REQUIRE(s != NULL);
-	CHECK(findrun(s, key("a")) != NULL);
-	CHECK(findgrade(s, key("g"), 1) != NULL);
+	CHECK(findrun(s, strkey("a")) != NULL);
+	CHECK(findgrade(s, strkey("g"), 1) != NULL);
 	closestore(s);
 }
 
 TEST(store_open_cleans_tmp_of_dead_processes)
 {
 	const char *d = tmpdir();
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 
 	REQUIRE(s != NULL);
 	closestore(s);
@@ -745,7 +728,7 @@ TEST(store_open_cleans_tmp_of_dead_processes)
 	char *alive = xasprintf("%s/tmp/1.0", d); /* init lives */
 	CHECK_INT(mkdirs(deadart, 0755), 0);
 	CHECK_INT(mkdirs(alive, 0755), 0);
-	s = open_(d);
+	s = teststore(d);
 	REQUIRE(s != NULL);
 	CHECK(!exists(dead));
 	CHECK(exists(alive));
@@ -758,7 +741,7 @@ TEST(store_open_cleans_tmp_of_dead_processes)
 TEST(store_keeperror_replaces_previous)
 {
 	const char *d = tmpdir();
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 
 	REQUIRE(s != NULL);
 	char *t1 = newentry(s, 1), *t2 = newentry(s, 1);
@@ -788,23 +771,23 @@ TEST(store_keeperror_replaces_previous)
 TEST(store_two_handles_share_a_cache)
 {
 	const char *d = tmpdir();
-	struct store *a = open_(d);
+	struct store *a = teststore(d);
 
 	REQUIRE(a != NULL);
-	addrun(a, key("x"), "X", 1);
-	commitgrade(a, key("gx"), 1, "", 1);
-	struct store *b = open_(d);
+	addrun(a, strkey("x"), "X", 1);
+	commitgrade(a, strkey("gx"), 1, "", 1);
+	struct store *b = teststore(d);
 	REQUIRE(b != NULL);
-	addrun(b, key("y"), "Y", 1);
+	addrun(b, strkey("y"), "Y", 1);
 	/* a did not load y's line, but finds the entry on disk via meta.json
 	 * only when one exists; the log is read again on reopen */
 	closestore(a);
 	closestore(b);
-	a = open_(d);
+	a = teststore(d);
 	REQUIRE(a != NULL);
-	CHECK(findrun(a, key("x")) != NULL);
-	CHECK(findrun(a, key("y")) != NULL);
-	CHECK(findgrade(a, key("gx"), 1) != NULL);
+	CHECK(findrun(a, strkey("x")) != NULL);
+	CHECK(findrun(a, strkey("y")) != NULL);
+	CHECK(findgrade(a, strkey("gx"), 1) != NULL);
 	closestore(a);
 }
 
@@ -812,17 +795,17 @@ TEST(store_two_handles_share_a_cache)
 TEST(store_gc_dry_run_changes_nothing)
 {
 	const char *d = tmpdir();
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 	char *err;
 
 	REQUIRE(s != NULL);
-	addrun(s, key("dead"), "D", 1);
-	commitgrade(s, key("gdead"), 0, "", 1);
+	addrun(s, strkey("dead"), "D", 1);
+	commitgrade(s, strkey("gdead"), 0, "", 1);
 	closestore(s);
 	const char *count = "SELECT (SELECT count(*) FROM runs) * 1000 + (SELECT count(*) FROM grades)";
 	long long before = dbint(d, count);
 	CHECK_INT(before, 1001);
-	s = open_(d);
+	s = teststore(d);
 	REQUIRE(s != NULL);
 	struct htab *runs = mkhtab(1), *grades = mkhtab(1);
 	struct gcopts o = {.dryrun = 1, .keep = -1};
@@ -832,10 +815,10 @@ TEST(store_gc_dry_run_changes_nothing)
 	CHECK(st.bytes > 0);
 	closestore(s);
 	CHECK_INT(dbint(d, count), before);
-	s = open_(d);
+	s = teststore(d);
 	REQUIRE(s != NULL);
-	CHECK(findrun(s, key("dead")) != NULL);
-	CHECK(findgrade(s, key("gdead"), 1) != NULL);
+	CHECK(findrun(s, strkey("dead")) != NULL);
+	CHECK(findgrade(s, strkey("gdead"), 1) != NULL);
 	closestore(s);
 	htabfree(runs, NULL);
 	htabfree(grades, NULL);
@@ -845,33 +828,33 @@ TEST(store_gc_dry_run_changes_nothing)
 TEST(store_gc_keeps_recently_used)
 {
 	const char *d = tmpdir();
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 	char *err;
 
 	REQUIRE(s != NULL);
-	addrun(s, key("recent"), "R", 1);
-	addrun(s, key("old"), "O", 1);
+	addrun(s, strkey("recent"), "R", 1);
+	addrun(s, strkey("old"), "O", 1);
 	closestore(s);
 	/* "old" was last used 40 days ago: its file and its log day say so */
 	char *oldp = NULL;
-	s = open_(d);
+	s = teststore(d);
 	REQUIRE(s != NULL);
-	oldp = runpath(s, key("old"));
+	oldp = runpath(s, strkey("old"));
 	closestore(s);
 	setmtime(oldp, 40 * 86400.0);
 	/* and its row says it was last used 40 days ago */
 	char hx[33];
-	hashhex(key("old"), hx);
+	hashhex(strkey("old"), hx);
 	char *upd = xasprintf("UPDATE runs SET used = used - 40 WHERE key = '%s'", hx);
 	CHECK_INT(dbdo(d, upd), 0);
 	free(upd);
-	s = open_(d);
+	s = teststore(d);
 	REQUIRE(s != NULL);
 	struct htab *runs = mkhtab(1), *grades = mkhtab(1);
 	struct gcopts o = {.keep = 30 * 86400.0};
 	struct gcstats st;
 	/* "recent" keeps its fresh mtime; "old" only its day line says 40 */
-	char *recentp = runpath(s, key("recent"));
+	char *recentp = runpath(s, strkey("recent"));
 	CHECK_INT(gcstore(s, runs, grades, &o, &st, &err), 1);
 	CHECK_INT(st.kept, 1);
 	CHECK(access(recentp, F_OK) == 0);
@@ -887,40 +870,40 @@ TEST(store_gc_keeps_recently_used)
 TEST(store_use_marked_once_a_day)
 {
 	const char *d = tmpdir();
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 
 	REQUIRE(s != NULL);
-	addrun(s, key("a"), "A", 1);
+	addrun(s, strkey("a"), "A", 1);
 	closestore(s);
 	sqlite3 *db = testdb(d);
 	REQUIRE(db != NULL);
 	long long v = dataversion(db);
-	s = open_(d);
+	s = teststore(d);
 	REQUIRE(s != NULL);
-	CHECK(findrun(s, key("a")) != NULL);
+	CHECK(findrun(s, strkey("a")) != NULL);
 	closestore(s);
 	/* written today (its row says so): nothing to mark */
 	CHECK_INT(dataversion(db), v);
 	sqlite3_close(db);
-	closestore(open_(d));
+	closestore(teststore(d));
 }
 
 /* a packed entry that does not parse is missing, and a new one replaces it */
 TEST(store_damaged_packed_entry_is_replaced)
 {
 	const char *d = tmpdir();
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 
 	REQUIRE(s != NULL);
-	char *p = runpath(s, key("k"));
+	char *p = runpath(s, strkey("k"));
 	char *parent = dirname_of(p);
 	CHECK_INT(mkdirs(parent, 0755), 0);
 	put(p, "evalmake-entry 1\noutput 999\nshort");
-	CHECK(findrun(s, key("k")) == NULL);
+	CHECK(findrun(s, strkey("k")) == NULL);
 	struct part parts[] = {{"output", "fine", 4}, {"meta.json", "{}", 2}};
-	struct runrec r = {.out = key("fine")};
-	CHECK_INT(commitentry(s, key("k"), parts, 2, NULL, &r, 0), 0);
-	char *out = entrypart(s, key("k"), "output", NULL);
+	struct runrec r = {.out = strkey("fine")};
+	CHECK_INT(commitentry(s, strkey("k"), parts, 2, NULL, &r, 0), 0);
+	char *out = entrypart(s, strkey("k"), "output", NULL);
 	CHECK_STR(out ? out : "(none)", "fine");
 	free(out);
 	closestore(s);
@@ -932,17 +915,17 @@ TEST(store_damaged_packed_entry_is_replaced)
 TEST(store_damaged_folder_entry_is_replaced)
 {
 	const char *d = tmpdir();
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 
 	REQUIRE(s != NULL);
-	char *p = runpath(s, key("k"));
+	char *p = runpath(s, strkey("k"));
 	char *meta = pathjoin(p, "meta.json");
 	char *parent = dirname_of(p);
 	CHECK_INT(mkdirs(p, 0755), 0);
 	put(meta, "{}");
-	CHECK(findrun(s, key("k")) == NULL);
-	CHECK_INT(addrun(s, key("k"), "new", 1), 0);
-	char *out = entrypart(s, key("k"), "output", NULL);
+	CHECK(findrun(s, strkey("k")) == NULL);
+	CHECK_INT(addrun(s, strkey("k"), "new", 1), 0);
+	char *out = entrypart(s, strkey("k"), "output", NULL);
 	CHECK_STR(out ? out : "(none)", "new");
 	free(out);
 	closestore(s);
@@ -956,21 +939,21 @@ TEST(store_damaged_folder_entry_is_replaced)
 TEST(store_run_locks)
 {
 	const char *d = tmpdir();
-	struct store *s = open_(d);
+	struct store *s = teststore(d);
 	int pfd[2];
 
 	REQUIRE(s != NULL);
-	CHECK_INT(lockrun(s, key("a")), 1);
-	CHECK_INT(lockrun(s, key("a")), 0); /* a second cell of ours waits */
-	CHECK_INT(lockrun(s, key("b")), 1);
-	unlockrun(s, key("a"));
-	unlockrun(s, key("b"));
+	CHECK_INT(lockrun(s, strkey("a")), 1);
+	CHECK_INT(lockrun(s, strkey("a")), 0); /* a second cell of ours waits */
+	CHECK_INT(lockrun(s, strkey("b")), 1);
+	unlockrun(s, strkey("a"));
+	unlockrun(s, strkey("b"));
 	REQUIRE(pipe(pfd) == 0);
 	pid_t pid = fork();
 	if (pid == 0) {
 		char *err;
 		struct store *c = openstore(d, &err);
-		char ok = c && lockrun(c, key("a")) == 1 ? 'y' : 'n';
+		char ok = c && lockrun(c, strkey("a")) == 1 ? 'y' : 'n';
 		if (write(pfd[1], &ok, 1) < 0)
 			_exit(1);
 		pause(); /* hold it until killed */
@@ -979,11 +962,11 @@ TEST(store_run_locks)
 	REQUIRE(pid > 0);
 	char got = 0;
 	CHECK(read(pfd[0], &got, 1) == 1 && got == 'y');
-	CHECK_INT(lockrun(s, key("a")), 0);
-	CHECK_INT(lockrun(s, key("b")), 1);
+	CHECK_INT(lockrun(s, strkey("a")), 0);
+	CHECK_INT(lockrun(s, strkey("b")), 1);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
-	CHECK_INT(lockrun(s, key("a")), 1); /* the kernel released it */
+	CHECK_INT(lockrun(s, strkey("a")), 1); /* the kernel released it */
 	close(pfd[0]);
 	close(pfd[1]);
 	closestore(s);

@@ -11,6 +11,7 @@
 
 #include "test.h"
 #include "core/util.h"
+#include "store/store.h"
 
 static char *dirs[16];
 static int ndirs;
@@ -97,4 +98,21 @@ void testcleanup(void)
 		free(dirs[i]);
 	}
 	ndirs = 0;
+}
+
+hash strkey(const char *s)
+{
+	return hashbytes(s, strlen(s));
+}
+
+struct store *teststore(const char *dir)
+{
+	char *err = NULL;
+	struct store *s = openstore(dir, &err);
+
+	if (!s) {
+		testfail(__FILE__, __LINE__, "openstore: %s", err ? err : "?");
+		free(err);
+	}
+	return s;
 }
