@@ -40,6 +40,7 @@ int checklong(const char *file, int line, const char *expr, long long a, long lo
 #include "core/hash.h"
 
 struct store;
+typedef struct sqlite3 sqlite3;
 
 /* helpers (testutil.c) */
 
@@ -60,6 +61,9 @@ int countentries(const char *dir);
 hash strkey(const char *s);
 /* openstore(dir); NULL, and the test fails, when it cannot be opened */
 struct store *teststore(const char *dir);
+/* a connection of the test's own to the cache index of dir (read-write,
+ * waiting up to 10 s for a writer), or NULL */
+sqlite3 *testdb(const char *dir);
 
 /* after each test: back to the starting folder; remove the test's folders */
 void testcleanup(void);

@@ -117,20 +117,6 @@ TEST(noop_scanned_file_rows_answer_as_point_queries)
  * the table is scanned; rows found are those the point queries read, and a
  * key the scan did not see is still looked up (so a row stored meanwhile by
  * another process is found) */
-static sqlite3 *indexof(const char *dir)
-{
-	char *p = pathjoin(dir, DB_NAME);
-	sqlite3 *db = NULL;
-
-	if (sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
-		db = NULL;
-	}
-	if (db)
-		sqlite3_busy_timeout(db, 10000);
-	free(p);
-	return db;
-}
 
 /* rows i in [from, to) of runs and grades, as another process writes them */
 static int addrows(sqlite3 *db, int from, int to)
@@ -175,7 +161,7 @@ TEST(noop_scanned_runs_and_grades_are_the_rows_stored)
 	REQUIRE(s != NULL);
 	REQUIRE(commitgrade(s, hashbytes("x", 1), 1, "", 1) == 0); /* makes the index */
 	closestore(s);
-	sqlite3 *db = indexof(d);
+	sqlite3 *db = testdb(d);
 	REQUIRE(db != NULL);
 	REQUIRE(addrows(db, 0, MANY) == 0);
 

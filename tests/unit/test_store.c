@@ -45,22 +45,6 @@ static int exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
-/* a connection of the test's own to the cache index of dir */
-static sqlite3 *testdb(const char *dir)
-{
-	char *p = pathjoin(dir, DB_NAME);
-	sqlite3 *db = NULL;
-
-	if (sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
-		db = NULL;
-	}
-	if (db)
-		sqlite3_busy_timeout(db, 10000);
-	free(p);
-	return db;
-}
-
 /* the first column of the first row of sql on dir's index; -1 when none */
 static long long dbint(const char *dir, const char *sql)
 {

@@ -9,8 +9,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "test.h"
 #include "core/util.h"
+#include "store/db.h"
 #include "store/store.h"
 
 static char *dirs[16];
@@ -115,4 +118,19 @@ struct store *teststore(const char *dir)
 		free(err);
 	}
 	return s;
+}
+
+sqlite3 *testdb(const char *dir)
+{
+	char *p = pathjoin(dir, DB_NAME);
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		db = NULL;
+	}
+	if (db)
+		sqlite3_busy_timeout(db, 10000);
+	free(p);
+	return db;
 }
