@@ -222,6 +222,20 @@ static int addxfer(struct http *h, struct xfer *x)
 	return 0;
 }
 
+/* what every transfer sets: where its body and headers go, its error
+ * text, no signals, the user agent */
+static void callbacks(struct xfer *x)
+{
+	lc.easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, onbody);
+	lc.easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+	lc.easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, onheader);
+	lc.easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
+	lc.easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+	lc.easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+	lc.easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+	lc.easy_setopt(x->easy, CURLOPT_USERAGENT, "evalmake");
+}
+
 int httppost(struct http *h, const char *url, char *const *headers, const char *body, double timeout, size_t cap,
              httpdone done, void *arg)
 {
@@ -246,14 +260,7 @@ int httppost(struct http *h, const char *url, char *const *headers, const char *
 	lc.easy_setopt(x->easy, CURLOPT_URL, url);
 	lc.easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs);
 	lc.easy_setopt(x->easy, CURLOPT_COPYPOSTFIELDS, body);
-	lc.easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, onbody);
-	lc.easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
-	lc.easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, onheader);
-	lc.easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
-	lc.easy_setopt(x->easy, CURLOPT_PRIVATE, x);
-	lc.easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
-	lc.easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
-	lc.easy_setopt(x->easy, CURLOPT_USERAGENT, "evalmake");
+	callbacks(x);
 	lc.easy_setopt(x->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	/* wait for a connection to multiplex over only where HTTP/2 is likely
 	 * (TLS): over plain HTTP it would hold every request behind the first */
@@ -305,14 +312,7 @@ int httpsend(struct http *h, const struct httpreq *q, httpdone done, void *arg)
 		lc.easy_setopt(x->easy, CURLOPT_AWS_SIGV4, q->sigv4);
 	if (q->netrc)
 		lc.easy_setopt(x->easy, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
-	lc.easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, onbody);
-	lc.easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
-	lc.easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, onheader);
-	lc.easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
-	lc.easy_setopt(x->easy, CURLOPT_PRIVATE, x);
-	lc.easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
-	lc.easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
-	lc.easy_setopt(x->easy, CURLOPT_USERAGENT, "evalmake");
+	callbacks(x);
 	lc.easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (q->timeout > 0) {
 		long ms = q->timeout < 0.001 ? 1L : (long)(q->timeout * 1000);
