@@ -15,11 +15,7 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 
-MS=${MODELSERVER:-}
-if [ -z "$MS" ] || [ ! -x "$MS" ]; then
-	echo "export.sh: set MODELSERVER to the modelserver binary" >&2
-	exit 2
-fi
+need_modelserver export.sh
 command -v python3 >/dev/null || { echo "export.sh: needs python3" >&2; exit 2; }
 KEY=sk-test-EXPORTSECRET-99
 unset EMKEY

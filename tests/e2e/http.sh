@@ -15,12 +15,7 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 
-MS=${MODELSERVER:-}
-case $MS in "" | /*) ;; *) MS=$PWD/$MS ;; esac
-if [ -z "$MS" ] || [ ! -x "$MS" ]; then
-	echo "http.sh: set MODELSERVER to the model server binary (make build/modelserver)" >&2
-	exit 2
-fi
+need_modelserver http.sh
 if ! command -v curl >/dev/null; then
 	echo "http.sh: needs curl" >&2
 	exit 2

@@ -478,6 +478,17 @@ stopserver() {
 	wait "$MSPID" 2>/dev/null
 	MSPID=""
 }
+# need_modelserver NAME: MS is the model server binary ($MODELSERVER, made
+# absolute), or NAME says what to set and the script exits 2
+need_modelserver() {
+	MS=${MODELSERVER:-}
+	case $MS in "" | /*) ;; *) MS=$PWD/$MS ;; esac
+	if [ -z "$MS" ] || [ ! -x "$MS" ]; then
+		echo "$1: set MODELSERVER to the model server binary (make build/modelserver)" >&2
+		exit 2
+	fi
+}
+
 start_modelserver() {
 	local i name=$1
 	shift

@@ -16,12 +16,7 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 
-MS=${MODELSERVER:-}
-case $MS in "" | /*) ;; *) MS=$PWD/$MS ;; esac
-if [ -z "$MS" ] || [ ! -x "$MS" ]; then
-	echo "life.sh: set MODELSERVER to the model server binary (make build/modelserver)" >&2
-	exit 2
-fi
+need_modelserver life.sh
 
 KEY=sk-test-LIFE-SECRET-5678
 export EMKEY=$KEY

@@ -59,12 +59,7 @@ EOF
 
 # the model server (tests/modelserver: "REPLY: x" answers x), for the
 # model agent and judge cases
-MS=${MODELSERVER:-}
-case $MS in "" | /*) ;; *) MS=$PWD/$MS ;; esac
-if [ -z "$MS" ] || [ ! -x "$MS" ]; then
-	echo "logs.sh: set MODELSERVER to the model server binary (make build/modelserver)" >&2
-	exit 2
-fi
+need_modelserver logs.sh
 start_modelserver logs.sh
 export EMKEY=sk-test-logs-SECRET-1234
 

@@ -17,12 +17,7 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 
-MS=${MODELSERVER:-}
-case $MS in "" | /*) ;; *) MS=$PWD/$MS ;; esac
-if [ -z "$MS" ] || [ ! -x "$MS" ]; then
-	echo "loop.sh: set MODELSERVER to the modelserver binary" >&2
-	exit 2
-fi
+need_modelserver loop.sh
 if ! command -v script >/dev/null; then
 	echo "loop.sh: needs script (bsdutils)" >&2
 	exit 2

@@ -21,12 +21,7 @@ for tool in nginx openssl python3 node; do
 	command -v $tool >/dev/null || [ -x /usr/sbin/$tool ] || { echo "remote.sh: needs $tool" >&2; exit 2; }
 done
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-MS=${MODELSERVER:-}
-case $MS in "" | /*) ;; *) MS=$PWD/$MS ;; esac
-if [ -z "$MS" ] || [ ! -x "$MS" ]; then
-	echo "remote.sh: needs MODELSERVER (make build/modelserver)" >&2
-	exit 2
-fi
+need_modelserver remote.sh
 S3RVER=$HERE/../s3/node_modules/s3rver/bin/s3rver.js
 [ -f "$S3RVER" ] || { echo "remote.sh: s3rver is not installed: npm ci --prefix tests/s3" >&2; exit 2; }
 

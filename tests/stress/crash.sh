@@ -35,12 +35,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 KILLS=${CRASH_KILLS:-10}
 CELLS=${CRASH_CELLS:-60}
 SEED=${CRASH_SEED:-1}
-MS=${MODELSERVER:-}
-case $MS in "" | /*) ;; *) MS=$PWD/$MS ;; esac
-if [ -z "$MS" ] || [ ! -x "$MS" ]; then
-	echo "crash.sh: set MODELSERVER to the model server binary (make build/modelserver)" >&2
-	exit 2
-fi
+need_modelserver crash.sh
 echo "# crash suite: $KILLS kills, $CELLS command + $CELLS model cells, seed $SEED" >&2
 
 KEY=sk-crash-SECRET-5678

@@ -19,12 +19,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 TREE=$(cd "$HERE/../.." && pwd)
 . "$HERE/../e2e/lib.sh"
 
-MS=${MODELSERVER:-}
-case $MS in "" | /*) ;; *) MS=$PWD/$MS ;; esac
-if [ -z "$MS" ] || [ ! -x "$MS" ]; then
-	echo "egress.sh: set MODELSERVER to the model server binary (make build/modelserver)" >&2
-	exit 2
-fi
+need_modelserver egress.sh
 STRACE=1
 if ! command -v strace >/dev/null || ! strace -f -e trace=connect -o /dev/null true 2>/dev/null; then
 	echo "egress.sh: SKIPPING the connect checks: strace is missing or cannot trace here (apt-get install strace)" >&2
