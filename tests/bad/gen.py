@@ -255,7 +255,7 @@ def evalfile_types():
 # unknown keys, at every level: typos of known keys and random words
 LEVELS = [
     ("", 0, ["cahce", "job", "suite", "default", "Suites"]),
-    ("  ", lineof("defaults:"), ["iteration", "timout", "graders"]),
+    ("  ", lineof("defaults:"), ["iteration", "timout", "gradrs"]),
     ("    ", lineof("  calc:"), ["task", "promt", "agents", "thresold", "shuffle", "field"]),
     ("      ", lineof("    agent:"), ["comand", "dep", "envs", "enviroment", "cmd"]),
     ("      ", lineof("    grader:"), ["typ", "ignorecase", "trimm", "patern", "tolerence"]),
