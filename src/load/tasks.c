@@ -499,16 +499,17 @@ static int datasettasks(struct tasklist *tl, const struct suite *s, const char *
 		struct record *r = &rl.v[i];
 		cJSON *o = cJSON_ParseWithLength(r->text, r->len);
 		/* .jsonl keeps its line numbers as ids; other files number their rows */
-		char *pos = xasprintf("%d", jsonl ? r->line : r->ordinal);
 		char *id;
+		int posid = 0;
 		if (rl.whole) { /* one object in a .json.gz: named by the file, x.json.gz is x */
 			id = basename_of(path, 1);
 			if (strrchr(id, '.'))
 				*strrchr(id, '.') = '\0';
-		} else {
-			id = mappedid(&s->fields, o, pos);
+		} else if ((id = mappedid(&s->fields, o, "")) && !id[0]) {
+			free(id);
+			id = xasprintf("%d", jsonl ? r->line : r->ordinal);
+			posid = 1;
 		}
-		free(pos);
 		if (checkfields(o, r->text, r->len, path, r->line, err) < 0) {
 			cJSON_Delete(o);
 			free(id);
@@ -526,6 +527,7 @@ static int datasettasks(struct tasklist *tl, const struct suite *s, const char *
 		t->path = xstrdup(path);
 		t->line = rl.whole ? 0 : r->line;
 		t->id = id;
+		t->posid = posid;
 		t->text = r->text;
 		t->full = hashbytes(r->text, r->len);
 		if (scanview(r->text, r->len, answerkey(&s->fields), &t->content) < 0)
@@ -562,6 +564,51 @@ static int jsonarray(struct state *st, const char *path, hash h, char **err)
 	free(text);
 	memoput(st, key, val);
 	return val[0].low64 == 2;
+}
+
+/* a file's name without its folder and its suffixes: data/law.csv.gz is law */
+static char *stem(const char *path)
+{
+	char *b = basename_of(path, 0);
+	static const char *const sfx[] = {".gz", ".zst", ".jsonl", ".json", ".csv", ".tsv", NULL};
+
+	for (int i = 0; sfx[i]; i++) {
+		size_t n = strlen(b), k = strlen(sfx[i]);
+		if (n > k && !strcmp(b + n - k, sfx[i]))
+			b[n - k] = '\0';
+	}
+	return b;
+}
+
+/* ids that are line or row numbers repeat from one file to the next: when
+ * a suite's tasks come from several such files (one CSV per subject, as
+ * MMLU's and many Hugging Face exports are), each of those ids is prefixed
+ * with its file's stem, law/3; with one file they stay as they are */
+static void prefixpositions(struct tasklist *tl, size_t first)
+{
+	const char *one = NULL;
+	int several = 0;
+
+	for (size_t i = first; i < tl->n && !several; i++) {
+		if (!tl->v[i].posid)
+			continue;
+		if (!one)
+			one = tl->v[i].path;
+		else if (strcmp(one, tl->v[i].path))
+			several = 1;
+	}
+	if (!several)
+		return;
+	for (size_t i = first; i < tl->n; i++) {
+		struct task *t = &tl->v[i];
+		if (!t->posid)
+			continue;
+		char *st = stem(t->path), *id = xasprintf("%s/%s", st, t->id);
+		free(st);
+		free(t->id);
+		t->id = id;
+		t->posid = 0;
+	}
 }
 
 int listtasks(const struct suite *s, struct state *st, struct tasklist *out, char **err)
@@ -620,6 +667,7 @@ int listtasks(const struct suite *s, struct state *st, struct tasklist *out, cha
 	}
 	for (size_t i = first; i < out->n; i++)
 		out->v[i].map = &s->fields;
+	prefixpositions(out, first);
 	/* ids must be unique within a suite: a cell is named SUITE/TASK#K */
 	struct htab *seen = mkhtab(out->n - first);
 	for (size_t i = first; i < out->n; i++) {

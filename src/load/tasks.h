@@ -35,6 +35,7 @@ struct task {
 	char *id;
 	char *path;          /* the directory, .json or .jsonl file */
 	int line;            /* .jsonl: the line number; else 0 */
+	int posid;           /* the id is a line or row number (no id field) */
 	enum taskkind kind;
 	hash content;        /* what its agent can observe: the run key's part */
 	hash full;           /* all it holds, answers too (.jsonl: its line) */

@@ -249,4 +249,22 @@ em --json r.json
 assert_calls 1
 assert_json r.json '.suites[0].score' 1
 
+try "one CSV per subject: row-number ids are prefixed with the file's stem, so they stay unique; one file keeps them bare"
+mkagent
+mkdir -p per
+printf 'question,answer\nq1,q1\nq2,x\n' >per/law.csv
+printf 'question,answer\nq3,q3\n' | gzip >per/math.csv.gz
+printf '{"id": "named", "question": "q4", "answer": "q4"}\n' >per/named.jsonl
+printf 'suites:\n  s: {tasks: "per/*", fields: {input: question, expected: answer}, agent: {command: ./agent.sh}}\n' >Evalfile
+em --json r.json
+assert_rc 1
+assert_json r.json '[.suites[0].tasks[] | {(.id): .score}] | add' '{"law/1":1,"law/2":0,"math/1":1,"named":1}'
+em log s/law/2
+check "log shows the prefixed cell" grep -q "^s/law/2#1: stored result" "$T/out"
+rm -f calls
+rm per/math.csv.gz per/named.jsonl
+em --json r.json
+assert_calls 0
+assert_json r.json '[.suites[0].tasks[].id]' '["1","2"]'
+
 summary
