@@ -183,8 +183,13 @@ char *render(const struct template *t, const struct tmplvars *v, char **err)
 		case TV_OUTPUT: bufadds(&b, v->output ? v->output : ""); break;
 		case TV_CHOICES:
 			if (!v->choices) {
-				*err = xasprintf("%s:%d: {{choices}}: task '%s' has no 'choices' field (a list)", t->file, s->line,
-				                 v->taskname ? v->taskname : "?");
+				if (v->where)
+					*err = xasprintf("%s: task '%s' has no choices (a list in field 'choices'), which %s:%d "
+					                 "uses; name its field with the suite's fields: {choices: FIELD}",
+					                 v->where, v->taskname ? v->taskname : "?", t->file, s->line);
+				else
+					*err = xasprintf("%s:%d: {{choices}}: task '%s' has no 'choices' field (a list)", t->file,
+					                 s->line, v->taskname ? v->taskname : "?");
 				buffree(&b);
 				return NULL;
 			}
