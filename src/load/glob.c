@@ -399,6 +399,31 @@ size_t globwalk(const char *dir, const struct globskip *skip, struct strv *out, 
 	return w.n;
 }
 
+size_t globdeps(const char *pat, const struct globskip *skip, struct strv *out, struct strv *dirs, size_t *folders)
+{
+	struct strv m = {0};
+	size_t files = 0;
+
+	if (folders)
+		*folders = 0;
+	globexpand(pat, skip, &m, dirs);
+	for (size_t j = 0; j < m.n; j++) {
+		struct stat st;
+		if (stat(m.v[j], &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			if (folders)
+				(*folders)++;
+			files += globwalk(m.v[j], skip, out, dirs);
+		} else if (S_ISREG(st.st_mode)) {
+			strvadd(out, m.v[j]);
+			files++;
+		}
+	}
+	strvfree(&m);
+	return files;
+}
+
 struct ignore *loadignore(const char *path)
 {
 	char *text = readfile(path, NULL);
