@@ -1,5 +1,9 @@
-/* inputs: see inputs.h. A check is one stat per file; it runs only for
- * cells that run or are graded by a script, next to which a stat is free. */
+/* inputs: see inputs.h. A check is one stat per file and per folder the
+ * deps looked into; it runs only for cells that run or are graded by a
+ * script, next to which a stat is free. A walk of the deps is not: an
+ * agent's is taken once per suite and run while its folders keep their
+ * stat data (the suite plan's depdirseen), a grader's at each grading
+ * (grader deps are few). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
