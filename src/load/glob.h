@@ -58,8 +58,9 @@ void freeignore(struct ignore *ig);
 
 /* the words of a shell command that may name input files, split roughly
  * as sh does: blanks separate words, '...' and "..." quote, '\' escapes,
- * and | & ; ( ) < > end a word. The word after > or >> (an output) is left
- * out; a word that holds blanks (the script of bash -c '...') is given and
+ * and | & ; ( ) < > end a word. The word after > or >> and the words after
+ * tee up to the end of its command or a < (outputs) are left out; a word
+ * that holds blanks (the script of bash -c '...') is given and
  * also split again. A heuristic: no expansion, no here-documents. */
 void shellwords(const char *cmd, struct strv *out);
 

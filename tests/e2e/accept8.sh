@@ -188,6 +188,23 @@ for s in a b c; do
 	assert_calls_are "$s"
 done
 
+try "a file the command's tee writes (sh ag.sh | tee last.txt) is an output: the second run is cached, not an error"
+printf '{"id": "a", "input": "x", "expected": "x"}\n' >t.jsonl
+printf 'echo "$EVAL_TASK" >>calls\ncat\n' >ag.sh
+echo 'suites: {s: {tasks: t.jsonl, agent: {command: "sh ag.sh | tee last.txt"}, grader: {type: exact}}}' >Evalfile
+em
+assert_rc 0
+assert_calls 1
+check "tee wrote last.txt" test -s last.txt
+rm -f calls
+em
+assert_rc 0
+assert_calls 0
+echo "# edited" >>ag.sh
+em
+assert_rc 0
+assert_calls 1
+
 try "a dotted answer field (fields: {expected: meta.gold}): hidden from the agent, fixing it calls no agent"
 cat >d.jsonl <<'EOF'
 {"id": "j1", "input": "alpha", "meta": {"gold": "beta", "lvl": 3}}
