@@ -697,7 +697,7 @@ static char *depschanged(struct project *pr, const struct cell *c, hash was)
 
 	if (stored < 0)
 		return NULL;
-	if (runinputs(pr->st, c, &in, &err) < 0) {
+	if (runinputs(pr->st, pr->ef, c, &in, &err) < 0) {
 		free(err);
 		freeinputs(&in);
 		return NULL;

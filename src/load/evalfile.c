@@ -539,22 +539,7 @@ static void depglobs(struct ctx *c, const struct ynode *n, const char *where, st
 	struct globskip skip = {.cache = c->cache, .ignore = c->ignore, .junk = 1};
 	for (size_t i = 0; i < cnt; i++) {
 		const char *pat = pats->v[first + i];
-		struct strv m = {0};
-		size_t files = 0, folders = 0;
-		globexpand(pat, &skip, &m, dirs);
-		for (size_t j = 0; j < m.n; j++) {
-			struct stat st;
-			if (stat(m.v[j], &st) < 0)
-				continue;
-			if (S_ISDIR(st.st_mode)) {
-				folders++;
-				files += globwalk(m.v[j], &skip, out, dirs);
-			} else if (S_ISREG(st.st_mode)) {
-				strvadd(out, m.v[j]);
-				files++;
-			}
-		}
-		strvfree(&m);
+		size_t folders, files = globdeps(pat, &skip, out, dirs, &folders);
 		if (!files)
 			fail(c, n->type == YSEQ ? n->kids[i] : n, "%s: '%s' matches no file%s", where, pat,
 			     folders ? " (the folders it matches hold none)" : "");

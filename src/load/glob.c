@@ -399,6 +399,31 @@ size_t globwalk(const char *dir, const struct globskip *skip, struct strv *out, 
 	return w.n;
 }
 
+size_t globdeps(const char *pat, const struct globskip *skip, struct strv *out, struct strv *dirs, size_t *folders)
+{
+	struct strv m = {0};
+	size_t files = 0;
+
+	if (folders)
+		*folders = 0;
+	globexpand(pat, skip, &m, dirs);
+	for (size_t j = 0; j < m.n; j++) {
+		struct stat st;
+		if (stat(m.v[j], &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			if (folders)
+				(*folders)++;
+			files += globwalk(m.v[j], skip, out, dirs);
+		} else if (S_ISREG(st.st_mode)) {
+			strvadd(out, m.v[j]);
+			files++;
+		}
+	}
+	strvfree(&m);
+	return files;
+}
+
 struct ignore *loadignore(const char *path)
 {
 	char *text = readfile(path, NULL);
@@ -463,19 +488,30 @@ void freeignore(struct ignore *ig)
 	free(ig);
 }
 
+/* is word the command tee (whose arguments are files it writes)? */
+static int istee(const char *word)
+{
+	const char *base = strrchr(word, '/');
+
+	return !strcmp(base ? base + 1 : word, "tee");
+}
+
 static void words(const char *cmd, struct strv *out, int depth)
 {
 	struct buf w = {0};
-	int inword = 0, output = 0;
+	int inword = 0, output = 0, tee = 0;
 
 	for (const char *p = cmd;; p++) {
 		if (!*p || strchr(" \t\n|&;()<>", *p)) {
 			if (inword) {
 				char *s = bufdetach(&w);
-				if (!output) {
+				if (!output && !tee) {
 					strvadd(out, s);
 					if (strpbrk(s, " \t\n") && depth < 4)
 						words(s, out, depth + 1);
+					/* `| tee log.txt` writes log.txt: an input
+					 * only until the first run rewrites it */
+					tee = istee(s);
 				}
 				free(s);
 				output = inword = 0;
@@ -486,6 +522,8 @@ static void words(const char *cmd, struct strv *out, int depth)
 				output = 1;
 			else if (*p == '<' || *p == '|' || *p == ';')
 				output = 0;
+			if (strchr("\n|&;()<", *p))
+				tee = 0; /* the end of tee's command, or its stdin */
 			continue;
 		}
 		inword = 1;

@@ -42,6 +42,11 @@ size_t globexpand(const char *pat, const struct globskip *skip, struct strv *out
  * not NULL, gets dir and every folder under it. Returns the number of
  * files appended. */
 size_t globwalk(const char *dir, const struct globskip *skip, struct strv *out, struct strv *dirs);
+/* append every file a deps glob stands for to out: each regular file it
+ * matches, and every file under each folder it matches (globwalk); dirs
+ * as for globexpand. Returns the number of files appended; *folders, when
+ * not NULL, gets the number of folders it matched. */
+size_t globdeps(const char *pat, const struct globskip *skip, struct strv *out, struct strv *dirs, size_t *folders);
 /* is this name skipped when skip->junk (.git, __pycache__, editor junk)? */
 int globjunk(const char *name);
 
@@ -53,8 +58,9 @@ void freeignore(struct ignore *ig);
 
 /* the words of a shell command that may name input files, split roughly
  * as sh does: blanks separate words, '...' and "..." quote, '\' escapes,
- * and | & ; ( ) < > end a word. The word after > or >> (an output) is left
- * out; a word that holds blanks (the script of bash -c '...') is given and
+ * and | & ; ( ) < > end a word. The word after > or >> and the words after
+ * tee up to the end of its command or a < (outputs) are left out; a word
+ * that holds blanks (the script of bash -c '...') is given and
  * also split again. A heuristic: no expansion, no here-documents. */
 void shellwords(const char *cmd, struct strv *out);
 

@@ -869,6 +869,7 @@ void freeplan(struct plan *p)
 		for (size_t j = 0; sp->cellsof && j < sp->tasks.n; j++)
 			free(sp->cellsof[j].v);
 		free(sp->cellsof);
+		free(sp->depdirseen);
 		freetasks(&sp->tasks);
 		freetemplate(sp->tmpl);
 		freetemplate(sp->rubric);

@@ -60,6 +60,8 @@ struct suiteplan {
 	size_t ncells;            /* targeted cells of this suite */
 	struct idxlist *cellsof;  /* per task: its cells' indices in the plan */
 	int broken;               /* watch: its prompt or files are invalid now */
+	struct stamp *depdirseen; /* run/inputs.c: the agent's depdirs' stat data when a
+	                             walk last found no new input in them, or NULL */
 };
 
 struct cell {

@@ -1,10 +1,15 @@
-/* inputs: see inputs.h. A check is one stat per file; it runs only for
- * cells that run or are graded by a script, next to which a stat is free. */
+/* inputs: see inputs.h. A check is one stat per file and per folder the
+ * deps looked into; it runs only for cells that run or are graded by a
+ * script, next to which a stat is free. A walk of the deps is not: an
+ * agent's is taken once per suite and run while its folders keep their
+ * stat data (the suite plan's depdirseen), a grader's at each grading
+ * (grader deps are few). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "run/inputs.h"
 #include "core/util.h"
@@ -27,12 +32,118 @@ static int addfiles(struct state *st, const struct strv *files, const char *notd
 	return 0;
 }
 
-int runinputs(struct state *st, const struct cell *c, struct inputset *out, char **err)
+/* the stat data of each folder now (a folder gone: all -1) */
+static struct stamp *stampdirs(const struct strv *dirs)
+{
+	struct stamp *v = xcalloc(dirs->n ? dirs->n : 1, sizeof(*v));
+
+	for (size_t i = 0; i < dirs->n; i++)
+		if (stampnow(dirs->v[i], &v[i]) < 0)
+			memset(&v[i], 0xff, sizeof(v[i]));
+	return v;
+}
+
+static int samestamps(const struct stamp *a, const struct stamp *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!stampeq(&a[i], &b[i]))
+			return 0;
+	return 1;
+}
+
+static int cmppath(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct inputfile *)elem)->path);
+}
+
+/* is path one of in's files (by name, else by inode: a grader's files
+ * name a file once whatever the spelling)? They are sorted for an agent
+ * (a quick answer), not for a grader */
+static int planned(const struct inputset *in, const char *path)
+{
+	struct stat st, o;
+
+	if (bsearch(path, in->v, in->n, sizeof(*in->v), cmppath))
+		return 1;
+	for (size_t i = 0; i < in->n; i++)
+		if (!strcmp(in->v[i].path, path))
+			return 1;
+	if (stat(path, &st) < 0)
+		return 1; /* gone again: not an input now */
+	for (size_t i = 0; i < in->n; i++)
+		if (stat(in->v[i].path, &o) == 0 && o.st_dev == st.st_dev && o.st_ino == st.st_ino)
+			return 1;
+	return 0;
+}
+
+/* walk in's deps globs again (with the .gitignore as it is now): the
+ * first file they yield that is not one of in's files (a new string), or
+ * NULL; *samedirs: they looked into in's folders, no more */
+static char *newinput(const struct inputset *in, int *samedirs)
+{
+	struct strv found = {0}, dirs = {0};
+	struct ignore *ig = loadignore(".gitignore");
+	struct globskip skip = {.cache = in->cache, .ignore = ig, .junk = 1};
+	char *r = NULL;
+
+	for (size_t i = 0; i < in->globs.n; i++)
+		globdeps(in->globs.v[i], &skip, &found, &dirs, NULL);
+	freeignore(ig);
+	strvsortuniq(&found);
+	strvsortuniq(&dirs);
+	for (size_t i = 0; i < found.n && !r; i++)
+		if (!planned(in, found.v[i]))
+			r = xstrdup(found.v[i]);
+	*samedirs = dirs.n == in->dirs.n;
+	for (size_t i = 0; i < dirs.n && *samedirs; i++)
+		*samedirs = !strcmp(dirs.v[i], in->dirs.v[i]);
+	strvfree(&found);
+	strvfree(&dirs);
+	return r;
+}
+
+/* take the stat data of the folders the deps globs looked into (copied
+ * into out: a watch may free the plan before the cell ends); when they
+ * are not those of seen (the last walk that found nothing new; NULL:
+ * none), walk again: a file that is not one of out's files is an error.
+ * *seen is updated when a walk finds nothing new (seen NULL: not kept). */
+static int adddirs(const struct evalfile *ef, const struct strv *globs, const struct strv *dirs, struct stamp **seen,
+                   const char *notdone, struct inputset *out, char **err)
+{
+	if (!globs->n)
+		return 0;
+	for (size_t i = 0; i < globs->n; i++)
+		strvadd(&out->globs, globs->v[i]);
+	for (size_t i = 0; i < dirs->n; i++)
+		strvadd(&out->dirs, dirs->v[i]);
+	out->cache = xstrdup(ef->cache);
+	/* before the walk: a file added during it changes a folder's data */
+	out->dirst = stampdirs(dirs);
+	if (seen && *seen && samestamps(*seen, out->dirst, dirs->n))
+		return 0;
+	int samedirs;
+	char *f = newinput(out, &samedirs);
+	if (f) {
+		*err = xasprintf("%s was added since the cell was planned; %s (run again)", f, notdone);
+		free(f);
+		return -1;
+	}
+	if (seen && samedirs) {
+		size_t sz = (dirs->n ? dirs->n : 1) * sizeof(**seen);
+		free(*seen);
+		*seen = memcpy(xmalloc(sz), out->dirst, sz);
+	}
+	return 0;
+}
+
+int runinputs(struct state *st, const struct evalfile *ef, const struct cell *c, struct inputset *out, char **err)
 {
 	const struct suite *s = c->sp->suite;
 
 	*err = NULL;
 	if (addfiles(st, &s->agent.deps, "not run", out, err) < 0)
+		return -1;
+	if (adddirs(ef, &s->agent.depglobs, &s->agent.depdirs, &c->sp->depdirseen, "not run", out, err) < 0)
 		return -1;
 	/* a system prompt file is read when the suite is set up and hashed as
 	 * a deps file: the text sent must be the text hashed */
@@ -47,15 +158,18 @@ int runinputs(struct state *st, const struct cell *c, struct inputset *out, char
 	return 0;
 }
 
-int gradeinputs(struct state *st, const struct cell *c, struct inputset *out, char **err)
+int gradeinputs(struct state *st, const struct evalfile *ef, const struct cell *c, struct inputset *out, char **err)
 {
-	return graderinputs(st, &c->sp->suite->grader, out, err);
+	return graderinputs(st, ef, &c->sp->suite->grader, out, err);
 }
 
-int graderinputs(struct state *st, const struct grader *g, struct inputset *out, char **err)
+int graderinputs(struct state *st, const struct evalfile *ef, const struct grader *g, struct inputset *out,
+                 char **err)
 {
 	*err = NULL;
-	return addfiles(st, &g->files, "not graded", out, err);
+	if (addfiles(st, &g->files, "not graded", out, err) < 0)
+		return -1;
+	return adddirs(ef, &g->depglobs, &g->depdirs, NULL, "not graded", out, err);
 }
 
 int inputsunchanged(const struct inputset *in, const char *what, char **err)
@@ -68,6 +182,17 @@ int inputsunchanged(const struct inputset *in, const char *what, char **err)
 			return -1;
 		}
 	}
+	if (in->globs.n) {
+		struct stamp *now = stampdirs(&in->dirs);
+		int same = samestamps(now, in->dirst, in->dirs.n), samedirs;
+		char *f = same ? NULL : newinput(in, &samedirs);
+		free(now);
+		if (f) {
+			*err = xasprintf("%s was added while %s ran; result not stored (run again)", f, what);
+			free(f);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -76,5 +201,9 @@ void freeinputs(struct inputset *in)
 	for (size_t i = 0; i < in->n; i++)
 		free(in->v[i].path);
 	free(in->v);
+	strvfree(&in->globs);
+	strvfree(&in->dirs);
+	free(in->cache);
+	free(in->dirst);
 	memset(in, 0, sizeof(*in));
 }

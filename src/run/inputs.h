@@ -17,6 +17,13 @@
  *     if not, the result is not stored and the cell is an error. Here
  *     the same content is not enough: an edit undone while the agent ran
  *     may have been read by it.
+ * A file added where a deps glob or folder covers it is a new input the
+ * plan did not hash: the folders the deps looked into are stamped too, and
+ * when one changed (at the start: since a walk last found nothing new;
+ * at the end: since the start) the deps are walked again, and a file they
+ * yield that is not a planned input is the same error. A folder changed
+ * only by what the walk skips (__pycache__, editors' droppings, ignored
+ * files) costs a walk, not the result.
  * What is in memory when a cell starts needs no check at the end: the
  * rendered prompt, the system prompt, a judge's rubric, the task's fields
  * (loadtask checks they are what was hashed) and a folder task's snapshot
@@ -26,6 +33,7 @@
 
 #include "plan/plan.h"
 #include "store/state.h"
+#include "load/glob.h"
 
 struct inputset {
 	struct inputfile {
@@ -33,6 +41,12 @@ struct inputset {
 		struct stamp st;
 	} *v;
 	size_t n, cap;
+	/* the deps globs (none: no folder to check), the folders they looked
+	 * into with their stat data at the start, the cache folder (never
+	 * walked) */
+	struct strv globs, dirs;
+	struct stamp *dirst;
+	char *cache;
 };
 
 /* the files a cell's agent may read, with their stat data now: 0, or -1
@@ -40,11 +54,11 @@ struct inputset {
  * taken (or
  * whose in-memory copy, a model agent's system prompt, is not what was
  * hashed) */
-int runinputs(struct state *st, const struct cell *c, struct inputset *out, char **err);
+int runinputs(struct state *st, const struct evalfile *ef, const struct cell *c, struct inputset *out, char **err);
 /* the same for the files of the cell's grader */
-int gradeinputs(struct state *st, const struct cell *c, struct inputset *out, char **err);
+int gradeinputs(struct state *st, const struct evalfile *ef, const struct cell *c, struct inputset *out, char **err);
 /* the same for the files of one grader (of a suite with several) */
-int graderinputs(struct state *st, const struct grader *g, struct inputset *out, char **err);
+int graderinputs(struct state *st, const struct evalfile *ef, const struct grader *g, struct inputset *out, char **err);
 /* 0 when every file still has the stat data taken by runinputs or
  * gradeinputs; -1 and *err naming the first that changed ("while WHAT
  * ran") */

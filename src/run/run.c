@@ -356,7 +356,7 @@ static void startgrade(struct sched *s, struct cell *c, const char *out)
 	if (read && !hasheq(hashbytes(read, readlen), c->out))
 		err = xasprintf("the stored output of %s is not the one its grade key names; not graded", c->id);
 	else
-		graderinputs(s->p->st, g, &in, &err);
+		graderinputs(s->p->st, s->p->ef, g, &in, &err);
 	if (err) {
 		freeinputs(&in);
 		free(read);
@@ -912,7 +912,7 @@ static void startagent(struct sched *s, struct cell *c, int locked)
 	}
 	j = mkjob(s, c, c->runkey);
 	j->locked = locked;
-	if (runinputs(s->p->st, c, &j->inputs, &err) < 0) {
+	if (runinputs(s->p->st, s->p->ef, c, &j->inputs, &err) < 0) {
 		freejob(j);
 		fail(s, c, err);
 		return;

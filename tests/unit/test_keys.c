@@ -156,8 +156,15 @@ TEST(shellwords_split_as_sh_roughly)
 	shellwords("python3 agents/run.py --cfg='my file.yaml' \"a\\\"b\" x\\ y >out.log 2>>err.log <in.txt|tee t.txt", &w);
 	char *s = joinedby(&w, "|");
 	/* a word with blanks in it is also split: it may be a script; the
-	 * targets of > and >> (outputs) are left out */
-	CHECK_STR(s, "python3|agents/run.py|--cfg=my file.yaml|--cfg=my|file.yaml|a\"b|x y|x|y|2|in.txt|tee|t.txt");
+	 * targets of > and >> and the files tee writes (outputs) are left out */
+	CHECK_STR(s, "python3|agents/run.py|--cfg=my file.yaml|--cfg=my|file.yaml|a\"b|x y|x|y|2|in.txt|tee");
+	free(s);
+	strvfree(&w);
+	/* tee's files end with its command (or where its stdin is named);
+	 * /usr/bin/tee is tee */
+	shellwords("./a.sh | /usr/bin/tee -a log.txt all.txt; cat in.txt && tee x.txt < y.txt", &w);
+	s = joinedby(&w, "|");
+	CHECK_STR(s, "./a.sh|/usr/bin/tee|cat|in.txt|tee|y.txt");
 	free(s);
 	strvfree(&w);
 	/* the script of sh -c is split again */
