@@ -52,9 +52,8 @@ build/modelserver: tests/modelserver/modelserver.c
 
 E2E = tests/e2e/run.sh tests/e2e/watch.sh tests/e2e/http.sh tests/e2e/check.sh tests/e2e/trace.sh tests/e2e/hygiene.sh tests/e2e/keys.sh tests/e2e/logs.sh \
       tests/e2e/datasets.sh tests/e2e/grading.sh tests/e2e/life.sh tests/e2e/answers.sh tests/e2e/store.sh \
-      tests/e2e/sandbox.sh tests/e2e/accept8.sh \
+      tests/e2e/sandbox.sh tests/e2e/inputs.sh \
       tests/e2e/graders.sh \
-      tests/e2e/accept9.sh \
       tests/e2e/loop.sh \
       tests/e2e/live.sh tests/e2e/cli.sh tests/e2e/sqlite.sh tests/e2e/store2.sh \
       tests/e2e/reduce.sh tests/e2e/export.sh \

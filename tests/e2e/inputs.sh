@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Acceptance checks of issue 8 ("the key covers everything an agent can
-# observe") on layouts the other scripts do not build: a file added where a
+# A run key covers everything an agent can observe, on layouts keys.sh does
+# not build: a file added where a
 # deps folder or `**` glob covers it while cells run (a new input the plan
 # never hashed), command-line files spelt with `..`, a dotted answer field,
 # and gc's byte figures. Each case runs the real binary in a temp project
 # and counts the agent's calls.
 #
-#   EVALMAKE=/abs/path/to/evalmake bash tests/e2e/accept8.sh
+#   EVALMAKE=/abs/path/to/evalmake bash tests/e2e/inputs.sh
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
