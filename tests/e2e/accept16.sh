@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# End-to-end tests of the defects that issue 16's acceptance check found
+# on top of the fixes of issue 16 (life.sh, answers.sh, hygiene.sh,
+# store.sh): each case failed before its fix.
+#
+#   EVALMAKE=/abs/evalmake MODELSERVER=/abs/build/modelserver bash tests/e2e/accept16.sh
+#
+# Needs: bash, coreutils, jq, pgrep, ps, setsid, timeout.
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+
+# ---------------------------------------------------------------------------
+# agents that leave their process group (setsid) die with evalmake too
+
+# 2 tasks; the agent starts a sleep in a new session (setsid, as a
+# daemonizing tool does), one more through setsid -f (its parent gone at
+# once, so it is an orphan), then sleeps itself: mksetsidproject [SECS]
+mksetsidproject() {
+	local sl i
+	sl=$(sleeper acc)
+	for i in 1 2; do
+		mkdir -p "tasks/t$i"
+		echo "x$i" >"tasks/t$i/input.txt"
+		echo "x$i" >"tasks/t$i/expected.txt"
+	done
+	cat >agent.sh <<EOF
+#!/bin/sh
+cat >/dev/null
+setsid "$sl" 30 &
+setsid -f "$sl" 31
+echo started >>calls
+"$sl" ${1:-30}
+echo done
+EOF
+	chmod +x agent.sh
+	cat >Evalfile <<'EOF'
+jobs: 2
+suites:
+  s:
+    tasks: tasks/*
+    iterations: 1
+    agent: {command: ./agent.sh}
+    grader: {type: exact}
+EOF
+}
+
+# start evalmake in the background; wait for both agents' 3 sleeps each
+start_setsid() {
+	local sl
+	sl=$(sleeper acc)
+	bg_em "$@"
+	check "6 sleeps started" waitfor 15 "[ \"\$(pgrep -f -- '$sl' | wc -l)\" -ge 6 ]"
+	check "in sessions of their own" [ "$(for p in $(pgrep -f -- "$sl"); do ps -o sid= -p "$p"; done | sort -u | wc -l)" -ge 3 ]
+}
+
+for how in kill9 kill9group TERM HUP INT; do
+	try "an agent's setsid children die with evalmake: $how"
+	mksetsidproject
+	start_setsid
+	{
+		case $how in
+		kill9) kill -9 "$bgpid" ;;
+		kill9group) kill -9 -- "-$bgpid" ;;
+		*) kill -"$how" "$bgpid" ;;
+		esac
+		check "no sleep left after $how" noproc "$(sleeper acc)"
+		bg_wait 10
+	} 2>/dev/null # no "Killed" notice from bash
+	check "no run entry stored" [ "$(nruns)" = 0 ]
+done
+
+try "an agent's setsid children die at its timeout"
+mksetsidproject
+sed -i 's/iterations: 1/iterations: 1\n    timeout: 1/' Evalfile
+em -k
+assert_rc 1
+check "no sleep left after the timeout" noproc "$(sleeper acc)"
+
+try "an agent that exits leaving a setsid child: the child is killed when the cell ends"
+mksetsidproject 0
+em -k
+check "the cells ran" [ "$(ncalls)" = 2 ]
+check "no sleep left after the run" noproc "$(sleeper acc)"
+
+finish
+summary
