@@ -84,5 +84,39 @@ em -k
 check "the cells ran" [ "$(ncalls)" = 2 ]
 check "no sleep left after the run" noproc "$(sleeper acc)"
 
+# ---------------------------------------------------------------------------
+# keys JSON-escaped as other encoders write them: "/" as "\/" (PHP,
+# json-c), "&" "<" ">" as "\u0026" ... (Go's encoding/json)
+
+try "a key an agent prints JSON-escaped with \\/ or \\u0026 is redacted"
+# a base64-like key, as some providers issue
+export ACCKEY='Ab3/xY+9&<zq>SECRETACC-42'
+mkdir -p tasks
+echo '{"id": "t1", "input": "x", "expected": "x"}' >tasks/qa.jsonl
+cat >leak.sh <<'EOF'
+#!/bin/sh
+cat >/dev/null
+printf '%s\n' "$ACCKEY" | sed 's#/#\\/#g'
+printf '%s\n' "$ACCKEY" | sed 's#&#\\u0026#g; s#<#\\u003c#g; s#>#\\u003e#g' >&2
+printf '{"k": "%s"}\n' "$ACCKEY" | sed 's#/#\\/#g' >"$EVAL_OUT_DIR/env.json"
+EOF
+chmod +x leak.sh
+cat >Evalfile <<'EOF'
+suites:
+  leak:
+    tasks: tasks/qa.jsonl
+    agent: {command: ./leak.sh}
+  # never run: declares the key
+  model:
+    tasks: tasks/qa.jsonl
+    agent: {provider: openai, model: m, base_url: "http://127.0.0.1:9", api_key_env: ACCKEY}
+EOF
+em -k leak
+em log leak/t1#1
+check "the escaped key is in no file of the cache" ! grep -r -a -q SECRETACC cache
+checks "nor in a row of the index" '! entrytext | grep -a -q SECRETACC'
+check "nor in log's output" ! grep -q SECRETACC "$T/out"
+unset ACCKEY
+
 finish
 summary
