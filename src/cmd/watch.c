@@ -66,8 +66,19 @@ static void freerefs(void *p)
 	}
 }
 
+/* path without its leading "./" (an Evalfile may name "./grade.sh"; an
+ * event in the folder "." names "grade.sh"): the index's names */
+static const char *plainpath(const char *path)
+{
+	while (path[0] == '.' && path[1] == '/')
+		for (path += 2; *path == '/'; path++)
+			;
+	return path;
+}
+
 static void addref(struct watcher *w, const char *path, int kind, size_t sp, size_t task)
 {
+	path = plainpath(path);
 	void **slot = htabslot(w->index, path, strlen(path), 1);
 	struct ref *r = xcalloc(1, sizeof(*r));
 
@@ -164,7 +175,7 @@ static void buildindex(struct watcher *w)
 /* what reads path: its own entry, or a folder task above it */
 static struct ref *lookup(struct watcher *w, const char *path)
 {
-	char *p = xstrdup(path);
+	char *p = xstrdup(plainpath(path));
 	struct ref *r = NULL;
 
 	for (;;) {

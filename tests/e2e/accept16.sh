@@ -118,5 +118,35 @@ checks "nor in a row of the index" '! entrytext | grep -a -q SECRETACC'
 check "nor in log's output" ! grep -q SECRETACC "$T/out"
 unset ACCKEY
 
+# ---------------------------------------------------------------------------
+# watch: files named with a leading "./" in the Evalfile are watched
+
+try "watch: a command grader ./grade.sh and a prompt ./p.md, edited, update the scores"
+mkdir -p tasks
+echo '{"id": "t1", "input": "x", "expected": "x"}' >tasks/qa.jsonl
+echo '{{input}}' >p.md
+printf '#!/bin/sh\ncat >/dev/null\necho 1\n' >grade.sh
+chmod +x grade.sh
+cat >Evalfile <<'EOF'
+suites:
+  s:
+    tasks: ./tasks/qa.jsonl
+    prompt: ./p.md
+    iterations: 1
+    agent: {command: cat}
+    grader: {type: command, command: ./grade.sh}
+EOF
+bg_em watch --jsonl
+wj=$T/bg$nbg.out
+check "the first report" waitfor 30 "[ \"\$(wc -l <'$wj')\" -ge 1 ]"
+printf '#!/bin/sh\ncat >/dev/null\necho 0.25\n' >grade.sh
+check "an update after the grader's edit" waitfor 10 "[ \"\$(wc -l <'$wj')\" -ge 2 ]"
+checks "it names grade.sh and has the new score" "tail -n 1 '$wj' | jq -e '.trigger == [\"grade.sh\"] and .suites[0].score == 0.25'"
+printf 'Q {{input}}\n' >p.md
+check "an update after the prompt's edit" waitfor 10 "[ \"\$(wc -l <'$wj')\" -ge 3 ]"
+checks "it names p.md" "tail -n 1 '$wj' | jq -e '.trigger == [\"p.md\"]'"
+kill -INT "$bgpid"
+bg_wait 10
+
 finish
 summary
