@@ -5,7 +5,7 @@
 #
 #   EVALMAKE=/abs/evalmake MODELSERVER=/abs/build/modelserver bash tests/e2e/accept16.sh
 #
-# Needs: bash, coreutils, jq, pgrep, ps, setsid, timeout.
+# Needs: bash, coreutils, jq, pgrep, ps, python3, setsid, timeout.
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -147,6 +147,36 @@ check "an update after the prompt's edit" waitfor 10 "[ \"\$(wc -l <'$wj')\" -ge
 checks "it names p.md" "tail -n 1 '$wj' | jq -e '.trigger == [\"p.md\"]'"
 kill -INT "$bgpid"
 bg_wait 10
+
+# ---------------------------------------------------------------------------
+# special files in a task folder, and a socket: refused with the true reason
+
+for kind in fifo zero; do
+	try "a folder task whose input.txt is a $kind: exit 2 saying what it is"
+	mkdir -p tasks/d
+	echo x >tasks/d/expected.txt
+	case $kind in
+	fifo) mkfifo tasks/d/input.txt; want="is a FIFO, not a regular file" ;;
+	zero) ln -s /dev/zero tasks/d/input.txt; want="is a character device, not a regular file" ;;
+	esac
+	printf 'suites:\n  s:\n    tasks: tasks/*\n    agent: {command: cat}\n' >Evalfile
+	bad_input "tasks/d/input.txt: " "$want"
+done
+
+try "a FIFO beside a folder task's input: exit 2 naming it"
+mkdir -p tasks/d
+echo x >tasks/d/input.txt
+echo x >tasks/d/expected.txt
+mkfifo tasks/d/data
+printf 'suites:\n  s:\n    tasks: tasks/*\n    agent: {command: cat}\n' >Evalfile
+bad_input "tasks/d/data: " "is a FIFO, not a regular file"
+
+try "a socket matched by a task glob: exit 2 saying it is a socket"
+mkdir -p tasks
+echo '{"id": "a", "input": "x", "expected": "x"}' >tasks/a.jsonl
+python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind("tasks/s.jsonl")'
+printf 'suites:\n  s:\n    tasks: tasks/*\n    agent: {command: cat}\n' >Evalfile
+bad_input "tasks/s.jsonl: " "is a socket, not a regular file"
 
 finish
 summary
