@@ -178,5 +178,16 @@ python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind("tasks/s.jsonl")'
 printf 'suites:\n  s:\n    tasks: tasks/*\n    agent: {command: cat}\n' >Evalfile
 bad_input "tasks/s.jsonl: " "is a socket, not a regular file"
 
+# ---------------------------------------------------------------------------
+# a base_url with a query, a fragment or a broken %-escape: the API's path
+# would be added after it (http://h/v1?x=1/chat/completions)
+
+for u in 'http://127.0.0.1:9/v1?x=1' 'http://127.0.0.1:9/v1#top' 'http://127.0.0.1:9/v1%zz'; do
+	try "base_url '$u': exit 2 at load"
+	echo '{"id": "a", "input": "x", "expected": "x"}' >t.jsonl
+	printf 'suites:\n  s:\n    tasks: t.jsonl\n    agent: {provider: openai, model: m, base_url: "%s", api_key_env: ACC_KEY}\n' "$u" >Evalfile
+	ACC_KEY=sk-acc-test-0000 bad_input "Evalfile:4:.*base_url: expected" "$u"
+done
+
 finish
 summary
