@@ -11,6 +11,9 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 
+need_modelserver accept16.sh
+start_modelserver accept16.sh
+
 # ---------------------------------------------------------------------------
 # agents that leave their process group (setsid) die with evalmake too
 
@@ -179,15 +182,25 @@ printf 'suites:\n  s:\n    tasks: tasks/*\n    agent: {command: cat}\n' >Evalfil
 bad_input "tasks/s.jsonl: " "is a socket, not a regular file"
 
 # ---------------------------------------------------------------------------
-# a base_url with a query, a fragment or a broken %-escape: the API's path
-# would be added after it (http://h/v1?x=1/chat/completions)
+# a base_url with a fragment or a broken %-escape is refused at load; with
+# a query (Azure's ?api-version=...), the API's path goes before it (it
+# was added after it: http://h/v1?x=1/chat/completions, a request to the
+# wrong path)
 
-for u in 'http://127.0.0.1:9/v1?x=1' 'http://127.0.0.1:9/v1#top' 'http://127.0.0.1:9/v1%zz'; do
+for u in 'http://127.0.0.1:9/v1#top' 'http://127.0.0.1:9/v1%zz'; do
 	try "base_url '$u': exit 2 at load"
 	echo '{"id": "a", "input": "x", "expected": "x"}' >t.jsonl
 	printf 'suites:\n  s:\n    tasks: t.jsonl\n    agent: {provider: openai, model: m, base_url: "%s", api_key_env: ACC_KEY}\n' "$u" >Evalfile
 	ACC_KEY=sk-acc-test-0000 bad_input "Evalfile:4:.*base_url: expected" "$u"
 done
 
+try "base_url with a query: the request goes to .../chat/completions?QUERY"
+echo '{"id": "a", "input": "REPLY: fine", "expected": "fine"}' >t.jsonl
+printf 'suites:\n  s:\n    tasks: t.jsonl\n    iterations: 1\n    agent: {provider: openai, model: m, base_url: "http://127.0.0.1:%s/v1?api-version=2024-06-01", api_key_env: ACC_KEY}\n    grader: {type: exact}\n' "$PORT" >Evalfile
+ACC_KEY=sk-acc-test-0000 em --json r.json
+assert_rc 0
+assert_json r.json '.suites[0].score' 1
+
 finish
+stopserver
 summary
