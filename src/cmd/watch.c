@@ -718,7 +718,7 @@ static void onbatch(void *arg, char **paths, size_t n, int overflow)
 	struct before *was = xcalloc(nt + 1, sizeof(*was));
 	for (size_t i = 0; i < nt; i++)
 		was[i] = (struct before){touched[i]->runkey, touched[i]->gradekey, touched[i]->need};
-	/* re-key them: suites first, then the tasks of the other suites */
+	/* re-key them: suites first, then the tasks named (of those suites too) */
 	for (size_t i = 0; i < w->p->nsp; i++) {
 		struct suiteplan *sp = &w->p->sp[i];
 		if (!suites[i])
@@ -736,7 +736,9 @@ static void onbatch(void *arg, char **paths, size_t n, int overflow)
 		size_t idx[2];
 		memcpy(idx, key, sizeof(idx));
 		struct suiteplan *sp = &w->p->sp[idx[0]];
-		if (suites[idx[0]] || sp->broken)
+		/* a suite re-keyed above still has this task to read again:
+		 * rekeysuite keeps each task's content hash */
+		if (sp->broken)
 			continue;
 		if (rekeytask(w->p, sp, idx[1], &err) < 0) {
 			fprintf(stderr, "evalmake: %s\n", err);

@@ -201,6 +201,35 @@ ACC_KEY=sk-acc-test-0000 em --json r.json
 assert_rc 0
 assert_json r.json '.suites[0].score' 1
 
+# ---------------------------------------------------------------------------
+# watch: one batch that names a suite's deps file and one of its task
+# folders: the task is read again too (it was not: every later update
+# failed with "tasks/t1 changed since the cell was planned")
+
+try "watch: a deps file and a task folder saved together: the task is re-read, the cell runs"
+mkdir -p tasks/t1
+echo old >tasks/t1/input.txt
+echo new >tasks/t1/expected.txt
+echo d0 >data.txt
+cat >Evalfile <<'EOF'
+suites:
+  s:
+    tasks: tasks/*
+    iterations: 1
+    agent: {command: cat, deps: [data.txt]}
+    grader: {type: exact}
+EOF
+bg_em watch --jsonl
+wj=$T/bg$nbg.out
+check "the first report" waitfor 30 "[ \"\$(wc -l <'$wj')\" -ge 1 ]"
+echo d1 >data.txt
+echo new >tasks/t1/input.txt
+check "an update" waitfor 10 "[ \"\$(wc -l <'$wj')\" -ge 2 ]"
+checks "both saves in one batch" "tail -n 1 '$wj' | jq -e '.trigger | index(\"data.txt\") and index(\"tasks/t1/input.txt\")'"
+checks "the cell ran with the new input: score 1, no error" "tail -n 1 '$wj' | jq -e '.errors == 0 and .suites[0].score == 1'"
+kill -INT "$bgpid"
+bg_wait 10
+
 finish
 stopserver
 summary
