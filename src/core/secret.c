@@ -35,12 +35,12 @@ static void addform(char *f)
 	}
 }
 
-enum { JSON_STD, JSON_SLASH, JSON_HTML };
+enum { JSON_STD, JSON_SLASH, JSON_HTML, JSON_GSON };
 
 /* the value as a JSON string's content, as cJSON and Python write it
  * (JSON_STD), or with what other encoders escape besides: "/" as "\/"
  * (PHP, json-c: JSON_SLASH), "<", ">" and "&" as "\u003c"... (Go's
- * encoding/json: JSON_HTML) */
+ * encoding/json: JSON_HTML), and "=" and "'" too (Gson: JSON_GSON) */
 static char *jsonform(const char *v, int style)
 {
 	struct buf b = {0}, e = {0};
@@ -51,7 +51,7 @@ static char *jsonform(const char *v, int style)
 		char c = b.s[i];
 		if (style == JSON_SLASH && c == '/')
 			bufadds(&e, "\\/");
-		else if (style == JSON_HTML && (c == '<' || c == '>' || c == '&'))
+		else if ((style >= JSON_HTML && strchr("<>&", c)) || (style == JSON_GSON && strchr("='", c)))
 			bufaddf(&e, "\\u%04x", (unsigned char)c);
 		else
 			bufaddc(&e, c);
@@ -93,6 +93,7 @@ int secretadd(const char *name, const char *value)
 	addform(jsonform(value, JSON_STD));
 	addform(jsonform(value, JSON_SLASH));
 	addform(jsonform(value, JSON_HTML));
+	addform(jsonform(value, JSON_GSON));
 	addform(urlform(value, 0));
 	addform(urlform(value, 1));
 	return 0;

@@ -89,11 +89,12 @@ check "no sleep left after the run" noproc "$(sleeper acc)"
 
 # ---------------------------------------------------------------------------
 # keys JSON-escaped as other encoders write them: "/" as "\/" (PHP,
-# json-c), "&" "<" ">" as "\u0026" ... (Go's encoding/json)
+# json-c), "&" "<" ">" as "\u0026" ... (Go's encoding/json), and "=" as
+# "\u003d" too (Gson)
 
 try "a key an agent prints JSON-escaped with \\/ or \\u0026 is redacted"
 # a base64-like key, as some providers issue
-export ACCKEY='Ab3/xY+9&<zq>SECRETACC-42'
+export ACCKEY='Ab3/xY+9&<zq>SECRETACC-42=='
 mkdir -p tasks
 echo '{"id": "t1", "input": "x", "expected": "x"}' >tasks/qa.jsonl
 cat >leak.sh <<'EOF'
@@ -101,6 +102,7 @@ cat >leak.sh <<'EOF'
 cat >/dev/null
 printf '%s\n' "$ACCKEY" | sed 's#/#\\/#g'
 printf '%s\n' "$ACCKEY" | sed 's#&#\\u0026#g; s#<#\\u003c#g; s#>#\\u003e#g' >&2
+printf '%s\n' "$ACCKEY" | sed 's#&#\\u0026#g; s#<#\\u003c#g; s#>#\\u003e#g; s#=#\\u003d#g' >&2
 printf '{"k": "%s"}\n' "$ACCKEY" | sed 's#/#\\/#g' >"$EVAL_OUT_DIR/env.json"
 EOF
 chmod +x leak.sh
