@@ -66,8 +66,19 @@ static void freerefs(void *p)
 	}
 }
 
+/* path without its leading "./" (an Evalfile may name "./grade.sh"; an
+ * event in the folder "." names "grade.sh"): the index's names */
+static const char *plainpath(const char *path)
+{
+	while (path[0] == '.' && path[1] == '/')
+		for (path += 2; *path == '/'; path++)
+			;
+	return path;
+}
+
 static void addref(struct watcher *w, const char *path, int kind, size_t sp, size_t task)
 {
+	path = plainpath(path);
 	void **slot = htabslot(w->index, path, strlen(path), 1);
 	struct ref *r = xcalloc(1, sizeof(*r));
 
@@ -164,7 +175,7 @@ static void buildindex(struct watcher *w)
 /* what reads path: its own entry, or a folder task above it */
 static struct ref *lookup(struct watcher *w, const char *path)
 {
-	char *p = xstrdup(path);
+	char *p = xstrdup(plainpath(path));
 	struct ref *r = NULL;
 
 	for (;;) {
@@ -707,7 +718,7 @@ static void onbatch(void *arg, char **paths, size_t n, int overflow)
 	struct before *was = xcalloc(nt + 1, sizeof(*was));
 	for (size_t i = 0; i < nt; i++)
 		was[i] = (struct before){touched[i]->runkey, touched[i]->gradekey, touched[i]->need};
-	/* re-key them: suites first, then the tasks of the other suites */
+	/* re-key them: suites first, then the tasks named (of those suites too) */
 	for (size_t i = 0; i < w->p->nsp; i++) {
 		struct suiteplan *sp = &w->p->sp[i];
 		if (!suites[i])
@@ -725,7 +736,9 @@ static void onbatch(void *arg, char **paths, size_t n, int overflow)
 		size_t idx[2];
 		memcpy(idx, key, sizeof(idx));
 		struct suiteplan *sp = &w->p->sp[idx[0]];
-		if (suites[idx[0]] || sp->broken)
+		/* a suite re-keyed above still has this task to read again:
+		 * rekeysuite keeps each task's content hash */
+		if (sp->broken)
 			continue;
 		if (rekeytask(w->p, sp, idx[1], &err) < 0) {
 			fprintf(stderr, "evalmake: %s\n", err);

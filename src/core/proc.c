@@ -11,9 +11,16 @@
  * process group, which the agent is not in) and go on spending tokens.
  * Otherwise it waits for the shell and exits with its status (128+signal
  * for a signal), so to the rest of this file it looks like the shell did.
+ * A process that leaves the group (setsid, setpgid) escapes a kill of the
+ * group, so the supervisor is also its descendants' subreaper
+ * (PR_SET_CHILD_SUBREAPER: an orphan is reparented to it, not to init)
+ * and kills them by their parent links (killtree): on evalmake's death, on
+ * evalmake's request (SIGTERM from evalmake: killproc) and when the shell
+ * exits leaving some behind.
  * Alternatives: a child subreaper only adopts orphans while evalmake lives,
  * and a cgroup needs a delegated hierarchy that users do not have. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -22,6 +29,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/proc.h"
@@ -170,13 +178,22 @@ static void reap(void *arg)
 	busy = 0;
 }
 
+/* the supervisor kills its group and every descendant that left it when
+ * evalmake asks (SIGTERM from evalmake's pid); after it has exited, what is
+ * left of its group is killed by reap */
+static void stopproc(struct proc *p)
+{
+	if (!p->exited)
+		kill(p->pid, SIGTERM);
+}
+
 static void ontimeout(void *arg)
 {
 	struct proc *p = arg;
 
 	p->timer = 0;
 	p->r.timedout = 1;
-	kill(-p->pid, SIGKILL);
+	stopproc(p);
 }
 
 static char **mkenv(char *const *extra)
@@ -254,6 +271,81 @@ fail:
 	_exit(127);
 }
 
+/* in the supervisor: the pids of its live children (by /proc/PID/stat's
+ * parent field; zombies left out) in v, at most n of them: how many.
+ * Async-signal-safe calls only (the supervisor is a fork that does not
+ * exec): getdents64 and read, no opendir, no stdio. */
+static int livechildren(pid_t self, pid_t *v, int n)
+{
+	char dents[4096] __attribute__((aligned(8)));
+	int dir = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC), k = 0;
+	ssize_t len;
+
+	if (dir < 0)
+		return 0;
+	while (k < n && (len = getdents64(dir, dents, sizeof(dents))) > 0) {
+		for (ssize_t off = 0; off < len && k < n;) {
+			struct dirent64 *d = (struct dirent64 *)(dents + off);
+			char path[64] = "/proc/", stat[256];
+			pid_t pid = 0, ppid = 0;
+			size_t i, j;
+			ssize_t m;
+			int fd;
+
+			off += d->d_reclen;
+			for (i = 0; d->d_name[i] >= '0' && d->d_name[i] <= '9' && i < 20; i++)
+				pid = pid * 10 + (d->d_name[i] - '0');
+			if (i == 0 || d->d_name[i])
+				continue;
+			memcpy(path + 6, d->d_name, i);
+			memcpy(path + 6 + i, "/stat", 6);
+			if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+				continue;
+			m = read(fd, stat, sizeof(stat) - 1);
+			close(fd);
+			if (m <= 0)
+				continue;
+			/* "PID (COMM) STATE PPID ...": COMM may hold ')' */
+			for (j = (size_t)m; j > 0 && stat[j - 1] != ')'; j--)
+				;
+			if (j == 0 || j + 3 >= (size_t)m || stat[j + 1] == 'Z')
+				continue;
+			for (j += 3; j < (size_t)m && stat[j] >= '0' && stat[j] <= '9'; j++)
+				ppid = ppid * 10 + (stat[j] - '0');
+			if (ppid == self)
+				v[k++] = pid;
+		}
+	}
+	close(dir);
+	return k;
+}
+
+/* in the supervisor: kill every descendant, those that left the group
+ * included. Killing a child reparents its children to the supervisor (the
+ * subreaper), so rounds of "kill the children, reap" reach every depth;
+ * when no child is left (ECHILD) nothing of the agent runs. Bounded (a
+ * fork bomb outpacing it still dies with the group kill that follows). */
+static void killtree(void)
+{
+	pid_t self = getpid(), kids[256];
+
+	for (int round = 0; round < 5000; round++) {
+		int n = livechildren(self, kids, 256), reaped = 0, st;
+		pid_t w;
+
+		for (int i = 0; i < n; i++)
+			kill(kids[i], SIGKILL);
+		while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+			reaped++;
+		if (w < 0 && errno == ECHILD)
+			return;
+		if (!reaped) {
+			struct timespec ms = {0, 1000000};
+			nanosleep(&ms, NULL);
+		}
+	}
+}
+
 /* in the supervisor: see the top of the file. Every signal is blocked on
  * entry (the parent blocked them around fork), so none is missed and
  * evalmake's handlers, inherited with the fork, never run here. The death
@@ -267,6 +359,7 @@ static _Noreturn void supervise(const struct procspec *spec, char **argv, char *
 
 	setpgid(0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (getppid() != parent) /* evalmake died before prctl */
 		_exit(128 + SIGKILL);
 	sh = fork();
@@ -283,19 +376,31 @@ static _Noreturn void supervise(const struct procspec *spec, char **argv, char *
 	sigaddset(&wait, SIGCHLD);
 	sigaddset(&wait, SIGTERM);
 	for (;;) {
-		int sig = sigwaitinfo(&wait, NULL), st;
+		siginfo_t si;
+		int sig = sigwaitinfo(&wait, &si), st;
+		pid_t w;
 		if (sig < 0)
 			continue;
 		if (sig != SIGCHLD) {
 			/* the agent may signal its own group (kill 0): that is
-			 * not for us. Death signals come after reparenting. */
-			if (getppid() == parent)
+			 * not for us. Death signals come after reparenting;
+			 * killproc's SIGTERM comes from evalmake itself. */
+			if (getppid() == parent && si.si_pid != parent)
 				continue;
+			killtree();
 			kill(0, SIGKILL); /* the group, this process included */
 			_exit(128 + SIGKILL);
 		}
-		if (waitpid(sh, &st, WNOHANG) == sh)
+		/* orphans reparented here are reaped too */
+		while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (w != sh)
+				continue;
+			/* what the shell left running outside its group is
+			 * killed here; what is left inside, by evalmake (reap) */
+			if (waitpid(-1, NULL, WNOHANG) == 0)
+				killtree();
 			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+		}
 	}
 }
 
@@ -418,14 +523,14 @@ fail:
 void killproc(struct proc *p)
 {
 	p->r.killed = 1;
-	kill(-p->pid, SIGKILL);
+	stopproc(p);
 }
 
 void killallprocs(void)
 {
 	for (struct proc *p = procs; p; p = p->next) {
 		p->r.killed = 1;
-		kill(-p->pid, SIGKILL);
+		stopproc(p);
 	}
 }
 

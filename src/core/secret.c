@@ -35,16 +35,30 @@ static void addform(char *f)
 	}
 }
 
-/* the value as a JSON string's content, as cJSON and Python write it */
-static char *jsonform(const char *v)
+enum { JSON_STD, JSON_SLASH, JSON_HTML, JSON_GSON };
+
+/* the value as a JSON string's content, as cJSON and Python write it
+ * (JSON_STD), or with what other encoders escape besides: "/" as "\/"
+ * (PHP, json-c: JSON_SLASH), "<", ">" and "&" as "\u003c"... (Go's
+ * encoding/json: JSON_HTML), and "=" and "'" too (Gson: JSON_GSON) */
+static char *jsonform(const char *v, int style)
 {
-	struct buf b = {0};
+	struct buf b = {0}, e = {0};
 
 	bufaddjson(&b, v, strlen(v));
 	/* drop the quotes bufaddjson adds */
-	char *s = xstrndup(b.s + 1, b.len - 2);
+	for (size_t i = 1; i + 1 < b.len; i++) {
+		char c = b.s[i];
+		if (style == JSON_SLASH && c == '/')
+			bufadds(&e, "\\/");
+		else if ((style >= JSON_HTML && strchr("<>&", c)) || (style == JSON_GSON && strchr("='", c)))
+			bufaddf(&e, "\\u%04x", (unsigned char)c);
+		else
+			bufaddc(&e, c);
+	}
 	buffree(&b);
-	return s;
+	bufadds(&e, "");
+	return bufdetach(&e);
 }
 
 /* the value percent-encoded (RFC 3986: unreserved characters kept) */
@@ -76,7 +90,10 @@ int secretadd(const char *name, const char *value)
 		return -1;
 	}
 	addform(xstrdup(value));
-	addform(jsonform(value));
+	addform(jsonform(value, JSON_STD));
+	addform(jsonform(value, JSON_SLASH));
+	addform(jsonform(value, JSON_HTML));
+	addform(jsonform(value, JSON_GSON));
 	addform(urlform(value, 0));
 	addform(urlform(value, 1));
 	return 0;

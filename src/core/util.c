@@ -245,7 +245,7 @@ const char *filewhy(int err)
 	return err == filewhyerr && filewhybuf[0] ? filewhybuf : strerror(err);
 }
 
-static const char *filekind(mode_t m)
+const char *filekind(mode_t m)
 {
 	return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device"
 	       : S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "not a regular file";
@@ -271,8 +271,14 @@ int regularfd(const char *path, size_t max, off_t *size)
 	struct stat st;
 
 	filewhybuf[0] = '\0';
-	if (fd < 0)
+	if (fd < 0) {
+		/* a socket cannot be opened (ENXIO): say what it is */
+		int err = errno;
+		if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+			setwhy(err, "is %s, not a regular file", filekind(st.st_mode));
+		errno = err;
 		return -1;
+	}
 	if (fstat(fd, &st) < 0) {
 		int err = errno;
 		close(fd);

@@ -71,6 +71,8 @@ int regularfd(const char *path, size_t max, off_t *size);
  * still its errno ("is a FIFO, not a regular file", "is 2.0 GiB, past the
  * limit of 1.0 GiB"); else strerror(err) */
 const char *filewhy(int err);
+/* what a file of that mode is, in words: "a FIFO", "a socket" ... */
+const char *filekind(mode_t m);
 /* write a file atomically and durably: temp file beside it, fsync'ed,
  * renamed, and its folder fsync'ed (a device or pipe such as /dev/null is
  * written as it is); -1 with errno */

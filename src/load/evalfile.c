@@ -778,9 +778,10 @@ static const char *const sandboxkeys[] = {"network", "writable", NULL};
 const char *const gradertypes[] = {"exact", "contains", "regex", "numeric", "command", "judge", "choice", NULL};
 
 /* what is wrong with a base_url, or NULL: http or https, a host, an
- * optional numeric port, no blanks. A wrong one would otherwise fail every
- * cell, each after its retries; file: would read local files. (libcurl,
- * which parses URLs, is loaded only when the first call is made.) */
+ * optional numeric port, no blanks, no fragment (never sent: the API's
+ * path would be lost), only whole %-escapes. A wrong one would otherwise fail
+ * every cell, each after its retries; file: would read local files.
+ * (libcurl, which parses URLs, is loaded only when the first call is made.) */
 static const char *badurl(const char *u)
 {
 	const char *h, *end, *at, *host, *hend;
@@ -794,6 +795,11 @@ static const char *badurl(const char *u)
 	for (const char *p = u; *p; p++)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f)
 			return "expected a URL without blanks or control characters";
+	if (strchr(u, '#'))
+		return "expected no '#' in the URL (a fragment is never sent to the server)";
+	for (const char *p = strchr(u, '%'); p; p = strchr(p + 1, '%'))
+		if (!isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2]))
+			return "expected '%' to start an escape of two hex digits (%20) in the URL";
 	end = h + strcspn(h, "/?#");
 	at = memrchr(h, '@', (size_t)(end - h));
 	host = at ? at + 1 : h;

@@ -19,8 +19,10 @@ static int cmpstr(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* every regular file under dir, relative to it, sorted */
-static int walk(const char *dir, const char *rel, struct strv *out)
+/* every regular file under dir, relative to it, sorted; -1 and *bad (a
+ * message) at a file that is not regular (a FIFO would block its reader,
+ * a link to /dev/zero never end) */
+static int walk(const char *dir, const char *rel, struct strv *out, char **bad)
 {
 	char *path = rel[0] ? pathjoin(dir, rel) : xstrdup(dir);
 	DIR *d = opendir(path);
@@ -36,17 +38,21 @@ static int walk(const char *dir, const char *rel, struct strv *out)
 		char *sub = rel[0] ? xasprintf("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
 		char *full = pathjoin(dir, sub);
 		struct stat st;
-		if (stat(full, &st) == 0) {
+		if (stat(full, &st) == 0 && !*bad) {
 			if (S_ISDIR(st.st_mode))
-				walk(dir, sub, out);
+				walk(dir, sub, out, bad);
 			else if (S_ISREG(st.st_mode))
 				strvadd(out, sub);
+			else
+				*bad = xasprintf("%s: is %s, not a regular file", full, filekind(st.st_mode));
 		}
 		free(full);
 		free(sub);
 	}
 	closedir(d);
 	free(path);
+	if (*bad)
+		return -1;
 	if (out->n)
 		qsort(out->v, out->n, sizeof(*out->v), cmpstr);
 	return 0;
@@ -187,8 +193,10 @@ static int dirtask(struct tasklist *tl, const char *path, struct state *st, char
 	struct dirhash d;
 	struct task *t;
 
-	if (walk(path, "", &files) < 0) {
-		*err = xasprintf("%s: cannot read directory: %s", path, filewhy(errno));
+	char *bad = NULL;
+	if (walk(path, "", &files, &bad) < 0) {
+		*err = bad ? bad : xasprintf("%s: cannot read directory: %s", path, filewhy(errno));
+		strvfree(&files);
 		return -1;
 	}
 	dirhashstart(&d);
@@ -833,8 +841,10 @@ static int readdirtask(const char *path, const char *dest, struct dirread *r, ch
 	int ret = 0;
 
 	memset(r, 0, sizeof(*r));
-	if (walk(path, "", &files) < 0) {
-		*err = xasprintf("%s: cannot read directory: %s", path, strerror(errno));
+	char *bad = NULL;
+	if (walk(path, "", &files, &bad) < 0) {
+		*err = bad ? bad : xasprintf("%s: cannot read directory: %s", path, strerror(errno));
+		strvfree(&files);
 		return -1;
 	}
 	if (dest && mkdirs(dest, 0755) < 0) {

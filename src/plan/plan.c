@@ -88,6 +88,22 @@ static hash filelisthash(struct state *st, const char *tag, const struct strv *f
 	return hashend(&h);
 }
 
+hash recordedlisthash(struct state *st, const char *tag, const struct strv *files)
+{
+	struct hasher h;
+
+	/* the recipe of filelisthash, from the records */
+	hashstart(&h, tag);
+	for (size_t i = 0; i < files->n; i++) {
+		hash fh;
+		if (hashedstamp(st, files->v[i], NULL, &fh) < 0)
+			continue;
+		hashaddstr(&h, files->v[i]);
+		hashaddhash(&h, fh);
+	}
+	return hashend(&h);
+}
+
 const char *const partnames[NPARTS] = {"agent config", "prompt", "task input", "deps", "env"};
 
 /* the value a declared variable has for the agent: its env: setting (a
@@ -170,13 +186,24 @@ char *envchanges(struct plan *p, const struct cell *c, hash was)
 	return bufdetach(&b);
 }
 
+/* a grader's hash, its files' list hash given */
+static hash graderhashof(struct plan *p, const struct grader *g, hash files)
+{
+	struct hasher h;
+
+	hashstart(&h, "grader");
+	hashaddstr(&h, g->canon);
+	hashaddhash(&h, files);
+	if (g->envinputs.n)
+		hashaddhash(&h, envhash(p->st, &g->envinputs, NULL));
+	return hashend(&h);
+}
+
 /* a grader's rubric template (a judge's; else *rubric is NULL) and the hash
  * of its config, files and env_inputs; -1 and *err when the rubric is bad
  * (a file that cannot be read leaves *err set, and the hash is computed) */
 static int graderconfig(struct plan *p, const struct grader *g, struct template **rubric, hash *gh, char **err)
 {
-	struct hasher h;
-
 	*rubric = NULL;
 	if (g->rubric) {
 		char *prev = *err; /* an earlier grader's unreadable file: this error wins */
@@ -202,13 +229,13 @@ static int graderconfig(struct plan *p, const struct grader *g, struct template 
 		}
 		*err = prev;
 	}
-	hashstart(&h, "grader");
-	hashaddstr(&h, g->canon);
-	hashaddhash(&h, filelisthash(p->st, "graderfiles", &g->files, err));
-	if (g->envinputs.n)
-		hashaddhash(&h, envhash(p->st, &g->envinputs, NULL));
-	*gh = hashend(&h);
+	*gh = graderhashof(p, g, filelisthash(p->st, "graderfiles", &g->files, err));
 	return 0;
+}
+
+hash recordedgraderhash(struct plan *p, const struct grader *g)
+{
+	return graderhashof(p, g, recordedlisthash(p->st, "graderfiles", &g->files));
 }
 
 static void freegraders(struct suiteplan *sp)

@@ -134,6 +134,13 @@ const struct template *rubricof(const struct suiteplan *sp, size_t i);
 /* after a task's files changed: rehash it, then recompute its cells' keys
  * and what they need; -1 and *err when the task is now unreadable */
 int rekeytask(struct plan *p, struct suiteplan *sp, size_t taskno, char **err);
+/* the hash a list of files had in a key (tag "deps": a cell's
+ * parts[PART_DEPS]) computed from the stat cache's records alone, no file
+ * read: what the records say now, to compare with what a key was made of */
+hash recordedlisthash(struct state *st, const char *tag, const struct strv *files);
+/* the same for a grader: its hash (a part of its grade keys) from the
+ * records of its files */
+hash recordedgraderhash(struct plan *p, const struct grader *g);
 /* after a suite's prompt, deps, system prompt or grader files changed */
 int rekeysuite(struct plan *p, struct suiteplan *sp, char **err);
 /* the names of the input parts (PART_*), as -n and explain print them */

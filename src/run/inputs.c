@@ -145,6 +145,14 @@ int runinputs(struct state *st, const struct evalfile *ef, const struct cell *c,
 		return -1;
 	if (adddirs(ef, &s->agent.depglobs, &s->agent.depdirs, &c->sp->depdirseen, "not run", out, err) < 0)
 		return -1;
+	/* each file holds what the stat cache last hashed, but that may be
+	 * newer than this cell's key: another suite re-keyed since (watch), or
+	 * planned after an edit, hashed the file again */
+	if (!hasheq(recordedlisthash(st, "deps", &s->agent.deps), c->parts[PART_DEPS])) {
+		*err = xasprintf("%s changed since the cell was planned; not run (run again)",
+		                 s->agent.deps.n == 1 ? s->agent.deps.v[0] : "a deps file");
+		return -1;
+	}
 	/* a system prompt file is read when the suite is set up and hashed as
 	 * a deps file: the text sent must be the text hashed */
 	if (s->agent.kind == AGENT_HTTP && s->agent.system && c->sp->system) {
@@ -170,6 +178,19 @@ int graderinputs(struct state *st, const struct evalfile *ef, const struct grade
 	if (addfiles(st, &g->files, "not graded", out, err) < 0)
 		return -1;
 	return adddirs(ef, &g->depglobs, &g->depdirs, NULL, "not graded", out, err);
+}
+
+int graderunchanged(struct plan *p, const struct cell *c, size_t gi, char **err)
+{
+	const struct grader *g = suitegrader(c->sp->suite, gi);
+	hash planned = gi ? c->sp->graderhashes[gi] : c->sp->graderhash;
+
+	*err = NULL;
+	if (hasheq(recordedgraderhash(p, g), planned))
+		return 0;
+	*err = xasprintf("%s changed since the cell was planned; not graded (run again)",
+	                 g->files.n == 1 ? g->files.v[0] : "a grader's file");
+	return -1;
 }
 
 int inputsunchanged(const struct inputset *in, const char *what, char **err)

@@ -59,6 +59,10 @@ int runinputs(struct state *st, const struct evalfile *ef, const struct cell *c,
 int gradeinputs(struct state *st, const struct evalfile *ef, const struct cell *c, struct inputset *out, char **err);
 /* the same for the files of one grader (of a suite with several) */
 int graderinputs(struct state *st, const struct evalfile *ef, const struct grader *g, struct inputset *out, char **err);
+/* 0 when the grader gi's files hold (by graderinputs' check) what the
+ * cell's grade key was made with; else -1 and *err: another suite's re-key
+ * (watch) may have hashed them anew since */
+int graderunchanged(struct plan *p, const struct cell *c, size_t gi, char **err);
 /* 0 when every file still has the stat data taken by runinputs or
  * gradeinputs; -1 and *err naming the first that changed ("while WHAT
  * ran") */

@@ -513,9 +513,11 @@ int modelstart(struct providers *p, const struct modelcall *c, modeldone done, v
 	cs->lim = limiter(p, c->a);
 	cs->key = xstrdup(key);
 	secretadd(c->a->api_key_env, key); /* declared at load already; this makes sure */
-	size_t bl = strlen(c->a->base_url);
+	/* the API's path goes before a query (Azure's ?api-version=...) */
+	size_t bl = strcspn(c->a->base_url, "?");
 	int slash = bl && c->a->base_url[bl - 1] == '/';
-	cs->url = xasprintf("%s%s%s", c->a->base_url, slash ? "" : "/", anthropic ? "v1/messages" : "chat/completions");
+	cs->url = xasprintf("%.*s%s%s%s", (int)bl, c->a->base_url, slash ? "" : "/",
+	                    anthropic ? "v1/messages" : "chat/completions", c->a->base_url + bl);
 	if (anthropic) {
 		cs->headers[0] = xasprintf("x-api-key: %s", key);
 		cs->headers[1] = xstrdup("anthropic-version: 2023-06-01");

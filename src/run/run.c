@@ -355,8 +355,8 @@ static void startgrade(struct sched *s, struct cell *c, const char *out)
 	struct inputset in = {0};
 	if (read && !hasheq(hashbytes(read, readlen), c->out))
 		err = xasprintf("the stored output of %s is not the one its grade key names; not graded", c->id);
-	else
-		graderinputs(s->p->st, s->p->ef, g, &in, &err);
+	else if (graderinputs(s->p->st, s->p->ef, g, &in, &err) == 0)
+		graderunchanged(s->p, c, gi, &err);
 	if (err) {
 		freeinputs(&in);
 		free(read);

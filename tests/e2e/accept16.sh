@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# End-to-end tests of the defects that issue 16's acceptance check found
+# on top of the fixes of issue 16 (life.sh, answers.sh, hygiene.sh,
+# store.sh): each case failed before its fix.
+#
+#   EVALMAKE=/abs/evalmake MODELSERVER=/abs/build/modelserver bash tests/e2e/accept16.sh
+#
+# Needs: bash, coreutils, jq, pgrep, ps, python3, setsid, timeout.
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+
+need_modelserver accept16.sh
+start_modelserver accept16.sh
+
+# ---------------------------------------------------------------------------
+# agents that leave their process group (setsid) die with evalmake too
+
+# 2 tasks; the agent starts a sleep in a new session (setsid, as a
+# daemonizing tool does), one more through setsid -f (its parent gone at
+# once, so it is an orphan), then sleeps itself: mksetsidproject [SECS]
+mksetsidproject() {
+	local sl i
+	sl=$(sleeper acc)
+	for i in 1 2; do
+		mkdir -p "tasks/t$i"
+		echo "x$i" >"tasks/t$i/input.txt"
+		echo "x$i" >"tasks/t$i/expected.txt"
+	done
+	cat >agent.sh <<EOF
+#!/bin/sh
+cat >/dev/null
+setsid "$sl" 30 &
+setsid -f "$sl" 31
+echo started >>calls
+"$sl" ${1:-30}
+echo done
+EOF
+	chmod +x agent.sh
+	cat >Evalfile <<'EOF'
+jobs: 2
+suites:
+  s:
+    tasks: tasks/*
+    iterations: 1
+    agent: {command: ./agent.sh}
+    grader: {type: exact}
+EOF
+}
+
+# start evalmake in the background; wait for both agents' 3 sleeps each
+start_setsid() {
+	local sl
+	sl=$(sleeper acc)
+	bg_em "$@"
+	check "6 sleeps started" waitfor 15 "[ \"\$(pgrep -f -- '$sl' | wc -l)\" -ge 6 ]"
+	check "in sessions of their own" [ "$(for p in $(pgrep -f -- "$sl"); do ps -o sid= -p "$p"; done | sort -u | wc -l)" -ge 3 ]
+}
+
+for how in kill9 kill9group TERM HUP INT; do
+	try "an agent's setsid children die with evalmake: $how"
+	mksetsidproject
+	start_setsid
+	{
+		case $how in
+		kill9) kill -9 "$bgpid" ;;
+		kill9group) kill -9 -- "-$bgpid" ;;
+		*) kill -"$how" "$bgpid" ;;
+		esac
+		check "no sleep left after $how" noproc "$(sleeper acc)"
+		bg_wait 10
+	} 2>/dev/null # no "Killed" notice from bash
+	check "no run entry stored" [ "$(nruns)" = 0 ]
+done
+
+try "an agent's setsid children die at its timeout"
+mksetsidproject
+sed -i 's/iterations: 1/iterations: 1\n    timeout: 1/' Evalfile
+em -k
+assert_rc 1
+check "no sleep left after the timeout" noproc "$(sleeper acc)"
+
+try "an agent that exits leaving a setsid child: the child is killed when the cell ends"
+mksetsidproject 0
+em -k
+check "the cells ran" [ "$(ncalls)" = 2 ]
+check "no sleep left after the run" noproc "$(sleeper acc)"
+
+# ---------------------------------------------------------------------------
+# keys JSON-escaped as other encoders write them: "/" as "\/" (PHP,
+# json-c), "&" "<" ">" as "\u0026" ... (Go's encoding/json), and "=" as
+# "\u003d" too (Gson)
+
+try "a key an agent prints JSON-escaped with \\/ or \\u0026 is redacted"
+# a base64-like key, as some providers issue
+export ACCKEY='Ab3/xY+9&<zq>SECRETACC-42=='
+mkdir -p tasks
+echo '{"id": "t1", "input": "x", "expected": "x"}' >tasks/qa.jsonl
+cat >leak.sh <<'EOF'
+#!/bin/sh
+cat >/dev/null
+printf '%s\n' "$ACCKEY" | sed 's#/#\\/#g'
+printf '%s\n' "$ACCKEY" | sed 's#&#\\u0026#g; s#<#\\u003c#g; s#>#\\u003e#g' >&2
+printf '%s\n' "$ACCKEY" | sed 's#&#\\u0026#g; s#<#\\u003c#g; s#>#\\u003e#g; s#=#\\u003d#g' >&2
+printf '{"k": "%s"}\n' "$ACCKEY" | sed 's#/#\\/#g' >"$EVAL_OUT_DIR/env.json"
+EOF
+chmod +x leak.sh
+cat >Evalfile <<'EOF'
+suites:
+  leak:
+    tasks: tasks/qa.jsonl
+    agent: {command: ./leak.sh}
+  # never run: declares the key
+  model:
+    tasks: tasks/qa.jsonl
+    agent: {provider: openai, model: m, base_url: "http://127.0.0.1:9", api_key_env: ACCKEY}
+EOF
+em -k leak
+em log leak/t1#1
+check "the escaped key is in no file of the cache" ! grep -r -a -q SECRETACC cache
+checks "nor in a row of the index" '! entrytext | grep -a -q SECRETACC'
+check "nor in log's output" ! grep -q SECRETACC "$T/out"
+unset ACCKEY
+
+# ---------------------------------------------------------------------------
+# watch: files named with a leading "./" in the Evalfile are watched
+
+try "watch: a command grader ./grade.sh and a prompt ./p.md, edited, update the scores"
+mkdir -p tasks
+echo '{"id": "t1", "input": "x", "expected": "x"}' >tasks/qa.jsonl
+echo '{{input}}' >p.md
+printf '#!/bin/sh\ncat >/dev/null\necho 1\n' >grade.sh
+chmod +x grade.sh
+cat >Evalfile <<'EOF'
+suites:
+  s:
+    tasks: ./tasks/qa.jsonl
+    prompt: ./p.md
+    iterations: 1
+    agent: {command: cat}
+    grader: {type: command, command: ./grade.sh}
+EOF
+bg_em watch --jsonl
+wj=$T/bg$nbg.out
+check "the first report" waitfor 30 "[ \"\$(wc -l <'$wj')\" -ge 1 ]"
+printf '#!/bin/sh\ncat >/dev/null\necho 0.25\n' >grade.sh
+check "an update after the grader's edit" waitfor 10 "[ \"\$(wc -l <'$wj')\" -ge 2 ]"
+checks "it names grade.sh and has the new score" "tail -n 1 '$wj' | jq -e '.trigger == [\"grade.sh\"] and .suites[0].score == 0.25'"
+printf 'Q {{input}}\n' >p.md
+check "an update after the prompt's edit" waitfor 10 "[ \"\$(wc -l <'$wj')\" -ge 3 ]"
+checks "it names p.md" "tail -n 1 '$wj' | jq -e '.trigger == [\"p.md\"]'"
+kill -INT "$bgpid"
+bg_wait 10
+
+# ---------------------------------------------------------------------------
+# special files in a task folder, and a socket: refused with the true reason
+
+for kind in fifo zero; do
+	try "a folder task whose input.txt is a $kind: exit 2 saying what it is"
+	mkdir -p tasks/d
+	echo x >tasks/d/expected.txt
+	case $kind in
+	fifo) mkfifo tasks/d/input.txt; want="is a FIFO, not a regular file" ;;
+	zero) ln -s /dev/zero tasks/d/input.txt; want="is a character device, not a regular file" ;;
+	esac
+	printf 'suites:\n  s:\n    tasks: tasks/*\n    agent: {command: cat}\n' >Evalfile
+	bad_input "tasks/d/input.txt: " "$want"
+done
+
+try "a FIFO beside a folder task's input: exit 2 naming it"
+mkdir -p tasks/d
+echo x >tasks/d/input.txt
+echo x >tasks/d/expected.txt
+mkfifo tasks/d/data
+printf 'suites:\n  s:\n    tasks: tasks/*\n    agent: {command: cat}\n' >Evalfile
+bad_input "tasks/d/data: " "is a FIFO, not a regular file"
+
+try "a socket matched by a task glob: exit 2 saying it is a socket"
+mkdir -p tasks
+echo '{"id": "a", "input": "x", "expected": "x"}' >tasks/a.jsonl
+python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind("tasks/s.jsonl")'
+printf 'suites:\n  s:\n    tasks: tasks/*\n    agent: {command: cat}\n' >Evalfile
+bad_input "tasks/s.jsonl: " "is a socket, not a regular file"
+
+# ---------------------------------------------------------------------------
+# a base_url with a fragment or a broken %-escape is refused at load; with
+# a query (Azure's ?api-version=...), the API's path goes before it (it
+# was added after it: http://h/v1?x=1/chat/completions, a request to the
+# wrong path)
+
+for u in 'http://127.0.0.1:9/v1#top' 'http://127.0.0.1:9/v1%zz'; do
+	try "base_url '$u': exit 2 at load"
+	echo '{"id": "a", "input": "x", "expected": "x"}' >t.jsonl
+	printf 'suites:\n  s:\n    tasks: t.jsonl\n    agent: {provider: openai, model: m, base_url: "%s", api_key_env: ACC_KEY}\n' "$u" >Evalfile
+	ACC_KEY=sk-acc-test-0000 bad_input "Evalfile:4:.*base_url: expected" "$u"
+done
+
+try "base_url with a query: the request goes to .../chat/completions?QUERY"
+echo '{"id": "a", "input": "REPLY: fine", "expected": "fine"}' >t.jsonl
+printf 'suites:\n  s:\n    tasks: t.jsonl\n    iterations: 1\n    agent: {provider: openai, model: m, base_url: "http://127.0.0.1:%s/v1?api-version=2024-06-01", api_key_env: ACC_KEY}\n    grader: {type: exact}\n' "$PORT" >Evalfile
+ACC_KEY=sk-acc-test-0000 em --json r.json
+assert_rc 0
+assert_json r.json '.suites[0].score' 1
+
+# ---------------------------------------------------------------------------
+# watch: one batch that names a suite's deps file and one of its task
+# folders: the task is read again too (it was not: every later update
+# failed with "tasks/t1 changed since the cell was planned")
+
+try "watch: a deps file and a task folder saved together: the task is re-read, the cell runs"
+mkdir -p tasks/t1
+echo old >tasks/t1/input.txt
+echo new >tasks/t1/expected.txt
+echo d0 >data.txt
+cat >Evalfile <<'EOF'
+suites:
+  s:
+    tasks: tasks/*
+    iterations: 1
+    agent: {command: cat, deps: [data.txt]}
+    grader: {type: exact}
+EOF
+bg_em watch --jsonl
+wj=$T/bg$nbg.out
+check "the first report" waitfor 30 "[ \"\$(wc -l <'$wj')\" -ge 1 ]"
+echo d1 >data.txt
+echo new >tasks/t1/input.txt
+check "an update" waitfor 10 "[ \"\$(wc -l <'$wj')\" -ge 2 ]"
+checks "both saves in one batch" "tail -n 1 '$wj' | jq -e '.trigger | index(\"data.txt\") and index(\"tasks/t1/input.txt\")'"
+checks "the cell ran with the new input: score 1, no error" "tail -n 1 '$wj' | jq -e '.errors == 0 and .suites[0].score == 1'"
+kill -INT "$bgpid"
+bg_wait 10
+
+finish
+stopserver
+summary
