@@ -55,7 +55,6 @@ static const char usage[] =
 	"       evalmake deps CELL                     run the cell's agent traced: the project files\n"
 	"                                              it reads that no input declares (-B: replace\n"
 	"                                              the stored result)\n"
-	"       evalmake gc                            drop cache entries no cell refers to\n"
 	"       evalmake gc [-n] [--keep DAYS | --all]  drop cache entries no cell or lock refers to,\n"
 	"                                              unused for DAYS (default 30); -n: only list them\n"
 	"       evalmake watch [--jsonl] [TARGET...]   run, then rerun affected cells on every save\n"
@@ -161,6 +160,26 @@ static const struct option_help {
 	{"--remote-upload", NULL, "upload what this run computes to the remote cache"},
 };
 
+/* the long spelling of a letter option, offered by the completion too */
+static const char *const optionalias[][2] = {
+	{"-f", "--file"}, {"-C", "--directory"}, {"-j", "--jobs"}, {"-n", "--dry-run"}, {"-q", "--question"},
+	{"-k", "--keep-going"}, {"-s", "--silent"}, {"-v", "--verbose"}, {"-r", "--raw"}, {"-o", "--output"},
+};
+
+/* what an option does for one command, where the line above would
+ * mislead (gc's -n lists entries, it runs nothing either way) */
+static const struct option_cmdhelp {
+	const char *cmd, *name, *text;
+} optioncmdhelp[] = {
+	{"gc", "-n", "dry run: list the entries that would go, remove nothing"},
+	{"gc", "-v", "list each entry removed"},
+	{"export", "--min-score", "keep only cells scoring at least X (preference: the preferred output's)"},
+	{"export", "-s", "silent: no summary line (errors are still printed)"},
+	{"report", "-s", "silent: no 'wrote FILE' line (errors are still printed)"},
+	{"lock", "-s", "silent: no 'wrote Evalfile.lock' line (errors are still printed)"},
+	{"lock", "-v", "list every cell that is not up to date, not only the first few"},
+};
+
 /* The commands: what each takes (canonical option names, space separated;
  * -h/--help and --version go with every one), its synopsis and what it
  * does. An option a command does not take is refused, never ignored. */
@@ -194,7 +213,7 @@ static const struct command {
 	               "exit 1 when a gate fails or a cell errors"},
 	[CMD_DIFF] = {"diff", "-f -C --iterations --sample --json", "[OPTION...] OLD.json [NEW.json]",
 	              "per-suite score deltas and the tasks that flipped (NEW: the current cached state)"},
-	[CMD_LOCK] = {"lock", "-f -C -s -v --iterations --sample", "[OPTION...] [TARGET...]",
+	[CMD_LOCK] = {"lock", "-f -C -s -v", "[OPTION...] [TARGET...]",
 	              "write Evalfile.lock: every cell's keys and score, to commit with the change"},
 	[CMD_REPORT] = {"report", "-f -C -s --iterations --sample --html", "--html FILE [OPTION...] [TARGET...]",
 	                "write one self-contained page: grids of cells, transcripts, score history"},
@@ -237,9 +256,19 @@ static int takes(const struct command *c, const char *name)
 	return 0;
 }
 
+/* what option name does for command c */
+static const char *optiontext(const struct command *c, const struct option_help *h)
+{
+	for (size_t i = 0; i < LEN(optioncmdhelp); i++)
+		if (!strcmp(optioncmdhelp[i].cmd, c->name) && !strcmp(optioncmdhelp[i].name, h->name))
+			return optioncmdhelp[i].text;
+	return h->text;
+}
+
 static void commandhelp(FILE *f, const struct command *c)
 {
-	fprintf(f, "usage: evalmake%s%s %s\n\n%s\n", c->name[0] ? " " : "", c->name, c->synopsis, c->text);
+	fprintf(f, "usage: evalmake%s%s%s%s\n\n%s\n", c->name[0] ? " " : "", c->name, c->synopsis[0] ? " " : "",
+	        c->synopsis, c->text);
 	if (c->opts[0])
 		fprintf(f, "\noptions:\n");
 	for (size_t i = 0; i < LEN(optionhelp); i++) {
@@ -248,9 +277,9 @@ static void commandhelp(FILE *f, const struct command *c)
 			continue;
 		char left[32];
 		snprintf(left, sizeof(left), "%s%s%s", h->name, h->arg ? " " : "", h->arg ? h->arg : "");
-		fprintf(f, "  %-17s %s\n", left, h->text);
+		fprintf(f, "  %-17s %s\n", left, optiontext(c, h));
 	}
-	if (c == &commands[CMD_BUILD] || takes(c, "--sample"))
+	if (strstr(c->synopsis, "TARGET"))
 		fprintf(f, "\nA TARGET is SUITE, SUITE/TASK or SUITE/TASK#K (iterations count from 1).\n");
 	fprintf(f, "\nsee 'evalmake --help' for every command, 'man evalmake' for more\n");
 }
@@ -266,8 +295,8 @@ static void refuseoptions(const struct command *c)
 		        c->name[0] ? "" : " (no command)", given[i]);
 		const char *sep = "it is an option of ";
 		for (size_t k = 0; k < LEN(commands); k++)
-			if (commands[k].name[0] && commands[k].name[0] != '_' && takes(&commands[k], given[i])) {
-				fprintf(stderr, "%s%s", sep, commands[k].name);
+			if (&commands[k] != c && commands[k].name[0] != '_' && takes(&commands[k], given[i])) {
+				fprintf(stderr, "%s%s", sep, commands[k].name[0] ? commands[k].name : "a build");
 				sep = ", ";
 			}
 		fprintf(stderr, "%ssee 'evalmake %s%s')\n", sep[0] == ',' ? "; " : "", c->name[0] ? "help " : "--help",
@@ -1306,9 +1335,15 @@ static int cmdcomplete(struct opts *o)
 		int cmd = o->nargs > 1 ? findcommand(o->args[1]) : CMD_BUILD;
 		const struct command *c = &commands[cmd < 0 ? CMD_BUILD : cmd];
 		for (size_t i = 0; i < LEN(optionhelp); i++)
-			if (takes(c, optionhelp[i].name))
+			if (takes(c, optionhelp[i].name)) {
 				printf("%s\n", optionhelp[i].name);
+				for (size_t k = 0; k < LEN(optionalias); k++)
+					if (!strcmp(optionalias[k][0], optionhelp[i].name))
+						printf("%s\n", optionalias[k][1]);
+			}
 		printf("--help\n");
+		if (c == &commands[CMD_BUILD])
+			printf("--version\n");
 	} else if (!strcmp(what, "targets")) {
 		struct project pr = {0};
 		struct planopts po = {0};
@@ -1362,6 +1397,14 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	refuseoptions(c);
+	/* combinations in which an option would be ignored: refused as well */
+	if ((o.dryrun || o.question) && o.json && cmd == CMD_BUILD)
+		usageerr(c->name, "%s runs nothing and writes no report: --json goes with a run", o.dryrun ? "-n" : "-q");
+	if (o.full && !o.jsonl)
+		usageerr(c->name, "--full goes with --jsonl (it makes every line the whole report)%s", "");
+	if ((o.json && !strcmp(o.json, "-")) + (o.junit && !strcmp(o.junit, "-")) +
+	        (o.markdown && !strcmp(o.markdown, "-")) > 1)
+		usageerr(c->name, "only one of --json, --junit and --markdown can write to stdout ('-')%s", "");
 	if (o.shardspec) {
 		char *err;
 		if (parseshard(o.shardspec, o.shards, &o.shard, &err) < 0) {

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Acceptance of issue 14 (everyday use), walked as a new user would: what
+# the first walk found beyond cli.sh, logs.sh, live.sh and check.sh.
+# Every option `evalmake --help` and `evalmake help COMMAND` name is in
+# the man page and offered by the completion; options that a combination
+# would ignore (-n/-q with --json, watch --full without --jsonl, two
+# outputs on stdout) are refused; the refusal names a build among the
+# commands taking an option; each command's help says what its options
+# do for it.
+#
+#   EVALMAKE=/abs/path/to/evalmake bash tests/e2e/accept14.sh
+#
+# Needs: bash, coreutils, jq, pgrep, timeout, groff.
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+. "$HERE/lib.sh"
+
+# every option named in the general help and in each command's help
+helpoptions() {
+	{
+		"$E" --help
+		for c in $("$E" __complete commands); do "$E" help "$c"; done
+	} | grep -oE -- '(^|[ [(])(--[a-z][-a-z]*|-[A-Za-z])\b' | grep -oE -- '--?[A-Za-z][-a-z]*' | sort -u
+}
+
+try "every option in the help is in the man page"
+command -v groff >/dev/null || fail "groff is not installed (.ci/deps)"
+groff -man -Tascii -P-c -P-b -P-u "$ROOT/evalmake.1" >"$T/man" 2>/dev/null
+for o in $(helpoptions); do
+	grep -qE -- "(^|[^-a-z])$o([^-a-z]|\$)" "$T/man" || fail "the man page does not name $o"
+done
+for c in $("$E" __complete commands); do
+	grep -qE "^ +$c\b|^ +\(none\)" "$T/man" || fail "the man page has no entry for $c"
+done
+
+try "every option in the help is offered by the completion"
+{
+	for c in "" $("$E" __complete commands); do "$E" __complete options $c; done
+} | sort -u >"$T/comp"
+for o in $(helpoptions); do
+	[ "$o" = -h ] && continue # -h is --help, which is offered
+	grep -qx -- "$o" "$T/comp" || fail "no completion offers $o"
+done
+# each command's own: what help COMMAND lists completes after it
+for c in $("$E" __complete commands); do
+	"$E" __complete options "$c" >"$T/c"
+	for o in $("$E" help "$c" | sed -n '/^options:/,/^$/p' | grep -oE '^  --?[A-Za-z][-a-z]*'); do
+		grep -qx -- "$o" "$T/c" || fail "help $c lists $o, its completion does not offer it"
+	done
+done
+# the long spellings too
+"$E" __complete options log >"$T/c"
+check "log --raw" grep -qx -- --raw "$T/c"
+"$E" __complete options >"$T/c"
+check "--dry-run" grep -qx -- --dry-run "$T/c"
+
+try "bash completion: the values of --executor, not targets"
+mkproject
+cat >"$T/comp.sh" <<EOF
+source "$ROOT/completion/evalmake.bash"
+COMP_WORDS=("$E" --executor ""); COMP_CWORD=2; _evalmake; echo "executor: \${COMPREPLY[*]}"
+COMP_WORDS=("$E" check --shard ""); COMP_CWORD=3; _evalmake; echo "shard: \${COMPREPLY[*]}"
+COMP_WORDS=("$E" --vers); COMP_CWORD=1; _evalmake; echo "version: \${COMPREPLY[*]}"
+EOF
+bash "$T/comp.sh" >"$T/out" 2>"$T/err"
+check "--executor: slurm and local" grep -qx 'executor: slurm local' "$T/out"
+check "--shard: its value is typed, no target offered" grep -qx 'shard: ' "$T/out"
+check "--version" grep -qx 'version: --version' "$T/out"
+
+try "zsh completion loads and completes a cell id"
+if command -v zsh >/dev/null; then
+	mkproject
+	cat >"$T/comp.zsh" <<EOF
+compadd() { [[ \$1 == -- ]] && shift; print -r -- "compadd: \$*"; }
+_files() { print -r -- files; }
+source "$ROOT/completion/_evalmake" >/dev/null
+words=("$E" log "calc/t2#"); CURRENT=3; PREFIX="calc/t2#"; _evalmake
+words=("$E" --executor ""); CURRENT=3; PREFIX=""; _evalmake
+EOF
+	zsh -f "$T/comp.zsh" >"$T/out" 2>"$T/err"
+	check "a cell id" grep -q '^compadd: .*calc/t2#2' "$T/out"
+	check "--executor: slurm and local" grep -qx 'compadd: slurm local' "$T/out"
+else
+	echo "# zsh is not installed: its completion is not tried" >&2
+fi
+
+try "-n and -q with --json are refused: no report is written"
+mkproject
+em
+for args in "-n --json r.json" "-q --json r.json" "-n --json -"; do
+	em $args
+	[ "$rc" = 2 ] || fail "evalmake $args: exit $rc, expected 2"
+	checks "evalmake $args: one line" '[ "$(wc -l <"$T/err")" = 1 ]'
+	check "evalmake $args: names --json" grep -q -- '--json' "$T/err"
+	check "evalmake $args: nothing on stdout" test ! -s "$T/out"
+done
+check "no report written" test ! -e r.json
+
+try "watch --full without --jsonl is refused"
+mkproject
+em watch --full
+assert_rc 2
+check "says it goes with --jsonl" grep -q -- '--full.*--jsonl' "$T/err"
+assert_calls 0
+
+try "check: two outputs on stdout are refused"
+mkproject
+for args in "--json - --markdown -" "--junit - --json -" "--markdown - --junit -"; do
+	em check $args
+	[ "$rc" = 2 ] || fail "check $args: exit $rc, expected 2"
+	check "check $args: says stdout" grep -q 'stdout' "$T/err"
+done
+assert_calls 0
+[ ! -e cache ] || fail "a refused check made a cache"
+
+try "a refused option names a build among the commands that take it"
+mkproject
+em status -B
+assert_rc 2
+check "status -B: a build takes it" grep -q 'it is an option of a build, watch, check' "$T/err"
+em status -q
+assert_rc 2
+check "status -q: a build takes it" grep -q 'it is an option of a build;' "$T/err"
+em log -r
+assert_rc 2
+em status --serve
+check "--serve: not a build's" grep -q 'status does not take --serve (it is an option of watch;' "$T/err"
+
+try "each command's help says what its options do for it"
+em help gc
+check "gc -n: lists what would go" grep -qE '^  -n +.*(list|would go)' "$T/out"
+check "gc -n: not a build's dry run" ! grep -q 'what would run' "$T/out"
+check "gc -v: not cells as they finish" ! grep -q 'every cell as it finishes' "$T/out"
+em help export
+check "export --min-score: keeps cells" grep -qE '^  --min-score X +keep' "$T/out"
+em help diff
+check "diff takes no TARGET" ! grep -q 'A TARGET is' "$T/out"
+em help lock
+check "lock: no --sample (the lock covers every cell)" ! grep -q -- '--sample' "$T/out"
+em help init
+check "init: no trailing blank" ! grep -q ' $' "$T/out"
+em --help
+checks "gc once in the general help" '[ "$(grep -c "^ *evalmake gc" "$T/out")" = 1 ]'
+
+try "lock --sample is refused as an option lock does not take"
+mkproject
+em lock --sample 1
+assert_rc 2
+check "does not take" grep -q 'lock does not take --sample' "$T/err"
+
+summary
