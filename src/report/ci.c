@@ -158,7 +158,7 @@ static void taskcase(struct buf *b, struct plan *p, struct suitesum *s, size_t t
 		return;
 	}
 	if (errors) {
-		bufaddf(b, "      <error type=\"error\" message=\"%zu of %zu cells errored\">", errors, n);
+		bufaddf(b, "      <error type=\"error\" message=\"%zu of %zu cell%s errored\">", errors, n, n == 1 ? "" : "s");
 		for (size_t i = 0; i < n; i++) {
 			if (cells[i]->status != CELL_ERROR)
 				continue;

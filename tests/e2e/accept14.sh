@@ -150,4 +150,30 @@ em lock --sample 1
 assert_rc 2
 check "does not take" grep -q 'lock does not take --sample' "$T/err"
 
+try "one cell: singular words (partial, JUnit's error message, a stale lock)"
+cat >Evalfile <<'EOF2'
+suites:
+  s:
+    tasks: t.jsonl
+    agent: {command: ./a.sh}
+    grader: {type: exact}
+    threshold: 0.5
+EOF2
+echo '{"id": "a", "input": "x", "expected": "ok"}' >t.jsonl
+printf '#!/bin/sh\ncat >/dev/null\necho no >&2\nexit 3\n' >a.sh
+chmod +x a.sh
+em check --junit j.xml
+assert_rc 1
+check "partial: 0 of 1 cell scored" grep -q 'partial: 0 of 1 cell scored' "$T/out"
+check "JUnit: 1 of 1 cell errored" grep -q 'message="1 of 1 cell errored"' j.xml
+printf '#!/bin/sh\ncat >/dev/null\necho ok\n' >a.sh
+em
+em lock
+assert_rc 0
+echo '{"id": "a", "input": "y", "expected": "ok"}' >t.jsonl
+em
+em check --locked
+assert_rc 1
+check "a stale lock: its 1 gate" grep -q 'pass its 1 gate)' "$T/out"
+
 summary
