@@ -488,11 +488,13 @@ static void parseopts(int argc, char **argv, struct opts *o)
 			o->executor = optarg;
 			break;
 		case OPT_SERVE:
-			/* --serve=SPEC, or --serve SPEC when the next word is a port or
-			 * an address with one (a target holds no ':', or is a suite) */
+			/* --serve=SPEC, or --serve SPEC when the next word is a port, an
+			 * IPv4 address or localhost, or an address with a port (a
+			 * target holds no ':', or is a suite) */
 			o->serve = optarg ? optarg : "";
 			if (!optarg && optind < argc && argv[optind][0]
-			    && (strspn(argv[optind], "0123456789") == strlen(argv[optind]) || argv[optind][0] == '['
+			    && (strspn(argv[optind], "0123456789.") == strlen(argv[optind]) || argv[optind][0] == '['
+			        || !strcmp(argv[optind], "localhost")
 			        || (strchr(argv[optind], ':') && !strchr(argv[optind], '/'))))
 				o->serve = argv[optind++];
 			break;

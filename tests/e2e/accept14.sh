@@ -176,4 +176,23 @@ em check --locked
 assert_rc 1
 check "a stale lock: its 1 gate" grep -q 'pass its 1 gate)' "$T/out"
 
+try "watch: a bad target at start is an error, with no 'last good configuration' to keep"
+mkproject
+em watch nosuch
+assert_rc 2
+check "names the target" grep -q "no suite 'nosuch'" "$T/err"
+check "no last good configuration" ! grep -q 'last good configuration' "$T/err"
+
+try "watch --serve ADDR without a port: the address, not a target"
+mkproject
+for addr in 127.0.0.1 localhost; do
+	bg_em watch --jsonl --serve $addr
+	waitfor 20 "[ -s '$T/bg$nbg.out' ] || ! kill -0 $bgpid 2>/dev/null" || fail "--serve $addr: no first line"
+	kill -INT "$bgpid" 2>/dev/null
+	bg_wait 10
+	[ "$rc" = 130 ] || fail "--serve $addr: exit $rc, expected 130 (a Ctrl-C)"
+	check "--serve $addr: serves on 127.0.0.1" grep -q 'live view at http://127\.0\.0\.1:' "$T/err"
+	check "--serve $addr: not a target" ! grep -q 'no suite' "$T/err"
+done
+
 summary
