@@ -716,8 +716,9 @@ static struct cell *onecell(struct opts *o, struct project *pr, struct plan **pp
 }
 
 /* the deps files of the cell's agent modified after the run entry stored
- * under was was written: "a.sh, b.sh, c.sh and 4 more", or NULL when that
- * cannot be told (the entry is gone) or none is newer */
+ * under was was written: "a.sh, b.sh, c.sh and 4 more"; when none is
+ * newer, that one was removed or renamed (the key changed all the same);
+ * NULL when that cannot be told (the entry is gone) */
 static char *depschanged(struct project *pr, const struct cell *c, hash was)
 {
 	struct inputset in = {0};
@@ -742,7 +743,9 @@ static char *depschanged(struct project *pr, const struct cell *c, hash was)
 	if (n > 3)
 		bufaddf(&b, " and %zu more", n - 3);
 	freeinputs(&in);
-	return n ? bufdetach(&b) : NULL;
+	if (!n)
+		return xstrdup("no file is newer than its last run: one was removed or renamed, or has an older time");
+	return bufdetach(&b);
 }
 
 static void explaincell(struct project *pr, struct plan *p, struct cell *c)

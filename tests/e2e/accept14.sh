@@ -195,4 +195,15 @@ for addr in 127.0.0.1 localhost; do
 	check "--serve $addr: not a target" ! grep -q 'no suite' "$T/err"
 done
 
+try "explain: deps changed by a removed file says so, rather than naming nothing"
+mkproject
+mkdir -p lib
+for i in 1 2; do echo v1 >lib/m$i.txt; done
+sed -i 's#deps: \[agent.sh, data/calc.txt\]#deps: [agent.sh, data/calc.txt, lib/*]#' Evalfile
+em
+rm lib/m2.txt
+em explain calc/t1#1
+check "deps changed" grep -q 'deps .*CHANGED' "$T/out"
+check "says no file is newer: one was removed or renamed" grep -q 'deps .*CHANGED.*: .*removed' "$T/out"
+
 summary
