@@ -178,6 +178,8 @@ static const struct option_cmdhelp {
 	{"report", "-s", "silent: no 'wrote FILE' line (errors are still printed)"},
 	{"lock", "-s", "silent: no 'wrote Evalfile.lock' line (errors are still printed)"},
 	{"lock", "-v", "list every cell that is not up to date, not only the first few"},
+	{"deps", "-B", "the traced run's result replaces the stored one"},
+	{"diff", "--json", "write the differences as JSON to FILE ('-': stdout, the table goes to stderr)"},
 };
 
 /* The commands: what each takes (canonical option names, space separated;
@@ -213,7 +215,7 @@ static const struct command {
 	               "exit 1 when a gate fails or a cell errors"},
 	[CMD_DIFF] = {"diff", "-f -C --iterations --sample --json", "[OPTION...] OLD.json [NEW.json]",
 	              "per-suite score deltas and the tasks that flipped (NEW: the current cached state)"},
-	[CMD_LOCK] = {"lock", "-f -C -s -v", "[OPTION...] [TARGET...]",
+	[CMD_LOCK] = {"lock", "-f -C -s -v", "[OPTION...]",
 	              "write Evalfile.lock: every cell's keys and score, to commit with the change"},
 	[CMD_REPORT] = {"report", "-f -C -s --iterations --sample --html", "--html FILE [OPTION...] [TARGET...]",
 	                "write one self-contained page: grids of cells, transcripts, score history"},

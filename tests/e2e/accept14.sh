@@ -206,4 +206,20 @@ em explain calc/t1#1
 check "deps changed" grep -q 'deps .*CHANGED' "$T/out"
 check "says no file is newer: one was removed or renamed" grep -q 'deps .*CHANGED.*: .*removed' "$T/out"
 
+try "no Evalfile: the error points a new user at evalmake init"
+em
+assert_rc 2
+check "names evalmake init" grep -q 'evalmake init' "$T/err"
+checks "one line" '[ "$(wc -l <"$T/err")" = 1 ]'
+
+try "help lock, deps and diff say what they take"
+em help lock
+check "lock takes no TARGET" ! grep -q 'TARGET' "$T/out"
+em help deps
+check "deps -B: replaces the stored result" grep -qE '^  -B +.*replace' "$T/out"
+em help diff
+check "diff --json: the differences" grep -qE '^  --json FILE +.*differences' "$T/out"
+em status --help
+check "status --json: the JSON report" grep -qE '^  --json FILE +write the JSON report' "$T/out"
+
 summary
