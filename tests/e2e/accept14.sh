@@ -222,4 +222,20 @@ check "diff --json: the differences" grep -qE '^  --json FILE +.*differences' "$
 em status --help
 check "status --json: the JSON report" grep -qE '^  --json FILE +write the JSON report' "$T/out"
 
+try "the live view answers HEAD as GET without a body, and a 405 says what is allowed"
+mkproject
+bg_em watch --jsonl --serve
+waitfor 20 "[ -s '$T/bg$nbg.out' ] && grep -q 'live view at' '$T/bg$nbg.err'" || fail "no URL and first line"
+URL=$(grep -o 'http://[^ ]*' "$T/bg$nbg.err" | head -n 1)
+curl -s -I --max-time 10 "$URL" >"$T/head" 2>&1
+check "HEAD /: 200" grep -q '^HTTP/1.1 200' "$T/head"
+curl -s -I --max-time 10 "${URL}events" >"$T/head" 2>&1
+check "HEAD /events: 200, and it ends" grep -q '^HTTP/1.1 200' "$T/head"
+curl -s -i --max-time 10 -X POST "$URL" >"$T/post" 2>&1
+check "POST: 405" grep -q '^HTTP/1.1 405' "$T/post"
+check "POST: Allow names GET and HEAD" grep -qi '^Allow: GET, HEAD' "$T/post"
+kill -INT "$bgpid" 2>/dev/null
+bg_wait 10
+assert_rc 130
+
 summary
