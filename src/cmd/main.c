@@ -597,12 +597,46 @@ static void printstopped(FILE *f, struct plan *p, const struct opts *o)
 	}
 }
 
+/* a first target that names no suite but is a command mistyped
+ * (evalmake stauts, evalmake version): exit 2 saying so, as git does,
+ * rather than "no suite" (a suite's own typo is left to the plan, and a
+ * short word such as a task id is not taken for gc) */
+static void commandtypo(struct project *pr, const struct opts *o)
+{
+	const char *t = o->nargs ? o->args[0] : NULL;
+	const char *best = NULL;
+	int bestd = INT_MAX;
+
+	if (!t || strpbrk(t, "/#") || findsuite(pr->ef, t))
+		return;
+	if (!strcmp(t, "version"))
+		best = "--version";
+	for (size_t i = 0; !best && i < LEN(commands); i++) {
+		const char *name = commands[i].name;
+		int d = name[0] && name[0] != '_' ? editdist(t, name) : INT_MAX;
+		if (d <= (strlen(name) >= 5 ? 2 : 1) && d < bestd) {
+			bestd = d;
+			best = name;
+		}
+	}
+	for (size_t i = 0; best && bestd < INT_MAX && i < pr->ef->nsuites; i++)
+		if (editdist(t, pr->ef->suites[i].name) <= bestd)
+			return;
+	if (best) {
+		fprintf(stderr, "evalmake: '%s' is neither a suite nor a command (did you mean 'evalmake %s'?)\n", t, best);
+		closeproject(pr);
+		exit(EXIT_USAGE);
+	}
+}
+
 static int cmdbuild(struct opts *o, int statusonly)
 {
 	struct project pr = {0};
 	int rc = 0;
 
 	openproject(o, &pr);
+	if (!statusonly)
+		commandtypo(&pr, o);
 	struct planopts po = {.targets = o->args, .ntargets = o->nargs, .iterations = o->iterations,
 	                      .sample = o->sample, .rebuild = o->rebuild && !statusonly};
 	struct plan *p = planor2(&pr, &po);

@@ -238,4 +238,24 @@ kill -INT "$bgpid" 2>/dev/null
 bg_wait 10
 assert_rc 130
 
+try "a mistyped command is named as one, as git does, not as a missing suite"
+mkproject
+em stauts
+assert_rc 2
+check "stauts: did you mean status" grep -q "did you mean 'evalmake status'" "$T/err"
+checks "one line" '[ "$(wc -l <"$T/err")" = 1 ]'
+em logg calc/t1
+assert_rc 2
+check "logg: did you mean log" grep -q "did you mean 'evalmake log'" "$T/err"
+em version
+assert_rc 2
+check "version: --version" grep -q "evalmake --version" "$T/err"
+em calcc
+assert_rc 2
+check "a suite's typo is still a suite's" grep -q "did you mean 'calc'" "$T/err"
+em t1
+assert_rc 2
+check "a task id is not taken for a command" ! grep -q "evalmake gc" "$T/err"
+assert_calls 0
+
 summary
