@@ -10,7 +10,8 @@
 #
 #   EVALMAKE=/abs/path/to/evalmake bash tests/e2e/accept14.sh
 #
-# Needs: bash, coreutils, jq, pgrep, timeout, groff.
+# Needs: bash, coreutils, jq, pgrep, timeout, groff, curl; zsh (its completion
+# is tried when it is installed: .ci/deps installs it).
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
