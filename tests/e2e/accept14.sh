@@ -259,4 +259,21 @@ assert_rc 2
 check "a task id is not taken for a command" ! grep -q "evalmake gc" "$T/err"
 assert_calls 0
 
+try "diff and check --baseline read a report through a pipe or stdin (-), as git users pass one"
+mkproject
+em --json old.json
+assert_rc 0
+em diff <(cat old.json)
+assert_rc 0
+check "diff <(...): the suites" grep -q '^calc ' "$T/out"
+em diff - <old.json
+assert_rc 0
+check "diff -: the suites" grep -q '^calc ' "$T/out"
+em check --baseline <(cat old.json)
+assert_rc 0
+check "check --baseline <(...)" grep -q 'check: passed' "$T/out"
+em diff - </dev/null
+assert_rc 2
+check "nothing on stdin: not a report, said so" grep -q 'not an evalmake JSON report' "$T/err"
+
 summary
