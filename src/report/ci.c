@@ -345,7 +345,8 @@ char *markdownsummary(const struct results *cur, const struct results *base, con
 		if (isnan(s->score))
 			bufadds(&b, " | - | - |");
 		else
-			bufaddf(&b, isnan(s->se) ? " | %.3f | n/a |" : " | %.3f | ±%.3f |", s->score, s->se);
+			bufaddf(&b, isnan(s->se) ? " | %.3f%s | n/a |" : " | %.3f%s | ±%.3f |", s->score,
+			        s->partial ? " (partial)" : "", s->se);
 		if (base) {
 			const struct suiteres *bs = findsuiteres(base, s->name);
 			size_t ng;

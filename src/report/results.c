@@ -77,6 +77,7 @@ int parseresults(const char *json, const char *name, struct results *r, char **e
 		sr->errors = countof(s, "errors");
 		sr->ran = countof(s, "ran");
 		sr->cached = countof(s, "cached");
+		sr->partial = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "partial"));
 		sr->tasks = xcalloc((size_t)cJSON_GetArraySize(tasks) + 1, sizeof(*sr->tasks));
 		sr->index = mkhtab((size_t)cJSON_GetArraySize(tasks) + 1);
 		cJSON_ArrayForEach(t, tasks) {

@@ -276,4 +276,21 @@ em diff - </dev/null
 assert_rc 2
 check "nothing on stdin: not a report, said so" grep -q 'not an evalmake JSON report' "$T/err"
 
+try "check: a score from part of a suite says partial in its gate lines and the Markdown summary"
+cat >Evalfile <<'EOF2'
+keep_going: true
+suites:
+  s:
+    tasks: t.jsonl
+    agent: {command: ./a.sh}
+    threshold: 0.5
+EOF2
+for i in 1 2 3 4 5 6 7 8 9 10; do echo "{\"id\": \"t$i\", \"input\": \"$i\", \"expected\": \"ok\"}"; done >t.jsonl
+printf '#!/bin/sh\nread x\n[ "$x" = 1 ] && { echo ok; exit 0; }\nexit 4\n' >a.sh
+chmod +x a.sh
+em check --markdown m.md
+assert_rc 1
+check "the threshold gate's line says partial" grep -qE '^ok +s +1\.000 n/a \(partial\) +threshold 0\.5' "$T/out"
+check "the Markdown score says partial" grep -q '^| s | 1.000 (partial) |' m.md
+
 summary
