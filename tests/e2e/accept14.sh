@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Acceptance of issue 14 (everyday use), walked as a new user would: what
-# the first walk found beyond cli.sh, logs.sh, live.sh and check.sh.
+# the walk found beyond cli.sh, logs.sh, live.sh and check.sh.
 # Every option `evalmake --help` and `evalmake help COMMAND` name is in
-# the man page and offered by the completion; options that a combination
-# would ignore (-n/-q with --json, watch --full without --jsonl, two
-# outputs on stdout) are refused; the refusal names a build among the
-# commands taking an option; each command's help says what its options
-# do for it.
+# the man page and offered by the bash and zsh completion (with --executor's
+# values); options that a combination would ignore (-n/-q with --json,
+# watch --full without --jsonl, two outputs on stdout) are refused, and a
+# refusal names a build among the commands taking an option; each
+# command's help says what its options do for it; singular words for one
+# cell; watch --serve ADDR without a port; explain for a removed deps file;
+# the no-Evalfile error names init; HEAD on the live view; a mistyped
+# command named as one; diff and --baseline through a pipe or stdin; a
+# partial score marked in check's gate lines and Markdown.
 #
 #   EVALMAKE=/abs/path/to/evalmake bash tests/e2e/accept14.sh
 #
