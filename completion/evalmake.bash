@@ -19,7 +19,7 @@ _evalmake() {
 			where+=("$w" "${COMP_WORDS[i+1]}")
 			i=$((i + 1))
 			;;
-		-j|--jobs|--iterations|--sample|--json|--min-score|--baseline|--max-drop|--junit|--markdown|--html|--keep|--format|-o|--output|--until-stderr|--max-cells|--max-cost)
+		-j|--jobs|--iterations|--sample|--json|--min-score|--baseline|--max-drop|--junit|--markdown|--html|--keep|--format|-o|--output|--until-stderr|--max-cells|--max-cost|--shard|--shards|--executor|--remote)
 			i=$((i + 1))
 			;;
 		-*) ;;
@@ -44,7 +44,11 @@ _evalmake() {
 		COMPREPLY=($(compgen -W "chat preference rewards" -- "$cur"))
 		return
 		;;
-	-j|--jobs|--iterations|--sample|--min-score|--max-drop|--keep|--until-stderr|--max-cells|--max-cost)
+	--executor)
+		COMPREPLY=($(compgen -W "slurm local" -- "$cur"))
+		return
+		;;
+	-j|--jobs|--iterations|--sample|--min-score|--max-drop|--keep|--until-stderr|--max-cells|--max-cost|--shard|--shards|--remote)
 		COMPREPLY=()
 		return
 		;;

@@ -130,7 +130,8 @@ int cmdcheck(struct opts *o)
 		if (g.v[i].failed || !o->silent)
 			fprintf(out, "%s\n", g.v[i].line);
 	if (stale && !g.failed)
-		fprintf(out, "check: FAILED: the lock is stale (its scores pass all %zu gates)\n", g.n);
+		fprintf(out, "check: FAILED: the lock is stale (its scores pass %s %zu gate%s)\n", g.n == 1 ? "its" : "all", g.n,
+		        g.n == 1 ? "" : "s");
 	else if (g.failed)
 		fprintf(out, "check: FAILED: %s%zu of %zu gate%s failed\n", stale ? "the lock is stale, and " : "", g.failed, g.n,
 		       g.n == 1 ? "" : "s");

@@ -55,7 +55,6 @@ static const char usage[] =
 	"       evalmake deps CELL                     run the cell's agent traced: the project files\n"
 	"                                              it reads that no input declares (-B: replace\n"
 	"                                              the stored result)\n"
-	"       evalmake gc                            drop cache entries no cell refers to\n"
 	"       evalmake gc [-n] [--keep DAYS | --all]  drop cache entries no cell or lock refers to,\n"
 	"                                              unused for DAYS (default 30); -n: only list them\n"
 	"       evalmake watch [--jsonl] [TARGET...]   run, then rerun affected cells on every save\n"
@@ -161,6 +160,28 @@ static const struct option_help {
 	{"--remote-upload", NULL, "upload what this run computes to the remote cache"},
 };
 
+/* the long spelling of a letter option, offered by the completion too */
+static const char *const optionalias[][2] = {
+	{"-f", "--file"}, {"-C", "--directory"}, {"-j", "--jobs"}, {"-n", "--dry-run"}, {"-q", "--question"},
+	{"-k", "--keep-going"}, {"-s", "--silent"}, {"-v", "--verbose"}, {"-r", "--raw"}, {"-o", "--output"},
+};
+
+/* what an option does for one command, where the line above would
+ * mislead (gc's -n lists entries, it runs nothing either way) */
+static const struct option_cmdhelp {
+	const char *cmd, *name, *text;
+} optioncmdhelp[] = {
+	{"gc", "-n", "dry run: list the entries that would go, remove nothing"},
+	{"gc", "-v", "list each entry removed"},
+	{"export", "--min-score", "keep only cells scoring at least X (preference: the preferred output's)"},
+	{"export", "-s", "silent: no summary line (errors are still printed)"},
+	{"report", "-s", "silent: no 'wrote FILE' line (errors are still printed)"},
+	{"lock", "-s", "silent: no 'wrote Evalfile.lock' line (errors are still printed)"},
+	{"lock", "-v", "list every cell that is not up to date, not only the first few"},
+	{"deps", "-B", "the traced run's result replaces the stored one"},
+	{"diff", "--json", "write the differences as JSON to FILE ('-': stdout, the table goes to stderr)"},
+};
+
 /* The commands: what each takes (canonical option names, space separated;
  * -h/--help and --version go with every one), its synopsis and what it
  * does. An option a command does not take is refused, never ignored. */
@@ -194,7 +215,7 @@ static const struct command {
 	               "exit 1 when a gate fails or a cell errors"},
 	[CMD_DIFF] = {"diff", "-f -C --iterations --sample --json", "[OPTION...] OLD.json [NEW.json]",
 	              "per-suite score deltas and the tasks that flipped (NEW: the current cached state)"},
-	[CMD_LOCK] = {"lock", "-f -C -s -v --iterations --sample", "[OPTION...] [TARGET...]",
+	[CMD_LOCK] = {"lock", "-f -C -s -v", "[OPTION...]",
 	              "write Evalfile.lock: every cell's keys and score, to commit with the change"},
 	[CMD_REPORT] = {"report", "-f -C -s --iterations --sample --html", "--html FILE [OPTION...] [TARGET...]",
 	                "write one self-contained page: grids of cells, transcripts, score history"},
@@ -237,9 +258,19 @@ static int takes(const struct command *c, const char *name)
 	return 0;
 }
 
+/* what option name does for command c */
+static const char *optiontext(const struct command *c, const struct option_help *h)
+{
+	for (size_t i = 0; i < LEN(optioncmdhelp); i++)
+		if (!strcmp(optioncmdhelp[i].cmd, c->name) && !strcmp(optioncmdhelp[i].name, h->name))
+			return optioncmdhelp[i].text;
+	return h->text;
+}
+
 static void commandhelp(FILE *f, const struct command *c)
 {
-	fprintf(f, "usage: evalmake%s%s %s\n\n%s\n", c->name[0] ? " " : "", c->name, c->synopsis, c->text);
+	fprintf(f, "usage: evalmake%s%s%s%s\n\n%s\n", c->name[0] ? " " : "", c->name, c->synopsis[0] ? " " : "",
+	        c->synopsis, c->text);
 	if (c->opts[0])
 		fprintf(f, "\noptions:\n");
 	for (size_t i = 0; i < LEN(optionhelp); i++) {
@@ -248,9 +279,9 @@ static void commandhelp(FILE *f, const struct command *c)
 			continue;
 		char left[32];
 		snprintf(left, sizeof(left), "%s%s%s", h->name, h->arg ? " " : "", h->arg ? h->arg : "");
-		fprintf(f, "  %-17s %s\n", left, h->text);
+		fprintf(f, "  %-17s %s\n", left, optiontext(c, h));
 	}
-	if (c == &commands[CMD_BUILD] || takes(c, "--sample"))
+	if (strstr(c->synopsis, "TARGET"))
 		fprintf(f, "\nA TARGET is SUITE, SUITE/TASK or SUITE/TASK#K (iterations count from 1).\n");
 	fprintf(f, "\nsee 'evalmake --help' for every command, 'man evalmake' for more\n");
 }
@@ -266,8 +297,8 @@ static void refuseoptions(const struct command *c)
 		        c->name[0] ? "" : " (no command)", given[i]);
 		const char *sep = "it is an option of ";
 		for (size_t k = 0; k < LEN(commands); k++)
-			if (commands[k].name[0] && commands[k].name[0] != '_' && takes(&commands[k], given[i])) {
-				fprintf(stderr, "%s%s", sep, commands[k].name);
+			if (&commands[k] != c && commands[k].name[0] != '_' && takes(&commands[k], given[i])) {
+				fprintf(stderr, "%s%s", sep, commands[k].name[0] ? commands[k].name : "a build");
 				sep = ", ";
 			}
 		fprintf(stderr, "%ssee 'evalmake %s%s')\n", sep[0] == ',' ? "; " : "", c->name[0] ? "help " : "--help",
@@ -459,11 +490,13 @@ static void parseopts(int argc, char **argv, struct opts *o)
 			o->executor = optarg;
 			break;
 		case OPT_SERVE:
-			/* --serve=SPEC, or --serve SPEC when the next word is a port or
-			 * an address with one (a target holds no ':', or is a suite) */
+			/* --serve=SPEC, or --serve SPEC when the next word is a port, an
+			 * IPv4 address or localhost, or an address with a port (a
+			 * target holds no ':', or is a suite) */
 			o->serve = optarg ? optarg : "";
 			if (!optarg && optind < argc && argv[optind][0]
-			    && (strspn(argv[optind], "0123456789") == strlen(argv[optind]) || argv[optind][0] == '['
+			    && (strspn(argv[optind], "0123456789.") == strlen(argv[optind]) || argv[optind][0] == '['
+			        || !strcmp(argv[optind], "localhost")
 			        || (strchr(argv[optind], ':') && !strchr(argv[optind], '/'))))
 				o->serve = argv[optind++];
 			break;
@@ -564,12 +597,46 @@ static void printstopped(FILE *f, struct plan *p, const struct opts *o)
 	}
 }
 
+/* a first target that names no suite but is a command mistyped
+ * (evalmake stauts, evalmake version): exit 2 saying so, as git does,
+ * rather than "no suite" (a suite's own typo is left to the plan, and a
+ * short word such as a task id is not taken for gc) */
+static void commandtypo(struct project *pr, const struct opts *o)
+{
+	const char *t = o->nargs ? o->args[0] : NULL;
+	const char *best = NULL;
+	int bestd = INT_MAX;
+
+	if (!t || strpbrk(t, "/#") || findsuite(pr->ef, t))
+		return;
+	if (!strcmp(t, "version"))
+		best = "--version";
+	for (size_t i = 0; !best && i < LEN(commands); i++) {
+		const char *name = commands[i].name;
+		int d = name[0] && name[0] != '_' ? editdist(t, name) : INT_MAX;
+		if (d <= (strlen(name) >= 5 ? 2 : 1) && d < bestd) {
+			bestd = d;
+			best = name;
+		}
+	}
+	for (size_t i = 0; best && bestd < INT_MAX && i < pr->ef->nsuites; i++)
+		if (editdist(t, pr->ef->suites[i].name) <= bestd)
+			return;
+	if (best) {
+		fprintf(stderr, "evalmake: '%s' is neither a suite nor a command (did you mean 'evalmake %s'?)\n", t, best);
+		closeproject(pr);
+		exit(EXIT_USAGE);
+	}
+}
+
 static int cmdbuild(struct opts *o, int statusonly)
 {
 	struct project pr = {0};
 	int rc = 0;
 
 	openproject(o, &pr);
+	if (!statusonly)
+		commandtypo(&pr, o);
 	struct planopts po = {.targets = o->args, .ntargets = o->nargs, .iterations = o->iterations,
 	                      .sample = o->sample, .rebuild = o->rebuild && !statusonly};
 	struct plan *p = planor2(&pr, &po);
@@ -685,8 +752,9 @@ static struct cell *onecell(struct opts *o, struct project *pr, struct plan **pp
 }
 
 /* the deps files of the cell's agent modified after the run entry stored
- * under was was written: "a.sh, b.sh, c.sh and 4 more", or NULL when that
- * cannot be told (the entry is gone) or none is newer */
+ * under was was written: "a.sh, b.sh, c.sh and 4 more"; when none is
+ * newer, that one was removed or renamed (the key changed all the same);
+ * NULL when that cannot be told (the entry is gone) */
 static char *depschanged(struct project *pr, const struct cell *c, hash was)
 {
 	struct inputset in = {0};
@@ -711,7 +779,9 @@ static char *depschanged(struct project *pr, const struct cell *c, hash was)
 	if (n > 3)
 		bufaddf(&b, " and %zu more", n - 3);
 	freeinputs(&in);
-	return n ? bufdetach(&b) : NULL;
+	if (!n)
+		return xstrdup("no file is newer than its last run: one was removed or renamed, or has an older time");
+	return bufdetach(&b);
 }
 
 static void explaincell(struct project *pr, struct plan *p, struct cell *c)
@@ -1306,9 +1376,15 @@ static int cmdcomplete(struct opts *o)
 		int cmd = o->nargs > 1 ? findcommand(o->args[1]) : CMD_BUILD;
 		const struct command *c = &commands[cmd < 0 ? CMD_BUILD : cmd];
 		for (size_t i = 0; i < LEN(optionhelp); i++)
-			if (takes(c, optionhelp[i].name))
+			if (takes(c, optionhelp[i].name)) {
 				printf("%s\n", optionhelp[i].name);
+				for (size_t k = 0; k < LEN(optionalias); k++)
+					if (!strcmp(optionalias[k][0], optionhelp[i].name))
+						printf("%s\n", optionalias[k][1]);
+			}
 		printf("--help\n");
+		if (c == &commands[CMD_BUILD])
+			printf("--version\n");
 	} else if (!strcmp(what, "targets")) {
 		struct project pr = {0};
 		struct planopts po = {0};
@@ -1362,6 +1438,14 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	refuseoptions(c);
+	/* combinations in which an option would be ignored: refused as well */
+	if ((o.dryrun || o.question) && o.json && cmd == CMD_BUILD)
+		usageerr(c->name, "%s runs nothing and writes no report: --json goes with a run", o.dryrun ? "-n" : "-q");
+	if (o.full && !o.jsonl)
+		usageerr(c->name, "--full goes with --jsonl (it makes every line the whole report)%s", "");
+	if ((o.json && !strcmp(o.json, "-")) + (o.junit && !strcmp(o.junit, "-")) +
+	        (o.markdown && !strcmp(o.markdown, "-")) > 1)
+		usageerr(c->name, "only one of --json, --junit and --markdown can write to stdout ('-')%s", "");
 	if (o.shardspec) {
 		char *err;
 		if (parseshard(o.shardspec, o.shards, &o.shard, &err) < 0) {

@@ -56,7 +56,8 @@ void openproject(struct opts *o, struct project *pr)
 	if (!path && (path = findupward()))
 		fprintf(stderr, "evalmake: using %s\n", path);
 	if (!path)
-		die("no Evalfile here or in a parent folder (looked for Evalfile and evalfile); -f FILE names another");
+		die("no Evalfile here or in a parent folder (looked for Evalfile and evalfile); -f FILE names another, "
+		    "'evalmake init' writes a starter one");
 	if (access(path, R_OK) < 0)
 		die("cannot read %s:", path);
 	if (!getcwd(cwd, sizeof(cwd)))

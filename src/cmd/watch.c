@@ -563,7 +563,8 @@ static int replan(struct watcher *w, struct evalfile *ef)
 	}
 	if (!p) {
 		fprintf(stderr, "evalmake: %s\n", err);
-		fprintf(stderr, "evalmake: keeping the last good configuration until this is fixed\n");
+		if (w->p) /* at start there is none to keep: watch exits 2 */
+			fprintf(stderr, "evalmake: keeping the last good configuration until this is fixed\n");
 		free(err);
 		return -1;
 	}

@@ -35,6 +35,7 @@ enum { C_HEAD, C_REPLY, C_STREAM };
 struct conn {
 	struct server *s;
 	int fd, state;
+	int headonly; /* a HEAD request: the headers of its GET, no body */
 	char head[HEADCAP + 1];
 	size_t hlen;
 	char *out;
@@ -135,13 +136,14 @@ static const char *reason(int status)
 
 void servereply(struct conn *c, int status, const char *ctype, const char *body, size_t len)
 {
-	char *h = xasprintf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	char *h = xasprintf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
 	                    "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n",
-	                    status, reason(status), ctype, len);
+	                    status, reason(status), ctype, len, status == 405 ? "Allow: GET, HEAD\r\n" : "");
 
 	queue(c, h, strlen(h));
 	free(h);
-	queue(c, body, len);
+	if (!c->headonly)
+		queue(c, body, len);
 	c->state = C_REPLY;
 }
 
@@ -151,11 +153,13 @@ void servestream(struct conn *c)
 	                        "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n";
 
 	queue(c, h, sizeof(h) - 1);
-	c->state = C_STREAM;
+	c->state = c->headonly ? C_REPLY : C_STREAM; /* HEAD: the headers, then close */
 }
 
 void serveevent(struct conn *c, const char *data)
 {
+	if (c->state != C_STREAM)
+		return; /* a HEAD request's: no body */
 	queue(c, "data: ", 6);
 	queue(c, data, strlen(data));
 	queue(c, "\n\n", 2);
@@ -229,8 +233,9 @@ static void request(struct conn *c)
 		servereply(c, 403, "text/plain", "this server answers pages of this machine only\n", 47);
 		return;
 	}
-	if (strcmp(c->head, "GET")) {
-		servereply(c, 405, "text/plain", "only GET\n", 9);
+	c->headonly = !strcmp(c->head, "HEAD");
+	if (strcmp(c->head, "GET") && !c->headonly) {
+		servereply(c, 405, "text/plain", "only GET and HEAD\n", 18);
 		return;
 	}
 	c->s->fn(c->s->arg, c, sp1 + 1);

@@ -14,8 +14,9 @@
 struct server;
 struct conn;
 
-/* a GET of target (the path with its query) on c: the handler answers
- * with servereply or servestream before it returns */
+/* a GET (or HEAD) of target (the path with its query) on c: the handler
+ * answers with servereply or servestream before it returns; for a HEAD,
+ * only the headers are sent, and a stream ends after them */
 typedef void (*servefn)(void *arg, struct conn *c, const char *target);
 
 /* listen on spec ("", "PORT", "ADDR:PORT", "[ADDR6]:PORT"; no address:
@@ -32,7 +33,8 @@ void servereply(struct conn *c, int status, const char *ctype, const char *body,
 /* make c an event stream (headers sent now); serveevent and
  * servebroadcast write to it until the client goes */
 void servestream(struct conn *c);
-/* one event ("data: JSON\n\n") to one stream; data holds no newline */
+/* one event ("data: JSON\n\n") to one stream (none to a HEAD's); data
+ * holds no newline */
 void serveevent(struct conn *c, const char *data);
 /* the same event to every stream */
 void servebroadcast(struct server *s, const char *data);

@@ -158,7 +158,7 @@ static void taskcase(struct buf *b, struct plan *p, struct suitesum *s, size_t t
 		return;
 	}
 	if (errors) {
-		bufaddf(b, "      <error type=\"error\" message=\"%zu of %zu cells errored\">", errors, n);
+		bufaddf(b, "      <error type=\"error\" message=\"%zu of %zu cell%s errored\">", errors, n, n == 1 ? "" : "s");
 		for (size_t i = 0; i < n; i++) {
 			if (cells[i]->status != CELL_ERROR)
 				continue;
@@ -345,7 +345,8 @@ char *markdownsummary(const struct results *cur, const struct results *base, con
 		if (isnan(s->score))
 			bufadds(&b, " | - | - |");
 		else
-			bufaddf(&b, isnan(s->se) ? " | %.3f | n/a |" : " | %.3f | ±%.3f |", s->score, s->se);
+			bufaddf(&b, isnan(s->se) ? " | %.3f%s | n/a |" : " | %.3f%s | ±%.3f |", s->score,
+			        s->partial ? " (partial)" : "", s->se);
 		if (base) {
 			const struct suiteres *bs = findsuiteres(base, s->name);
 			size_t ng;

@@ -18,6 +18,8 @@ static void addscore(struct buf *b, const struct suiteres *s)
 		bufadds(b, "    -        ");
 	else
 		bufaddf(b, isnan(s->se) ? "%.3f n/a" : "%.3f ±%.3f", s->score, s->se); /* n/a: one task */
+	if (!isnan(s->score) && s->partial)
+		bufadds(b, " (partial)"); /* a score from part of the suite */
 }
 
 /* the failing tasks of s, or with a baseline the tasks that flipped */

@@ -282,8 +282,8 @@ static void printpartial(FILE *f, const struct suitesum *s, const struct reporto
 {
 	if (!suitepartial(s))
 		return;
-	fprintf(f, "  %spartial%s: %zu of %zu cells scored", col(o, "\033[33m"), col(o, "\033[0m"),
-	        s->cells - s->errors - s->pending, s->cells);
+	fprintf(f, "  %spartial%s: %zu of %zu cell%s scored", col(o, "\033[33m"), col(o, "\033[0m"),
+	        s->cells - s->errors - s->pending, s->cells, s->cells == 1 ? "" : "s");
 }
 
 /* after a suite's row, what its numbers mean when it is not the plain

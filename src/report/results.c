@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
@@ -76,6 +77,7 @@ int parseresults(const char *json, const char *name, struct results *r, char **e
 		sr->errors = countof(s, "errors");
 		sr->ran = countof(s, "ran");
 		sr->cached = countof(s, "cached");
+		sr->partial = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "partial"));
 		sr->tasks = xcalloc((size_t)cJSON_GetArraySize(tasks) + 1, sizeof(*sr->tasks));
 		sr->index = mkhtab((size_t)cJSON_GetArraySize(tasks) + 1);
 		cJSON_ArrayForEach(t, tasks) {
@@ -88,12 +90,44 @@ int parseresults(const char *json, const char *name, struct results *r, char **e
 	return 0;
 }
 
+/* a report named on the command line may come through a pipe, as in
+ * `evalmake diff <(git show main:r.json)`, or be '-' (stdin); readfile
+ * refuses those (it never blocks on a FIFO), so they are read to their
+ * end here, up to READ_MAX bytes */
+static char *readreport(const char *path)
+{
+	struct stat st;
+
+	if (strcmp(path, "-") && (stat(path, &st) < 0 || !(S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode))))
+		return readfile(path, NULL);
+	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	if (!f)
+		return NULL;
+	struct buf b = {.max = READ_MAX};
+	char chunk[65536];
+	size_t n;
+	int err = 0;
+	while (!err && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (bufadd(&b, chunk, n) < 0)
+			err = EFBIG;
+	if (!err && ferror(f))
+		err = errno ? errno : EIO;
+	if (f != stdin)
+		fclose(f);
+	if (err) {
+		buffree(&b);
+		errno = err;
+		return NULL;
+	}
+	return bufdetach(&b);
+}
+
 int loadresults(const char *path, struct results *r, char **err)
 {
-	char *text = readfile(path, NULL);
+	char *text = readreport(path);
 
 	if (!text) {
-		*err = xasprintf("cannot read %s: %s", path, strerror(errno));
+		*err = xasprintf("cannot read %s: %s", path, filewhy(errno));
 		return -1;
 	}
 	int ret = parseresults(text, path, r, err);

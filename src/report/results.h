@@ -28,6 +28,7 @@ struct suiteres {
 	double score, se;      /* NAN when no task is scored */
 	double threshold;      /* < 0 when none */
 	size_t cells, errors, ran, cached;
+	int partial;           /* the score covers only part of its cells */
 	struct taskres *tasks;
 	size_t ntasks;
 	struct htab *index;    /* task id -> struct taskres */

@@ -139,6 +139,7 @@ try() {
 }
 
 summary() {
+	finish # the last case counts too
 	echo "# took $(elapsed "$STARTED")s with $E" >&2
 	echo "$npass passed, $nfail failed"
 	[ "$nfail" = 0 ]
