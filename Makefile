@@ -55,11 +55,11 @@ E2E = tests/e2e/run.sh tests/e2e/watch.sh tests/e2e/http.sh tests/e2e/check.sh t
       tests/e2e/sandbox.sh tests/e2e/inputs.sh \
       tests/e2e/graders.sh \
       tests/e2e/loop.sh \
-      tests/e2e/live.sh tests/e2e/cli.sh tests/e2e/accept14.sh tests/e2e/sqlite.sh tests/e2e/store2.sh \
+      tests/e2e/live.sh tests/e2e/cli.sh tests/e2e/everyday.sh tests/e2e/sqlite.sh tests/e2e/store2.sh \
       tests/e2e/reduce.sh tests/e2e/export.sh \
       tests/e2e/remote.sh \
       tests/e2e/shard.sh tests/e2e/slurm.sh \
-      tests/e2e/accept16.sh \
+      tests/e2e/probe.sh \
       $(STRESS)
 # short runs in make test; make stress runs them long
 STRESS = tests/stress/crash.sh tests/stress/egress.sh tests/stress/resources.sh

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Acceptance of issue 14 (everyday use), walked as a new user would: what
-# the walk found beyond cli.sh, logs.sh, live.sh and check.sh.
+# Everyday use, walked as a new user would: what that walk found beyond
+# cli.sh, logs.sh, live.sh and check.sh.
 # Every option `evalmake --help` and `evalmake help COMMAND` name is in
 # the man page and offered by the bash and zsh completion (with --executor's
 # values); options that a combination would ignore (-n/-q with --json,
@@ -12,7 +12,7 @@
 # command named as one; diff and --baseline through a pipe or stdin; a
 # partial score marked in check's gate lines and Markdown.
 #
-#   EVALMAKE=/abs/path/to/evalmake bash tests/e2e/accept14.sh
+#   EVALMAKE=/abs/path/to/evalmake bash tests/e2e/everyday.sh
 #
 # Needs: bash, coreutils, jq, pgrep, timeout, groff, curl; zsh (its completion
 # is tried when it is installed: .ci/deps installs it).

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# End-to-end tests of the defects that issue 16's acceptance check found
-# on top of the fixes of issue 16 (life.sh, answers.sh, hygiene.sh,
-# store.sh): each case failed before its fix.
+# Defects a second robustness probe found (edits during runs with a watcher
+# and two runs on one cache, setsid agents, JSON-escaped keys, special
+# files, base_url queries), beyond life.sh, answers.sh, hygiene.sh and
+# store.sh: each case failed before its fix.
 #
-#   EVALMAKE=/abs/evalmake MODELSERVER=/abs/build/modelserver bash tests/e2e/accept16.sh
+#   EVALMAKE=/abs/evalmake MODELSERVER=/abs/build/modelserver bash tests/e2e/probe.sh
 #
 # Needs: bash, coreutils, jq, pgrep, ps, python3, setsid, timeout.
 set -u
@@ -11,8 +12,8 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 
-need_modelserver accept16.sh
-start_modelserver accept16.sh
+need_modelserver probe.sh
+start_modelserver probe.sh
 
 # ---------------------------------------------------------------------------
 # agents that leave their process group (setsid) die with evalmake too

@@ -1,4 +1,4 @@
-/* accept16: what issue 16's acceptance check found. A cell's start check
+/* run/inputs: a cell's start check
  * must compare the files its agent reads with the hashes in the cell's own
  * key, not with whatever the stat cache learnt since (another suite's
  * re-key, as watch does, or a second suite planned after an edit). */
@@ -15,7 +15,7 @@
 #include "test.h"
 #include "core/util.h"
 
-TEST(accept16_start_check_uses_the_cells_key)
+TEST(inputs_start_check_uses_the_cells_key)
 {
 	char *err = NULL;
 
@@ -78,7 +78,7 @@ TEST(accept16_start_check_uses_the_cells_key)
 	freeevalfile(ef);
 }
 
-TEST(accept16_grader_check_uses_the_cells_key)
+TEST(inputs_grader_check_uses_the_cells_key)
 {
 	char *err = NULL;
 
