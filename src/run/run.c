@@ -665,32 +665,34 @@ static void tracereport(struct job *j, const struct procresult *r)
 	unlink(j->trace);
 }
 
+/* NUL bytes in p[0..*len) become U+FFFD, the replacement character, so
+ * the text can be read as a C string without being cut short there */
+static void replacenuls(char **p, size_t *len)
+{
+	if (!memchr(*p, '\0', *len))
+		return;
+	struct buf b = {0};
+	for (size_t i = 0; i < *len; i++)
+		if ((*p)[i])
+			bufaddc(&b, (*p)[i]);
+		else
+			bufadds(&b, "\xEF\xBF\xBD");
+	free(*p);
+	*len = b.len;
+	*p = bufdetach(&b);
+}
+
 /* An agent's stdout and stderr as evalmake keeps them: every declared key
- * redacted (an agent may print its environment). A NUL byte in the output
- * would cut the answer short wherever it is read as text: the cell is an
- * error (the message is returned; NULL when the output is fine) rather
- * than a silently shorter answer; NUL bytes in the transcript become
- * U+FFFD. */
-static char *capture(struct procresult *r)
+ * redacted (an agent may print its environment), and a NUL byte in either
+ * made U+FFFD. An answer is text: a NUL would cut it short wherever it is
+ * read as one (a grader would see "one" of "one\0two"); replaced, the
+ * whole output is graded, stored and shown. */
+static void capture(struct procresult *r)
 {
 	redactbuf(&r->out, &r->outlen);
 	redactbuf(&r->err, &r->errlen);
-	if (memchr(r->err, '\0', r->errlen)) {
-		struct buf b = {0};
-		for (size_t i = 0; i < r->errlen; i++)
-			if (r->err[i])
-				bufaddc(&b, r->err[i]);
-			else
-				bufadds(&b, "\xEF\xBF\xBD");
-		free(r->err);
-		r->errlen = b.len;
-		r->err = bufdetach(&b);
-	}
-	const char *nul = memchr(r->out, '\0', r->outlen);
-	if (!nul)
-		return NULL;
-	return xasprintf("the output holds a NUL byte (at byte %zu of %zu): an answer is text, and it would be cut short "
-	                 "there", (size_t)(nul - r->out), r->outlen);
+	replacenuls(&r->out, &r->outlen);
+	replacenuls(&r->err, &r->errlen);
 }
 
 static void onagent(void *arg, struct procresult *r);
@@ -797,7 +799,7 @@ static void onagent(void *arg, struct procresult *r)
 	}
 	/* what the agent printed, cleaned where it enters evalmake: the output
 	 * graded is the output stored, so a cached grade stays the same */
-	char *bad = capture(r);
+	capture(r);
 	if (r->timedout) {
 		o.error = xasprintf("timed out after %gs", j->c->sp->suite->timeout);
 	} else if (r->exitcode != 0) {
@@ -806,15 +808,11 @@ static void onagent(void *arg, struct procresult *r)
 		                            : xasprintf("exit status %d%s%s", r->exitcode, *last ? ": " : "", last);
 		free(last);
 	}
-	if (o.error && !bad && retryagent(j, r, o.error)) {
+	if (o.error && retryagent(j, r, o.error)) {
 		free(o.error);
 		freeprocresult(r);
 		return;
 	}
-	if (!o.error)
-		o.error = bad;
-	else
-		free(bad);
 	o.out = r->out;
 	o.outlen = r->outlen;
 	o.transcript = r->err;

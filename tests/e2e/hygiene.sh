@@ -267,15 +267,20 @@ valid_json r2.json || fail "check --json is not valid JSON"
 checks "the JUnit file parses" "python3 -c 'import xml.dom.minidom, sys; xml.dom.minidom.parse(sys.argv[1])' j.xml"
 checks "the Markdown is valid UTF-8" "python3 -c 'import sys; open(sys.argv[1], encoding=\"utf-8\").read()' m.md"
 
-try "an output holding a NUL byte is an error, not a shorter answer"
+try "an output holding a NUL byte is graded whole (the NUL stored as U+FFFD), not cut short there"
 mkdir tasks
-printf '{"id": "t1", "input": "x", "expected": "ab"}\n' >tasks/q.jsonl
-printf '#!/bin/sh\nprintf "ab\\000cd"\n' >nul.sh
+printf '{"id": "t1", "input": "x", "expected": "ab"}\n{"id": "t2", "input": "y", "expected": "cd"}\n' >tasks/q.jsonl
+printf '#!/bin/sh\ncat >/dev/null\nprintf "ab\\000cd"\n' >nul.sh
 chmod +x nul.sh
-printf 'suites:\n  s:\n    tasks: tasks/q.jsonl\n    agent: {command: ./nul.sh}\n' >Evalfile
-em
-assert_rc 1
-grep -q "NUL byte (at byte 2 of 5)" "$T/err" || fail "the error does not say where the NUL byte is"
+printf 'suites:\n  s:\n    tasks: tasks/q.jsonl\n    agent: {command: ./nul.sh}\n  c:\n    tasks: tasks/q.jsonl\n    agent: {command: ./nul.sh}\n    grader: {type: contains}\n' >Evalfile
+em --json r.json
+assert_rc 0
+assert_json r.json '[.suites[] | {(.name): .score}] | add' '{"s":0,"c":1}'
+checks "the table shows the whole output" 'grep -qF "got \"ab$(printf "\xef\xbf\xbd")cd\"" "$T/out"'
+em log s/t1#1
+checks "log shows the whole output" 'grep -qxF "ab$(printf "\xef\xbf\xbd")cd" "$T/out"'
+em --json r.json
+assert_json r.json '.ran' 0
 
 # ---------------------------------------------------------------------------
 # numbers and strings from a model server

@@ -187,14 +187,18 @@ grep -q 'option of log' "$T/err" || fail "-r outside log is not refused"
 em calc
 grep -q 'got "a^\[\[31mRED' "$T/out" || fail "the table's got line shows raw escapes"
 
-try "an output with a NUL byte stays an error cell (graded on none of it, not up to the NUL)"
+try "an output with a NUL byte is graded on all of it, not up to the NUL"
 mkproject
 printf '#!/bin/sh\ncat >/dev/null\nprintf "one\\000two\\n"\n' >nul.sh
 chmod +x nul.sh
 set_calc_agent nul.sh
-em -k calc
-assert_rc 1
-grep -q 'NUL byte' "$T/err" || fail "no NUL byte error"
+em -k calc --json r.json
+assert_rc 0
+assert_json r.json '[.suites[] | select(.name == "calc") | .errors]' '[0]'
+# t1 expects "one": cut at the NUL it would pass
+assert_json r.json '[.suites[] | select(.name == "calc") | .tasks[] | select(.id == "t1") | .score]' '[0]'
+em log "calc/t1#1"
+checks "the stored output is all of it, the NUL as U+FFFD" 'grep -qF "one$(printf "\xef\xbf\xbd")two" "$T/out"'
 
 # ---------------------------------------------------------------------------
 # 5. errors counted, not hidden
