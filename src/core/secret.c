@@ -14,7 +14,8 @@ struct list {
 	size_t n, cap;
 };
 
-static struct list forms;     /* every form of every declared value */
+static struct list values;    /* every declared value, as it is */
+static struct list forms;     /* their raw and URL-encoded forms */
 static struct list warned;    /* variables already reported as too short */
 
 static int known(const struct list *sv, const char *s)
@@ -33,32 +34,6 @@ static void addform(char *f)
 	} else {
 		free(f);
 	}
-}
-
-enum { JSON_STD, JSON_SLASH, JSON_HTML, JSON_GSON };
-
-/* the value as a JSON string's content, as cJSON and Python write it
- * (JSON_STD), or with what other encoders escape besides: "/" as "\/"
- * (PHP, json-c: JSON_SLASH), "<", ">" and "&" as "\u003c"... (Go's
- * encoding/json: JSON_HTML), and "=" and "'" too (Gson: JSON_GSON) */
-static char *jsonform(const char *v, int style)
-{
-	struct buf b = {0}, e = {0};
-
-	bufaddjson(&b, v, strlen(v));
-	/* drop the quotes bufaddjson adds */
-	for (size_t i = 1; i + 1 < b.len; i++) {
-		char c = b.s[i];
-		if (style == JSON_SLASH && c == '/')
-			bufadds(&e, "\\/");
-		else if ((style >= JSON_HTML && strchr("<>&", c)) || (style == JSON_GSON && strchr("='", c)))
-			bufaddf(&e, "\\u%04x", (unsigned char)c);
-		else
-			bufaddc(&e, c);
-	}
-	buffree(&b);
-	bufadds(&e, "");
-	return bufdetach(&e);
 }
 
 /* the value percent-encoded (RFC 3986: unreserved characters kept) */
@@ -89,11 +64,11 @@ int secretadd(const char *name, const char *value)
 		}
 		return -1;
 	}
+	if (!known(&values, value)) {
+		xgrow(&values.v, &values.cap, values.n + 1, sizeof(*values.v));
+		values.v[values.n++] = xstrdup(value);
+	}
 	addform(xstrdup(value));
-	addform(jsonform(value, JSON_STD));
-	addform(jsonform(value, JSON_SLASH));
-	addform(jsonform(value, JSON_HTML));
-	addform(jsonform(value, JSON_GSON));
 	addform(urlform(value, 0));
 	addform(urlform(value, 1));
 	return 0;
@@ -107,19 +82,102 @@ void secretenv(const char *name)
 
 void secretclear(void)
 {
+	for (size_t i = 0; i < values.n; i++)
+		free(values.v[i]);
 	for (size_t i = 0; i < forms.n; i++)
 		free(forms.v[i]);
 	for (size_t i = 0; i < warned.n; i++)
 		free(warned.v[i]);
+	free(values.v);
 	free(forms.v);
 	free(warned.v);
+	memset(&values, 0, sizeof(values));
 	memset(&forms, 0, sizeof(forms));
 	memset(&warned, 0, sizeof(warned));
 }
 
 int secretany(void)
 {
-	return forms.n > 0;
+	return values.n > 0;
+}
+
+/* the letter of c's two-character JSON escape (\" \\ \/ \b \f \n \r \t),
+ * or 0 */
+static char shortescape(unsigned char c)
+{
+	static const char from[] = "\"\\/\b\f\n\r\t", to[] = "\"\\/bfnrt";
+	const char *q = c ? strchr(from, c) : NULL;
+
+	return q ? to[q - from] : 0;
+}
+
+/* the value of the four hex digits at h, or -1 */
+static long hex4(const char *h)
+{
+	long v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		char c = h[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+/* how many bytes of s[0..n) spell the value v inside a JSON string, as
+ * any JSON encoder may write it: each byte as itself (unless JSON must
+ * escape it: '"', '\\', a control character) or escaped, \uXXXX in either
+ * case for an ASCII character (Go's \u003c, .NET's \u002B and \u0022,
+ * Gson's \u003d) or a two-character escape (\" \\ \/ ...); -1 when they
+ * do not. One reading per byte of s, so it is linear. */
+static long spells(const char *s, size_t n, const char *v)
+{
+	size_t i = 0;
+
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		unsigned char c = *p;
+		char e = shortescape(c);
+		if (i < n && s[i] != '\\' && (unsigned char)s[i] == c && c != '"' && c >= 0x20) {
+			i++;
+		} else if (i + 1 < n && s[i] == '\\' && e && s[i + 1] == e) {
+			i += 2;
+		} else if (c < 0x80 && i + 5 < n && s[i] == '\\' && s[i + 1] == 'u' && hex4(s + i + 2) == c) {
+			i += 6;
+		} else {
+			return -1;
+		}
+	}
+	return (long)i;
+}
+
+/* every JSON spelling of the declared values in s[0..n) replaced: a new
+ * string, or NULL when none occurs (the raw value is one of the forms) */
+static char *replacevalues(const char *s, size_t n, size_t *outlen)
+{
+	struct buf b = {0};
+	const char *p = s, *end = s + n;
+	int any = 0;
+
+	for (const char *q = s; q < end; q++) {
+		long k = -1;
+		for (size_t i = 0; i < values.n && k < 0; i++)
+			if ((unsigned char)*q == (unsigned char)values.v[i][0] || *q == '\\')
+				k = spells(q, (size_t)(end - q), values.v[i]);
+		if (k <= 0)
+			continue;
+		bufadd(&b, p, (size_t)(q - p));
+		bufadds(&b, REDACTED);
+		p = q + k;
+		q = p - 1;
+		any = 1;
+	}
+	if (!any)
+		return NULL;
+	bufadd(&b, p, (size_t)(end - p));
+	*outlen = b.len;
+	return bufdetach(&b);
 }
 
 /* one form replaced in s[0..n): a new string, or NULL when absent */
@@ -147,6 +205,8 @@ char *redactn(const char *s, size_t n, size_t *outlen)
 
 	if (!s)
 		return NULL;
+	if ((cur = replacevalues(s, n, outlen)) == NULL)
+		*outlen = n;
 	for (size_t i = 0; i < forms.n; i++) {
 		size_t len;
 		char *r = replace(cur ? cur : s, cur ? *outlen : n, forms.v[i], &len);
@@ -162,7 +222,7 @@ char *redactn(const char *s, size_t n, size_t *outlen)
 char *redact(char *s)
 {
 	size_t len;
-	char *r = forms.n && s ? redactn(s, strlen(s), &len) : NULL;
+	char *r = values.n && s ? redactn(s, strlen(s), &len) : NULL;
 
 	if (!r)
 		return s;
@@ -173,7 +233,7 @@ char *redact(char *s)
 int redactbuf(char **s, size_t *n)
 {
 	size_t len;
-	char *r = forms.n && *s ? redactn(*s, *n, &len) : NULL;
+	char *r = values.n && *s ? redactn(*s, *n, &len) : NULL;
 
 	if (!r)
 		return 0;

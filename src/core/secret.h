@@ -4,8 +4,9 @@
  * A key is declared by the name of the environment variable holding it
  * (every suite's api_key_env, for agents and judge graders alike). Its
  * value is then redacted, as "[redacted]", in three forms: raw, JSON-escaped
- * (as an agent printing json.dumps(os.environ) writes it; also with "/" as
- * "\/" and "<>&" as "\u003c"..., as PHP, Go and Gson escape them) and
+ * (as an agent printing json.dumps(os.environ) writes it, or any other
+ * encoder: each character as itself or escaped, \uXXXX in either case or
+ * \" \\ \/, so PHP's, Go's, .NET's and Gson's choices all match) and
  * URL-encoded (as in a logged request URL). Redaction happens where text enters
  * evalmake (an agent's output and transcript, a grader's reason, an error
  * message) so that what is graded, hashed and stored is one and the same

@@ -27,6 +27,21 @@ TEST(redact_raw_json_and_url_forms)
 	secretclear();
 }
 
+/* JSON encoders escape different characters: PHP "/" as "\/", Go "<>&" as
+ * "\u003c", .NET "\"" and "+" as "\u0022" and "\u002B" (upper case), Gson
+ * "=" as "\u003d"; any of them, mixed, is the key */
+TEST(redact_every_json_encoders_spelling)
+{
+	secretclear();
+	CHECK_INT(secretadd("K", "ak/+\"<&='x9Z"), 0);
+	char *s = redact(xstrdup("php ak\\/+\\\"<&='x9Z go ak/+\\u0022\\u003c\\u0026='x9Z "
+	                         "net ak/\\u002B\\u0022\\u003C\\u0026\\u003D\\u0027x9Z all \\u0061\\u006B\\u002f\\u002b\\u0022\\u003c\\u0026\\u003d\\u0027\\u0078\\u0039\\u005a "
+	                         "raw ak/+\"<&='x9Z near ak/+\\u0022<&='x9Y end"));
+	CHECK_STR(s, "php [redacted] go [redacted] net [redacted] all [redacted] raw [redacted] near ak/+\\u0022<&='x9Y end");
+	free(s);
+	secretclear();
+}
+
 TEST(redact_leaves_other_text_alone)
 {
 	secretclear();
