@@ -3,6 +3,21 @@
 # reads the Evalfile named by -f or found from -C, like evalmake itself).
 # Installed by `make install`; to try it: source completion/evalmake.bash
 
+# COMPREPLY: the lines of stdin that start with $1 (a task id may hold
+# blanks, so targets are read a line at a time, never split into words),
+# quoted for the command line unless the word being completed is quoted
+_evalmake_lines() {
+	local line want=${1//\\/}  # what was typed, without its backslash escapes
+	while IFS= read -r line; do
+		[[ -n $line && $line == "$want"* ]] || continue
+		if [[ $line == *[[:space:]]* ]]; then
+			COMPREPLY+=("$(printf '%q' "$line")")
+		else
+			COMPREPLY+=("$line")
+		fi
+	done
+}
+
 _evalmake() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=""
 	local em=${COMP_WORDS[0]} cmd="" i w
@@ -68,10 +83,12 @@ _evalmake() {
 		COMPREPLY=($(compgen -f -- "$cur"))
 		;;
 	"")
-		COMPREPLY=($(compgen -W "$commands $("$em" "${where[@]}" __complete targets 2>/dev/null)" -- "$cur"))
+		COMPREPLY=($(compgen -W "$commands" -- "$cur"))
+		_evalmake_lines "$cur" < <("$em" "${where[@]}" __complete targets 2>/dev/null)
 		;;
 	*)
-		COMPREPLY=($(compgen -W "$("$em" "${where[@]}" __complete targets 2>/dev/null)" -- "$cur"))
+		COMPREPLY=()
+		_evalmake_lines "$cur" < <("$em" "${where[@]}" __complete targets 2>/dev/null)
 		;;
 	esac
 }

@@ -161,6 +161,24 @@ check "no internal command" ! grep -q '__complete' "$T/out"
 check "options of status" grep -q '^opts: --json$' "$T/out"
 check "commands after help" grep -q '^help: check$' "$T/out"
 check "targets from -C DIR" grep -q '^dir: .*quiz/q1#2' "$T/out"
+
+try "bash completion: a task id with a blank is one word, quoted"
+mkdir -p "t/my task" t/other
+echo hi >"t/my task/input.txt"
+echo hi >"t/my task/expected.txt"
+echo a >t/other/input.txt
+echo a >t/other/expected.txt
+printf 'suites:\n  s: {tasks: "t/*", agent: {command: cat}}\n' >Evalfile
+cat >"$T/comp.sh" <<EOF
+source "$ROOT/completion/evalmake.bash"
+COMP_WORDS=("$E" log "s/my"); COMP_CWORD=2; _evalmake; printf '<%s>\n' "\${COMPREPLY[@]}"
+COMPREPLY=(); COMP_WORDS=("$E" log 's/my\\ task#'); COMP_CWORD=2; _evalmake; printf '[%s]\n' "\${COMPREPLY[@]}"
+EOF
+bash "$T/comp.sh" >"$T/out" 2>"$T/err"
+check "the id whole, its blank escaped" grep -qxF '<s/my\ task>' "$T/out"
+check "its cell too" grep -qxF '<s/my\ task#1>' "$T/out"
+check "not split at the blank" ! grep -qxF '<task>' "$T/out"
+check "a typed escape still matches" grep -qxF '[s/my\ task#1]' "$T/out"
 assert_calls 0
 
 # ---------------------------------------------------------------------------
