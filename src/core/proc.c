@@ -396,8 +396,12 @@ static _Noreturn void supervise(const struct procspec *spec, char **argv, char *
 			if (w != sh)
 				continue;
 			/* what the shell left running outside its group is
-			 * killed here; what is left inside, by evalmake (reap) */
-			if (waitpid(-1, NULL, WNOHANG) == 0)
+			 * killed here; what is left inside, by evalmake (reap).
+			 * Orphans that ended with it are reaped first: one of
+			 * them is no sign that no child is left */
+			while ((w = waitpid(-1, NULL, WNOHANG)) > 0)
+				;
+			if (w == 0)
 				killtree();
 			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 		}

@@ -233,6 +233,39 @@ checks "the cell ran with the new input: score 1, no error" "tail -n 1 '$wj' | j
 kill -INT "$bgpid"
 bg_wait 10
 
+
+# ---------------------------------------------------------------------------
+# the shell ends while an orphan of the supervisor is a zombie too: the
+# supervisor reaped that zombie, took it for "no child left" and exited
+# without killing the setsid child (which went on running). The agent
+# stops its supervisor so that both are zombies when it looks.
+
+try "an agent's shell and an orphan end together: its setsid child is still killed"
+mkdir -p tasks/t1
+echo x >tasks/t1/input.txt
+echo x >tasks/t1/expected.txt
+sl=$(sleeper acc)
+cat >agent.sh <<EOF
+#!/bin/sh
+cat >/dev/null
+sup=\$(cut -d' ' -f5 /proc/\$\$/stat) # the supervisor leads the group
+sh=\$\$
+[ "\$PPID" = "\$sup" ] || sh=\$PPID # the supervisor's child
+setsid "$sl" 30 &
+kill -STOP "\$sup"
+z=\$(sh -c '/bin/true </dev/null >/dev/null 2>&1 & echo \$!') # an orphan that ends at once
+i=0
+while [ "\$(cut -d' ' -f3 /proc/\$z/stat)" != Z ] && [ \$i -lt 400 ]; do sleep 0.05; i=\$((i + 1)); done
+# once the shell is a zombie as well, the supervisor goes on
+setsid sh -c 'i=0; while [ "\$(cut -d" " -f3 /proc/\$0/stat)" != Z ] && [ \$i -lt 400 ]; do sleep 0.05; i=\$((i + 1)); done; kill -CONT \$1' "\$sh" "\$sup" </dev/null >/dev/null 2>&1 &
+echo x
+EOF
+chmod +x agent.sh
+printf 'suites:\n  s:\n    tasks: tasks/*\n    iterations: 1\n    agent: {command: ./agent.sh}\n    grader: {type: exact}\n' >Evalfile
+em
+assert_rc 0
+check "no sleep left after the run" noproc "$sl"
+
 finish
 stopserver
 summary
