@@ -271,8 +271,10 @@ fail:
 	_exit(127);
 }
 
-/* in the supervisor: the pids of its live children (by /proc/PID/stat's
- * parent field; zombies left out) in v, at most n of them: how many.
+/* in the supervisor: the pids of its children (by /proc/PID/stat's parent
+ * field) in v, at most n of them: how many. A child shown as a zombie is
+ * kept: it may be a process whose main thread ended while others run,
+ * which only a kill ends (a true zombie is reaped in the same round).
  * Async-signal-safe calls only (the supervisor is a fork that does not
  * exec): getdents64 and read, no opendir, no stdio. */
 static int livechildren(pid_t self, pid_t *v, int n)
@@ -308,7 +310,7 @@ static int livechildren(pid_t self, pid_t *v, int n)
 			/* "PID (COMM) STATE PPID ...": COMM may hold ')' */
 			for (j = (size_t)m; j > 0 && stat[j - 1] != ')'; j--)
 				;
-			if (j == 0 || j + 3 >= (size_t)m || stat[j + 1] == 'Z')
+			if (j == 0 || j + 3 >= (size_t)m)
 				continue;
 			for (j += 3; j < (size_t)m && stat[j] >= '0' && stat[j] <= '9'; j++)
 				ppid = ppid * 10 + (stat[j] - '0');

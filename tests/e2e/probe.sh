@@ -266,6 +266,37 @@ em
 assert_rc 0
 check "no sleep left after the run" noproc "$sl"
 
+
+# a process whose main thread has ended (pthread_exit) while another runs
+# shows as a zombie in /proc; the supervisor left such children alone,
+# so one in a session of its own outlived the cell
+
+try "an agent's setsid child whose main thread ended is killed when the cell ends"
+mkdir -p tasks/t1
+echo x >tasks/t1/input.txt
+echo x >tasks/t1/expected.txt
+cat >zl.py <<'EOF'
+import ctypes, threading, time
+threading.Thread(target=lambda: time.sleep(60)).start()
+ctypes.CDLL(None).pthread_exit(None)
+EOF
+cat >agent.sh <<'EOF'
+#!/bin/sh
+cat >/dev/null
+setsid python3 zl.py </dev/null >/dev/null 2>&1 &
+echo $! >zl.pid
+i=0
+while [ "$(cut -d' ' -f3 /proc/$!/stat)" != Z ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+echo x
+EOF
+chmod +x agent.sh
+printf 'suites:\n  s:\n    tasks: tasks/*\n    iterations: 1\n    agent: {command: ./agent.sh}\n    grader: {type: exact}\n' >Evalfile
+em
+assert_rc 0
+zl=$(cat zl.pid)
+checks "its threads are gone" "waitfor 3 '[ ! -d /proc/$zl/task ] || [ \$(ls /proc/$zl/task | wc -l) -lt 2 ]'"
+kill -9 "$zl" 2>/dev/null
+
 finish
 stopserver
 summary
