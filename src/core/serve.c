@@ -229,11 +229,11 @@ static void request(struct conn *c)
 		return;
 	}
 	*sp1 = *sp2 = '\0';
+	c->headonly = !strcmp(c->head, "HEAD"); /* a refusal of it has no body either */
 	if (c->s->loopback && !hostok(sp2 + 1)) {
 		servereply(c, 403, "text/plain", "this server answers pages of this machine only\n", 47);
 		return;
 	}
-	c->headonly = !strcmp(c->head, "HEAD");
 	if (strcmp(c->head, "GET") && !c->headonly) {
 		servereply(c, 405, "text/plain", "only GET and HEAD\n", 18);
 		return;

@@ -99,6 +99,11 @@ TEST(serve_host_and_cap)
 	r = ask(l, fd, "GET / HTTP/1.1\r\nHost: evil.example:80\r\n\r\n");
 	CHECK(r && !strncmp(r, "HTTP/1.1 403", 12));
 	close(fd);
+	/* a HEAD gets no body, refused or not */
+	fd = dial(s);
+	r = ask(l, fd, "HEAD / HTTP/1.1\r\nHost: evil.example:80\r\n\r\n");
+	CHECK(r && !strncmp(r, "HTTP/1.1 403", 12) && !strstr(r, "this server answers"));
+	close(fd);
 	/* 32 connections that say nothing fill it: the next one is turned away */
 	for (; n < 32; n++) {
 		fds[n] = dial(s);
