@@ -5,16 +5,13 @@
 
 # COMPREPLY: the lines of stdin that start with $1 (a task id may hold
 # blanks, so targets are read a line at a time, never split into words),
-# quoted for the command line unless the word being completed is quoted
+# quoted for the command line (a blank, and a quote or ( & ; as well)
 _evalmake_lines() {
-	local line want=${1//\\/}  # what was typed, without its backslash escapes
+	local line q want=${1//\\/}  # what was typed, without its backslash escapes
 	while IFS= read -r line; do
 		[[ -n $line && $line == "$want"* ]] || continue
-		if [[ $line == *[[:space:]]* ]]; then
-			COMPREPLY+=("$(printf '%q' "$line")")
-		else
-			COMPREPLY+=("$line")
-		fi
+		printf -v q '%q' "$line"
+		COMPREPLY+=("$q")
 	done
 }
 

@@ -283,5 +283,23 @@ assert_rc 2
 check "an evalfile counts" grep -q 'evalfile' "$T/err"
 check "wrote nothing either" test ! -e Evalfile
 
+try "bash completion: a task id with a quote or a parenthesis is escaped too"
+mkdir -p "t/it's" "t/a(b)"
+for d in "t/it's" "t/a(b)"; do
+	echo hi >"$d/input.txt"
+	echo hi >"$d/expected.txt"
+done
+printf 'suites:\n  s: {tasks: "t/*", agent: {command: cat}}\n' >Evalfile
+cat >"$T/comp.sh" <<EOF
+source "$ROOT/completion/evalmake.bash"
+COMP_WORDS=("$E" log "s/it"); COMP_CWORD=2; _evalmake; printf '<%s>\n' "\${COMPREPLY[@]}"
+COMPREPLY=(); COMP_WORDS=("$E" log "s/a"); COMP_CWORD=2; _evalmake; printf '<%s>\n' "\${COMPREPLY[@]}"
+EOF
+bash "$T/comp.sh" >"$T/out" 2>"$T/err"
+check "the quote escaped" grep -qxF "<s/it\\'s#1>" "$T/out"
+check "the parentheses escaped" grep -qxF '<s/a\(b\)#1>' "$T/out"
+check "nothing left unescaped" ! grep -qE "<s/it's|<s/a\(" "$T/out"
+assert_calls 0
+
 finish
 summary
