@@ -50,6 +50,15 @@ static char *urlform(const char *v, int lower)
 	return bufdetach(&b);
 }
 
+/* longer strings first: where one key starts another, the longer one is
+ * the one found, so no tail of it is left in sight */
+static int longerfirst(const void *a, const void *b)
+{
+	size_t la = strlen(*(char *const *)a), lb = strlen(*(char *const *)b);
+
+	return la < lb ? 1 : la > lb ? -1 : 0;
+}
+
 int secretadd(const char *name, const char *value)
 {
 	if (!value || !value[0])
@@ -71,6 +80,8 @@ int secretadd(const char *name, const char *value)
 	addform(xstrdup(value));
 	addform(urlform(value, 0));
 	addform(urlform(value, 1));
+	qsort(values.v, values.n, sizeof(*values.v), longerfirst);
+	qsort(forms.v, forms.n, sizeof(*forms.v), longerfirst);
 	return 0;
 }
 

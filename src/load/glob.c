@@ -499,7 +499,7 @@ static int istee(const char *word)
 static void words(const char *cmd, struct strv *out, int depth)
 {
 	struct buf w = {0};
-	int inword = 0, output = 0, tee = 0;
+	int inword = 0, output = 0, tee = 0, first = 1; /* first: a command's first word */
 
 	for (const char *p = cmd;; p++) {
 		if (!*p || strchr(" \t\n|&;()<>", *p)) {
@@ -510,9 +510,12 @@ static void words(const char *cmd, struct strv *out, int depth)
 					if (strpbrk(s, " \t\n") && depth < 4)
 						words(s, out, depth + 1);
 					/* `| tee log.txt` writes log.txt: an input
-					 * only until the first run rewrites it */
-					tee = istee(s);
+					 * only until the first run rewrites it
+					 * (tee the command, not `--mode tee x`) */
+					tee = first && istee(s);
 				}
+				if (!output)
+					first = 0;
 				free(s);
 				output = inword = 0;
 			}
@@ -524,6 +527,8 @@ static void words(const char *cmd, struct strv *out, int depth)
 				output = 0;
 			if (strchr("\n|&;()<", *p))
 				tee = 0; /* the end of tee's command, or its stdin */
+			if (strchr("\n|&;()", *p))
+				first = 1;
 			continue;
 		}
 		inword = 1;

@@ -42,6 +42,21 @@ TEST(redact_every_json_encoders_spelling)
 	secretclear();
 }
 
+/* one key that starts another: the longer is found whole, in either
+ * order of declaration */
+TEST(redact_a_key_that_starts_another)
+{
+	for (int order = 0; order < 2; order++) {
+		secretclear();
+		secretadd("A", order ? "abcdefgh12345" : "abcdefgh12");
+		secretadd("B", order ? "abcdefgh12" : "abcdefgh12345");
+		char *s = redact(xstrdup("long abcdefgh12345 short abcdefgh12 json \\u0061bcdefgh12345 end"));
+		CHECK_STR(s, "long [redacted] short [redacted] json [redacted] end");
+		free(s);
+	}
+	secretclear();
+}
+
 TEST(redact_leaves_other_text_alone)
 {
 	secretclear();

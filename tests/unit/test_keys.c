@@ -167,6 +167,13 @@ TEST(shellwords_split_as_sh_roughly)
 	CHECK_STR(s, "./a.sh|/usr/bin/tee|cat|in.txt|tee|y.txt");
 	free(s);
 	strvfree(&w);
+	/* only tee the command writes files: a word "tee" among another
+	 * command's arguments leaves the words after it inputs */
+	shellwords("./agent.sh --mode tee cfg.yaml | tee out.txt", &w);
+	s = joinedby(&w, "|");
+	CHECK_STR(s, "./agent.sh|--mode|tee|cfg.yaml|tee");
+	free(s);
+	strvfree(&w);
 	/* the script of sh -c is split again */
 	shellwords("bash -c 'node x.mjs; cat k.txt'", &w);
 	s = joinedby(&w, "|");
