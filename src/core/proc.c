@@ -15,8 +15,8 @@
  * group, so the supervisor is also its descendants' subreaper
  * (PR_SET_CHILD_SUBREAPER: an orphan is reparented to it, not to init)
  * and kills them by their parent links (killtree): on evalmake's death, on
- * evalmake's request (SIGTERM from evalmake: killproc) and when the shell
- * exits leaving some behind.
+ * evalmake's request (STOPSIG from evalmake: killproc, a timeout) and when
+ * the shell exits leaving some behind.
  * Alternatives: a child subreaper only adopts orphans while evalmake lives,
  * and a cgroup needs a delegated hierarchy that users do not have. */
 #define _GNU_SOURCE
@@ -178,13 +178,18 @@ static void reap(void *arg)
 	busy = 0;
 }
 
+/* evalmake's request to a supervisor to stop its agent: a real-time
+ * signal, queued, where a SIGTERM would merge with one the agent sent its
+ * own group (kill 0) at the same moment and be taken for the agent's */
+#define STOPSIG (SIGRTMIN + 1)
+
 /* the supervisor kills its group and every descendant that left it when
- * evalmake asks (SIGTERM from evalmake's pid); after it has exited, what is
- * left of its group is killed by reap */
+ * evalmake asks (STOPSIG from evalmake's pid); after it has exited, what
+ * is left of its group is killed by reap */
 static void stopproc(struct proc *p)
 {
 	if (!p->exited)
-		kill(p->pid, SIGTERM);
+		kill(p->pid, STOPSIG);
 }
 
 static void ontimeout(void *arg)
@@ -377,6 +382,7 @@ static _Noreturn void supervise(const struct procspec *spec, char **argv, char *
 	sigemptyset(&wait);
 	sigaddset(&wait, SIGCHLD);
 	sigaddset(&wait, SIGTERM);
+	sigaddset(&wait, STOPSIG);
 	for (;;) {
 		siginfo_t si;
 		int sig = sigwaitinfo(&wait, &si), st;
@@ -385,8 +391,9 @@ static _Noreturn void supervise(const struct procspec *spec, char **argv, char *
 			continue;
 		if (sig != SIGCHLD) {
 			/* the agent may signal its own group (kill 0): that is
-			 * not for us. Death signals come after reparenting;
-			 * killproc's SIGTERM comes from evalmake itself. */
+			 * not for us. The death signal (SIGTERM) comes after
+			 * reparenting; a stop request (STOPSIG) from evalmake
+			 * itself. */
 			if (getppid() == parent && si.si_pid != parent)
 				continue;
 			killtree();

@@ -297,6 +297,40 @@ zl=$(cat zl.pid)
 checks "its threads are gone" "waitfor 3 '[ ! -d /proc/$zl/task ] || [ \$(ls /proc/$zl/task | wc -l) -lt 2 ]'"
 kill -9 "$zl" 2>/dev/null
 
+# a timeout's stop request was a SIGTERM to the supervisor: when the agent
+# had sent its own group a SIGTERM too (kill 0), the two merged, the
+# supervisor took the request for the agent's and ignored it, and the cell
+# outlived its timeout until the agent chose to end
+
+try "a timeout stops an agent that signalled its own group at the same moment"
+mkdir -p tasks/t1
+echo x >tasks/t1/input.txt
+echo x >tasks/t1/expected.txt
+sl=$(sleeper merged)
+cat >agent.sh <<EOF
+#!/bin/sh
+trap '' TERM
+cat >/dev/null
+sup=\$(ps -o pgid= -p \$\$ | tr -d ' ')
+# the supervisor stopped, a SIGTERM of the agent's own waits for it; the
+# timeout's request comes while it still waits; then it goes on
+kill -STOP "\$sup"
+i=0
+while [ "\$(cut -d' ' -f3 /proc/\$sup/stat)" != T ] && [ \$i -lt 200 ]; do sleep 0.02; i=\$((i + 1)); done
+kill -TERM 0
+(sleep 3; kill -CONT "\$sup") </dev/null >/dev/null 2>&1 &
+exec "$sl" 40
+EOF
+chmod +x agent.sh
+# exec: no shell between, which the agent's SIGTERM would end
+printf 'suites:\n  s:\n    tasks: tasks/*\n    iterations: 1\n    timeout: 1\n    agent: {command: exec ./agent.sh}\n    grader: {type: exact}\n' >Evalfile
+t0=$EPOCHREALTIME
+em
+took=$(elapsed "$t0")
+checks "the cell timed out" 'grep -q "timed out" "$T/out" "$T/err"'
+checks "evalmake ended soon after the supervisor went on (took ${took}s, the agent wanted 40 s)" "awk -v t=$took 'BEGIN { exit !(t < 20) }'"
+check "no sleep left after the run" noproc "$sl"
+
 finish
 stopserver
 summary
