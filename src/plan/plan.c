@@ -490,7 +490,13 @@ static hash graderkey(const struct cell *c, size_t i, hash out)
 	const struct grader *g = suitegrader(sp->suite, i);
 	const struct template *rubric = rubricof(sp, i);
 	int judgesees = g->type == GRADE_JUDGE && rubric && (templateuses(rubric) & (TV_INPUT | TV_TASK));
-	if (g->type == GRADE_COMMAND || g->type == GRADE_CHOICE || judgesees) {
+	if (g->type == GRADE_COMMAND || (judgesees && (templateuses(rubric) & TV_TASK))) {
+		/* a script gets every field, and {{task.FIELD}} may show one the
+		 * agent does not see (an answer field other than the expected
+		 * one): all of the task, answers too */
+		hashaddhash(&h, c->task->full);
+		hashaddstr(&h, c->task->id);
+	} else if (g->type == GRADE_CHOICE || judgesees) {
 		hashaddhash(&h, c->task->content);
 		hashaddstr(&h, c->task->id);
 	}
