@@ -331,6 +331,36 @@ assert_calls 0
 assert_json r.json '.regraded' 1
 assert_json r.json "$(cellscore s r2 1)" 1
 
+try "a command grader: editing a field read through expected_pattern outside its group re-grades, no agent call"
+printf 'id,q,sol\nr1,Q1,"w #### Q1"\nr2,Q2,"w #### Q2"\n' >d.csv
+printf 'echo "$EVAL_TASK" >>calls\ncat\n' >agent.sh
+cat >grade.sh <<'EOF'
+#!/bin/sh
+cat >/dev/null
+if jq -e '.sol | startswith("shown")' "$EVAL_TASK_JSON" >/dev/null; then echo 1; else echo 0; fi
+EOF
+chmod +x grade.sh
+cat >Evalfile <<'EOF'
+suites:
+  s:
+    tasks: d.csv
+    fields: {input: q, expected: sol}
+    expected_pattern: '####\s*(.+)$'
+    iterations: 1
+    agent: {command: sh agent.sh}
+    grader: {type: command, command: ./grade.sh}
+EOF
+em --json r.json
+assert_rc 0
+assert_calls 2
+rm -f calls
+sed -i 's/"w #### Q2"/"shown #### Q2"/' d.csv
+em --json r.json
+assert_rc 0
+assert_calls 0
+assert_json r.json '.regraded' 1
+assert_json r.json "$(cellscore s r2 1)" 1
+
 try "a judge whose rubric shows {{task.answer}}: editing that field re-grades, no agent call"
 printf '{"id": "t1", "input": "x", "expected": "x", "answer": "0"}\n{"id": "t2", "input": "y", "expected": "y", "answer": "0"}\n' >t.jsonl
 printf 'echo "$EVAL_TASK" >>calls\ncat\n' >agent.sh
