@@ -44,8 +44,10 @@ static struct stamp *stampdirs(const struct strv *dirs)
 	return v;
 }
 
-/* a hash of the names in each folder now, sorted (a folder gone: zero):
- * with the stat data, it tells a file that came and went while a cell ran */
+/* a hash of the entries in each folder now, sorted, each a name and its
+ * inode (a folder gone: zero): with the stat data, it tells a file that
+ * came and went while a cell ran from one replaced by rename (an ignored
+ * file an agent saves atomically), whose inode changes */
 static hash *listdirs(const struct strv *dirs)
 {
 	hash *v = xcalloc(dirs->n ? dirs->n : 1, sizeof(*v));
@@ -57,8 +59,11 @@ static hash *listdirs(const struct strv *dirs)
 		struct strv names = {0};
 		struct dirent *e;
 		while ((e = readdir(d)))
-			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-				strvadd(&names, e->d_name);
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+				char *ent = xasprintf("%s/%llu", e->d_name, (unsigned long long)e->d_ino);
+				strvadd(&names, ent);
+				free(ent);
+			}
 		closedir(d);
 		strvsortuniq(&names);
 		struct hasher h;

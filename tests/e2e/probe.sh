@@ -284,13 +284,15 @@ check "t1's stored output is kb without the file" ! grep -q NEW "$T/out"
 try "what an agent leaves in its deps folder where the walk does not look still costs no result"
 mkdir -p kb
 echo A >kb/a.txt
-printf '*.log\n' >.gitignore
-for t in t1 t2; do printf '{"id": "%s", "input": "%s", "expected": "A"}\n' "$t" "$t"; done >t.jsonl
-printf 'echo "$EVAL_TASK" >>calls\necho x >>kb/run.log\nmkdir -p kb/__pycache__\ncat kb/a.txt\n' >agent.sh
+printf '*.log\nstate*\n' >.gitignore
+for t in t1 t2 t3; do printf '{"id": "%s", "input": "%s", "expected": "A"}\n' "$t" "$t"; done >t.jsonl
+# a log appended to, bytecode, and a state file saved atomically (a new
+# file renamed over it: the folder changes, and so does the inode)
+printf 'echo "$EVAL_TASK" >>calls\necho x >>kb/run.log\nmkdir -p kb/__pycache__\necho x >kb/state.new\nmv kb/state.new kb/state.json\ncat kb/a.txt\n' >agent.sh
 printf 'jobs: 1\nsuites:\n  s:\n    tasks: t.jsonl\n    iterations: 1\n    agent: {command: sh agent.sh, deps: [kb]}\n    grader: {type: exact}\n' >Evalfile
 em --json r.json
 assert_rc 0
-assert_calls 2
+assert_calls 3
 assert_json r.json '.errors' 0
 
 # ---------------------------------------------------------------------------
