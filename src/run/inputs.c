@@ -76,6 +76,34 @@ static hash *listdirs(const struct strv *dirs)
 	return v;
 }
 
+/* is dir at or under the part of one of globs before its first wildcard
+ * (kb for the deps kb, and for kb followed by a wildcard component), that
+ * part not the project's top folder? There a file that came and went may
+ * have been an input; the top folder, where editors and tools make and
+ * delete files all the time, is left out (only a top-level glob such as
+ * *.txt could have matched such a file there) */
+static int underliteral(const struct strv *globs, const char *dir)
+{
+	for (size_t i = 0; i < globs->n; i++) {
+		const char *p = globs->v[i];
+		while (p[0] == '.' && p[1] == '/')
+			p += 2;
+		size_t lit = 0;
+		for (const char *q = p; *q;) {
+			size_t n = strcspn(q, "/");
+			if (strcspn(q, "*?[{\\") < n)
+				break;
+			lit = (size_t)(q - p) + n;
+			q += n;
+			while (*q == '/')
+				q++;
+		}
+		if (lit && !(lit == 1 && p[0] == '.') && !strncmp(dir, p, lit) && (!dir[lit] || dir[lit] == '/'))
+			return 1;
+	}
+	return 0;
+}
+
 static int samestamps(const struct stamp *a, const struct stamp *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -249,7 +277,8 @@ int inputsunchanged(const struct inputset *in, const char *what, char **err)
 			hash *ls = listdirs(&in->dirs);
 			size_t i;
 			for (i = 0; i < in->dirs.n; i++)
-				if (!stampeq(&now[i], &in->dirst[i]) && hasheq(ls[i], in->dirls[i]))
+				if (!stampeq(&now[i], &in->dirst[i]) && hasheq(ls[i], in->dirls[i])
+				    && underliteral(&in->globs, in->dirs.v[i]))
 					break;
 			free(ls);
 			if (i < in->dirs.n) {

@@ -287,8 +287,10 @@ echo A >kb/a.txt
 printf '*.log\nstate*\n' >.gitignore
 for t in t1 t2 t3; do printf '{"id": "%s", "input": "%s", "expected": "A"}\n' "$t" "$t"; done >t.jsonl
 # a log appended to, bytecode, and a state file saved atomically (a new
-# file renamed over it: the folder changes, and so does the inode)
-printf 'echo "$EVAL_TASK" >>calls\necho x >>kb/run.log\nmkdir -p kb/__pycache__\necho x >kb/state.new\nmv kb/state.new kb/state.json\ncat kb/a.txt\n' >agent.sh
+# file renamed over it: the folder changes, and so does the inode); and a
+# scratch file made and deleted in the project's top folder, which the
+# deps look into only to find kb
+printf 'echo "$EVAL_TASK" >>calls\necho x >>kb/run.log\nmkdir -p kb/__pycache__\necho x >kb/state.new\nmv kb/state.new kb/state.json\necho x >scratch\nrm scratch\ncat kb/a.txt\n' >agent.sh
 printf 'jobs: 1\nsuites:\n  s:\n    tasks: t.jsonl\n    iterations: 1\n    agent: {command: sh agent.sh, deps: [kb]}\n    grader: {type: exact}\n' >Evalfile
 em --json r.json
 assert_rc 0
