@@ -1144,6 +1144,55 @@ int snapshottask(const struct task *t, const char *dest, char **err)
 	return 0;
 }
 
+/* is v (a string, a number or a list of strings) exactly the answers? */
+static int sameanswers(const cJSON *v, const struct strv *ans)
+{
+	if (cJSON_IsArray(v)) {
+		size_t i = 0;
+		const cJSON *e;
+		cJSON_ArrayForEach(e, v) {
+			if (!cJSON_IsString(e) || i >= ans->n || strcmp(e->valuestring, ans->v[i]))
+				return 0;
+			i++;
+		}
+		return i == ans->n;
+	}
+	if (ans->n != 1)
+		return 0;
+	if (cJSON_IsString(v))
+		return !strcmp(v->valuestring, ans->v[0]);
+	char *p = cJSON_IsNumber(v) ? cJSON_PrintUnformatted(v) : NULL;
+	int same = p && !strcmp(p, ans->v[0]);
+	cJSON_free(p);
+	return same;
+}
+
+hash hiddenanswers(const struct task *t)
+{
+	const char *xkey = answerkey(t->map);
+	const cJSON *one = NULL;
+	struct hasher h;
+	int n = 0;
+
+	hashstart(&h, "hidden");
+	for (size_t i = 0; i <= LEN(expectedkeys); i++) {
+		const char *k = i < LEN(expectedkeys) ? expectedkeys[i] : xkey;
+		const cJSON *v = k ? cJSON_GetObjectItemCaseSensitive(t->fields, k) : NULL;
+		if (!v)
+			continue;
+		char *p = cJSON_PrintUnformatted(v);
+		hashaddstr(&h, k);
+		hashaddstr(&h, p ? p : "");
+		cJSON_free(p);
+		one = v;
+		n++;
+	}
+	hash r = hashend(&h);
+	if (!n || (n == 1 && !(t->map && t->map->expected_pattern) && sameanswers(one, &t->expected)))
+		memset(&r, 0, sizeof(r));
+	return r;
+}
+
 const char *firstexpected(const struct task *t)
 {
 	return t->expected.n ? t->expected.v[0] : "";

@@ -69,6 +69,11 @@ int rehashtask(struct task *t, struct state *st, char **err);
  * answer when the suite's grader compares with one; -1 and *err naming
  * FILE:LINE and the field */
 int checktask(const struct task *t, int needinput, char **err);
+/* of a loaded task, the answer fields an agent never sees but a command
+ * grader does (EVAL_TASK_JSON), hashed; zero when they hold no more than
+ * its expected answer: one field whose value is exactly it, no
+ * expected_pattern (so grade keys made before this stay as they were) */
+hash hiddenanswers(const struct task *t);
 /* the task's fields as one JSON object; without withanswer (what an agent
  * gets as EVAL_TASK_JSON) the fields expected, ideal, target and answer
  * are left out, and so is the field the suite maps as the expected

@@ -472,8 +472,9 @@ static hash runkey(const struct cell *c)
 	return hashend(&h);
 }
 
-/* the grade key of grader i of a cell whose output hashes to out */
-static hash graderkey(const struct cell *c, size_t i, hash out)
+/* the grade key of grader i of a cell whose output hashes to out (hidden:
+ * see hiddenof) */
+static hash graderkey(const struct cell *c, size_t i, hash out, hash hidden)
 {
 	const struct suiteplan *sp = c->sp;
 	struct hasher h;
@@ -494,20 +495,62 @@ static hash graderkey(const struct cell *c, size_t i, hash out)
 		hashaddhash(&h, c->task->content);
 		hashaddstr(&h, c->task->id);
 	}
+	/* a script gets every field, and {{task.FIELD}} may show one: the
+	 * answer fields beyond the expected answer too (none: nothing added,
+	 * the key stays as it was) */
+	if ((g->type == GRADE_COMMAND || (judgesees && (templateuses(rubric) & TV_TASK))) && !hashzero(hidden))
+		hashaddhash(&h, hidden);
 	if (g->shuffle)
 		hashaddu64(&h, (uint64_t)c->iteration);
 	return hashend(&h);
+}
+
+/* the hash of the answer fields of c's task beyond its expected answer
+ * (hiddenanswers), memoized by the task's content, when one of its graders
+ * sees them; else zero */
+static hash hiddenof(struct plan *p, const struct cell *c)
+{
+	const struct suite *s = c->sp->suite;
+	struct task *t = c->task;
+	hash zero = {0}, val[2];
+	int needed = 0;
+
+	for (size_t i = 0; i < s->ngraders && !needed; i++) {
+		const struct grader *g = suitegrader(s, i);
+		const struct template *rubric = rubricof(c->sp, i);
+		needed = g->type == GRADE_COMMAND || (g->type == GRADE_JUDGE && rubric && (templateuses(rubric) & TV_TASK));
+	}
+	if (!needed)
+		return zero;
+	struct hasher h;
+	hashstart(&h, "hidden-v1");
+	hashaddhash(&h, t->full);
+	hashaddstr(&h, s->fields.canon ? s->fields.canon : "");
+	hash key = hashend(&h);
+	if (memoget(p->st, key, val) == 0)
+		return val[0];
+	char *err = NULL;
+	if (loadtask(t, &err) < 0) {
+		/* changed since it was hashed: a key that matches nothing stored
+		 * (the run of this cell fails the same check) */
+		free(err);
+		return t->full;
+	}
+	val[0] = hiddenanswers(t);
+	val[1] = zero;
+	memoput(p->st, key, val);
+	return val[0];
 }
 
 void setgradekey(struct plan *p, struct cell *c, hash out)
 {
 	size_t n = c->sp->suite->ngraders;
 	struct hasher h;
+	hash hidden = hiddenof(p, c);
 
-	(void)p;
 	c->out = out;
 	if (n == 1) {
-		c->gradekey = graderkey(c, 0, out);
+		c->gradekey = graderkey(c, 0, out, hidden);
 		return;
 	}
 	if (!c->gradekeys) {
@@ -516,7 +559,7 @@ void setgradekey(struct plan *p, struct cell *c, hash out)
 	}
 	hashstart(&h, "grades");
 	for (size_t i = 0; i < n; i++) {
-		c->gradekeys[i] = graderkey(c, i, out);
+		c->gradekeys[i] = graderkey(c, i, out, hidden);
 		c->scores[i] = NAN;
 		hashaddhash(&h, c->gradekeys[i]);
 	}

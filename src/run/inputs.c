@@ -5,6 +5,7 @@
  * stat data (the suite plan's depdirseen), a grader's at each grading
  * (grader deps are few). */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,66 @@ static struct stamp *stampdirs(const struct strv *dirs)
 		if (stampnow(dirs->v[i], &v[i]) < 0)
 			memset(&v[i], 0xff, sizeof(v[i]));
 	return v;
+}
+
+/* a hash of the entries in each folder now, sorted, each a name and its
+ * inode (a folder gone: zero): with the stat data, it tells a file that
+ * came and went while a cell ran from one replaced by rename (an ignored
+ * file an agent saves atomically), whose inode changes */
+static hash *listdirs(const struct strv *dirs)
+{
+	hash *v = xcalloc(dirs->n ? dirs->n : 1, sizeof(*v));
+
+	for (size_t i = 0; i < dirs->n; i++) {
+		DIR *d = opendir(dirs->v[i]);
+		if (!d)
+			continue;
+		struct strv names = {0};
+		struct dirent *e;
+		while ((e = readdir(d)))
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+				char *ent = xasprintf("%s/%llu", e->d_name, (unsigned long long)e->d_ino);
+				strvadd(&names, ent);
+				free(ent);
+			}
+		closedir(d);
+		strvsortuniq(&names);
+		struct hasher h;
+		hashstart(&h, "dirnames");
+		for (size_t j = 0; j < names.n; j++)
+			hashaddstr(&h, names.v[j]);
+		v[i] = hashend(&h);
+		strvfree(&names);
+	}
+	return v;
+}
+
+/* is dir at or under the part of one of globs before its first wildcard
+ * (kb for the deps kb, and for kb followed by a wildcard component), that
+ * part not the project's top folder? There a file that came and went may
+ * have been an input; the top folder, where editors and tools make and
+ * delete files all the time, is left out (only a top-level glob such as
+ * *.txt could have matched such a file there) */
+static int underliteral(const struct strv *globs, const char *dir)
+{
+	for (size_t i = 0; i < globs->n; i++) {
+		const char *p = globs->v[i];
+		while (p[0] == '.' && p[1] == '/')
+			p += 2;
+		size_t lit = 0;
+		for (const char *q = p; *q;) {
+			size_t n = strcspn(q, "/");
+			if (strcspn(q, "*?[{\\") < n)
+				break;
+			lit = (size_t)(q - p) + n;
+			q += n;
+			while (*q == '/')
+				q++;
+		}
+		if (lit && !(lit == 1 && p[0] == '.') && !strncmp(dir, p, lit) && (!dir[lit] || dir[lit] == '/'))
+			return 1;
+	}
+	return 0;
 }
 
 static int samestamps(const struct stamp *a, const struct stamp *b, size_t n)
@@ -117,6 +178,9 @@ static int adddirs(const struct evalfile *ef, const struct strv *globs, const st
 	for (size_t i = 0; i < dirs->n; i++)
 		strvadd(&out->dirs, dirs->v[i]);
 	out->cache = xstrdup(ef->cache);
+	/* the names before the stat data: a file added in between and gone by
+	 * the end leaves the names as they were and the stat data changed */
+	out->dirls = listdirs(dirs);
 	/* before the walk: a file added during it changes a folder's data */
 	out->dirst = stampdirs(dirs);
 	if (seen && *seen && samestamps(*seen, out->dirst, dirs->n))
@@ -206,6 +270,24 @@ int inputsunchanged(const struct inputset *in, const char *what, char **err)
 	if (in->globs.n) {
 		struct stamp *now = stampdirs(&in->dirs);
 		int same = samestamps(now, in->dirst, in->dirs.n), samedirs;
+		if (!same) {
+			/* changed, yet the same names: a file came and went, and the
+			 * agent may have read it (what the walk skips counts too: its
+			 * name is gone, whatever it was) */
+			hash *ls = listdirs(&in->dirs);
+			size_t i;
+			for (i = 0; i < in->dirs.n; i++)
+				if (!stampeq(&now[i], &in->dirst[i]) && hasheq(ls[i], in->dirls[i])
+				    && underliteral(&in->globs, in->dirs.v[i]))
+					break;
+			free(ls);
+			if (i < in->dirs.n) {
+				*err = xasprintf("%s/ changed while %s ran (a file came and went, or it was touched); "
+				                 "result not stored (run again)", in->dirs.v[i], what);
+				free(now);
+				return -1;
+			}
+		}
 		char *f = same ? NULL : newinput(in, &samedirs);
 		free(now);
 		if (f) {
@@ -226,5 +308,6 @@ void freeinputs(struct inputset *in)
 	strvfree(&in->dirs);
 	free(in->cache);
 	free(in->dirst);
+	free(in->dirls);
 	memset(in, 0, sizeof(*in));
 }

@@ -23,7 +23,11 @@
  * at the end: since the start) the deps are walked again, and a file they
  * yield that is not a planned input is the same error. A folder changed
  * only by what the walk skips (__pycache__, editors' droppings, ignored
- * files) costs a walk, not the result.
+ * files) costs a walk, not the result. A folder whose stat data changed
+ * while the cell ran but whose entries (names and inodes) are the ones it
+ * had at the start had a file come and go (or was touched): the agent may
+ * have read that file, which no walk can find any more, so that is an
+ * error too.
  * What is in memory when a cell starts needs no check at the end: the
  * rendered prompt, the system prompt, a judge's rubric, the task's fields
  * (loadtask checks they are what was hashed) and a folder task's snapshot
@@ -46,6 +50,7 @@ struct inputset {
 	 * walked) */
 	struct strv globs, dirs;
 	struct stamp *dirst;
+	hash *dirls; /* each folder's names at the start (see listdirs) */
 	char *cache;
 };
 

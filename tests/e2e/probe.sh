@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Defects a second robustness probe found (edits during runs with a watcher
+# Defects robustness probes found (edits during runs with a watcher
 # and two runs on one cache, setsid agents, JSON-escaped keys, special
-# files, base_url queries), beyond life.sh, answers.sh, hygiene.sh and
-# store.sh: each case failed before its fix.
+# files, base_url queries, a file that came and went in a deps folder
+# mid-run, graders that see answer fields no agent sees), beyond life.sh,
+# answers.sh, hygiene.sh and store.sh: each case failed before its fix.
 #
 #   EVALMAKE=/abs/evalmake MODELSERVER=/abs/build/modelserver bash tests/e2e/probe.sh
 #
@@ -330,6 +331,161 @@ took=$(elapsed "$t0")
 checks "the cell timed out" 'grep -q "timed out" "$T/out" "$T/err"'
 checks "evalmake ended soon after the supervisor went on (took ${took}s, the agent wanted 40 s)" "awk -v t=$took 'BEGIN { exit !(t < 20) }'"
 check "no sleep left after the run" noproc "$sl"
+
+# ---------------------------------------------------------------------------
+# a file that comes and goes under a deps folder while the agent runs: the
+# agent may have read it, and no walk at the end finds it (it was stored
+# under the key of the folder without it, and served)
+
+try "a file added under a deps folder and removed again while the agent runs: not stored, rerun without it"
+mkdir -p kb
+echo A >kb/a.txt
+for t in t1 t2; do printf '{"id": "%s", "input": "%s", "expected": "A"}\n' "$t" "$t"; done >t.jsonl
+cat >agent.sh <<'EOF'
+echo "$EVAL_TASK" >>calls
+: >"started.$EVAL_TASK"
+i=0
+while [ ! -e go1 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+cat kb/*
+: >"read.$EVAL_TASK"
+i=0
+while [ ! -e go2 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+EOF
+cat >Evalfile <<'EOF'
+jobs: 1
+suites:
+  s:
+    tasks: t.jsonl
+    iterations: 1
+    agent: {command: sh agent.sh, deps: [kb]}
+    grader: {type: exact}
+EOF
+bg_em -k --json r.json
+check "t1 started" waitfor 30 '[ -e started.t1 ]'
+echo NEW >kb/new.txt
+: >go1
+check "t1 read kb" waitfor 30 '[ -e read.t1 ]'
+rm kb/new.txt
+: >go2
+bg_wait 60
+assert_rc 1
+check "t1's result is not stored" grep -q 's/t1#1: kb/ changed while the cell ran (a file came and went' "$T/err"
+assert_json r.json "$(cellstatus s t2 1)" '"ran"'
+rm -f calls
+em --json r.json
+assert_rc 0
+assert_calls_are "t1"
+assert_json r.json "$(cellscore s t1 1)" 1
+em log 's/t1#1'
+check "t1's stored output is kb without the file" ! grep -q NEW "$T/out"
+
+try "what an agent leaves in its deps folder where the walk does not look still costs no result"
+mkdir -p kb
+echo A >kb/a.txt
+printf '*.log\nstate*\n' >.gitignore
+for t in t1 t2 t3; do printf '{"id": "%s", "input": "%s", "expected": "A"}\n' "$t" "$t"; done >t.jsonl
+# a log appended to, bytecode, and a state file saved atomically (a new
+# file renamed over it: the folder changes, and so does the inode); and a
+# scratch file made and deleted in the project's top folder, which the
+# deps look into only to find kb
+printf 'echo "$EVAL_TASK" >>calls\necho x >>kb/run.log\nmkdir -p kb/__pycache__\necho x >kb/state.new\nmv kb/state.new kb/state.json\necho x >scratch\nrm scratch\ncat kb/a.txt\n' >agent.sh
+printf 'jobs: 1\nsuites:\n  s:\n    tasks: t.jsonl\n    iterations: 1\n    agent: {command: sh agent.sh, deps: [kb]}\n    grader: {type: exact}\n' >Evalfile
+em --json r.json
+assert_rc 0
+assert_calls 3
+assert_json r.json '.errors' 0
+
+# ---------------------------------------------------------------------------
+# a grader that sees more of a task than its agent does: a command grader
+# gets every field (EVAL_TASK_JSON with the answers), a judge's rubric may
+# show {{task.FIELD}}; an answer field that is not the expected one is in
+# neither the run key nor the expected answer, and its edit re-graded
+# nothing (a stale grade)
+
+try "a command grader: editing a field only it sees (an answer column that is not the expected one) re-grades, no agent call"
+printf 'id,q,sol,answer\nr1,Q1,"w #### Q1",no\nr2,Q2,"w #### Q2",no\n' >d.csv
+printf 'echo "$EVAL_TASK" >>calls\ncat\n' >agent.sh
+cat >grade.sh <<'EOF'
+#!/bin/sh
+cat >/dev/null
+if jq -e '.answer == "ok"' "$EVAL_TASK_JSON" >/dev/null; then echo 1; else echo 0; fi
+EOF
+chmod +x grade.sh
+cat >Evalfile <<'EOF'
+suites:
+  s:
+    tasks: d.csv
+    fields: {input: q, expected: sol}
+    expected_pattern: '####\s*(.+)$'
+    iterations: 1
+    agent: {command: sh agent.sh}
+    grader: {type: command, command: ./grade.sh}
+EOF
+em --json r.json
+assert_rc 0
+assert_calls 2
+assert_json r.json '.suites[0].score' 0
+rm -f calls
+sed -i 's/Q2",no$/Q2",ok/' d.csv
+em --json r.json
+assert_rc 0
+assert_calls 0
+assert_json r.json '.regraded' 1
+assert_json r.json "$(cellscore s r2 1)" 1
+
+try "a command grader: editing a field read through expected_pattern outside its group re-grades, no agent call"
+printf 'id,q,sol\nr1,Q1,"w #### Q1"\nr2,Q2,"w #### Q2"\n' >d.csv
+printf 'echo "$EVAL_TASK" >>calls\ncat\n' >agent.sh
+cat >grade.sh <<'EOF'
+#!/bin/sh
+cat >/dev/null
+if jq -e '.sol | startswith("shown")' "$EVAL_TASK_JSON" >/dev/null; then echo 1; else echo 0; fi
+EOF
+chmod +x grade.sh
+cat >Evalfile <<'EOF'
+suites:
+  s:
+    tasks: d.csv
+    fields: {input: q, expected: sol}
+    expected_pattern: '####\s*(.+)$'
+    iterations: 1
+    agent: {command: sh agent.sh}
+    grader: {type: command, command: ./grade.sh}
+EOF
+em --json r.json
+assert_rc 0
+assert_calls 2
+rm -f calls
+sed -i 's/"w #### Q2"/"shown #### Q2"/' d.csv
+em --json r.json
+assert_rc 0
+assert_calls 0
+assert_json r.json '.regraded' 1
+assert_json r.json "$(cellscore s r2 1)" 1
+
+try "a judge whose rubric shows {{task.answer}}: editing that field re-grades, no agent call"
+printf '{"id": "t1", "input": "x", "expected": "x", "answer": "0"}\n{"id": "t2", "input": "y", "expected": "y", "answer": "0"}\n' >t.jsonl
+printf 'echo "$EVAL_TASK" >>calls\ncat\n' >agent.sh
+printf 'Grade {{output}}\nREPLY: SCORE: {{task.answer}}\n' >rubric.md
+cat >Evalfile <<EOF
+suites:
+  s:
+    tasks: t.jsonl
+    iterations: 1
+    agent: {command: sh agent.sh}
+    grader: {type: judge, provider: openai, model: j, base_url: "http://127.0.0.1:$PORT/v1", api_key_env: ACC_KEY, rubric: rubric.md}
+EOF
+ACC_KEY=sk-acc-test-0000 em --json r.json
+assert_rc 0
+assert_calls 2
+assert_json r.json '.suites[0].score' 0
+rm -f calls
+sed -i 's/"y", "answer": "0"/"y", "answer": "0.5"/' t.jsonl
+ACC_KEY=sk-acc-test-0000 em --json r.json
+assert_rc 0
+assert_calls 0
+assert_json r.json '.regraded' 1
+assert_json r.json "$(cellscore s t2 1)" 0.5
 
 finish
 stopserver
