@@ -335,8 +335,17 @@ static int livechildren(pid_t self, pid_t *v, int n)
 static void killtree(void)
 {
 	pid_t self = getpid(), kids[256];
+	struct timespec t0, t;
 
+	/* at most 3 s: what SIGKILL has not ended by then (a process stuck
+	 * in the kernel) will not end sooner for more rounds, and watch waits
+	 * for its cancelled cells' supervisors only so long before it frees
+	 * their plan */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int round = 0; round < 5000; round++) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > 3.0)
+			return;
 		int n = livechildren(self, kids, 256), reaped = 0, st;
 		pid_t w;
 
