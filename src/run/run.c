@@ -84,6 +84,7 @@ struct job {
 	char *stdinpath;
 	char **wrap;        /* a sandboxed agent's bwrap command line */
 	int attempt;        /* 1 for the first */
+	int cmd;            /* a command grader's job: counted in activecmd */
 };
 
 static void push(struct queue *q, struct cell *c, int front)
@@ -272,6 +273,8 @@ static void ongrade(void *arg, double score, char *reason, char *log, char *err)
 	struct cell *c = j->c;
 
 	s->active--;
+	if (j->cmd)
+		s->activecmd--;
 	log = redact(log); /* a grader script sees the environment */
 	if (!err && j->checkend && inputsunchanged(&j->inputs, "the grader", &err) < 0) {
 		free(reason);
@@ -384,6 +387,8 @@ static void startgrade(struct sched *s, struct cell *c, const char *out)
 		}
 		free(outpath);
 		s->active++;
+		s->activecmd++; /* a process: within -j like an agent */
+		j->cmd = 1;
 		return;
 	}
 	freeinputs(&in); /* others read their files before they start */

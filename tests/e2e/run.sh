@@ -953,5 +953,32 @@ em --sample
 assert_rc 2
 assert_calls 0
 
+# command graders of cells whose output is cached (a grader edited) were
+# started without -j's bound: every one at once, two pipes each, so a
+# re-grade of 10,000 cells ran out of file descriptors
+try "re-grading with a command grader keeps to -j"
+mkdir -p t
+for i in 1 2 3 4 5 6 7 8; do printf '{"input": "a%s", "expected": "a%s"}\n' $i $i >t/$i.json; done
+cat >grade.sh <<'EOF'
+#!/bin/sh
+cat >/dev/null
+mkdir -p running
+: >"running/$$"
+ls running | wc -l >>concurrent
+sleep 0.3
+rm -f "running/$$"
+echo "${SCORE:-1}"
+EOF
+chmod +x grade.sh
+printf 'suites:\n  s:\n    tasks: "t/*.json"\n    agent: {command: cat}\n    grader: {type: command, command: ./grade.sh, env_inputs: [SCORE]}\n' >Evalfile
+em -j 2
+assert_rc 0
+rm -f concurrent
+SCORE=1.0 em -j 2 --json r.json
+assert_rc 0
+assert_json r.json '.ran' 0
+checks "8 graders ran" '[ "$(wc -l <concurrent)" = 8 ]'
+checks "at most 2 at once (saw $(sort -n concurrent | tail -1))" '[ "$(sort -n concurrent | tail -1)" -le 2 ]'
+
 finish
 summary
