@@ -374,6 +374,7 @@ static void startgrade(struct sched *s, struct cell *c, const char *out)
 		j->checkend = 1;
 		j->tmp = newentry(s->p->store, 0);
 		char *outpath = pathjoin(j->tmp, "output");
+		int fromstore = read != NULL;
 		int r = putfile(j->tmp, "output", out, strlen(out));
 		free(read);
 		if (r < 0 || gradestart(s->l, g, j->tmp, c->task, c->sp->suite->timeout, ongrade, j, &err) < 0) {
@@ -387,8 +388,15 @@ static void startgrade(struct sched *s, struct cell *c, const char *out)
 		}
 		free(outpath);
 		s->active++;
-		s->activecmd++; /* a process: within -j like an agent */
-		j->cmd = 1;
+		/* a grader of an output read from the store took a cell's turn
+		 * in the queue: a process within -j like an agent (else every
+		 * re-grade would start at once). One started as its agent ends
+		 * follows that agent's turn and is not counted again: at most
+		 * one per agent that ended. */
+		if (fromstore) {
+			s->activecmd++;
+			j->cmd = 1;
+		}
 		return;
 	}
 	freeinputs(&in); /* others read their files before they start */
