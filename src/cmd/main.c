@@ -21,6 +21,8 @@
 #include "core/loop.h"
 #include "plan/plan.h"
 #include "cmd/project.h"
+#include "core/seen.h"
+#include "report/noop.h"
 #include "report/report.h"
 #include "report/cost.h"
 #include "run/run.h"
@@ -629,17 +631,66 @@ static void commandtypo(struct project *pr, const struct opts *o)
 	}
 }
 
+/* may this command replay a no-op record (report/noop.h)? Not with
+ * options that print or do more than the table (-v, --json, -n, -B), nor
+ * with a shard, an executor, a remote cache or a bound of the run */
+static int noopfits(const struct opts *o)
+{
+	return !o->rebuild && !o->dryrun && !o->verbose && !o->json && !o->shard.n && !o->executor && !o->remote
+	       && !o->remoteupload && !o->untilse && !o->maxcells && !o->maxcost && !o->estimates;
+}
+
+/* the no-op record of this command, or NULL: also none with a remote
+ * cache configured (its settings are checked when cells run) */
+static struct noop *noopfor(struct opts *o, struct project *pr, const struct planopts *po)
+{
+	const char *env = getenv("EVALMAKE_REMOTE");
+
+	if (!o->lazy)
+		return NULL;
+	if (!o->noremote && (pr->ef->remote.url || (env && *env)))
+		return NULL;
+	char *base = basename_of(pr->ef->path, 0);
+	struct noop *n = noopopen(pr->store, base, po);
+	free(base);
+	return n;
+}
+
 static int cmdbuild(struct opts *o, int statusonly)
 {
 	struct project pr = {0};
 	int rc = 0;
 
+	o->lazy = noopfits(o);
 	openproject(o, &pr);
 	if (!statusonly)
 		commandtypo(&pr, o);
 	struct planopts po = {.targets = o->args, .ntargets = o->nargs, .iterations = o->iterations,
 	                      .sample = o->sample, .rebuild = o->rebuild && !statusonly};
+	struct noop *nr = noopfor(o, &pr, &po);
+	int partial = o->nargs || o->sample || o->iterations;
+	if (nr && noopholds(nr) == 0 && !noopverifying()) {
+		/* nothing seen has changed since a run found every cell up to date */
+		if (!o->question && !statusonly)
+			noophistory(nr, pr.cache);
+		if (!o->question && !o->silent)
+			noopprint(nr, stdout, usecolor(stdout));
+		noopfree(nr);
+		closeproject(&pr);
+		return 0;
+	}
+	if (o->lazy) {
+		char *err;
+		if (expandtasks(pr.ef, &err) < 0) {
+			fprintf(stderr, "evalmake: %s\n", err);
+			free(err);
+			noopfree(nr);
+			closeproject(&pr);
+			return EXIT_USAGE;
+		}
+	}
 	struct plan *p = planor2(&pr, &po);
+	seenstop();
 	char *title = NULL;
 	if (o->shard.n && !statusonly) {
 		size_t total, mine = applyshard(p, &o->shard, &total);
@@ -649,6 +700,12 @@ static int cmdbuild(struct opts *o, int statusonly)
 		for (size_t i = 0; i < p->ncells; i++)
 			if (p->cells[i].need != NEED_NOTHING)
 				rc = 1;
+		if (nr) {
+			struct suitesum *sum = summarize(p);
+			noopsave(nr, p, sum, partial, 1);
+			freesummary(p, sum);
+			noopfree(nr);
+		}
 		free(title);
 		freeplan(p);
 		closeproject(&pr);
@@ -684,6 +741,7 @@ static int cmdbuild(struct opts *o, int statusonly)
 		return EXIT_USAGE;
 	}
 	if (!statusonly && (rc = runcells(o, &pr, p)) == EXIT_USAGE) {
+		noopfree(nr);
 		free(title);
 		freeplan(p);
 		closeproject(&pr);
@@ -694,7 +752,11 @@ static int cmdbuild(struct opts *o, int statusonly)
 	/* a shard's scores are a slice's: the merge run writes the history
 	 * (and many shards on a shared folder append to no file) */
 	if (!statusonly && !o->shard.n)
-		appendhistory(pr.cache, p, sum, "evalmake", o->nargs || o->sample || o->iterations);
+		appendhistory(pr.cache, p, sum, "evalmake", partial);
+	if (nr) {
+		noopsave(nr, p, sum, partial, rc == 0);
+		noopfree(nr);
+	}
 	if (!o->silent) {
 		/* with the JSON report on stdout, stdout is for it alone */
 		FILE *out = o->json && !strcmp(o->json, "-") ? stderr : stdout;

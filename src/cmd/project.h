@@ -47,6 +47,8 @@ struct opts {
 	const char *executor;     /* --executor slurm|local; NULL when not given */
 	char **args;
 	int nargs;
+	int lazy;                 /* openproject: record what is seen (core/seen.h) and
+	                           * leave the task globs to expandtasks (report/noop.h) */
 };
 
 struct project {
@@ -58,7 +60,9 @@ struct project {
 };
 
 /* find and load the Evalfile (exit 2 when missing or bad), change to its
- * directory, open the cache; o->json becomes absolute */
+ * directory, open the cache; o->json becomes absolute. With o->lazy,
+ * record what loading sees (seen.h) and expand no task glob: the caller
+ * calls expandtasks (or exits 2 with its error) before planning */
 void openproject(struct opts *o, struct project *pr);
 /* declare the API keys ef names (every suite's api_key_env, for agents and
  * judges; the provider's default variable when none is named) as secrets:

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/secret.h"
+#include "core/seen.h"
 #include "core/util.h"
 
 struct list {
@@ -87,8 +88,11 @@ int secretadd(const char *name, const char *value)
 
 void secretenv(const char *name)
 {
-	if (name)
+	if (name) {
+		/* a plan's output shows stored text redacted with these values */
+		seenenv(name, getenv(name));
 		secretadd(name, getenv(name));
+	}
 }
 
 void secretclear(void)

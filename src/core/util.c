@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/seen.h"
 #include "core/util.h"
 
 static void vwarn(const char *fmt, va_list ap)
@@ -274,6 +275,7 @@ int regularfd(const char *path, size_t max, off_t *size)
 	if (fd < 0) {
 		/* a socket cannot be opened (ENXIO): say what it is */
 		int err = errno;
+		seenpath(path, 1);
 		if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 			setwhy(err, "is %s, not a regular file", filekind(st.st_mode));
 		errno = err;
@@ -285,6 +287,7 @@ int regularfd(const char *path, size_t max, off_t *size)
 		errno = err;
 		return -1;
 	}
+	seenstat(path, 1, 0, &st);
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
 		if (S_ISDIR(st.st_mode))

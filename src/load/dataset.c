@@ -15,6 +15,7 @@
 
 #include "load/dataset.h"
 #include "core/regex.h"
+#include "core/seen.h"
 #include "core/util.h"
 
 #define MAXDATA ((size_t)1 << 30) /* decompressed bytes of one file */
@@ -51,6 +52,7 @@ int isdataset(const char *path)
 
 static char *readgz(const char *path, size_t *len, char **err)
 {
+	seenpath(path, 1);
 	gzFile z = gzopen(path, "rb");
 	struct buf b = {.max = MAXDATA};
 	char chunk[65536];

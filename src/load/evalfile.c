@@ -21,6 +21,7 @@
 #include "load/evalfile.h"
 #include "load/dataset.h"
 #include "load/glob.h"
+#include "core/seen.h"
 #include "core/util.h"
 
 enum { YSCALAR, YSEQ, YMAP };
@@ -45,6 +46,7 @@ struct ctx {
 	struct ignore *ignore;  /* the top-level .gitignore, read at the first deps */
 	int ignoreread;
 	char *top;              /* the Evalfile's folder, resolved (realpath) */
+	int lazy;               /* leave the task globs unexpanded */
 };
 
 void strvadd(struct strv *sv, const char *s)
@@ -477,8 +479,10 @@ static void needmap(struct ctx *c, const struct ynode *n, const char *where)
 static int isfile(const char *path)
 {
 	struct stat st;
+	int rc = stat(path, &st);
 
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+	seenstat(path, 1, rc, &st);
+	return rc == 0 && S_ISREG(st.st_mode);
 }
 
 /* why path is not a file a template can be read from, in words (a
@@ -511,18 +515,57 @@ static size_t globlist(struct ctx *c, const struct ynode *n, const char *where, 
 	return n->type == YSEQ ? n->n : 1;
 }
 
-/* task globs: every match is a task; each glob must match */
-static void taskglobs(struct ctx *c, const struct ynode *n, const char *where, struct suite *s)
+/* expand a suite's task globs (every match is a task; each glob must
+ * match); -1 and the index of the glob that matched nothing */
+static int expandsuite(struct suite *s, const char *cache, size_t *bad)
 {
-	struct globskip skip = {.cache = c->cache};
-	size_t cnt = globlist(c, n, where, &s->taskglobs);
+	struct globskip skip = {.cache = cache};
 
-	for (size_t i = 0; i < cnt; i++)
-		if (!globexpand(s->taskglobs.v[i], &skip, &s->taskpaths, &s->taskdirs))
-			fail(c, n->type == YSEQ ? n->kids[i] : n, "%s: '%s' matches no file or directory", where,
-			     s->taskglobs.v[i]);
+	for (size_t i = 0; i < s->taskglobs.n; i++)
+		if (!globexpand(s->taskglobs.v[i], &skip, &s->taskpaths, &s->taskdirs)) {
+			*bad = i;
+			return -1;
+		}
 	strvsortuniq(&s->taskpaths);
 	strvsortuniq(&s->taskdirs);
+	return 0;
+}
+
+/* task globs, kept with where they were written, expanded now unless the
+ * load is lazy */
+static void taskglobs(struct ctx *c, const struct ynode *n, const char *where, struct suite *s)
+{
+	size_t cnt = globlist(c, n, where, &s->taskglobs), bad;
+
+	s->taskglobat = xcalloc(2 * cnt, sizeof(int));
+	for (size_t i = 0; i < cnt; i++) {
+		const struct ynode *at = n->type == YSEQ ? n->kids[i] : n;
+		s->taskglobat[2 * i] = at->line;
+		s->taskglobat[2 * i + 1] = at->col;
+	}
+	s->taskwhere = xstrdup(where);
+	if (!c->lazy && expandsuite(s, c->cache, &bad) < 0)
+		fail(c, n->type == YSEQ ? n->kids[bad] : n, "%s: '%s' matches no file or directory", where,
+		     s->taskglobs.v[bad]);
+}
+
+int expandtasks(struct evalfile *ef, char **err)
+{
+	size_t bad;
+
+	*err = NULL;
+	if (!ef->lazytasks)
+		return 0;
+	ef->lazytasks = 0;
+	for (size_t i = 0; i < ef->nsuites; i++) {
+		struct suite *s = &ef->suites[i];
+		if (expandsuite(s, ef->cache, &bad) < 0) {
+			*err = xasprintf("%s:%d:%d: %s: '%s' matches no file or directory", ef->path, s->taskglobat[2 * bad],
+			                 s->taskglobat[2 * bad + 1], s->taskwhere, s->taskglobs.v[bad]);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* deps globs: each match that is a file is an input, each folder every
@@ -555,7 +598,11 @@ static char *projectfile(struct ctx *c, const char *word)
 	struct stat st;
 	char *rp, *r = NULL;
 
-	if (!word[0] || stat(word, &st) < 0 || !S_ISREG(st.st_mode) || !(rp = realpath(word, NULL)))
+	if (!word[0])
+		return NULL;
+	int rc = stat(word, &st);
+	seenstat(word, 1, rc, &st);
+	if (rc < 0 || !S_ISREG(st.st_mode) || !(rp = realpath(word, NULL)))
 		return NULL;
 	if (!c->top && !(c->top = realpath(".", NULL)))
 		c->top = xstrdup("/");
@@ -578,11 +625,16 @@ static void addfile(struct strv *files, const char *path)
 {
 	struct stat st, o;
 
-	if (stat(path, &st) < 0)
+	int rc = stat(path, &st);
+	seenstat(path, 1, rc, &st);
+	if (rc < 0)
 		return;
-	for (size_t j = 0; j < files->n; j++)
-		if (stat(files->v[j], &o) == 0 && o.st_dev == st.st_dev && o.st_ino == st.st_ino)
+	for (size_t j = 0; j < files->n; j++) {
+		rc = stat(files->v[j], &o);
+		seenstat(files->v[j], 1, rc, &o);
+		if (rc == 0 && o.st_dev == st.st_dev && o.st_ino == st.st_ino)
 			return;
+	}
 	strvadd(files, path);
 }
 
@@ -1588,7 +1640,7 @@ char *findevalfile(const char *path)
 	return NULL;
 }
 
-struct evalfile *loadevalfile(const char *path, char **err)
+static struct evalfile *loadwith(const char *path, int lazy, char **err)
 {
 	struct evalfile *ef = xcalloc(1, sizeof(*ef));
 	/* on the heap: what the loader changes must survive the longjmp */
@@ -1597,6 +1649,7 @@ struct evalfile *loadevalfile(const char *path, char **err)
 	struct evalfile *ret = ef;
 
 	c->file = path;
+	c->lazy = lazy;
 	ef->path = xstrdup(path);
 	ef->dir = dirname_of(path);
 	*err = NULL;
@@ -1607,6 +1660,7 @@ struct evalfile *loadevalfile(const char *path, char **err)
 	} else {
 		root = parse(c, path);
 		load(c, ef, root);
+		ef->lazytasks = lazy;
 	}
 	freemerged(c);
 	freenode(root);
@@ -1644,6 +1698,8 @@ void freeevalfile(struct evalfile *ef)
 		free(s->where);
 		free(s->cluster);
 		strvfree(&s->taskglobs);
+		free(s->taskglobat);
+		free(s->taskwhere);
 		strvfree(&s->taskpaths);
 		strvfree(&s->taskdirs);
 		free(s->prompt);
@@ -1698,4 +1754,14 @@ struct suite *findsuite(struct evalfile *ef, const char *name)
 		if (!strcmp(ef->suites[i].name, name))
 			return &ef->suites[i];
 	return NULL;
+}
+
+struct evalfile *loadevalfile(const char *path, char **err)
+{
+	return loadwith(path, 0, err);
+}
+
+struct evalfile *loadevalfilelazy(const char *path, char **err)
+{
+	return loadwith(path, 1, err);
 }

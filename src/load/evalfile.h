@@ -121,6 +121,8 @@ struct slurmconf {
 struct suite {
 	char *name;
 	struct strv taskglobs;  /* as written */
+	int *taskglobat;        /* each one's line and column in the Evalfile */
+	char *taskwhere;        /* "suites.NAME.tasks", for messages */
 	struct strv taskpaths;  /* matched, sorted, de-duplicated */
 	struct strv taskdirs;   /* folders the task globs looked into (for watch) */
 	char *prompt;           /* template file, or NULL: the input alone */
@@ -169,6 +171,7 @@ struct evalfile {
 	struct slurmconf slurm; /* slurm: */
 	struct suite *suites;
 	size_t nsuites;
+	int lazytasks;          /* loadevalfilelazy: task globs not expanded yet */
 	struct price *prices;   /* pricing: */
 	size_t nprices;
 };
@@ -178,6 +181,11 @@ struct evalfile {
 char *findevalfile(const char *path);
 /* load and validate; on error return NULL and set *err (caller frees) */
 struct evalfile *loadevalfile(const char *path, char **err);
+/* the same without expanding the task globs (taskpaths and taskdirs stay
+ * empty): for a command that may not need them (plan/noop.h); expandtasks
+ * does it later, failing as loadevalfile would ("FILE:LINE:COL: ...") */
+struct evalfile *loadevalfilelazy(const char *path, char **err);
+int expandtasks(struct evalfile *ef, char **err);
 void freeevalfile(struct evalfile *ef);
 /* what is wrong with a remote cache URL, or NULL: http:// or https:// with
  * a host, or s3://BUCKET[/PREFIX][?region=R][&endpoint=http(s)://HOST:PORT] */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/seen.h"
 #include "load/glob.h"
 #include "core/util.h"
 
@@ -232,21 +233,25 @@ static int skipped(struct walker *w, const char *path, const char *name, int isd
 static int isrealdir(const char *path)
 {
 	struct stat st;
+	int rc = lstat(path, &st);
 
-	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+	seenstat(path, 0, rc, &st);
+	return rc == 0 && S_ISDIR(st.st_mode);
 }
 
 static int isdirat(const char *path)
 {
 	struct stat st;
+	int rc = stat(path, &st);
 
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+	seenstat(path, 1, rc, &st);
+	return rc == 0 && S_ISDIR(st.st_mode);
 }
 
 /* a trailing `**`: every entry below base that is not hidden */
 static void everything(struct walker *w, const char *base, int depth)
 {
-	DIR *d = opendir(base[0] ? base : ".");
+	DIR *d = opendirseen(base[0] ? base : ".");
 	struct dirent *e;
 
 	adddir(w, base);
@@ -296,7 +301,7 @@ static void expand(struct walker *w, const char *base, char **pc, size_t np, int
 		}
 		adddir(w, base);
 		expand(w, base, pc + 1, np - 1, depth + 1); /* zero folders */
-		DIR *d = opendir(base[0] ? base : ".");
+		DIR *d = opendirseen(base[0] ? base : ".");
 		struct dirent *e;
 		while (d && (e = readdir(d))) {
 			if (e->d_name[0] == '.')
@@ -316,7 +321,9 @@ static void expand(struct walker *w, const char *base, char **pc, size_t np, int
 		struct stat st;
 		adddir(w, base);
 		if (np == 1) {
-			if (lstat(p, &st) == 0)
+			int rc = lstat(p, &st);
+			seenstat(p, 0, rc, &st);
+			if (rc == 0)
 				add(w, p);
 		} else if (isdirat(p)) {
 			expand(w, p, pc + 1, np - 1, depth + 1);
@@ -326,7 +333,7 @@ static void expand(struct walker *w, const char *base, char **pc, size_t np, int
 		return;
 	}
 	adddir(w, base);
-	DIR *d = opendir(base[0] ? base : ".");
+	DIR *d = opendirseen(base[0] ? base : ".");
 	struct dirent *e;
 	while (d && (e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || fnmatch(c, e->d_name, FNM_PERIOD))
@@ -367,7 +374,7 @@ size_t globexpand(const char *pat, const struct globskip *skip, struct strv *out
 
 static void walk(struct walker *w, const char *dir, int depth)
 {
-	DIR *d = opendir(dir);
+	DIR *d = opendirseen(dir);
 	struct dirent *e;
 
 	adddir(w, dir);
@@ -376,8 +383,16 @@ static void walk(struct walker *w, const char *dir, int depth)
 			continue;
 		char *p = join(dir, e->d_name);
 		struct stat st;
-		if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode) && (stat(p, &st) < 0 || S_ISDIR(st.st_mode)))
-			st.st_mode = 0; /* a link to a folder is not followed, a broken one not read */
+		int rc = lstat(p, &st);
+		seenstat(p, 0, rc, &st);
+		if (rc < 0) {
+			st.st_mode = 0;
+		} else if (S_ISLNK(st.st_mode)) {
+			rc = stat(p, &st);
+			seenstat(p, 1, rc, &st);
+			if (rc < 0 || S_ISDIR(st.st_mode))
+				st.st_mode = 0; /* a link to a folder is not followed, a broken one not read */
+		}
 		int isdir = S_ISDIR(st.st_mode);
 		if ((isdir || S_ISREG(st.st_mode)) && !skipped(w, p, e->d_name, isdir, 1)) {
 			if (!isdir)
@@ -409,7 +424,9 @@ size_t globdeps(const char *pat, const struct globskip *skip, struct strv *out, 
 	globexpand(pat, skip, &m, dirs);
 	for (size_t j = 0; j < m.n; j++) {
 		struct stat st;
-		if (stat(m.v[j], &st) < 0)
+		int rc = stat(m.v[j], &st);
+		seenstat(m.v[j], 1, rc, &st);
+		if (rc < 0)
 			continue;
 		if (S_ISDIR(st.st_mode)) {
 			if (folders)

@@ -12,6 +12,7 @@
 
 #include "load/tasks.h"
 #include "load/dataset.h"
+#include "core/seen.h"
 #include "core/util.h"
 
 static int cmpstr(const void *a, const void *b)
@@ -25,7 +26,7 @@ static int cmpstr(const void *a, const void *b)
 static int walk(const char *dir, const char *rel, struct strv *out, char **bad)
 {
 	char *path = rel[0] ? pathjoin(dir, rel) : xstrdup(dir);
-	DIR *d = opendir(path);
+	DIR *d = opendirseen(path);
 	struct dirent *e;
 
 	if (!d) {
@@ -38,7 +39,9 @@ static int walk(const char *dir, const char *rel, struct strv *out, char **bad)
 		char *sub = rel[0] ? xasprintf("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
 		char *full = pathjoin(dir, sub);
 		struct stat st;
-		if (stat(full, &st) == 0 && !*bad) {
+		int rc = stat(full, &st);
+		seenstat(full, 1, rc, &st);
+		if (rc == 0 && !*bad) {
 			if (S_ISDIR(st.st_mode))
 				walk(dir, sub, out, bad);
 			else if (S_ISREG(st.st_mode))
@@ -657,7 +660,9 @@ int listtasks(const struct suite *s, struct state *st, struct tasklist *out, cha
 				return -1;
 			}
 		}
-		if (stat(path, &sb) < 0) {
+		int rc = stat(path, &sb);
+		seenstat(path, 1, rc, &sb);
+		if (rc < 0) {
 			*err = xasprintf("%s: cannot read: %s", path, filewhy(errno));
 			return -1;
 		}

@@ -12,6 +12,7 @@
 
 #include "plan/plan.h"
 #include "load/choices.h"
+#include "core/seen.h"
 #include "core/util.h"
 
 struct target {
@@ -115,7 +116,9 @@ static const char *envvalue(const struct agent *a, const char *name)
 	for (size_t i = 0; a && i < a->env.n; i++)
 		if (!strncmp(a->env.v[i], name, n) && a->env.v[i][n] == '=')
 			return a->env.v[i] + n + 1;
-	return getenv(name);
+	const char *v = getenv(name);
+	seenenv(name, v);
+	return v;
 }
 
 /* one variable's value, unset distinct from empty; only this hash of a

@@ -1,4 +1,4 @@
-/* db: see db.h. The schema (version 2):
+/* db: see db.h. The schema (version 3):
  *
  *   runs(key, out, exit, seconds, used, intok, outtok, model)
  *                                          a stored run per run key: the
@@ -23,6 +23,16 @@
  *   history(seq, time, suite, line)        a suite's line of history.h, in
  *                                          order (since version 2: the
  *                                          CACHE/history file is imported)
+ *   meta(k, v)                             k 'results': a count that
+ *                                          triggers add 1 to at every
+ *                                          insert, update and delete of
+ *                                          runs, grades and entries
+ *                                          (since version 3)
+ *   noops(key, results, day, body)         a plan that needed nothing
+ *                                          (plan/noop.h), valid while
+ *                                          meta's results and the day
+ *                                          (UTC) are as it says (since
+ *                                          version 3)
  *
  * Keys and hashes are 32 lowercase hex digits, as evalmake prints them;
  * days are days since the epoch (UTC); mtime and ctime nanoseconds. Every
@@ -61,6 +71,21 @@
 	"CREATE TABLE IF NOT EXISTS history(seq INTEGER PRIMARY KEY, time TEXT NOT NULL, suite TEXT NOT NULL," \
 	" line TEXT NOT NULL);"
 
+/* version 3: a generation of the results, counted up by every change to
+ * runs, grades and entries (triggers: whatever writes them, this evalmake
+ * or another), and the no-op records of plan/noop.h, each valid while the
+ * generation it was made at holds */
+#define RESULTS_TRIGGER(t, op) \
+	"CREATE TRIGGER IF NOT EXISTS " #t "_" #op " AFTER " #op " ON " #t \
+	" BEGIN UPDATE meta SET v = v + 1 WHERE k = 'results'; END;"
+#define RESULTS_TRIGGERS(t) RESULTS_TRIGGER(t, INSERT) RESULTS_TRIGGER(t, UPDATE) RESULTS_TRIGGER(t, DELETE)
+#define NOOPS_SCHEMA \
+	"CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;" \
+	"INSERT OR IGNORE INTO meta(k, v) VALUES ('results', 0);" \
+	"CREATE TABLE IF NOT EXISTS noops(key TEXT PRIMARY KEY, results INTEGER NOT NULL, day INTEGER NOT NULL," \
+	" body BLOB NOT NULL);" \
+	RESULTS_TRIGGERS(runs) RESULTS_TRIGGERS(grades) RESULTS_TRIGGERS(entries)
+
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS runs(key TEXT PRIMARY KEY, out TEXT NOT NULL, exit INTEGER NOT NULL,"
 	" seconds REAL NOT NULL, used INTEGER NOT NULL, intok INTEGER, outtok INTEGER, model TEXT) WITHOUT ROWID;"
@@ -71,7 +96,7 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, size INTEGER, mtime INTEGER, ctime INTEGER,"
 	" ino INTEGER, dev INTEGER, hash TEXT NOT NULL, derived TEXT) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS memos(key TEXT PRIMARY KEY, a TEXT NOT NULL, b TEXT NOT NULL) WITHOUT ROWID;"
-	ENTRIES_SCHEMA;
+	ENTRIES_SCHEMA NOOPS_SCHEMA;
 
 static int damaged(int rc)
 {
@@ -146,7 +171,11 @@ static int migrate(sqlite3 *db, const char *path, const char *cachedir, int *con
 		      version, DB_VERSION);
 	if (version == DB_VERSION)
 		return SQLITE_OK;
-	if (version == 1) {
+	if (version == 2) {
+		/* 2 -> 3: the results' generation and the no-op records */
+		if ((rc = sqlite3_exec(db, NOOPS_SCHEMA, NULL, NULL, NULL)) != SQLITE_OK)
+			return rc;
+	} else if (version == 1) {
 		/* 1 -> 2: a run's tokens and model (its rows' are read from their
 		 * meta.json when first looked up: NULL), and the entries table
 		 * (the entries already on disk, folders and packed files, stay
@@ -160,6 +189,8 @@ static int migrate(sqlite3 *db, const char *path, const char *cachedir, int *con
 		if ((rc = sqlite3_exec(db, ENTRIES_SCHEMA, NULL, NULL, NULL)) != SQLITE_OK)
 			return rc;
 		if ((rc = converthistory(db, cachedir, converted)) != SQLITE_OK)
+			return rc;
+		if ((rc = sqlite3_exec(db, NOOPS_SCHEMA, NULL, NULL, NULL)) != SQLITE_OK)
 			return rc;
 	} else {
 		/* version 0: new */

@@ -9,7 +9,7 @@
 #include "core/hash.h"
 
 #define DB_NAME "index.db"
-#define DB_VERSION 2
+#define DB_VERSION 3
 
 /* open CACHE/index.db, creating the folder and the schema when create;
  * NULL when it does not exist and !create, or (with a warning) when it

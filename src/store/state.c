@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/seen.h"
 #include "store/state.h"
 #include "store/db.h"
 #include "core/util.h"
@@ -260,7 +261,9 @@ int filehash(struct state *s, const char *path, hash *out)
 	struct stamp now;
 	struct fileinfo *fi;
 
-	if (stat(path, &sb) < 0)
+	int rc = stat(path, &sb);
+	seenstat(path, 1, rc, &sb);
+	if (rc < 0)
 		return -1;
 	if (S_ISDIR(sb.st_mode)) {
 		errno = EISDIR;

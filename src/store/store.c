@@ -43,7 +43,8 @@ struct op {
 
 enum {
 	ST_RUN, ST_GRADE, ST_CELL, ST_PUTRUN, ST_PUTGRADE, ST_PUTCELL, ST_USERUN, ST_USEGRADE, ST_DROPRUN,
-	ST_ENTRY, ST_HASENTRY, ST_PUTENTRY, ST_DROPENTRY, ST_MADE, ST_ALLRUNS, ST_ALLGRADES, NST
+	ST_ENTRY, ST_HASENTRY, ST_PUTENTRY, ST_DROPENTRY, ST_MADE, ST_ALLRUNS, ST_ALLGRADES,
+	ST_RESULTS, ST_NOOPGET, ST_NOOPDROP, ST_NOOPPUT, NST
 };
 
 struct pending;
@@ -125,11 +126,25 @@ static const char *const sql[NST] = {
 	 * (intok NULL) is left to lookuprun, which completes it */
 	[ST_ALLRUNS] = "SELECT out, exit, seconds, used, intok, outtok, model, key FROM runs WHERE intok IS NOT NULL",
 	[ST_ALLGRADES] = "SELECT score, reason, used, key FROM grades",
+	[ST_RESULTS] = "SELECT v FROM meta WHERE k = 'results'",
+	[ST_NOOPGET] = "SELECT body FROM noops WHERE key = ?1 AND results = ?2 AND day = ?3",
+	[ST_NOOPDROP] = "DELETE FROM noops WHERE results != ?1 OR day != ?2",
+	[ST_NOOPPUT] = "INSERT OR REPLACE INTO noops(key, results, day, body) VALUES (?1, ?2, ?3, ?4)",
 };
 
 static sqlite3_stmt *stmt(struct store *s, int which)
 {
 	return dbstmt(s->db, &s->st[which], sql[which]);
+}
+
+/* stmt, or NULL when it cannot be prepared: the no-op tables are missing
+ * from a read-only index of an older schema, which is not migrated */
+static sqlite3_stmt *trystmt(struct store *s, int which)
+{
+	if (!s->st[which]
+	    && sqlite3_prepare_v3(s->db, sql[which], -1, SQLITE_PREPARE_PERSISTENT, &s->st[which], NULL) != SQLITE_OK)
+		return NULL;
+	return stmt(s, which);
 }
 
 static int ready(struct store *s);
@@ -2214,4 +2229,78 @@ void closestore(struct store *s)
 	htabfree(s->cells, free);
 	free(s->dir);
 	free(s);
+}
+
+long long storeresults(struct store *s)
+{
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	if (!s->db)
+		return -1;
+	dbread(s->db, &s->reads);
+	if (!(st = trystmt(s, ST_RESULTS)))
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return v;
+}
+
+int storenoopget(struct store *s, hash key, long long results, void **body, size_t *len)
+{
+	sqlite3_stmt *st;
+	int r = -1;
+
+	if (!s->db || results < 0)
+		return -1;
+	dbread(s->db, &s->reads);
+	if (!(st = trystmt(s, ST_NOOPGET)))
+		return -1;
+	bindhash(st, 1, key);
+	sqlite3_bind_int64(st, 2, results);
+	sqlite3_bind_int64(st, 3, s->today);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const void *b = sqlite3_column_blob(st, 0);
+		*len = (size_t)sqlite3_column_bytes(st, 0);
+		*body = xmalloc(*len ? *len : 1);
+		if (*len)
+			memcpy(*body, b, *len);
+		r = 0;
+	}
+	sqlite3_reset(st);
+	return r;
+}
+
+int storenoopput(struct store *s, hash key, long long results, const void *body, size_t len)
+{
+	sqlite3_stmt *st;
+
+	if (!s->db || results < 0 || sqlite3_db_readonly(s->db, "main") == 1)
+		return -1;
+	storeflush(s);
+	dbendread(s->db, &s->reads);
+	if (dbexec(s->db, "BEGIN IMMEDIATE") < 0)
+		return -1;
+	int ok = storeresults(s) == results;
+	s->reads = 0; /* the lookup ran in the write transaction */
+	if (ok) {
+		st = stmt(s, ST_NOOPDROP);
+		sqlite3_bind_int64(st, 1, results);
+		sqlite3_bind_int64(st, 2, s->today);
+		ok = dbdone(s->db, st, "dropping old no-op records") == 0;
+	}
+	if (ok) {
+		st = stmt(s, ST_NOOPPUT);
+		bindhash(st, 1, key);
+		sqlite3_bind_int64(st, 2, results);
+		sqlite3_bind_int64(st, 3, s->today);
+		sqlite3_bind_blob(st, 4, body, (int)len, SQLITE_STATIC);
+		ok = dbdone(s->db, st, "storing a no-op record") == 0;
+	}
+	if (!ok || dbexec(s->db, "COMMIT") < 0) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
 }

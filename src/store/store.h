@@ -193,6 +193,18 @@ void storeflush(struct store *s);
 /* commit, and end the read snapshot the lookups share: later lookups see
  * what other processes (shards, a job array's tasks) committed since */
 void storeresync(struct store *s);
+/* the results' generation (db.h: meta's 'results'), counted up by every
+ * change to runs, grades and entries by any process; -1 without an index.
+ * Read in the lookups' read transaction, so what they find is of it or
+ * newer */
+long long storeresults(struct store *s);
+/* the no-op record of key (plan/noop.h), when one was made at the results
+ * generation results today (UTC): 0 and *body (malloc'd), else -1 */
+int storenoopget(struct store *s, hash key, long long results, void **body, size_t *len);
+/* keep body as key's no-op record, unless the results changed since
+ * generation results (then nothing is written: -1); the records of older
+ * generations are dropped in the same transaction */
+int storenoopput(struct store *s, hash key, long long results, const void *body, size_t len);
 struct gcopts {
 	int dryrun;        /* change nothing: count (and list) what would go */
 	double keep;       /* keep unreferenced entries used within this many

@@ -1,0 +1,412 @@
+/* noop: see noop.h. The record's body, in the byte order of the machine
+ * that made it (a marker says which; another is not read):
+ *   "evalmake-noop 1\n", u32 0x01020304
+ *   u64 n, then n paths:  u32 len, the path, u8 follow, i32 errno,
+ *                         i64 mode, size, mtime, ctime, ino, dev
+ *   u64 n, then n variables: u32 len, the name, 16 bytes of hash
+ *   u64 len, the plain table; u64 len, the coloured table
+ *   u64 n, then n history lines: u32 len, the suite, u32 len, the line
+ * Paths are sorted, so the files of one folder follow each other: they are
+ * stat-ed relative to the folder, opened once. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "report/noop.h"
+#include "core/seen.h"
+#include "core/util.h"
+#include "store/db.h"
+#include "store/history.h"
+
+#define MAGIC "evalmake-noop 1\n"
+#define ORDER 0x01020304u
+#define PLACEHOLDER "0000-00-00T00:00:00Z"
+
+struct noop {
+	struct store *st;
+	hash key;
+	long long results;  /* the generation at noopopen */
+	int held;           /* noopholds found a record that holds */
+	char *body;         /* the record held */
+	size_t len;
+	const char *plain, *color;
+	size_t plainlen, colorlen;
+	size_t nlines;
+	char **suites, **lines;
+};
+
+int noopverifying(void)
+{
+	const char *v = getenv("EVALMAKE_NOOP_VERIFY");
+
+	return v && v[0] && strcmp(v, "0");
+}
+
+/* the binary that plans: a rebuilt evalmake may key or grade otherwise */
+static void addself(struct hasher *h)
+{
+	struct stat sb;
+
+	if (stat("/proc/self/exe", &sb) < 0)
+		memset(&sb, 0, sizeof(sb));
+	hashaddu64(h, (uint64_t)sb.st_dev);
+	hashaddu64(h, (uint64_t)sb.st_ino);
+	hashaddu64(h, (uint64_t)sb.st_size);
+	hashaddu64(h, (uint64_t)sb.st_mtim.tv_sec * 1000000000ull + (uint64_t)sb.st_mtim.tv_nsec);
+	hashaddu64(h, (uint64_t)sb.st_ctim.tv_sec * 1000000000ull + (uint64_t)sb.st_ctim.tv_nsec);
+}
+
+struct noop *noopopen(struct store *st, const char *evalfile, const struct planopts *po)
+{
+	struct hasher h;
+	char cwd[4096];
+
+	if (!getcwd(cwd, sizeof(cwd)))
+		return NULL;
+	long long results = storeresults(st);
+	if (results < 0)
+		return NULL;
+	hashstart(&h, "noop");
+	hashaddu64(&h, CACHE_VERSION);
+	hashaddu64(&h, DB_VERSION);
+	addself(&h);
+	hashaddstr(&h, cwd);
+	hashaddstr(&h, evalfile);
+	hashaddu64(&h, (uint64_t)po->ntargets);
+	for (int i = 0; i < po->ntargets; i++)
+		hashaddstr(&h, po->targets[i]);
+	hashaddu64(&h, (uint64_t)po->iterations);
+	hashaddu64(&h, (uint64_t)po->sample);
+	struct noop *n = xcalloc(1, sizeof(*n));
+	n->st = st;
+	n->key = hashend(&h);
+	n->results = results;
+	return n;
+}
+
+/* reading a body: every read checks the bounds */
+struct rd {
+	const char *p, *end;
+	int bad;
+};
+
+static const void *take(struct rd *r, size_t n)
+{
+	if (r->bad || (size_t)(r->end - r->p) < n) {
+		r->bad = 1;
+		return NULL;
+	}
+	const void *v = r->p;
+	r->p += n;
+	return v;
+}
+
+static uint64_t u64(struct rd *r)
+{
+	uint64_t v = 0;
+	const void *p = take(r, sizeof(v));
+
+	if (p)
+		memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static uint32_t u32(struct rd *r)
+{
+	uint32_t v = 0;
+	const void *p = take(r, sizeof(v));
+
+	if (p)
+		memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* a string of len bytes, NUL-terminated in place of the next length's
+ * first byte is not possible: strings are copied where a C string is
+ * needed (paths, names) */
+static const char *bytes(struct rd *r, size_t len)
+{
+	return take(r, len);
+}
+
+static char *cstr(struct rd *r, size_t len)
+{
+	const char *s = bytes(r, len);
+
+	if (!s || memchr(s, '\0', len)) {
+		r->bad = 1;
+		return NULL;
+	}
+	char *c = xmalloc(len + 1);
+	memcpy(c, s, len);
+	c[len] = '\0';
+	return c;
+}
+
+/* does the folder part of path equal dir (len dl)? */
+static size_t dirlen(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? (size_t)(slash - path) : 0;
+}
+
+/* do the paths hold? Each read from r; 0 when every one is as recorded */
+static int pathshold(struct rd *r, uint64_t n)
+{
+	int dfd = AT_FDCWD, ok = 1;
+	char *dir = NULL;
+	size_t dl = 0;
+
+	for (uint64_t i = 0; ok && i < n && !r->bad; i++) {
+		struct seenpath sp = {0};
+		uint32_t len = u32(r);
+		char *path = cstr(r, len);
+		const unsigned char *follow = take(r, 1);
+		const void *rest = take(r, sizeof(int32_t) + 6 * sizeof(int64_t));
+		if (!path || !follow || !rest) {
+			free(path);
+			break;
+		}
+		int32_t err;
+		int64_t v[6];
+		memcpy(&err, rest, sizeof(err));
+		memcpy(v, (const char *)rest + sizeof(err), sizeof(v));
+		sp.follow = *follow;
+		sp.err = err;
+		sp.mode = v[0];
+		sp.size = v[1];
+		sp.mtime = v[2];
+		sp.ctime = v[3];
+		sp.ino = v[4];
+		sp.dev = v[5];
+		/* a path in a folder: relative to the folder, opened once for
+		 * the files that follow in it ("/x" and "x" as they are) */
+		size_t l = dirlen(path);
+		const char *name = path;
+		if (l && path[0] != '/') {
+			if (!dir || dl != l || strncmp(dir, path, l)) {
+				if (dfd != AT_FDCWD)
+					close(dfd);
+				free(dir);
+				dir = xmalloc(l + 1);
+				memcpy(dir, path, l);
+				dir[l] = '\0';
+				dl = l;
+				dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+				if (dfd < 0)
+					dfd = AT_FDCWD;
+			}
+			if (dfd != AT_FDCWD)
+				name = path + l + 1;
+		}
+		ok = seensame(dfd, name, &sp);
+		free(path);
+	}
+	if (dfd != AT_FDCWD)
+		close(dfd);
+	free(dir);
+	return ok && !r->bad ? 0 : -1;
+}
+
+static void freelines(struct noop *n)
+{
+	for (size_t i = 0; i < n->nlines; i++) {
+		free(n->suites[i]);
+		free(n->lines[i]);
+	}
+	free(n->suites);
+	free(n->lines);
+	n->suites = n->lines = NULL;
+	n->nlines = 0;
+}
+
+int noopholds(struct noop *n)
+{
+	void *body;
+	size_t len;
+
+	if (storenoopget(n->st, n->key, n->results, &body, &len) < 0)
+		return -1;
+	struct rd r = {body, (const char *)body + len, 0};
+	const char *magic = bytes(&r, strlen(MAGIC));
+	if (!magic || memcmp(magic, MAGIC, strlen(MAGIC)) || u32(&r) != ORDER) {
+		free(body);
+		return -1;
+	}
+	/* the variables come after the paths; the paths are stat-ed as read */
+	if (pathshold(&r, u64(&r)) < 0) {
+		free(body);
+		return -1;
+	}
+	uint64_t nv = u64(&r);
+	for (uint64_t i = 0; i < nv && !r.bad; i++) {
+		char *name = cstr(&r, u32(&r));
+		const void *h = take(&r, sizeof(hash));
+		if (name && h) {
+			hash want, now = seenvarhash(name, getenv(name));
+			memcpy(&want, h, sizeof(want));
+			if (!hasheq(want, now))
+				r.bad = 1;
+		}
+		free(name);
+	}
+	n->plainlen = u64(&r);
+	n->plain = bytes(&r, n->plainlen);
+	n->colorlen = u64(&r);
+	n->color = bytes(&r, n->colorlen);
+	uint64_t nl = u64(&r);
+	if (!r.bad && nl <= (uint64_t)(r.end - r.p)) {
+		n->suites = xcalloc(nl + 1, sizeof(char *));
+		n->lines = xcalloc(nl + 1, sizeof(char *));
+		for (uint64_t i = 0; i < nl && !r.bad; i++) {
+			n->suites[i] = cstr(&r, u32(&r));
+			n->lines[i] = cstr(&r, u32(&r));
+			n->nlines++;
+		}
+	} else {
+		r.bad = 1;
+	}
+	if (r.bad) {
+		freelines(n);
+		free(body);
+		return -1;
+	}
+	n->body = body;
+	n->len = len;
+	n->held = 1;
+	return 0;
+}
+
+void noopprint(struct noop *n, FILE *out, int color)
+{
+	if (color)
+		fwrite(n->color, 1, n->colorlen, out);
+	else
+		fwrite(n->plain, 1, n->plainlen, out);
+}
+
+void noophistory(struct noop *n, const char *cachedir)
+{
+	char when[HISTORY_TIME_LEN + 1];
+
+	if (!n->nlines)
+		return;
+	historynow(when);
+	for (size_t i = 0; i < n->nlines; i++) {
+		char *at = strstr(n->lines[i], PLACEHOLDER);
+		if (at)
+			memcpy(at, when, HISTORY_TIME_LEN);
+	}
+	appendlines(cachedir, n->nlines, n->suites, n->lines);
+}
+
+static void put(struct buf *b, const void *p, size_t n)
+{
+	bufadd(b, p, n);
+}
+
+static void put64(struct buf *b, uint64_t v)
+{
+	put(b, &v, sizeof(v));
+}
+
+static void put32(struct buf *b, uint32_t v)
+{
+	put(b, &v, sizeof(v));
+}
+
+static void putstr(struct buf *b, const char *s, size_t len)
+{
+	put32(b, (uint32_t)len);
+	put(b, s, len);
+}
+
+/* the table as the command prints it */
+static char *table(struct plan *p, struct suitesum *sum, int color, size_t *len)
+{
+	char *text = NULL;
+	FILE *f = open_memstream(&text, len);
+
+	if (!f)
+		fatal(EXIT_GATE, "out of memory");
+	struct reportopts ro = {.color = color};
+	printtable(f, p, sum, &ro);
+	fclose(f);
+	return text;
+}
+
+void noopsave(struct noop *n, struct plan *p, struct suitesum *sum, int partial, int ok)
+{
+	struct seenpath *paths;
+	struct seenvar *vars;
+	size_t np, nv;
+	int uptodate = ok;
+
+	seenstop();
+	for (size_t i = 0; i < p->ncells && uptodate; i++)
+		uptodate = p->cells[i].need == NEED_NOTHING && p->cells[i].status == CELL_CACHED;
+	size_t plainlen, colorlen;
+	char *plain = table(p, sum, 0, &plainlen);
+	if (n->held && noopverifying()) {
+		/* the record said up to date: planning must agree */
+		if (!uptodate || plainlen != n->plainlen || memcmp(plain, n->plain, plainlen))
+			fatal(70, "internal error: a no-op record held that planning disagrees with (%s)",
+			      uptodate ? "another table" : "a cell is not up to date");
+	}
+	if (!uptodate || seenrecord(&paths, &np, &vars, &nv) < 0) {
+		free(plain);
+		return;
+	}
+	char *color = table(p, sum, 1, &colorlen);
+	struct buf b = {0};
+	put(&b, MAGIC, strlen(MAGIC));
+	put32(&b, ORDER);
+	put64(&b, np);
+	for (size_t i = 0; i < np; i++) {
+		struct seenpath *s = &paths[i];
+		unsigned char follow = (unsigned char)s->follow;
+		int32_t err = s->err;
+		int64_t v[6] = {s->mode, s->size, s->mtime, s->ctime, s->ino, s->dev};
+		putstr(&b, s->path, strlen(s->path));
+		put(&b, &follow, 1);
+		put(&b, &err, sizeof(err));
+		put(&b, v, sizeof(v));
+	}
+	put64(&b, nv);
+	for (size_t i = 0; i < nv; i++) {
+		putstr(&b, vars[i].name, strlen(vars[i].name));
+		put(&b, &vars[i].value, sizeof(vars[i].value));
+	}
+	put64(&b, plainlen);
+	put(&b, plain, plainlen);
+	put64(&b, colorlen);
+	put(&b, color, colorlen);
+	put64(&b, p->nsp);
+	for (size_t i = 0; i < p->nsp; i++) {
+		const char *name = p->sp[i].suite->name;
+		char *line = historyline(PLACEHOLDER, name, &sum[i], "evalmake", partial);
+		putstr(&b, name, strlen(name));
+		putstr(&b, line, strlen(line));
+		free(line);
+	}
+	storenoopput(n->st, n->key, n->results, b.s, b.len);
+	buffree(&b);
+	free(plain);
+	free(color);
+}
+
+void noopfree(struct noop *n)
+{
+	if (!n)
+		return;
+	freelines(n);
+	free(n->body);
+	free(n);
+	seenfree();
+}

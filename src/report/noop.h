@@ -1,0 +1,64 @@
+/* noop: a plan that needed nothing, remembered, so that the same command
+ * on the same inputs says so again without planning: one stat per path it
+ * looked at, no file read, no per-cell lookup (ninja's no-op costs two
+ * stats per edge and a read of its log).
+ *
+ * While the default command, -q or status plans, core/seen.h records every
+ * path the plan looked at (the Evalfile, each task file and the folders
+ * the globs listed, prompts, rubrics, deps, files on command lines,
+ * .gitignore) and every variable it read (env_inputs, API keys: as
+ * hashes). When every targeted cell was up to date, the record is kept in
+ * the cache's index (db.h: noops) with what the command printed (the
+ * table, plain and coloured) and the history lines it appended, under a
+ * key of the evalmake binary (its inode and times), the Evalfile's folder
+ * and name and the plan's options (targets, --iterations, --sample).
+ *
+ * A later run with the same key replays the record only when:
+ *  - every path has the stat data it had (type, size, mtime, ctime, inode,
+ *    device; a path that was missing is missing with the same error);
+ *  - every variable has the value it had;
+ *  - no run, grade or entry was stored, changed or removed since, by any
+ *    process (the results generation, db.h), and it is the same UTC day
+ *    (a no-op marks the results it finds used, once a day, for gc).
+ * A record made while a file it covers changed, or of files changed
+ * within a second before (a later write could keep the same stat data:
+ * seen.h), is not kept. In every other case the command plans as before,
+ * which is always right; a run that changes nothing then keeps a record.
+ *
+ * EVALMAKE_NOOP_VERIFY=1 is for tests: a record that would be replayed is
+ * checked against planning instead (exit 70 when they disagree), and
+ * records are kept of files older than 20 ms, not a second. */
+#ifndef NOOP_H
+#define NOOP_H
+
+#include <stdio.h>
+
+#include "core/hash.h"
+#include "plan/plan.h"
+#include "report/report.h"
+#include "store/store.h"
+
+struct noop;
+
+/* the record for this plan: key made of the binary, the current folder
+ * (the Evalfile's), the Evalfile's name and the plan options; the results
+ * generation is read now, before any lookup. NULL when there is no index */
+struct noop *noopopen(struct store *st, const char *evalfile, const struct planopts *po);
+/* is there a record that holds now? 0 (it is loaded), else -1 */
+int noopholds(struct noop *n);
+/* what the recorded command printed: the table, coloured or not */
+void noopprint(struct noop *n, FILE *out, int color);
+/* append the recorded history lines (with the time now) */
+void noophistory(struct noop *n, const char *cachedir);
+/* after planning (and running: ok is 1 when the command succeeded): keep
+ * a record of this plan (its table and the history lines a plain run
+ * appends, "partial" as given) when every cell was up to date, seen.h's
+ * record can be trusted and the results did not change since noopopen.
+ * Under EVALMAKE_NOOP_VERIFY, when a record held at noopholds, exit 70
+ * unless this plan is up to date and prints the same table */
+void noopsave(struct noop *n, struct plan *p, struct suitesum *sum, int partial, int ok);
+/* is EVALMAKE_NOOP_VERIFY set? */
+int noopverifying(void);
+void noopfree(struct noop *n);
+
+#endif
