@@ -59,12 +59,14 @@ E2E = tests/e2e/run.sh tests/e2e/watch.sh tests/e2e/http.sh tests/e2e/check.sh t
       tests/e2e/reduce.sh tests/e2e/export.sh \
       tests/e2e/remote.sh \
       tests/e2e/shard.sh tests/e2e/slurm.sh \
-      tests/e2e/probe.sh \
+      tests/e2e/probe.sh tests/e2e/noop.sh \
       $(STRESS)
 # short runs in make test; make stress runs them long
 STRESS = tests/stress/crash.sh tests/stress/egress.sh tests/stress/resources.sh
 
-# every script runs, even after one fails; the recipe fails at the end
+# every script runs, even after one fails; the recipe fails at the end.
+# The sanitizer pass also checks every no-op record that would be replayed
+# against planning (report/noop.h: EVALMAKE_NOOP_VERIFY)
 test: evalmake build/unittest build/san/evalmake build/san/unittest build/modelserver
 	@fail=0; \
 	./build/unittest || fail=1; \
@@ -74,7 +76,7 @@ test: evalmake build/unittest build/san/evalmake build/san/unittest build/models
 	done; \
 	ASAN_OPTIONS=detect_leaks=1 ./build/san/unittest || fail=1; \
 	for t in $(E2E); do \
-		ASAN_OPTIONS=detect_leaks=1 EVALMAKE=$(CURDIR)/build/san/evalmake \
+		ASAN_OPTIONS=detect_leaks=1 EVALMAKE=$(CURDIR)/build/san/evalmake EVALMAKE_NOOP_VERIFY=1 \
 		MODELSERVER=$(CURDIR)/build/modelserver bash $$t || fail=1; \
 	done; \
 	BAD_EVERY=$(BAD_EVERY) EVALMAKE=$(CURDIR)/evalmake MODELSERVER=$(CURDIR)/build/modelserver \

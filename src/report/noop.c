@@ -189,6 +189,7 @@ static int pathshold(struct rd *r, uint64_t n)
 		 * the files that follow in it ("/x" and "x" as they are) */
 		size_t l = dirlen(path);
 		const char *name = path;
+		int at = AT_FDCWD;
 		if (l && path[0] != '/') {
 			if (!dir || dl != l || strncmp(dir, path, l)) {
 				if (dfd != AT_FDCWD)
@@ -202,10 +203,12 @@ static int pathshold(struct rd *r, uint64_t n)
 				if (dfd < 0)
 					dfd = AT_FDCWD;
 			}
-			if (dfd != AT_FDCWD)
+			if (dfd != AT_FDCWD) {
+				at = dfd;
 				name = path + l + 1;
+			}
 		}
-		ok = seensame(dfd, name, &sp);
+		ok = seensame(at, name, &sp);
 		free(path);
 	}
 	if (dfd != AT_FDCWD)

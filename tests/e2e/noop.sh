@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# A run that changes nothing is remembered (report/noop.h) and the next
+# one replays it, with one stat per path and no folder listed; every input
+# the plan reads, a result changed by another command, another binary and
+# a write in the last second make it plan again. "Planned" is seen from
+# outside: planning lists the tasks folder (strace: a getdents64 on it),
+# a replay lists no folder of the project.
+#
+#   EVALMAKE=/abs/path/to/evalmake bash tests/e2e/noop.sh
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+# make test runs the sanitizer pass with it: here replays are the point
+unset EVALMAKE_NOOP_VERIFY
+
+if ! command -v strace >/dev/null || ! command -v sqlite3 >/dev/null; then
+	echo "noop.sh: needs strace and sqlite3 (.ci/deps installs them)" >&2
+	exit 2
+fi
+
+# evalmake ARGS under strace: $planned is 1 when it listed the tasks
+# folder (it planned), 0 when it did not (it replayed a record)
+emt() {
+	last="evalmake $* (traced)"
+	timeout -k 5 120 strace -f -qq -y -e trace=getdents64 -o "$T/trace" "$E" "$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	sancheck "$T/err"
+	if grep -q '/tasks>' "$T/trace"; then planned=1; else planned=0; fi
+}
+
+assert_planned() {
+	[ "$planned" = "$1" ] || fail "planned=$planned, expected $1 ($([ "$1" = 1 ] && echo "it replayed a record" || echo "it planned"))"
+}
+
+# wait out the second within which a write may hide (seen.h), run once to
+# keep a record, and check the next run replays it
+settle() {
+	sleep 1.1
+	em -s
+	assert_rc 0
+	emt -s
+	assert_rc 0
+	assert_planned 0
+}
+
+nhistory() { sqlite3 cache/index.db 'SELECT count(*) FROM history'; }
+
+# suite s: three .json tasks, a prompt, a deps folder, a variable; suite
+# q: a .jsonl file. The agent logs each call and echoes the input
+mknoopproject() {
+	local i
+	mkdir -p tasks lib
+	for i in 1 2 3; do
+		printf '{"input": "a%s", "expected": "a%s"}\n' "$i" "$i" >"tasks/t$i.json"
+	done
+	printf '{"id": "x", "input": "x", "expected": "x"}\n{"id": "y", "input": "y", "expected": "y"}\n' >q.jsonl
+	echo '{{input}}' >prompt.md
+	echo one >lib/x.txt
+	echo two >lib/y.txt
+	# $NOOP_WRONG is no input (not in env_inputs): it lets a case change
+	# a stored result by running a cell again with -B
+	cat >agent.sh <<'EOF'
+echo "$EVAL_TASK" >>calls
+if [ -n "${NOOP_WRONG:-}" ]; then echo wrong; else cat; fi
+EOF
+	cat >Evalfile <<'EOF'
+suites:
+  s:
+    tasks: tasks/*.json
+    prompt: prompt.md
+    agent: {command: sh agent.sh, deps: [lib], env_inputs: [MODE]}
+    grader: {type: exact, trim: true}
+  q:
+    tasks: q.jsonl
+    agent: {command: sh agent.sh}
+    grader: {type: exact, trim: true}
+EOF
+	em -s
+	assert_rc 0
+	assert_calls 5
+	rm -f calls
+}
+
+try "a run that changes nothing is replayed: the same table, no agent call, no folder listed, a history line per suite"
+mknoopproject
+sleep 1.1
+em
+assert_rc 0
+cp "$T/out" "$T/planned.txt"
+h=$(nhistory)
+emt
+assert_rc 0
+assert_planned 0
+assert_calls 0
+check "the same table as planning printed" cmp "$T/out" "$T/planned.txt"
+checks "a history line per suite" '[ "$(nhistory)" = $((h + 2)) ]'
+emt -q
+assert_rc 0
+assert_planned 0
+emt status
+assert_rc 0
+assert_planned 0
+check "status prints the same table" cmp "$T/out" "$T/planned.txt"
+checks "status appends no history" '[ "$(nhistory)" = $((h + 2)) ]'
+# a plan of other targets is another record
+em -s s
+emt s
+assert_planned 0
+check "the record of 's' has only its suite" ! grep -q '^q ' "$T/out"
+
+try "each input the plan reads makes the next run plan again, and run exactly what changed"
+mknoopproject
+settle
+# same size, the old mtime put back: the ctime still tells
+cp -p tasks/t1.json "$T/ref"
+printf '{"input": "b1", "expected": "b1"}\n' >tasks/t1.json
+touch -r "$T/ref" tasks/t1.json
+emt -s
+assert_planned 1
+assert_calls_are "t1"
+rm -f calls
+settle
+printf '{"input": "a4", "expected": "a4"}\n' >tasks/t4.json
+emt -s
+assert_planned 1
+assert_calls_are "t4"
+rm -f calls
+settle
+rm tasks/t4.json
+emt
+assert_planned 1
+assert_calls 0
+check "the table has 3 tasks again" grep -qE '^s +1\.000 .* 3 +3 ' "$T/out"
+settle
+echo 'say {{input}}' >prompt.md
+emt -s
+assert_planned 1
+assert_calls 3
+rm -f calls
+settle
+echo ONE >lib/x.txt
+emt -s
+assert_planned 1
+assert_calls 3
+rm -f calls
+settle
+# .gitignore was missing: now it drops lib/y.txt from the deps
+echo 'lib/y.txt' >.gitignore
+emt -s
+assert_planned 1
+assert_calls 3
+rm -f calls
+settle
+MODE=b emt -s
+assert_planned 1
+assert_calls 3
+rm -f calls
+settle
+echo '# v2' >>agent.sh
+emt -s
+assert_planned 1
+assert_calls 5
+rm -f calls
+settle
+printf '{"id": "x", "input": "x2", "expected": "x2"}\n{"id": "y", "input": "y", "expected": "y"}\n' >q.jsonl
+emt -s
+assert_planned 1
+assert_calls_are "x"
+rm -f calls
+settle
+sed -i 's/grader: {type: exact, trim: true}/grader: {type: contains}/' Evalfile
+emt -s
+assert_planned 1
+assert_calls 0
+settle
+
+try "a result another command changed is not replayed: the table shows it"
+mknoopproject
+settle
+NOOP_WRONG=1 em -s -B s/t1
+assert_rc 0
+assert_calls_are "t1"
+sleep 1.1
+emt
+assert_planned 1
+check "the table shows the new score" grep -q 'FAIL s/t1' "$T/out"
+
+try "a record is not kept of a file written in the last second, nor used by another binary"
+mknoopproject
+settle
+echo 'again {{input}}' >prompt.md
+em -s
+assert_calls 3
+emt -s
+assert_planned 1
+sleep 1.1
+em -s
+emt -s
+assert_planned 0
+cp "$E" "$T/evalmake2"
+E2=$E
+E=$T/evalmake2
+emt -s
+assert_planned 1
+E=$E2
+emt -s
+assert_planned 0
+
+try "-q after a change says not up to date without replaying"
+mknoopproject
+settle
+echo 'x {{input}}' >prompt.md
+emt -q
+assert_rc 1
+assert_planned 1
+
+try "EVALMAKE_NOOP_VERIFY checks a record against planning: a result removed behind the counter's back is caught"
+mknoopproject
+settle
+EVALMAKE_NOOP_VERIFY=1 emt -s
+assert_rc 0
+assert_planned 1
+# remove a grade without counting it (the trigger dropped first): the
+# record now lies, and verification must say so
+sqlite3 cache/index.db "DROP TRIGGER grades_DELETE; DELETE FROM grades WHERE key = (SELECT key FROM grades LIMIT 1);"
+EVALMAKE_NOOP_VERIFY=1 emt -s
+assert_rc 70
+check "it says the record disagrees" grep -q 'internal error: a no-op record held that planning disagrees with' "$T/err"
+
+summary
