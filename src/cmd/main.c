@@ -26,6 +26,7 @@
 #include "report/report.h"
 #include "report/cost.h"
 #include "run/run.h"
+#include "store/db.h"
 #include "store/state.h"
 #include "store/store.h"
 #include "core/secret.h"
@@ -671,8 +672,10 @@ static int cmdbuild(struct opts *o, int statusonly)
 	int partial = o->nargs || o->sample || o->iterations;
 	if (nr && noopholds(nr) == 0 && !noopverifying()) {
 		/* nothing seen has changed since a run found every cell up to date */
-		if (!o->question && !statusonly)
+		if (!o->question && !statusonly) {
+			dbkeepwal();
 			noophistory(nr, pr.cache);
+		}
 		if (!o->question && !o->silent)
 			noopprint(nr, stdout, usecolor(stdout));
 		noopfree(nr);

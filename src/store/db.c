@@ -211,6 +211,13 @@ static int migrate(sqlite3 *db, const char *path, const char *cachedir, int *con
 	return sqlite3_exec(db, set, NULL, NULL, NULL);
 }
 
+static int keepwal;
+
+void dbkeepwal(void)
+{
+	keepwal = 1;
+}
+
 /* open and set up path; SQLITE_OK or the code that failed */
 static int tryopen1(const char *path, const char *cachedir, int flags, sqlite3 **out)
 {
@@ -339,6 +346,8 @@ void closedb(sqlite3 *db)
 		return;
 	while ((st = sqlite3_next_stmt(db, NULL)))
 		sqlite3_finalize(st);
+	if (keepwal)
+		sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	sqlite3_close_v2(db);
 }
 

@@ -19,6 +19,12 @@ sqlite3 *opendb(const char *cachedir, int create);
 /* die with a clear message when rc says the database is damaged, else
  * warn about what failed; what names the step */
 void dberror(sqlite3 *db, int rc, const char *what);
+/* from now on, the last connection to close leaves the WAL as it is
+ * (SQLite would checkpoint it into the database, syncing both): for a
+ * command that wrote a line or two and should not wait for the disk at
+ * exit; a later writer checkpoints. A read-only (immutable) open of the
+ * cache misses what is only in the WAL */
+void dbkeepwal(void);
 /* run sql (no results); 0 or -1 with a warning */
 int dbexec(sqlite3 *db, const char *sql);
 /* the statement in *slot, prepared from sql the first time, reset and
