@@ -353,7 +353,7 @@ checks "the HTML report shows tokens and cost" 'grep -q "tokens in / out" page.h
 sqlite3 cache/index.db 'ALTER TABLE runs DROP COLUMN intok; ALTER TABLE runs DROP COLUMN outtok; ALTER TABLE runs DROP COLUMN model; PRAGMA user_version = 1;'
 em --json r4.json
 assert_rc 0
-checks "migrated to version 2" '[ "$(sqlite3 cache/index.db "PRAGMA user_version")" = 2 ]'
+checks "migrated to the current version (3)" '[ "$(sqlite3 cache/index.db "PRAGMA user_version")" = 3 ]'
 checks "the tokens come back from meta.json" '[ "$(jq ".suites[0].usage.input_tokens" r4.json)" = "$in" ]'
 checks "and are written to the index" '[ "$(sqlite3 cache/index.db "SELECT count(*) FROM runs WHERE intok > 0")" = 12 ]'
 checks "nothing ran for it" '[ "$(curl -s "$URL/_stats" | jq .requests)" = "$stats" ]'

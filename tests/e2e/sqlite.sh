@@ -36,7 +36,7 @@ check "18 runs indexed (got $(q 'SELECT count(*) FROM runs'))" [ "$(q 'SELECT co
 check "every grade of the log indexed ($ngrades)" [ "$(q 'SELECT count(*) FROM grades')" = "$ngrades" ]
 check "12 cells (got $(q 'SELECT count(*) FROM cells'))" [ "$(q 'SELECT count(*) FROM cells')" = 12 ]
 check "the memos came too (9 in the old state)" [ "$(q 'SELECT count(*) FROM memos')" -ge 9 ]
-check "schema version 2" [ "$(q 'PRAGMA user_version')" = 2 ]
+check "schema version 3" [ "$(q 'PRAGMA user_version')" = 3 ]
 em --json r.json
 assert_rc 0
 assert_calls 0
@@ -123,7 +123,7 @@ assert_rc 0
 assert_calls 0
 checks "says it is damaged and where it was kept" "grep -q 'index.db is damaged.*kept as' '$T/err'"
 assert_json r.json '.cached' 12
-check "a new index" [ "$(q 'PRAGMA user_version')" = 2 ]
+check "a new index" [ "$(q 'PRAGMA user_version')" = 3 ]
 em
 assert_rc 0
 check "no message the second time" [ ! -s "$T/err" ]

@@ -42,7 +42,7 @@ assert_json r.json '.ran' 16
 check "no file under runs/ (got $(find cache/runs -type f | wc -l))" [ "$(find cache/runs -type f 2>/dev/null | wc -l)" = 0 ]
 check "16 entries in the index (got $(q 'SELECT count(*) FROM entries'))" [ "$(q 'SELECT count(*) FROM entries')" = 16 ]
 check "every entry has its run row" [ "$(q 'SELECT count(*) FROM entries e JOIN runs r ON r.key = e.key')" = 16 ]
-check "schema version 2" [ "$(q 'PRAGMA user_version')" = 2 ]
+check "schema version 3" [ "$(q 'PRAGMA user_version')" = 3 ]
 check "every entry whole" entries_whole
 k=$(jq -r "$(cellsel model m1 1) | .key)" r.json)
 checks "a model call's output reads back" "[ \"\$(part cache/runs/${k:0:2}/$k output)\" = one ]"
@@ -182,7 +182,7 @@ else
 	em status --json st.json
 	assert_rc 0
 	check "status: the scores the old evalmake had" [ "$(scores st.json)" = "$(scores old-status.json)" ]
-	check "schema 2 now" [ "$(q 'PRAGMA user_version')" = 2 ]
+	check "the current schema (3) now" [ "$(q 'PRAGMA user_version')" = 3 ]
 	em --json r.json
 	assert_rc 0
 	assert_calls 0
@@ -202,6 +202,35 @@ else
 	assert_rc 0
 	assert_json r.json '.ran' 2
 	check "the new ones are rows" [ "$(q 'SELECT count(*) FROM entries')" = 2 ]
+fi
+
+try "a cache of schema 2 (the evalmake before no-op records) keeps every result and is replayed after one run"
+src=$(cd "$HERE/../.." && pwd)
+if ! git -C "$src" cat-file -e 29a4a96^{commit} 2>/dev/null; then
+	echo "# skipped: commit 29a4a96 is not in $src" >&2
+else
+	mkdir -p "$TOP/old2"
+	[ -x "$TOP/old2/evalmake" ] ||
+		{ git -C "$src" archive 29a4a96 | tar -x -C "$TOP/old2" && make -s -C "$TOP/old2" evalmake >"$TOP/old2.log" 2>&1; } ||
+		fail "cannot build the schema-2 evalmake: $(tail -5 "$TOP/old2.log")"
+	mkmixed
+	(E=$TOP/old2/evalmake; em --json old.json)
+	"$TOP/old2/evalmake" status --json old-status.json >/dev/null 2>&1
+	check "the old evalmake made schema 2" [ "$(q 'PRAGMA user_version')" = 2 ]
+	nh=$(q 'SELECT count(*) FROM history')
+	rm -f calls
+	sleep 1.1
+	em --json r.json
+	assert_rc 0
+	assert_calls 0
+	assert_json r.json '.cached' 16
+	check "the current schema (3) now" [ "$(q 'PRAGMA user_version')" = 3 ]
+	check "the same scores" [ "$(scores r.json)" = "$(scores old-status.json)" ]
+	check "the history kept" [ "$(q 'SELECT count(*) FROM history')" = $((nh + 3)) ]
+	em
+	assert_rc 0
+	check "a no-op record kept" [ "$(q 'SELECT count(*) FROM noops')" = 1 ]
+	check "the old evalmake refuses the new schema, saying why" sh -c "! '$TOP/old2/evalmake' -s 2>'$T/olderr' && grep -q 'newer than this evalmake' '$T/olderr'"
 fi
 
 finish
