@@ -652,7 +652,7 @@ static struct noop *noopfor(struct opts *o, struct project *pr, const struct pla
 	if (!o->noremote && (pr->ef->remote.url || (env && *env)))
 		return NULL;
 	char *base = basename_of(pr->ef->path, 0);
-	struct noop *n = noopopen(pr->store, base, po);
+	struct noop *n = noopopen(pr->store, pr->cache, base, po);
 	free(base);
 	return n;
 }

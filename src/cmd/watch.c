@@ -19,6 +19,7 @@
 #include "core/fswatch.h"
 #include "load/glob.h"
 #include "report/live.h"
+#include "report/noop.h"
 #include "report/report.h"
 #include "core/util.h"
 #include "cmd/watch.h"
@@ -46,6 +47,7 @@ struct watcher {
 	struct store *store;
 	struct plan *p;
 	struct live *live;      /* --serve: the live view, or NULL */
+	struct noopserver *ask; /* answers a plain run's no-op question (report/noop.h) */
 	struct htab *index;     /* path -> struct ref list */
 	struct strv globs;      /* task globs: a new match is a new task */
 	struct strv depglobs;   /* deps globs: a new file they cover is a new input */
@@ -841,6 +843,8 @@ int watchrun(struct evalfile **efp, struct state *st, struct store *store, const
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	/* a plain run on this cache may ask us instead of stat-ing its files */
+	w.ask = noopserve(w.l, store, w.fw, o->cache);
 	int first = 1;
 	if (!w.updating) {
 		report(&w, 1);
@@ -866,6 +870,7 @@ out:
 	if (w.p)
 		recordcells(w.p);
 	savestate(st);
+	freenoopserver(w.ask);
 	freelive(w.live);
 	freesched(w.sched);
 	remoteflush(w.remote);

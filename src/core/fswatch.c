@@ -11,13 +11,17 @@
 #include "core/hash.h"
 #include "core/util.h"
 
-#define MASK (IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF)
+/* what makes a batch; IN_MODIFY and IN_ATTRIB only count in the epoch */
+#define BATCHMASK (IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF)
+#define MASK (BATCHMASK | IN_MODIFY | IN_ATTRIB)
 
 struct fswatch {
 	struct loop *l;
 	int fd;
 	struct htab *wds;     /* watch descriptor -> directory */
 	struct htab *dirs;    /* directory -> (void *)1 */
+	struct htab *norm;    /* directory as fswatchwatched names it -> (void *)1 */
+	unsigned long long epoch; /* events read so far */
 	struct htab *batch;   /* path -> (void *)1 */
 	int overflow;
 	long timer;
@@ -45,6 +49,20 @@ static void deliver(void *arg)
 	free(paths);
 }
 
+/* "", "." and "./x/" as "." and "x" */
+static char *normdir(const char *d)
+{
+	while (d[0] == '.' && d[1] == '/')
+		for (d += 2; *d == '/'; d++)
+			;
+	size_t n = strlen(d);
+	while (n > 1 && d[n - 1] == '/')
+		n--;
+	if (!n || (n == 1 && d[0] == '.'))
+		return xstrdup(".");
+	return xstrndup(d, n);
+}
+
 static void onevents(void *arg, int fd, int revents)
 {
 	struct fswatch *w = arg;
@@ -57,6 +75,7 @@ static void onevents(void *arg, int fd, int revents)
 		for (char *p = buf; p < buf + n;) {
 			struct inotify_event *e = (struct inotify_event *)p;
 			p += sizeof(*e) + e->len;
+			w->epoch++;
 			if (e->mask & IN_Q_OVERFLOW) {
 				w->overflow = 1;
 				any = 1;
@@ -66,9 +85,14 @@ static void onevents(void *arg, int fd, int revents)
 			if (!dir)
 				continue;
 			if (e->mask & IN_IGNORED) {
+				char *nd = normdir(dir);
 				htabput(w->dirs, dir, strlen(dir), NULL);
+				htabput(w->norm, nd, strlen(nd), NULL);
+				free(nd);
 				continue;
 			}
+			if (!(e->mask & BATCHMASK))
+				continue;
 			if (e->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) {
 				htabput(w->batch, dir, strlen(dir), (void *)1);
 				any = 1;
@@ -105,6 +129,7 @@ struct fswatch *mkfswatch(struct loop *l, batchfn fn, void *arg, char **err)
 	w->fd = fd;
 	w->wds = mkhtab(64);
 	w->dirs = mkhtab(64);
+	w->norm = mkhtab(64);
 	w->batch = mkhtab(64);
 	w->fn = fn;
 	w->arg = arg;
@@ -123,7 +148,29 @@ int fswatchdir(struct fswatch *w, const char *dir)
 	free(*slot);
 	*slot = xstrdup(dir);
 	htabput(w->dirs, dir, strlen(dir), (void *)1);
+	char *nd = normdir(dir);
+	htabput(w->norm, nd, strlen(nd), (void *)1);
+	free(nd);
 	return 0;
+}
+
+unsigned long long fswatchepoch(struct fswatch *w)
+{
+	return w->epoch;
+}
+
+void fswatchdrain(struct fswatch *w)
+{
+	onevents(w, w->fd, POLLIN);
+}
+
+int fswatchwatched(struct fswatch *w, const char *dir)
+{
+	char *nd = normdir(dir);
+	int r = htabget(w->norm, nd, strlen(nd)) != NULL;
+
+	free(nd);
+	return r;
 }
 
 size_t fswatchcount(struct fswatch *w)
@@ -146,6 +193,7 @@ void freefswatch(struct fswatch *w)
 	close(w->fd);
 	htabfree(w->wds, free);
 	htabfree(w->dirs, NULL);
+	htabfree(w->norm, NULL);
 	htabfree(w->batch, NULL);
 	free(w);
 }

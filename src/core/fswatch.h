@@ -27,6 +27,15 @@ typedef void (*batchfn)(void *arg, char **paths, size_t n, int overflow);
 struct fswatch *mkfswatch(struct loop *l, batchfn fn, void *arg, char **err);
 /* watch a directory (again: no-op); -1 with errno */
 int fswatchdir(struct fswatch *w, const char *dir);
+/* a count of the events read so far: every kind (IN_MODIFY and IN_ATTRIB
+ * too, though they make no batch), in every watched folder, editor
+ * droppings too, and a lost-events overflow. Equal counts, with the
+ * queue drained at each, mean nothing in a watched folder changed */
+unsigned long long fswatchepoch(struct fswatch *w);
+/* read the events queued so far now, not when the loop gets to them */
+void fswatchdrain(struct fswatch *w);
+/* is dir watched? ("", "./x/" name "." and "x") */
+int fswatchwatched(struct fswatch *w, const char *dir);
 /* how many directories are watched */
 size_t fswatchcount(struct fswatch *w);
 void freefswatch(struct fswatch *w);

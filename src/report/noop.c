@@ -14,10 +14,16 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "report/noop.h"
+#include "core/fswatch.h"
+#include "core/loop.h"
 #include "core/seen.h"
 #include "core/util.h"
 #include "store/db.h"
@@ -26,12 +32,16 @@
 #define MAGIC "evalmake-noop 1\n"
 #define ORDER 0x01020304u
 #define PLACEHOLDER "0000-00-00T00:00:00Z"
+/* a request to a watch: MAGIC KEY BODYHASH CWD; the reply "yes" or "no" */
+#define ASKMAGIC "evalmake-noop-ask 1"
 
 struct noop {
 	struct store *st;
 	hash key;
 	long long results;  /* the generation at noopopen */
 	int held;           /* noopholds found a record that holds */
+	int vouched;        /* a watch vouched for its paths: none was stat-ed */
+	const char *cachedir;
 	char *body;         /* the record held */
 	size_t len;
 	const char *plain, *color;
@@ -61,7 +71,7 @@ static void addself(struct hasher *h)
 	hashaddu64(h, (uint64_t)sb.st_ctim.tv_sec * 1000000000ull + (uint64_t)sb.st_ctim.tv_nsec);
 }
 
-struct noop *noopopen(struct store *st, const char *evalfile, const struct planopts *po)
+struct noop *noopopen(struct store *st, const char *cachedir, const char *evalfile, const struct planopts *po)
 {
 	struct hasher h;
 	char cwd[4096];
@@ -84,6 +94,7 @@ struct noop *noopopen(struct store *st, const char *evalfile, const struct plano
 	hashaddu64(&h, (uint64_t)po->sample);
 	struct noop *n = xcalloc(1, sizeof(*n));
 	n->st = st;
+	n->cachedir = cachedir;
 	n->key = hashend(&h);
 	n->results = results;
 	return n;
@@ -156,35 +167,40 @@ static size_t dirlen(const char *path)
 	return slash ? (size_t)(slash - path) : 0;
 }
 
-/* do the paths hold? Each read from r; 0 when every one is as recorded */
+/* one recorded path as read from r; 0, or -1 at the end of the body */
+static int nextpath(struct rd *r, struct seenpath *sp, char **path)
+{
+	uint32_t len = u32(r);
+
+	*path = cstr(r, len);
+	const unsigned char *follow = take(r, 1);
+	const void *rest = take(r, sizeof(int32_t) + 6 * sizeof(int64_t));
+	if (!*path || !follow || !rest) {
+		free(*path);
+		*path = NULL;
+		r->bad = 1;
+		return -1;
+	}
+	int32_t err;
+	int64_t v[6];
+	memcpy(&err, rest, sizeof(err));
+	memcpy(v, (const char *)rest + sizeof(err), sizeof(v));
+	*sp = (struct seenpath){.follow = *follow, .err = err, .mode = v[0], .size = v[1], .mtime = v[2],
+	                        .ctime = v[3], .ino = v[4], .dev = v[5]};
+	return 0;
+}
+
+/* do the n paths read from r hold? 0 when every one is as recorded */
 static int pathshold(struct rd *r, uint64_t n)
 {
 	int dfd = AT_FDCWD, ok = 1;
-	char *dir = NULL;
+	char *dir = NULL, *path;
 	size_t dl = 0;
 
 	for (uint64_t i = 0; ok && i < n && !r->bad; i++) {
-		struct seenpath sp = {0};
-		uint32_t len = u32(r);
-		char *path = cstr(r, len);
-		const unsigned char *follow = take(r, 1);
-		const void *rest = take(r, sizeof(int32_t) + 6 * sizeof(int64_t));
-		if (!path || !follow || !rest) {
-			free(path);
+		struct seenpath sp;
+		if (nextpath(r, &sp, &path) < 0)
 			break;
-		}
-		int32_t err;
-		int64_t v[6];
-		memcpy(&err, rest, sizeof(err));
-		memcpy(v, (const char *)rest + sizeof(err), sizeof(v));
-		sp.follow = *follow;
-		sp.err = err;
-		sp.mode = v[0];
-		sp.size = v[1];
-		sp.mtime = v[2];
-		sp.ctime = v[3];
-		sp.ino = v[4];
-		sp.dev = v[5];
 		/* a path in a folder: relative to the folder, opened once for
 		 * the files that follow in it ("/x" and "x" as they are) */
 		size_t l = dirlen(path);
@@ -195,9 +211,7 @@ static int pathshold(struct rd *r, uint64_t n)
 				if (dfd != AT_FDCWD)
 					close(dfd);
 				free(dir);
-				dir = xmalloc(l + 1);
-				memcpy(dir, path, l);
-				dir[l] = '\0';
+				dir = xstrndup(path, l);
 				dl = l;
 				dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 				if (dfd < 0)
@@ -217,6 +231,15 @@ static int pathshold(struct rd *r, uint64_t n)
 	return ok && !r->bad ? 0 : -1;
 }
 
+/* skip the n paths (a watch vouched for them) */
+static void skippaths(struct rd *r, uint64_t n)
+{
+	for (uint64_t i = 0; i < n && !r->bad; i++) {
+		uint32_t len = u32(r);
+		take(r, len + 1 + sizeof(int32_t) + 6 * sizeof(int64_t));
+	}
+}
+
 static void freelines(struct noop *n)
 {
 	for (size_t i = 0; i < n->nlines; i++) {
@@ -229,6 +252,57 @@ static void freelines(struct noop *n)
 	n->nlines = 0;
 }
 
+/* the abstract socket a watch on cachedir answers at */
+static void sockname(const char *cachedir, struct sockaddr_un *a, socklen_t *len)
+{
+	char hx[33];
+
+	hashhex(hashbytes(cachedir, strlen(cachedir)), hx);
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	int n = snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "evalmake-noop-%s", hx);
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+}
+
+/* does a watch running on this cache vouch that no path of the record
+ * changed? 1 when it says so, 0 when there is none or it cannot tell */
+static int askwatch(struct noop *n)
+{
+	struct sockaddr_un a;
+	socklen_t alen;
+	char cwd[4096], key[33], bh[33];
+
+	if (!n->cachedir || !getcwd(cwd, sizeof(cwd)))
+		return 0;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	sockname(n->cachedir, &a, &alen);
+	struct timeval tv = {2, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, alen) < 0) {
+		close(fd);
+		return 0;
+	}
+	hashhex(n->key, key);
+	hashhex(hashbytes(n->body, n->len), bh);
+	char *req = xasprintf("%s %s %s %s\n", ASKMAGIC, key, bh, cwd);
+	ssize_t w = write(fd, req, strlen(req));
+	int ok = w == (ssize_t)strlen(req);
+	free(req);
+	char reply[8] = {0};
+	size_t got = 0;
+	while (ok && got < 4) {
+		ssize_t r = read(fd, reply + got, 4 - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	return ok && got == 4 && !memcmp(reply, "yes\n", 4);
+}
+
 int noopholds(struct noop *n)
 {
 	void *body;
@@ -236,16 +310,20 @@ int noopholds(struct noop *n)
 
 	if (storenoopget(n->st, n->key, n->results, &body, &len) < 0)
 		return -1;
+	n->body = body;
+	n->len = len;
 	struct rd r = {body, (const char *)body + len, 0};
 	const char *magic = bytes(&r, strlen(MAGIC));
-	if (!magic || memcmp(magic, MAGIC, strlen(MAGIC)) || u32(&r) != ORDER) {
-		free(body);
-		return -1;
-	}
-	/* the variables come after the paths; the paths are stat-ed as read */
-	if (pathshold(&r, u64(&r)) < 0) {
-		free(body);
-		return -1;
+	if (!magic || memcmp(magic, MAGIC, strlen(MAGIC)) || u32(&r) != ORDER)
+		goto bad;
+	/* the variables come after the paths: a watch running on the cache
+	 * may vouch for the paths, else each is stat-ed */
+	uint64_t np = u64(&r);
+	if (askwatch(n)) {
+		n->vouched = 1;
+		skippaths(&r, np);
+	} else if (pathshold(&r, np) < 0) {
+		goto bad;
 	}
 	uint64_t nv = u64(&r);
 	for (uint64_t i = 0; i < nv && !r.bad; i++) {
@@ -275,15 +353,22 @@ int noopholds(struct noop *n)
 	} else {
 		r.bad = 1;
 	}
-	if (r.bad) {
-		freelines(n);
-		free(body);
-		return -1;
-	}
-	n->body = body;
-	n->len = len;
+	if (r.bad)
+		goto bad;
 	n->held = 1;
 	return 0;
+bad:
+	freelines(n);
+	free(n->body);
+	n->body = NULL;
+	n->len = 0;
+	n->vouched = 0;
+	return -1;
+}
+
+int noopvouched(const struct noop *n)
+{
+	return n->vouched;
 }
 
 void noopprint(struct noop *n, FILE *out, int color)
@@ -412,4 +497,176 @@ void noopfree(struct noop *n)
 	free(n->body);
 	free(n);
 	seenfree();
+}
+
+/* the watch's side: see noop.h */
+struct noopserver {
+	struct loop *l;
+	struct store *st;
+	struct fswatch *fw;
+	int fd;
+	char *cwd;
+	/* the last record vouched for, and the event count then */
+	int valid;
+	hash vkey, vhash;
+	unsigned long long vepoch;
+};
+
+/* would a change to the recorded path reach the watch? Its folder and
+ * every folder above it (to the project's) are watched, a folder it lists
+ * is too, and it is no symbolic link and no hard link (a change through
+ * another name is reported in that name's folder) */
+static int covered(struct noopserver *s, const char *path, const struct seenpath *sp, char **lastdir)
+{
+	if (path[0] == '/' || !strncmp(path, "../", 3) || strstr(path, "/../"))
+		return 0;
+	if (!sp->err && S_ISDIR(sp->mode) && !fswatchwatched(s->fw, path))
+		return 0;
+	size_t l = dirlen(path);
+	if (!*lastdir || strlen(*lastdir) != l || strncmp(*lastdir, path, l)) {
+		char *d = xstrndup(path, l);
+		/* "a/b/c": "a/b", "a" and "." */
+		int ok = fswatchwatched(s->fw, ".");
+		for (char *slash = d + strlen(d); ok && slash > d; slash = strrchr(d, '/') ? strrchr(d, '/') : d) {
+			ok = fswatchwatched(s->fw, d);
+			*slash = '\0';
+		}
+		if (!ok) {
+			free(d);
+			return 0;
+		}
+		free(*lastdir);
+		*lastdir = xstrndup(path, l);
+		free(d);
+	}
+	struct stat st;
+	if (!sp->err && (lstat(path, &st) < 0 || S_ISLNK(st.st_mode) || (!S_ISDIR(st.st_mode) && st.st_nlink > 1)))
+		return 0;
+	return 1;
+}
+
+/* can the watch vouch that no path of record key (body hash bh) changed? */
+static int vouch(struct noopserver *s, hash key, hash bh)
+{
+	void *body;
+	size_t len;
+	char *path, *lastdir = NULL;
+	int ok = 1;
+
+	fswatchdrain(s->fw);
+	unsigned long long e0 = fswatchepoch(s->fw);
+	if (s->valid && hasheq(s->vkey, key) && hasheq(s->vhash, bh) && s->vepoch == e0)
+		return 1;
+	if (storenoopbody(s->st, key, &body, &len) < 0)
+		return 0;
+	if (!hasheq(hashbytes(body, len), bh)) {
+		free(body);
+		return 0;
+	}
+	struct rd r = {body, (const char *)body + len, 0};
+	const char *magic = bytes(&r, strlen(MAGIC));
+	if (!magic || memcmp(magic, MAGIC, strlen(MAGIC)) || u32(&r) != ORDER) {
+		free(body);
+		return 0;
+	}
+	const char *paths = r.p;
+	uint64_t np = u64(&r);
+	for (uint64_t i = 0; ok && i < np; i++) {
+		struct seenpath sp;
+		if (nextpath(&r, &sp, &path) < 0)
+			break;
+		ok = covered(s, path, &sp, &lastdir);
+		free(path);
+	}
+	free(lastdir);
+	if (ok && !r.bad) {
+		/* every path as recorded, now: from here on, events tell */
+		r.p = paths;
+		np = u64(&r);
+		ok = pathshold(&r, np) == 0;
+	}
+	free(body);
+	if (!ok || r.bad)
+		return 0;
+	s->valid = 1;
+	s->vkey = key;
+	s->vhash = bh;
+	s->vepoch = e0;
+	return 1;
+}
+
+static void onask(void *arg, int fd, int revents)
+{
+	struct noopserver *s = arg;
+	char buf[8192];
+	size_t got = 0;
+
+	(void)fd;
+	(void)revents;
+	int c = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		return;
+	/* a local client writes its one line at once: wait a little for it */
+	struct timeval tv = {0, 500000};
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	while (got < sizeof(buf) - 1 && !memchr(buf, '\n', got)) {
+		ssize_t n = read(c, buf + got, sizeof(buf) - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	char *nl = strchr(buf, '\n');
+	int yes = 0;
+	size_t ml = strlen(ASKMAGIC);
+	if (nl && got > ml + 1 && !strncmp(buf, ASKMAGIC, ml) && buf[ml] == ' ') {
+		*nl = '\0';
+		char *k = buf + ml + 1, *h = strchr(k, ' '), *cwd = h ? strchr(h + 1, ' ') : NULL;
+		hash key, bh;
+		if (h && cwd) {
+			*h++ = '\0';
+			*cwd++ = '\0';
+			/* relative paths are the client's: only a client in this
+			 * watch's folder is answered */
+			yes = hashparse(k, &key) == 0 && hashparse(h, &bh) == 0 && !strcmp(cwd, s->cwd) && vouch(s, key, bh);
+		}
+	}
+	const char *reply = yes ? "yes\n" : "no\n";
+	ssize_t w = write(c, reply, strlen(reply));
+	(void)w;
+	close(c);
+}
+
+struct noopserver *noopserve(struct loop *l, struct store *st, struct fswatch *fw, const char *cachedir)
+{
+	struct sockaddr_un a;
+	socklen_t alen;
+	char cwd[4096];
+
+	if (!getcwd(cwd, sizeof(cwd)))
+		return NULL;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return NULL;
+	sockname(cachedir, &a, &alen);
+	/* another watch on this cache answers already: fine */
+	if (bind(fd, (struct sockaddr *)&a, alen) < 0 || listen(fd, 16) < 0) {
+		close(fd);
+		return NULL;
+	}
+	struct noopserver *s = xcalloc(1, sizeof(*s));
+	*s = (struct noopserver){.l = l, .st = st, .fw = fw, .fd = fd, .cwd = xstrdup(cwd)};
+	loopfd(l, fd, POLLIN, onask, s);
+	return s;
+}
+
+void freenoopserver(struct noopserver *s)
+{
+	if (!s)
+		return;
+	loopfd(s->l, s->fd, 0, NULL, NULL);
+	close(s->fd);
+	free(s->cwd);
+	free(s);
 }

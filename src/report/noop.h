@@ -43,9 +43,13 @@ struct noop;
 /* the record for this plan: key made of the binary, the current folder
  * (the Evalfile's), the Evalfile's name and the plan options; the results
  * generation is read now, before any lookup. NULL when there is no index */
-struct noop *noopopen(struct store *st, const char *evalfile, const struct planopts *po);
-/* is there a record that holds now? 0 (it is loaded), else -1 */
+struct noop *noopopen(struct store *st, const char *cachedir, const char *evalfile, const struct planopts *po);
+/* is there a record that holds now? 0 (it is loaded), else -1. A watch
+ * running on the cache (noopserve) is asked first: when it vouches for
+ * the record's paths, none is stat-ed */
 int noopholds(struct noop *n);
+/* did a watch vouch for the record that holds? */
+int noopvouched(const struct noop *n);
 /* what the recorded command printed: the table, coloured or not */
 void noopprint(struct noop *n, FILE *out, int color);
 /* append the recorded history lines (with the time now) */
@@ -60,5 +64,22 @@ void noopsave(struct noop *n, struct plan *p, struct suitesum *sum, int partial,
 /* is EVALMAKE_NOOP_VERIFY set? */
 int noopverifying(void);
 void noopfree(struct noop *n);
+
+/* A watch serves no-op questions on an abstract unix socket named after
+ * its cache folder ("evalmake-noop-" and the folder's hash): a client in
+ * the watch's folder sends "evalmake-noop-ask 1 KEY BODYHASH CWD" and gets
+ * "yes" when no path of that record (the one in the index with that body)
+ * can have changed: the watch reads the events queued so far, and either
+ * none came since it last found every path as recorded, or it stats them
+ * now. It vouches only for paths whose folders it watches, up to the
+ * project's, that are no symbolic or hard links; the client still checks
+ * the results generation, the day and the variables itself. */
+struct noopserver;
+struct fswatch;
+struct loop;
+/* serve on the loop; NULL when the socket cannot be made, or another
+ * watch serves this cache already */
+struct noopserver *noopserve(struct loop *l, struct store *st, struct fswatch *fw, const char *cachedir);
+void freenoopserver(struct noopserver *s);
 
 #endif

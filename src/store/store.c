@@ -44,7 +44,7 @@ struct op {
 enum {
 	ST_RUN, ST_GRADE, ST_CELL, ST_PUTRUN, ST_PUTGRADE, ST_PUTCELL, ST_USERUN, ST_USEGRADE, ST_DROPRUN,
 	ST_ENTRY, ST_HASENTRY, ST_PUTENTRY, ST_DROPENTRY, ST_MADE, ST_ALLRUNS, ST_ALLGRADES,
-	ST_RESULTS, ST_NOOPGET, ST_NOOPDROP, ST_NOOPPUT, NST
+	ST_RESULTS, ST_NOOPGET, ST_NOOPBODY, ST_NOOPDROP, ST_NOOPPUT, NST
 };
 
 struct pending;
@@ -128,6 +128,7 @@ static const char *const sql[NST] = {
 	[ST_ALLGRADES] = "SELECT score, reason, used, key FROM grades",
 	[ST_RESULTS] = "SELECT v FROM meta WHERE k = 'results'",
 	[ST_NOOPGET] = "SELECT body FROM noops WHERE key = ?1 AND results = ?2 AND day = ?3",
+	[ST_NOOPBODY] = "SELECT body FROM noops WHERE key = ?1",
 	[ST_NOOPDROP] = "DELETE FROM noops WHERE results != ?1 OR day != ?2",
 	[ST_NOOPPUT] = "INSERT OR REPLACE INTO noops(key, results, day, body) VALUES (?1, ?2, ?3, ?4)",
 };
@@ -2260,6 +2261,30 @@ int storenoopget(struct store *s, hash key, long long results, void **body, size
 	bindhash(st, 1, key);
 	sqlite3_bind_int64(st, 2, results);
 	sqlite3_bind_int64(st, 3, s->today);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const void *b = sqlite3_column_blob(st, 0);
+		*len = (size_t)sqlite3_column_bytes(st, 0);
+		*body = xmalloc(*len ? *len : 1);
+		if (*len)
+			memcpy(*body, b, *len);
+		r = 0;
+	}
+	sqlite3_reset(st);
+	return r;
+}
+
+int storenoopbody(struct store *s, hash key, void **body, size_t *len)
+{
+	sqlite3_stmt *st;
+	int r = -1;
+
+	if (!s->db)
+		return -1;
+	storeflush(s);
+	dbendread(s->db, &s->reads);
+	if (!(st = trystmt(s, ST_NOOPBODY)))
+		return -1;
+	bindhash(st, 1, key);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		const void *b = sqlite3_column_blob(st, 0);
 		*len = (size_t)sqlite3_column_bytes(st, 0);

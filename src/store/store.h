@@ -201,6 +201,9 @@ long long storeresults(struct store *s);
 /* the no-op record of key (plan/noop.h), when one was made at the results
  * generation results today (UTC): 0 and *body (malloc'd), else -1 */
 int storenoopget(struct store *s, hash key, long long results, void **body, size_t *len);
+/* key's no-op record whatever it was made at, in a read transaction of
+ * its own (a long-lived watch holds none open); 0 and *body, else -1 */
+int storenoopbody(struct store *s, hash key, void **body, size_t *len);
 /* keep body as key's no-op record, unless the results changed since
  * generation results (then nothing is written: -1); the records of older
  * generations are dropped in the same transaction */

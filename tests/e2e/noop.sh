@@ -228,4 +228,85 @@ EVALMAKE_NOOP_VERIFY=1 emt -s
 assert_rc 70
 check "it says the record disagrees" grep -q 'internal error: a no-op record held that planning disagrees with' "$T/err"
 
+# `evalmake watch --jsonl ARGS` in the background: wait for its first line
+WPID=""
+startwatch() {
+	set -m
+	"$E" watch --jsonl "$@" >"$T/watch.out" 2>"$T/watch.err" &
+	WPID=$!
+	set +m
+	BGPIDS+=("$WPID")
+	waitfor 30 "[ -s '$T/watch.out' ]" || fail "watch printed no first line within 30 s"
+	sleep 0.2
+}
+
+stopwatch() {
+	kill -INT "$WPID" 2>/dev/null
+	waitfor 10 "! kill -0 $WPID 2>/dev/null" || { fail "watch did not stop"; kill -9 "$WPID"; }
+	wait "$WPID" 2>/dev/null
+	sancheck "$T/watch.err"
+}
+
+# evalmake ARGS under strace: $nstat is how many stat calls named a file
+# of tasks/ or data/, $asked 1 when it connected to a watch's socket
+emstat() {
+	last="evalmake $* (stats traced)"
+	timeout -k 5 120 strace -f -qq -y -e trace=newfstatat,statx,stat,lstat,connect -o "$T/strace" "$E" "$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	sancheck "$T/err"
+	nstat=$(grep -cE '/(tasks|data)>|"(tasks|data)/' "$T/strace")
+	if grep -q 'evalmake-noop-.*= 0' "$T/strace"; then asked=1; else asked=0; fi
+}
+
+try "with watch running, a plain run asks it and stats no task file; a touch, an edit it does not cover, a symlink's target are still seen"
+mknoopproject
+settle
+startwatch
+emstat -s
+assert_rc 0
+checks "it asked the watch" '[ "$asked" = 1 ]'
+checks "no task file stat-ed ($nstat stats)" '[ "$nstat" = 0 ]'
+emt -s
+assert_planned 0
+assert_calls 0
+# a touch changes no content but the stat data: the watch saw it
+sleep 1.1
+touch tasks/t2.json
+emt -s
+assert_planned 1
+assert_calls 0
+sleep 1.1
+em -s
+emt -s
+assert_planned 0
+# a task that is a symbolic link to a folder nobody watches: the watch
+# cannot vouch for it, so every path is stat-ed again
+mkdir data
+printf '{"input": "d5", "expected": "d5"}\n' >data/t5.json
+ln -s ../data/t5.json tasks/t5.json
+waitfor 30 "grep -qx t5 calls" || fail "watch did not run the new task"
+rm -f calls
+sleep 1.1
+em -s
+emstat -s
+assert_rc 0
+checks "with the symlink, the task files are stat-ed ($nstat stats)" '[ "$nstat" -ge 4 ]'
+# no event in a watched folder from here to the next run
+printf '{"input": "e5", "expected": "e5"}\n' >data/t5.json
+emt -s
+assert_planned 1
+assert_calls_are "t5"
+stopwatch
+rm -f calls
+rm tasks/t5.json
+settle
+# a watch of suite q alone does not watch tasks/: it cannot vouch
+startwatch q
+printf '{"input": "b1", "expected": "b1"}\n' >tasks/t1.json
+emstat -s
+assert_rc 0
+assert_calls_are "t1"
+checks "it stat-ed the task files itself" '[ "$nstat" -ge 4 ]'
+stopwatch
+
 summary
