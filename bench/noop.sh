@@ -126,6 +126,33 @@ series() {
 	R[$name.cpu]=$(printf '%s\n' "${cpus[@]}" | sort -g | sed -n "$(((REPS + 1) / 2))p")
 }
 
+# alternate A CHECK_A B CHECK_B PREP: REPS pairs of runs, the command in
+# the array CMD_A then the one in CMD_B, each after PREP (given the run's
+# number) and checked. As series, plus R[A.pair]: the median over the
+# pairs of A's wall time / B's, so both meet the same moment's machine
+alternate() {
+	local a=$1 cha=$2 b=$3 chb=$4 prep=$5 i wa=() wb=() ca=() cb=() pr=() w
+	for ((i = 1; i <= REPS; i++)); do
+		$prep "$i"
+		timed 0 "$work/log" "${CMD_A[@]}"
+		$cha "$work/log"
+		w=$WALL_MS
+		wa+=("$WALL_MS") ca+=("$CPU_MS")
+		$prep "$i"
+		timed 0 "$work/log" "${CMD_B[@]}"
+		$chb "$work/log"
+		wb+=("$WALL_MS") cb+=("$CPU_MS")
+		pr+=("$(awk -v x="$w" -v y="$WALL_MS" 'BEGIN { if (y > 0) printf "%.4f", x / y; else print 0 }')")
+	done
+	R[$a.min]=$(printf '%s\n' "${wa[@]}" | sort -g | head -1)
+	R[$a.med]=$(printf '%s\n' "${wa[@]}" | sort -g | sed -n "$(((REPS + 1) / 2))p")
+	R[$a.cpu]=$(printf '%s\n' "${ca[@]}" | sort -g | sed -n "$(((REPS + 1) / 2))p")
+	R[$b.min]=$(printf '%s\n' "${wb[@]}" | sort -g | head -1)
+	R[$b.med]=$(printf '%s\n' "${wb[@]}" | sort -g | sed -n "$(((REPS + 1) / 2))p")
+	R[$b.cpu]=$(printf '%s\n' "${cb[@]}" | sort -g | sed -n "$(((REPS + 1) / 2))p")
+	R[$a.pair]=$(printf '%s\n' "${pr[@]}" | sort -g | sed -n "$(((REPS + 1) / 2))p" | awk '{ printf "%.2fx", $1 }')
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }'; }
 secs() { awk -v w="$1" 'BEGIN { if (w == "") print "-"; else printf "%.1f", w / 1000 }'; }
 
@@ -146,6 +173,7 @@ expect_calls() { # the agent has been called exactly $1 times in all
 }
 no_agent() { expect_calls "$calls"; }
 one_agent() { calls=$((calls + 1)); expect_calls "$calls"; }
+one_agent_em() { one_agent; }
 ninja_noop() { grep -q 'no work to do' "$1" || die "N=$N: ninja had work on a no-op: $(head -3 "$1")"; }
 ninja_one() { grep -q '^\[1/1\]' "$1" || die "N=$N: ninja did not rebuild exactly one edge: $(head -3 "$1")"; }
 all_scored() {
@@ -234,18 +262,36 @@ for N in "${sizes[@]}"; do
 	no_agent
 	timed 0 "$work/log" ninja -C "$proj"
 	ninja_noop "$work/log"
-	series em.s no_agent nothing "$em" -s
+	# the first no-op planned; this one replays its record (report/noop.h)
+	timed 0 "$work/log" "$em" -s
+	no_agent
+	CMD_A=("$em" -s) CMD_B=(ninja -C "$proj")
+	alternate em.s no_agent nj ninja_noop nothing
 	series em.q no_agent nothing "$em" -q
 	series em.st no_agent nothing "$em" status --json /dev/null
-	series nj ninja_noop nothing ninja -C "$proj"
 	series fl.em nothing nothing "$em" --version
 	series fl.nj nothing nothing ninja --version
+
+	# with `evalmake watch` running on the project: the run asks it
+	"$em" watch --jsonl >"$work/watch.out" 2>"$work/watch.err" &
+	wpid=$!
+	for ((i = 0; i < 600; i++)); do
+		[ -s "$work/watch.out" ] && break
+		sleep 0.1
+	done
+	[ -s "$work/watch.out" ] || { kill "$wpid"; die "N=$N: evalmake watch printed no report in 60 s: $(tail -3 "$work/watch.err")"; }
+	timed 0 "$work/log" "$em" -s # its first question: the watch stats once
+	no_agent
+	CMD_A=("$em" -s) CMD_B=(ninja -C "$proj")
+	alternate em.w no_agent nj.w ninja_noop nothing
+	kill -INT "$wpid"
+	wait "$wpid" 2>/dev/null || true
 
 	# one task edited: evalmake runs one cell, ninja rebuilds one edge
 	edited=$proj/tasks/$(printf 't%06d.json' $(((N + 1) / 2)))
 	cp "$edited" "$work/orig.json"
-	series ed.em one_agent edit_task "$em" -s
-	series ed.nj ninja_one edit_task ninja -C "$proj"
+	CMD_A=("$em" -s) CMD_B=(ninja -C "$proj")
+	alternate ed.em one_agent_em ed.nj ninja_one edit_task
 
 	# revert the edit: a cache hit for evalmake, a rebuild for ninja
 	sleep 0.05 # as in edit_task
@@ -259,14 +305,16 @@ for N in "${sizes[@]}"; do
 	all_scored
 	cd "$work"
 
-	printf '%-38s %9s %9s %9s %9s\n' "N = $N" "min ms" "median ms" "cpu ms" "vs ninja"
-	row "no-op   evalmake -s" em.s "$(ratio "${R[em.s.med]}" "${R[nj.med]}")"
+	printf '%-38s %9s %9s %9s %9s\n' "N = $N" "min ms" "median ms" "cpu ms" "vs ninja: medians, median of pairs"
+	row "no-op   evalmake -s" em.s "$(ratio "${R[em.s.med]}" "${R[nj.med]}") ${R[em.s.pair]}"
+	row "no-op   ninja" nj
 	row "no-op   evalmake -q" em.q "$(ratio "${R[em.q.med]}" "${R[nj.med]}")"
 	row "no-op   evalmake status --json /dev/null" em.st "$(ratio "${R[em.st.med]}" "${R[nj.med]}")"
-	row "no-op   ninja" nj
+	row "no-op   evalmake -s, watch running" em.w "$(ratio "${R[em.w.med]}" "${R[nj.w.med]}") ${R[em.w.pair]}"
+	row "no-op   ninja (beside the watch)" nj.w
 	row "floor   evalmake --version" fl.em
 	row "floor   ninja --version" fl.nj
-	row "1 edit  evalmake -s (runs 1 cell)" ed.em "$(ratio "${R[ed.em.med]}" "${R[ed.nj.med]}")"
+	row "1 edit  evalmake -s (runs 1 cell)" ed.em "$(ratio "${R[ed.em.med]}" "${R[ed.nj.med]}") ${R[ed.em.pair]}"
 	row "1 edit  ninja (rebuilds 1 edge)" ed.nj
 	one "revert  evalmake -s (cache hit)" "$rv_em"
 	one "revert  ninja (rebuilds 1 edge)" "$rv_nj"
@@ -279,14 +327,15 @@ for N in "${sizes[@]}"; do
 	fi
 	echo "checks passed: the agent ran $calls times in all ($N populate + $REPS edits), every exit status 0"
 
-	summary+=("$(printf '%8s %10s %10s %7s %10s %10s %10s %10s' "$N" \
-		"${R[em.s.med]}" "${R[nj.med]}" "$(ratio "${R[em.s.med]}" "${R[nj.med]}")" \
-		"${R[ed.em.med]}" "${R[ed.nj.med]}" "$(secs "$pop_em")" "$(secs "$pop_nj")")")
+	summary+=("$(printf '%8s %10s %10s %7s %7s %10s %7s %10s %10s %7s %10s %10s' "$N" \
+		"${R[em.s.med]}" "${R[nj.med]}" "$(ratio "${R[em.s.med]}" "${R[nj.med]}")" "${R[em.s.pair]}" \
+		"${R[em.w.med]}" "${R[em.w.pair]}" \
+		"${R[ed.em.med]}" "${R[ed.nj.med]}" "${R[ed.em.pair]}" "$(secs "$pop_em")" "$(secs "$pop_nj")")")
 	[ "$KEEP" = 1 ] || rm -rf "$proj"
 done
 
 echo
 echo "== summary: median wall ms (populate: s) =="
-printf '%8s %10s %10s %7s %10s %10s %10s %10s\n' cells "em no-op" "nj no-op" ratio \
-	"em 1 edit" "nj 1 edit" "em popul." "nj popul."
+printf '%8s %10s %10s %7s %7s %10s %7s %10s %10s %7s %10s %10s\n' cells "em no-op" "nj no-op" ratio pairs \
+	"em+watch" pairs "em 1 edit" "nj 1 edit" pairs "em popul." "nj popul."
 printf '%s\n' "${summary[@]}"
