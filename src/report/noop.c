@@ -281,7 +281,12 @@ static int askwatch(struct noop *n)
 	struct timeval tv = {2, 0};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&a, alen) < 0) {
+	/* an abstract socket has no permissions: only a watch of this user
+	 * is believed (another could bind the name first and say yes) */
+	struct ucred cr;
+	socklen_t crlen = sizeof(cr);
+	if (connect(fd, (struct sockaddr *)&a, alen) < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0
+	    || cr.uid != geteuid()) {
 		close(fd);
 		return 0;
 	}

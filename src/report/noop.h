@@ -73,7 +73,9 @@ void noopfree(struct noop *n);
  * none came since it last found every path as recorded, or it stats them
  * now. It vouches only for paths whose folders it watches, up to the
  * project's, that are no symbolic or hard links; the client still checks
- * the results generation, the day and the variables itself. */
+ * the results generation, the day and the variables itself, and believes
+ * only a watch of its own user (SO_PEERCRED: an abstract socket has no
+ * permissions, another user could bind the name first). */
 struct noopserver;
 struct fswatch;
 struct loop;
