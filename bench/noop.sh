@@ -9,6 +9,9 @@
 #   REPS=5          timed repetitions of each measurement (min and median)
 #   JOBS=8          -j for the populate runs (evalmake and ninja alike)
 #   KEEP=1          keep the generated projects (the script prints where)
+#   REUSE=DIR       measure the projects kept by an earlier KEEP=1 run in DIR
+#                   (DIR/nN), populated already: another binary, without
+#                   the minutes a populate of 100,000 cells takes
 #   NINJA_BUILD_MAX=10000  largest N at which ninja really builds its N edges;
 #                   above it ninja's built state is made without spawning N
 #                   processes (see "ninja state" below)
@@ -231,6 +234,18 @@ for N in "${sizes[@]}"; do
 	proj=$work/n$N
 	echo
 	echo "== N = $N cells =="
+	if [ -n "${REUSE:-}" ]; then
+		proj=$REUSE/n$N
+		[ -f "$proj/Evalfile" ] && [ -f "$proj/.ninja_log" ] || die "REUSE: $proj is not a project kept by bench/noop.sh"
+		cd "$proj"
+		echo "reusing $proj (populated): its first run may convert the cache"
+		# (the earlier run put its edited task back as it was)
+		timed 0 "$work/log" "$em" -s
+		timed 0 "$work/log" ninja -C "$proj"
+		calls=$(wc -l <"$proj/counter" | tr -d ' ')
+		no_agent
+		pop_em='' pop_em_cpu='' pop_nj='' pop_nj_cpu=''
+	else
 	generate "$proj" "$N"
 	sleep 1.1 # task files older than a clock second: their stat data is trusted
 	cd "$proj"
@@ -242,7 +257,10 @@ for N in "${sizes[@]}"; do
 	pop_em=$WALL_MS pop_em_cpu=$CPU_MS
 	no_agent
 	all_scored
-	if [ "$N" -le "$NINJA_BUILD_MAX" ]; then
+	fi
+	if [ -n "${REUSE:-}" ]; then
+		:
+	elif [ "$N" -le "$NINJA_BUILD_MAX" ]; then
 		echo "populating: ninja -j $JOBS runs $N cp ..."
 		timed 0 "$work/log" ninja -C "$proj" -j "$JOBS"
 		pop_nj=$WALL_MS pop_nj_cpu=$CPU_MS
@@ -319,7 +337,11 @@ for N in "${sizes[@]}"; do
 	one "revert  evalmake -s (cache hit)" "$rv_em"
 	one "revert  ninja (rebuilds 1 edge)" "$rv_nj"
 	printf '%-38s %9s %9s %9s\n' "" "wall s" "ms/cell" "cpu s"
-	pop "populate evalmake -j $JOBS ($N agents)" "$pop_em" "$pop_em_cpu"
+	if [ -n "$pop_em" ]; then
+		pop "populate evalmake -j $JOBS ($N agents)" "$pop_em" "$pop_em_cpu"
+	else
+		printf '%-38s %9s\n' "populate evalmake" "reused"
+	fi
 	if [ -n "$pop_nj" ]; then
 		pop "populate ninja -j $JOBS ($N cp)" "$pop_nj" "$pop_nj_cpu"
 	else
@@ -331,7 +353,7 @@ for N in "${sizes[@]}"; do
 		"${R[em.s.med]}" "${R[nj.med]}" "$(ratio "${R[em.s.med]}" "${R[nj.med]}")" "${R[em.s.pair]}" \
 		"${R[em.w.med]}" "${R[em.w.pair]}" \
 		"${R[ed.em.med]}" "${R[ed.nj.med]}" "${R[ed.em.pair]}" "$(secs "$pop_em")" "$(secs "$pop_nj")")")
-	[ "$KEEP" = 1 ] || rm -rf "$proj"
+	[ "$KEEP" = 1 ] || [ -n "${REUSE:-}" ] || rm -rf "$proj"
 done
 
 echo
