@@ -70,6 +70,7 @@ EVALMAKE=${EVALMAKE:-$repo/evalmake}
 REPS=${REPS:-5}
 JOBS=${JOBS:-8}
 KEEP=${KEEP:-0}
+RUNID=$(date +%s%N) # in edited tasks: never seen by an earlier run (REUSE)
 NINJA_BUILD_MAX=${NINJA_BUILD_MAX:-10000}
 if [ $# -gt 0 ]; then sizes=("$@"); else sizes=(1000 10000 100000); fi
 
@@ -189,7 +190,7 @@ edit_task() { # new content, never seen before: a new cell key
 	# ms, so an edit right after ninja's cp could get the output's mtime
 	# and look unchanged to ninja; the pause is not timed)
 	sleep 0.05
-	printf '{"input": "edit %d", "expected": "edit %d"}\n' "$1" "$1" >"$edited"
+	printf '{"input": "edit %s %d", "expected": "edit %s %d"}\n' "$RUNID" "$1" "$RUNID" "$1" >"$edited"
 }
 
 # ---- the project ------------------------------------------------------------
