@@ -15,7 +15,7 @@ CFLAGS ?= -O2 -g
 WARN = -std=c11 -Wall -Wextra -Werror
 SAN = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lm
+PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lm -pthread
 
 SRC = $(filter-out src/cmd/main.c,$(sort $(wildcard src/*/*.c)))
 OBJ = $(SRC:src/%.c=build/obj/%.o)

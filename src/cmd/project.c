@@ -320,6 +320,7 @@ int runcells(struct opts *o, struct project *pr, struct plan *p)
 	freeremote(rem);
 	freeloop(l);
 	recordcells(p);
+	storesync(pr->store); /* the results of the run, on the disk */
 	return rc;
 }
 

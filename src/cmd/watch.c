@@ -854,6 +854,7 @@ int watchrun(struct evalfile **efp, struct state *st, struct store *store, const
 		schedpump(w.sched);
 		if (w.updating && !schedbusy(w.sched)) {
 			w.updating = 0;
+			storesync(w.store); /* the update's results, on the disk */
 			report(&w, first);
 			first = 0;
 		}

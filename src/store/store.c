@@ -10,6 +10,7 @@
  * is found again on disk. */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <pthread.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -75,6 +76,15 @@ struct store {
 	struct pending *pend; /* the inline entries held */
 	size_t npend, cappend;
 	size_t pendbytes;    /* their bodies' size */
+	size_t unsynced;     /* inline entries committed since the WAL was synced */
+	double unsyncedsince; /* when the first of them was (monotonic s) */
+	/* the syncer: a thread that syncs the WAL when asked, so the loop does
+	 * not wait for the disk (started at the first request) */
+	pthread_t syncer;
+	char *walpath;
+	int syncerup, syncwant, syncbusy, syncstop;
+	pthread_mutex_t syncmu;
+	pthread_cond_t synccv;
 };
 
 static unsigned dayof(time_t t)
@@ -1179,10 +1189,6 @@ static int putinlines(struct store *s, struct pending *e, size_t n, int replace)
 	storeflush(s); /* what is queued goes first, in its own transaction */
 	dbendread(s->db, &s->reads);
 	flock(s->lockfd, LOCK_SH);
-	/* durable at commit, as an entry's files are fsync'ed before their
-	 * rename: the WAL is synced for this transaction (a result costs an
-	 * agent run; the index's other writes can be found again) */
-	sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
 	ok = dbexec(s->db, "BEGIN IMMEDIATE") == 0;
 	for (size_t i = 0; ok && i < n; i++) {
 		int k;
@@ -1193,8 +1199,16 @@ static int putinlines(struct store *s, struct pending *e, size_t n, int replace)
 		ok = dbexec(s->db, "COMMIT") == 0;
 	if (!ok)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
 	flock(s->lockfd, LOCK_UN);
+	if (ok) {
+		/* a commit is whole at once (a kill -9 loses nothing committed);
+		 * on the disk, results are synced in groups (storesync) */
+		if (!s->unsynced)
+			s->unsyncedsince = now();
+		s->unsynced += n;
+		if (now() - s->unsyncedsince >= SYNC_EVERY)
+			storesync(s);
+	}
 	for (size_t i = 0; i < n; i++) {
 		free(e[i].body);
 		e[i].body = NULL;
@@ -1236,6 +1250,84 @@ static int putinline(struct store *s, hash key, const struct part *parts, size_t
 		return 0;
 	}
 	return putinlines(s, &e, 1, replace);
+}
+
+/* what SQLite's synchronous=FULL does at each commit: the WAL's data to
+ * the disk (a fresh descriptor: the file may have been made anew since).
+ * System calls only: the syncer thread must not hold a lock (malloc's)
+ * while the main thread forks an agent */
+static void syncwal(const char *walpath)
+{
+	int fd = open(walpath, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		fdatasync(fd);
+		close(fd);
+	}
+}
+
+static void *syncerloop(void *arg)
+{
+	struct store *s = arg;
+
+	pthread_mutex_lock(&s->syncmu);
+	for (;;) {
+		while (!s->syncwant && !s->syncstop)
+			pthread_cond_wait(&s->synccv, &s->syncmu);
+		if (!s->syncwant)
+			break; /* stopped, nothing asked */
+		s->syncwant = 0;
+		s->syncbusy = 1;
+		pthread_mutex_unlock(&s->syncmu);
+		syncwal(s->walpath);
+		pthread_mutex_lock(&s->syncmu);
+		s->syncbusy = 0;
+		pthread_cond_broadcast(&s->synccv);
+	}
+	pthread_mutex_unlock(&s->syncmu);
+	return NULL;
+}
+
+void storesync(struct store *s)
+{
+	if (!s->unsynced)
+		return;
+	s->unsynced = 0;
+	if (!s->walpath)
+		s->walpath = xasprintf("%s/%s-wal", s->dir, DB_NAME);
+	if (!s->syncerup) {
+		pthread_mutex_init(&s->syncmu, NULL);
+		pthread_cond_init(&s->synccv, NULL);
+		/* signals go to the main thread: the syncer blocks them all */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		s->syncerup = pthread_create(&s->syncer, NULL, syncerloop, s) == 0 ? 1 : -1;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	if (s->syncerup < 0) {
+		syncwal(s->walpath); /* no thread: wait for the disk here */
+		return;
+	}
+	pthread_mutex_lock(&s->syncmu);
+	s->syncwant = 1;
+	pthread_cond_signal(&s->synccv);
+	pthread_mutex_unlock(&s->syncmu);
+}
+
+/* wait for the syncer to finish what it was asked, and stop it */
+static void stopsyncer(struct store *s)
+{
+	if (s->syncerup <= 0)
+		return;
+	pthread_mutex_lock(&s->syncmu);
+	s->syncstop = 1;
+	pthread_cond_broadcast(&s->synccv);
+	pthread_mutex_unlock(&s->syncmu);
+	pthread_join(s->syncer, NULL);
+	pthread_mutex_destroy(&s->syncmu);
+	pthread_cond_destroy(&s->synccv);
+	s->syncerup = 0;
 }
 
 void storebatch(struct store *s, int on)
@@ -2217,6 +2309,9 @@ void closestore(struct store *s)
 	storecommitbatch(s);
 	free(s->pend);
 	storeflush(s);
+	storesync(s);
+	stopsyncer(s); /* it syncs what it was asked before it stops */
+	free(s->walpath);
 	free(s->ops);
 	dbendread(s->db, &s->reads);
 	closedb(s->db);
