@@ -69,6 +69,24 @@ assert_rc 0
 check "again" grep -q 'FAIL s/t1 .*got "?"' "$T/out"
 assert_calls 1
 
+try "a command word through a symbolic link to a folder: retargeted, the same file (a hard link) moves into the project"
+mkauditproject
+mkdir inner "$T/outside"
+echo 'echo "$EVAL_TASK" >>calls; cat' >inner/run.sh
+ln inner/run.sh "$T/outside/run.sh"
+ln -s "$T/outside" tools
+sed -i 's|command: sh agent.sh|command: sh tools/run.sh|' Evalfile
+emv -s
+emv -s
+assert_rc 0
+assert_record
+rm -f calls
+# tools/run.sh is now a project file: part of the run key, as deps are
+ln -sfn inner tools
+emv -s
+assert_rc 0
+assert_calls_are "t1"
+
 # `evalmake watch --jsonl ARGS` in the background: wait for its first line
 WPID=""
 startwatch() {
