@@ -10,8 +10,8 @@
  * failing task's run entry under runs/) and every variable it read
  * (env_inputs, API keys: as hashes). When every targeted cell was up to
  * date, the record is kept in the cache's index (db.h: noops) with what
- * the command printed (the table, plain and coloured) and the history lines it appended, under a
- * key of the evalmake binary (its inode and times), the Evalfile's folder
+ * the command printed (the table, plain and coloured) and the history
+ * lines it appended, under a key of the evalmake binary (its inode and times), the Evalfile's folder
  * and name and the plan's options (targets, --iterations, --sample).
  *
  * A later run with the same key replays the record only when:
