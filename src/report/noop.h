@@ -11,8 +11,9 @@
  * (env_inputs, API keys: as hashes). When every targeted cell was up to
  * date, the record is kept in the cache's index (db.h: noops) with what
  * the command printed (the table, plain and coloured) and the history
- * lines it appended, under a key of the evalmake binary (its inode and times), the Evalfile's folder
- * and name and the plan's options (targets, --iterations, --sample).
+ * lines it appended, under a key of the evalmake binary (its inode and
+ * times), the Evalfile's folder and name and the plan's options (targets,
+ * --iterations, --sample).
  *
  * A later run with the same key replays the record only when:
  *  - every path has the stat data it had (type, size, mtime, ctime, inode,
@@ -74,10 +75,10 @@ void noopfree(struct noop *n);
  * none came since it last found every path as recorded, or it stats them
  * now. It vouches only for paths whose folders it watches, up to the
  * project's, none a symbolic link, that are no symbolic or hard links,
- * and only while its folder's name still names its folder; the client still checks
- * the results generation, the day and the variables itself, and believes
- * only a watch of its own user (SO_PEERCRED: an abstract socket has no
- * permissions, another user could bind the name first). */
+ * and only while its folder's name still names its folder; the client
+ * still checks the results generation, the day and the variables itself,
+ * and believes only a watch of its own user (SO_PEERCRED: an abstract
+ * socket has no permissions, another user could bind the name first). */
 struct noopserver;
 struct fswatch;
 struct loop;
