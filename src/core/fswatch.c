@@ -63,6 +63,40 @@ static char *normdir(const char *d)
 	return xstrndup(d, n);
 }
 
+/* dir was moved: its watch, and those of the folders under it, followed
+ * it to its new name, so the old names are watched no more (another
+ * folder may take them, whose changes would go unseen): they are dropped,
+ * and fswatchdir watches the names again */
+static void forget(struct fswatch *w, const char *moved)
+{
+	size_t ml = strlen(moved), pos = 0, klen, n = 0, cap = 0;
+	const void *key;
+	void *val;
+	int *gone = NULL;
+
+	while (htabnext(w->wds, &pos, &key, &klen, &val)) {
+		const char *d = val;
+		if (d && !strncmp(d, moved, ml) && (!d[ml] || d[ml] == '/')) {
+			xgrow(&gone, &cap, n + 1, sizeof(*gone));
+			memcpy(&gone[n++], key, sizeof(int));
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		void **slot = htabslot(w->wds, &gone[i], sizeof(int), 0);
+		char *d = slot ? *slot : NULL, *nd;
+		if (!d)
+			continue;
+		nd = normdir(d);
+		htabput(w->dirs, d, strlen(d), NULL);
+		htabput(w->norm, nd, strlen(nd), NULL);
+		free(nd);
+		inotify_rm_watch(w->fd, gone[i]); /* its IN_IGNORED then finds no folder */
+		free(d);
+		*slot = NULL;
+	}
+	free(gone);
+}
+
 static void onevents(void *arg, int fd, int revents)
 {
 	struct fswatch *w = arg;
@@ -96,6 +130,8 @@ static void onevents(void *arg, int fd, int revents)
 			if (e->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) {
 				htabput(w->batch, dir, strlen(dir), (void *)1);
 				any = 1;
+				if (e->mask & IN_MOVE_SELF)
+					forget(w, dir);
 				continue;
 			}
 			if (!e->len || editorjunk(e->name))

@@ -59,6 +59,11 @@ void seenstop(void)
 	rec.on = 0;
 }
 
+void seenresume(void)
+{
+	rec.on = 1;
+}
+
 int seenrecording(void)
 {
 	return rec.on;

@@ -38,6 +38,8 @@ void seenstart(void);
 void seenmargin(long long ns);
 /* stop recording; what was recorded is kept until seenstart/seenfree */
 void seenstop(void);
+/* record again after seenstop, adding to what was recorded */
+void seenresume(void);
 int seenrecording(void);
 /* record path as it is now (follow: stat, else lstat) */
 void seenpath(const char *path, int follow);

@@ -602,7 +602,21 @@ static char *projectfile(struct ctx *c, const char *word)
 		return NULL;
 	int rc = stat(word, &st);
 	seenstat(word, 1, rc, &st);
-	if (rc < 0 || !S_ISREG(st.st_mode) || !(rp = realpath(word, NULL)))
+	if (rc < 0 || !S_ISREG(st.st_mode))
+		return NULL;
+	/* the folders on its way: a symbolic link among them, retargeted, can
+	 * move the very same file (a hard link, a bind mount) in or out of
+	 * the project, which stat(word) cannot tell */
+	char *d = seenrecording() ? xstrdup(word) : NULL;
+	for (char *s = d ? strchr(d + 1, '/') : NULL; s; s = strchr(s + 1, '/')) {
+		if (s[-1] == '/')
+			continue;
+		*s = '\0';
+		seenpath(d, 0);
+		*s = '/';
+	}
+	free(d);
+	if (!(rp = realpath(word, NULL)))
 		return NULL;
 	if (!c->top && !(c->top = realpath(".", NULL)))
 		c->top = xstrdup("/");

@@ -445,7 +445,13 @@ void noopsave(struct noop *n, struct plan *p, struct suitesum *sum, int partial,
 	for (size_t i = 0; i < p->ncells && uptodate; i++)
 		uptodate = p->cells[i].need == NEED_NOTHING && p->cells[i].status == CELL_CACHED;
 	size_t plainlen, colorlen;
+	/* the table reads more than the plan did: a failing task's output,
+	 * from its run's entry, which may be a folder or file under runs/
+	 * (deleted, it shows as "?") */
+	if (uptodate)
+		seenresume();
 	char *plain = table(p, sum, 0, &plainlen);
+	seenstop();
 	if (n->held && noopverifying()) {
 		/* the record said up to date: planning must agree */
 		if (!uptodate || plainlen != n->plainlen || memcmp(plain, n->plain, plainlen))
@@ -530,10 +536,13 @@ static int covered(struct noopserver *s, const char *path, const struct seenpath
 	size_t l = dirlen(path);
 	if (!*lastdir || strlen(*lastdir) != l || strncmp(*lastdir, path, l)) {
 		char *d = xstrndup(path, l);
-		/* "a/b/c": "a/b", "a" and "." */
+		/* "a/b/c": "a/b", "a" and ".", each a folder, no symbolic link
+		 * (the watch stays with the folder a link named when it was
+		 * added, not with the one it names after a retarget) */
+		struct stat ds;
 		int ok = fswatchwatched(s->fw, ".");
 		for (char *slash = d + strlen(d); ok && slash > d; slash = strrchr(d, '/') ? strrchr(d, '/') : d) {
-			ok = fswatchwatched(s->fw, d);
+			ok = fswatchwatched(s->fw, d) && lstat(d, &ds) == 0 && S_ISDIR(ds.st_mode);
 			*slash = '\0';
 		}
 		if (!ok) {
@@ -600,6 +609,17 @@ static int vouch(struct noopserver *s, hash key, hash bh)
 	return 1;
 }
 
+/* does the watch's folder name still name the folder it watches? (one
+ * moved away and another put in its place: a client there is in another
+ * project, whose files the watch sees no event of) */
+static int samecwd(const struct noopserver *s)
+{
+	struct stat here, named;
+
+	return stat(".", &here) == 0 && stat(s->cwd, &named) == 0 && here.st_dev == named.st_dev
+	       && here.st_ino == named.st_ino;
+}
+
 static void onask(void *arg, int fd, int revents)
 {
 	struct noopserver *s = arg;
@@ -629,7 +649,7 @@ static void onask(void *arg, int fd, int revents)
 		*nl = '\0';
 		char *k = buf + ml + 1, *h = strchr(k, ' '), *cwd = h ? strchr(h + 1, ' ') : NULL;
 		hash key, bh;
-		if (h && cwd) {
+		if (h && cwd && samecwd(s)) {
 			*h++ = '\0';
 			*cwd++ = '\0';
 			/* relative paths are the client's: only a client in this

@@ -5,13 +5,15 @@
  *
  * While the default command, -q or status plans, core/seen.h records every
  * path the plan looked at (the Evalfile, each task file and the folders
- * the globs listed, prompts, rubrics, deps, files on command lines,
- * .gitignore) and every variable it read (env_inputs, API keys: as
- * hashes). When every targeted cell was up to date, the record is kept in
- * the cache's index (db.h: noops) with what the command printed (the
- * table, plain and coloured) and the history lines it appended, under a
- * key of the evalmake binary (its inode and times), the Evalfile's folder
- * and name and the plan's options (targets, --iterations, --sample).
+ * the globs listed, prompts, rubrics, deps, files on command lines and
+ * the folders on their way, .gitignore; and what the table reads: a
+ * failing task's run entry under runs/) and every variable it read
+ * (env_inputs, API keys: as hashes). When every targeted cell was up to
+ * date, the record is kept in the cache's index (db.h: noops) with what
+ * the command printed (the table, plain and coloured) and the history
+ * lines it appended, under a key of the evalmake binary (its inode and
+ * times), the Evalfile's folder and name and the plan's options (targets,
+ * --iterations, --sample).
  *
  * A later run with the same key replays the record only when:
  *  - every path has the stat data it had (type, size, mtime, ctime, inode,
@@ -72,10 +74,11 @@ void noopfree(struct noop *n);
  * can have changed: the watch reads the events queued so far, and either
  * none came since it last found every path as recorded, or it stats them
  * now. It vouches only for paths whose folders it watches, up to the
- * project's, that are no symbolic or hard links; the client still checks
- * the results generation, the day and the variables itself, and believes
- * only a watch of its own user (SO_PEERCRED: an abstract socket has no
- * permissions, another user could bind the name first). */
+ * project's, none a symbolic link, that are no symbolic or hard links,
+ * and only while its folder's name still names its folder; the client
+ * still checks the results generation, the day and the variables itself,
+ * and believes only a watch of its own user (SO_PEERCRED: an abstract
+ * socket has no permissions, another user could bind the name first). */
 struct noopserver;
 struct fswatch;
 struct loop;
