@@ -86,6 +86,8 @@ struct noop *noopopen(struct store *st, const char *cachedir, const char *evalfi
 	hashaddu64(&h, DB_VERSION);
 	addself(&h);
 	hashaddstr(&h, cwd);
+	/* what one user may read another may not: planning would say so */
+	hashaddu64(&h, (uint64_t)geteuid());
 	hashaddstr(&h, evalfile);
 	hashaddu64(&h, (uint64_t)po->ntargets);
 	for (int i = 0; i < po->ntargets; i++)
@@ -670,6 +672,10 @@ struct noopserver *noopserve(struct loop *l, struct store *st, struct fswatch *f
 	char cwd[4096];
 
 	if (!getcwd(cwd, sizeof(cwd)))
+		return NULL;
+	/* inotify sees no change made by another machine: on a network file
+	 * system the watch cannot vouch */
+	if (netfsname("."))
 		return NULL;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
