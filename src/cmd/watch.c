@@ -845,6 +845,7 @@ int watchrun(struct evalfile **efp, struct state *st, struct store *store, const
 	}
 	/* a plain run on this cache may ask us instead of stat-ing its files */
 	w.ask = noopserve(w.l, store, w.fw, o->cache);
+	storebatch(store, 1); /* committed after each step of the loop */
 	int first = 1;
 	if (!w.updating) {
 		report(&w, 1);
@@ -864,6 +865,7 @@ int watchrun(struct evalfile **efp, struct state *st, struct store *store, const
 			break;
 		}
 		loopstep(w.l, -1);
+		storecommitbatch(w.store); /* the cells that finished in that step */
 		if (w.live && w.updating)
 			livepush(w.live, 0); /* the grid recolours as cells land */
 	}

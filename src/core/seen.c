@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +15,7 @@ static struct {
 	int on;
 	long long t0; /* realtime ns at seenstart */
 	long long margin;
+	char why[512];  /* seenrecord: why the record cannot be trusted */
 	struct seenpath *p;
 	size_t np, capp;
 	struct seenvar *v;
@@ -168,6 +170,11 @@ static int samedata(const struct seenpath *a, const struct seenpath *b)
 	                                       && a->ctime == b->ctime && a->ino == b->ino && a->dev == b->dev));
 }
 
+const char *seenwhy(void)
+{
+	return rec.why;
+}
+
 int seenrecord(struct seenpath **paths, size_t *npaths, struct seenvar **vars, size_t *nvars)
 {
 	size_t n = 0;
@@ -178,14 +185,19 @@ int seenrecord(struct seenpath **paths, size_t *npaths, struct seenvar **vars, s
 	for (size_t i = 0; i < rec.np; i++) {
 		struct seenpath *p = &rec.p[i];
 		if (n && !cmppath(&rec.p[n - 1], p)) {
-			ok &= samedata(&rec.p[n - 1], p);
+			if (ok && !samedata(&rec.p[n - 1], p)) {
+				snprintf(rec.why, sizeof(rec.why), "%s changed while it was planned", p->path);
+				ok = 0;
+			}
 			free(p->path);
 			continue;
 		}
 		/* a second's margin, as the stat cache takes (state.h) */
 		long long margin = rec.margin ? rec.margin : 1000000000LL;
-		if (!p->err && (p->mtime > rec.t0 - margin || p->ctime > rec.t0 - margin))
+		if (!p->err && (p->mtime > rec.t0 - margin || p->ctime > rec.t0 - margin) && ok) {
+			snprintf(rec.why, sizeof(rec.why), "%s was written within %.2f s before", p->path, margin / 1e9);
 			ok = 0;
+		}
 		rec.p[n++] = *p;
 	}
 	rec.np = n;
@@ -194,7 +206,10 @@ int seenrecord(struct seenpath **paths, size_t *npaths, struct seenvar **vars, s
 		qsort(rec.v, rec.nv, sizeof(*rec.v), cmpvar);
 	for (size_t i = 0; i < rec.nv; i++) {
 		if (n && !strcmp(rec.v[n - 1].name, rec.v[i].name)) {
-			ok &= hasheq(rec.v[n - 1].value, rec.v[i].value);
+			if (ok && !hasheq(rec.v[n - 1].value, rec.v[i].value)) {
+				snprintf(rec.why, sizeof(rec.why), "$%s changed while it was planned", rec.v[i].name);
+				ok = 0;
+			}
 			free(rec.v[i].name);
 			continue;
 		}

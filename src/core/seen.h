@@ -56,6 +56,8 @@ void seenenv(const char *name, const char *value);
  * write in the same clock tick could hide behind the same stat data, as
  * git's "racy" files): such a record must not be trusted later */
 int seenrecord(struct seenpath **paths, size_t *npaths, struct seenvar **vars, size_t *nvars);
+/* after seenrecord returned -1: the first reason, in words */
+const char *seenwhy(void);
 /* the hash of a variable's value as seenenv records it */
 hash seenvarhash(const char *name, const char *value);
 /* fill p's stat fields from st (err 0) */

@@ -612,7 +612,11 @@ static char *projectfile(struct ctx *c, const char *word)
 		if (s[-1] == '/')
 			continue;
 		*s = '\0';
-		seenpath(d, 0);
+		/* not the project's folder itself ("./x.sh"): it is no link to
+		 * retarget, and every file made beside the Evalfile changes it */
+		const char *last = strrchr(d, '/') ? strrchr(d, '/') + 1 : d;
+		if (strcmp(last, ".") || strspn(d, "./") != strlen(d))
+			seenpath(d, 0);
 		*s = '/';
 	}
 	free(d);

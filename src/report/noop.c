@@ -10,6 +10,8 @@
  * stat-ed relative to the folder, opened once. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -49,6 +51,23 @@ struct noop {
 	size_t nlines;
 	char **suites, **lines;
 };
+
+/* EVALMAKE_NOOP_DEBUG: say on stderr why a record was not replayed or
+ * not kept (as ninja -d explain) */
+static void explain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void explain(const char *fmt, ...)
+{
+	const char *v = getenv("EVALMAKE_NOOP_DEBUG");
+	va_list ap;
+
+	if (!v || !v[0] || !strcmp(v, "0"))
+		return;
+	fputs("evalmake: no-op record: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
 
 int noopverifying(void)
 {
@@ -225,6 +244,8 @@ static int pathshold(struct rd *r, uint64_t n)
 			}
 		}
 		ok = seensame(at, name, &sp);
+		if (!ok)
+			explain("%s changed", path);
 		free(path);
 	}
 	if (dfd != AT_FDCWD)
@@ -315,8 +336,10 @@ int noopholds(struct noop *n)
 	void *body;
 	size_t len;
 
-	if (storenoopget(n->st, n->key, n->results, &body, &len) < 0)
+	if (storenoopget(n->st, n->key, n->results, &body, &len) < 0) {
+		explain("none for this command, or results stored, changed or removed since, or another day");
 		return -1;
+	}
 	n->body = body;
 	n->len = len;
 	struct rd r = {body, (const char *)body + len, 0};
@@ -339,8 +362,10 @@ int noopholds(struct noop *n)
 		if (name && h) {
 			hash want, now = seenvarhash(name, getenv(name));
 			memcpy(&want, h, sizeof(want));
-			if (!hasheq(want, now))
+			if (!hasheq(want, now)) {
+				explain("$%s changed", name);
 				r.bad = 1;
+			}
 		}
 		free(name);
 	}
@@ -460,7 +485,13 @@ void noopsave(struct noop *n, struct plan *p, struct suitesum *sum, int partial,
 			fatal(70, "internal error: a no-op record held that planning disagrees with (%s)",
 			      uptodate ? "another table" : "a cell is not up to date");
 	}
-	if (!uptodate || seenrecord(&paths, &np, &vars, &nv) < 0) {
+	if (!uptodate) {
+		explain("not kept: not every cell was up to date");
+		free(plain);
+		return;
+	}
+	if (seenrecord(&paths, &np, &vars, &nv) < 0) {
+		explain("not kept: %s", seenwhy());
 		free(plain);
 		return;
 	}
@@ -496,7 +527,8 @@ void noopsave(struct noop *n, struct plan *p, struct suitesum *sum, int partial,
 		putstr(&b, line, strlen(line));
 		free(line);
 	}
-	storenoopput(n->st, n->key, n->results, b.s, b.len);
+	if (storenoopput(n->st, n->key, n->results, b.s, b.len) < 0)
+		explain("not kept: results were stored, changed or removed while it planned");
 	buffree(&b);
 	free(plain);
 	free(color);

@@ -1408,6 +1408,9 @@ int runplan(struct plan *p, struct loop *l, const struct runopts *o)
 	for (size_t i = 0; i < p->ncells; i++)
 		schedqueue(s, &p->cells[i], 0);
 	progress(s, NULL);
+	/* the cells that finish in one step of the loop are stored in one
+	 * transaction (store.h: batches) */
+	storebatch(p->store, 1);
 	schedpump(s);
 	while (schedbusy(s)) {
 		if (loopinterrupted(l)) {
@@ -1415,8 +1418,10 @@ int runplan(struct plan *p, struct loop *l, const struct runopts *o)
 			break;
 		}
 		loopstep(l, -1);
+		storecommitbatch(p->store);
 		schedpump(s);
 	}
+	storebatch(p->store, 0);
 	if (o->progress && !o->silent && s->total)
 		fputs("\r\033[K", stderr);
 	rc = loopinterrupted(l) ? EXIT_INTR : s->errors ? EXIT_GATE : 0;

@@ -76,6 +76,9 @@ struct store {
 	int batching;        /* storebatch: inline entries are held, not written */
 	struct pending *pend; /* the inline entries held */
 	size_t npend, cappend;
+	struct htab *pendkeys; /* their keys (a lookup of one commits them first) */
+	hash *deferred;      /* run locks released while their entry was held */
+	size_t ndeferred, capdeferred;
 	size_t pendbytes;    /* their bodies' size */
 	size_t unsynced;     /* inline entries committed since the WAL was synced */
 	double unsyncedsince; /* when the first of them was (monotonic s) */
@@ -614,6 +617,7 @@ static void metausage(const cJSON *m, struct runrec *r)
 /* index a run entry found on disk (its meta.json); NULL when there is none
  * or it is damaged (then the cell runs again and replaces it) */
 static int hasinline(struct store *s, hash key);
+static void seepending(struct store *s, hash key);
 
 static const struct runrec *indexrun(struct store *s, hash key)
 {
@@ -770,6 +774,7 @@ static struct runrec *lookuprun(struct store *s, hash key)
 
 const struct runrec *findrun(struct store *s, hash key)
 {
+	seepending(s, key);
 	struct runrec *r = lookuprun(s, key);
 
 	/* not in our snapshot: another process may have stored it since our
@@ -1095,6 +1100,14 @@ static int hasinline(struct store *s, hash key)
 	return rc == SQLITE_ROW;
 }
 
+/* a lookup of an entry held in the batch commits the batch first: what
+ * this process wrote, it reads back */
+static void seepending(struct store *s, hash key)
+{
+	if (s->pendkeys && htabget(s->pendkeys, &key, sizeof(key)))
+		storecommitbatch(s);
+}
+
 /* remember a run in this process's table (its row is written by the caller) */
 static void remember(struct store *s, hash key, const struct runrec *r)
 {
@@ -1250,6 +1263,9 @@ static int putinline(struct store *s, hash key, const struct part *parts, size_t
 		xgrow(&s->pend, &s->cappend, s->npend + 1, sizeof(*s->pend));
 		s->pend[s->npend++] = e;
 		s->pendbytes += e.len;
+		if (!s->pendkeys)
+			s->pendkeys = mkhtab(64);
+		htabput(s->pendkeys, &key, sizeof(key), s);
 		return 0;
 	}
 	return putinlines(s, &e, 1, replace);
@@ -1353,6 +1369,13 @@ int storecommitbatch(struct store *s)
 	int ret = putinlines(s, s->pend, s->npend, 0);
 	s->npend = 0;
 	s->pendbytes = 0;
+	htabfree(s->pendkeys, NULL);
+	s->pendkeys = NULL;
+	/* their run locks, kept until now: another process that takes one
+	 * finds the entry */
+	for (size_t i = 0; i < s->ndeferred; i++)
+		unlockrun(s, s->deferred[i]);
+	s->ndeferred = 0;
 	return ret;
 }
 
@@ -1452,6 +1475,7 @@ char *entrypart(struct store *s, hash key, const char *part, size_t *lenp)
 {
 	char *r = NULL;
 
+	seepending(s, key);
 	if (s->db) {
 		dbread(s->db, &s->reads);
 		sqlite3_stmt *st = stmt(s, ST_ENTRY);
@@ -1496,6 +1520,7 @@ static int nameeach(const char *name, size_t namelen, const char *data, size_t l
 
 char *entryparts(struct store *s, hash key)
 {
+	seepending(s, key);
 	struct buf b = {0};
 	char *dir = runpath(s, key), *text;
 	size_t len;
@@ -1546,6 +1571,7 @@ char *entryparts(struct store *s, hash key)
 
 char *entryartifacts(struct store *s, hash key)
 {
+	seepending(s, key);
 	char *dir = runpath(s, key), *art = pathjoin(dir, "artifacts");
 	struct stat st;
 
@@ -1558,6 +1584,7 @@ char *entryartifacts(struct store *s, hash key)
 
 char *entrywhere(struct store *s, hash key)
 {
+	seepending(s, key);
 	char hx[33];
 
 	hashhex(key, hx);
@@ -1568,6 +1595,7 @@ char *entrywhere(struct store *s, hash key)
 
 long long entrytime(struct store *s, hash key)
 {
+	seepending(s, key);
 	long long t = -1;
 
 	if (s->db) {
@@ -1640,6 +1668,7 @@ static int blobparts(const char *text, size_t len, struct part **parts, size_t *
 
 char *packrun(struct store *s, hash key, size_t *len, char **artifacts, size_t *alen)
 {
+	seepending(s, key);
 	char *list = entryparts(s, key), *err = NULL;
 	struct buf b = {0};
 	int ok = list != NULL;
@@ -1880,6 +1909,12 @@ void unlockrun(struct store *s, hash key)
 	struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = (off_t)(key.low64 >> 2), .l_len = 1};
 	void **slot = htabslot(s->held, &key, sizeof(key), 0);
 
+	if (s->pendkeys && htabget(s->pendkeys, &key, sizeof(key))) {
+		/* its entry is held in the batch: released at the commit */
+		xgrow(&s->deferred, &s->capdeferred, s->ndeferred + 1, sizeof(*s->deferred));
+		s->deferred[s->ndeferred++] = key;
+		return;
+	}
 	if (!slot || !*slot)
 		return;
 	*slot = NULL;
@@ -1888,6 +1923,7 @@ void unlockrun(struct store *s, hash key)
 
 int droprun(struct store *s, hash key)
 {
+	seepending(s, key);
 	void **slot = htabslot(s->runs, &key, sizeof(key), 0);
 	char *p = runpath(s, key);
 	char *trash = tmpname(s, "trash.");
@@ -2311,6 +2347,7 @@ void closestore(struct store *s)
 		return;
 	storecommitbatch(s);
 	free(s->pend);
+	free(s->deferred);
 	storeflush(s);
 	storesync(s);
 	stopsyncer(s); /* it syncs what it was asked before it stops */

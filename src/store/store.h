@@ -163,14 +163,19 @@ int unpackrun(struct store *s, hash key, const char *blob, size_t len, const cha
               char **err);
 /* Batches: storebatch(s, 1) holds the inline entries stored from then on
  * (commitrun, commitentry, unpackrun; not with replace) in memory instead
- * of writing each in its own transaction, with its own fsync; a held entry
- * is not visible yet (findrun does not find it, here or elsewhere).
- * storecommitbatch writes the held ones in one transaction, synchronous=
- * FULL: each is durable when it returns, a kill -9 before leaves none of
- * them, and first writer wins per key as one at a time. 0, or -1 with a
- * warning when the transaction failed: none was written (the cells run
- * here). storebatch(s, 0) commits and ends the batch; closestore commits
- * too. Entries that are folders are stored at once, as outside a batch. */
+ * of writing each in its own transaction; a held entry is not visible to
+ * other processes yet, and this process's lookups of it (findrun,
+ * entrypart, packrun, ...) commit the batch first. The run lock of a held
+ * entry's key is kept until the commit (unlockrun defers it), so another
+ * process never starts a run whose result is only held here.
+ * storecommitbatch writes the held ones in one transaction (synced with
+ * the others: storesync): a kill -9 before leaves none of them, and first
+ * writer wins per key as one at a time. 0, or -1 with a warning when the
+ * transaction failed: none was written (the cells run here). storebatch(s,
+ * 0) commits and ends the batch; closestore commits too. Entries that are
+ * folders are stored at once, as outside a batch. The scheduler batches
+ * the cells that finish in one step of the loop; the remote cache, the
+ * entries it fetches. */
 void storebatch(struct store *s, int on);
 int storecommitbatch(struct store *s);
 /* the inline entries held in the batch, and in *bytes their size */

@@ -209,6 +209,18 @@ E=$E2
 emt -s
 assert_planned 0
 
+try "a file made beside the Evalfile does not end a record (tasks in a folder, the agent named ./agent.sh)"
+mknoopproject
+sed -i 's#command: sh agent.sh, deps#command: sh ./agent.sh, deps#' Evalfile
+em -s
+rm -f calls
+settle
+echo "a note" >notes.txt
+emt -s
+assert_rc 0
+assert_planned 0
+assert_calls 0
+
 try "-q after a change says not up to date without replaying"
 mknoopproject
 settle
