@@ -78,21 +78,39 @@ TEST(batch_entries_appear_at_commit_and_read_back)
 	CHECK_INT(commitentry(s, strkey("c"), parts, 2, NULL, &r, 0), 0);
 	CHECK_INT(storebatched(s, &bytes), 2);
 	CHECK(bytes > 0);
-	/* held: seen neither here nor by another connection */
-	CHECK(findrun(s, strkey("a")) == NULL);
-	CHECK(entrypart(s, strkey("b"), "output", NULL) == NULL);
+	/* held: not seen by another connection */
+	struct store *other = teststore(d);
+	REQUIRE(other != NULL);
+	CHECK(findrun(other, strkey("a")) == NULL);
+	CHECK(entrypart(other, strkey("b"), "output", NULL) == NULL);
 	CHECK_INT(nrows(d), 0);
 	char *p = runpath(s, strkey("c"));
 	struct stat st;
 	CHECK(stat(p, &st) == 0 && S_ISDIR(st.st_mode));
 	free(p);
+	/* nor is the run lock of a held key let go: another process that
+	 * took it would find no entry and run it again */
+	CHECK_INT(lockrun(s, strkey("a")), 1);
+	unlockrun(s, strkey("a"));
+	CHECK_INT(storebatched(s, &bytes), 2);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct store *c = teststore(d);
+		_exit(c && lockrun(c, strkey("a")) == 1 ? 1 : 0);
+	}
+	int status = -1;
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0); /* it could not take it */
 
-	CHECK_INT(storecommitbatch(s), 0);
+	/* here, a lookup of a held key commits the batch first */
+	checkout(s, "a", "alpha");
 	CHECK_INT(storebatched(s, &bytes), 0);
 	CHECK_INT((long long)bytes, 0);
 	CHECK_INT(nrows(d), 2);
-	checkout(s, "a", "alpha");
 	checkout(s, "b", "beta");
+	checkout(other, "b", "beta");
+	CHECK_INT(storecommitbatch(s), 0);
+	closestore(other);
 	/* still batching: the next one is held until the batch ends */
 	CHECK_INT(put1(s, "d", "delta"), 0);
 	CHECK_INT(nrows(d), 2);
