@@ -1052,9 +1052,15 @@ static void packbody(struct buf *b, const struct part *parts, size_t n, int *z, 
 	*zbody = NULL;
 	if (b->len < 128)
 		return;
+	/* one context for the process: ZSTD_compress makes (and clears) a
+	 * new one each call, most of the cost for an entry of a few hundred
+	 * bytes (reachable to the end, so no leak) */
+	static ZSTD_CCtx *zc;
+	if (!zc && !(zc = ZSTD_createCCtx()))
+		return;
 	size_t cap = ZSTD_compressBound(b->len);
 	char *c = xmalloc(cap);
-	size_t r = ZSTD_compress(c, cap, b->s, b->len, 3);
+	size_t r = ZSTD_compressCCtx(zc, c, cap, b->s, b->len, 3);
 	if (ZSTD_isError(r) || r > b->len - b->len / 8) {
 		free(c);
 		return;
