@@ -423,7 +423,7 @@ void noophistory(struct noop *n, const char *cachedir)
 		if (at)
 			memcpy(at, when, HISTORY_TIME_LEN);
 	}
-	appendlines(cachedir, n->nlines, n->suites, n->lines);
+	appendlines(cachedir, when, n->nlines, n->suites, n->lines);
 }
 
 static void put(struct buf *b, const void *p, size_t n)

@@ -50,7 +50,7 @@ void historynow(char when[HISTORY_TIME_LEN + 1])
 	strftime(when, HISTORY_TIME_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-void appendlines(const char *cachedir, size_t n, char *const *suites, char *const *lines)
+void appendlines(const char *cachedir, const char *when, size_t n, char *const *suites, char *const *lines)
 {
 	sqlite3_stmt *st = NULL;
 
@@ -64,10 +64,6 @@ void appendlines(const char *cachedir, size_t n, char *const *suites, char *cons
 	         && sqlite3_prepare_v2(db, "INSERT INTO history(time, suite, line) VALUES (?1, ?2, ?3)", -1, &st, NULL)
 	                    == SQLITE_OK;
 	for (size_t i = 0; ok && i < n; i++) {
-		/* the time is the line's first field: {"time":"...", */
-		char when[HISTORY_TIME_LEN + 1] = "";
-		if (!strncmp(lines[i], "{\"time\":\"", 9) && strlen(lines[i]) > 9 + HISTORY_TIME_LEN)
-			memcpy(when, lines[i] + 9, HISTORY_TIME_LEN);
 		sqlite3_reset(st);
 		sqlite3_bind_text(st, 1, when, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, suites[i], -1, SQLITE_STATIC);
@@ -94,7 +90,7 @@ void appendhistory(const char *cachedir, struct plan *p, struct suitesum *sum, c
 		suites[i] = p->sp[i].suite->name;
 		lines[i] = historyline(when, p->sp[i].suite->name, &sum[i], command, partial);
 	}
-	appendlines(cachedir, p->nsp, suites, lines);
+	appendlines(cachedir, when, p->nsp, suites, lines);
 	for (size_t i = 0; i < p->nsp; i++)
 		free(lines[i]);
 	free(lines);

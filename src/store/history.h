@@ -20,11 +20,11 @@
 void appendhistory(const char *cachedir, struct plan *p, struct suitesum *sum, const char *command, int partial);
 /* the pieces of appendhistory: a suite's line (its first field the time
  * when, HISTORY_TIME_LEN characters: "2026-01-31T12:00:00Z"), the time
- * now, and appending n lines in one transaction */
+ * now, and appending n lines of the time when in one transaction */
 #define HISTORY_TIME_LEN 20
 char *historyline(const char *when, const char *suite, const struct suitesum *s, const char *command, int partial);
 void historynow(char when[HISTORY_TIME_LEN + 1]);
-void appendlines(const char *cachedir, size_t n, char *const *suites, char *const *lines);
+void appendlines(const char *cachedir, const char *when, size_t n, char *const *suites, char *const *lines);
 /* every whole line of the history, oldest first, as a JSON array */
 cJSON *readhistory(const char *cachedir);
 

@@ -86,7 +86,7 @@ struct store {
 	 * not wait for the disk (started at the first request) */
 	pthread_t syncer;
 	char *walpath;
-	int syncerup, syncwant, syncbusy, syncstop;
+	int syncerup, syncwant, syncstop;
 	pthread_mutex_t syncmu;
 	pthread_cond_t synccv;
 };
@@ -1302,12 +1302,9 @@ static void *syncerloop(void *arg)
 		if (!s->syncwant)
 			break; /* stopped, nothing asked */
 		s->syncwant = 0;
-		s->syncbusy = 1;
 		pthread_mutex_unlock(&s->syncmu);
 		syncwal(s->walpath);
 		pthread_mutex_lock(&s->syncmu);
-		s->syncbusy = 0;
-		pthread_cond_broadcast(&s->synccv);
 	}
 	pthread_mutex_unlock(&s->syncmu);
 	return NULL;
@@ -2389,19 +2386,11 @@ long long storeresults(struct store *s)
 	return v;
 }
 
-int storenoopget(struct store *s, hash key, long long results, void **body, size_t *len)
+/* step st; its first column, copied, when it gives a row: 0, else -1 */
+static int stepblob(sqlite3_stmt *st, void **body, size_t *len)
 {
-	sqlite3_stmt *st;
 	int r = -1;
 
-	if (!s->db || results < 0)
-		return -1;
-	dbread(s->db, &s->reads);
-	if (!(st = trystmt(s, ST_NOOPGET)))
-		return -1;
-	bindhash(st, 1, key);
-	sqlite3_bind_int64(st, 2, results);
-	sqlite3_bind_int64(st, 3, s->today);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		const void *b = sqlite3_column_blob(st, 0);
 		*len = (size_t)sqlite3_column_bytes(st, 0);
@@ -2414,10 +2403,24 @@ int storenoopget(struct store *s, hash key, long long results, void **body, size
 	return r;
 }
 
+int storenoopget(struct store *s, hash key, long long results, void **body, size_t *len)
+{
+	sqlite3_stmt *st;
+
+	if (!s->db || results < 0)
+		return -1;
+	dbread(s->db, &s->reads);
+	if (!(st = trystmt(s, ST_NOOPGET)))
+		return -1;
+	bindhash(st, 1, key);
+	sqlite3_bind_int64(st, 2, results);
+	sqlite3_bind_int64(st, 3, s->today);
+	return stepblob(st, body, len);
+}
+
 int storenoopbody(struct store *s, hash key, void **body, size_t *len)
 {
 	sqlite3_stmt *st;
-	int r = -1;
 
 	if (!s->db)
 		return -1;
@@ -2426,16 +2429,7 @@ int storenoopbody(struct store *s, hash key, void **body, size_t *len)
 	if (!(st = trystmt(s, ST_NOOPBODY)))
 		return -1;
 	bindhash(st, 1, key);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		const void *b = sqlite3_column_blob(st, 0);
-		*len = (size_t)sqlite3_column_bytes(st, 0);
-		*body = xmalloc(*len ? *len : 1);
-		if (*len)
-			memcpy(*body, b, *len);
-		r = 0;
-	}
-	sqlite3_reset(st);
-	return r;
+	return stepblob(st, body, len);
 }
 
 int storenoopput(struct store *s, hash key, long long results, const void *body, size_t len)

@@ -4,6 +4,7 @@
 #                        $P=$T/p, the current directory
 # em ARGS...             run evalmake: $rc, $T/out, $T/err
 # bg_em ARGS...          start evalmake in the background: $bgpid
+# bg_watch ARGS...       start evalmake watch --jsonl in the background
 # bg_wait SECS           wait for $bgpid (killed if it takes longer): $rc
 # check "what" CMD...    a failing CMD fails the case, printing the output
 # checks "what" 'SHELL'  the same for a shell expression
@@ -231,6 +232,27 @@ bg_wait() {
 	eval "f=\${bgerr_$bgpid:-}"
 	[ -n "$f" ] && cp "$f" "$T/err" && sancheck "$f"
 	return 0
+}
+
+# `evalmake watch --jsonl ARGS` in the background (output in $T/watch.out
+# and $T/watch.err): wait for its first line; bg_watch_stop ends it with
+# SIGINT (watch.sh has its own, counting report lines)
+WPID=""
+bg_watch() {
+	set -m
+	"$E" watch --jsonl "$@" >"$T/watch.out" 2>"$T/watch.err" &
+	WPID=$!
+	set +m
+	BGPIDS+=("$WPID")
+	waitfor 30 "[ -s '$T/watch.out' ]" || fail "watch printed no first line within 30 s"
+	sleep 0.2
+}
+
+bg_watch_stop() {
+	kill -INT "$WPID" 2>/dev/null
+	waitfor 10 "! kill -0 $WPID 2>/dev/null" || { fail "watch did not stop"; kill -9 "$WPID"; }
+	wait "$WPID" 2>/dev/null
+	sancheck "$T/watch.err"
 }
 
 assert_rc() {

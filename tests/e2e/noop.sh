@@ -242,25 +242,6 @@ EVALMAKE_NOOP_VERIFY=1 emt -s
 assert_rc 70
 check "it says the record disagrees" grep -q 'internal error: a no-op record held that planning disagrees with' "$T/err"
 
-# `evalmake watch --jsonl ARGS` in the background: wait for its first line
-WPID=""
-startwatch() {
-	set -m
-	"$E" watch --jsonl "$@" >"$T/watch.out" 2>"$T/watch.err" &
-	WPID=$!
-	set +m
-	BGPIDS+=("$WPID")
-	waitfor 30 "[ -s '$T/watch.out' ]" || fail "watch printed no first line within 30 s"
-	sleep 0.2
-}
-
-stopwatch() {
-	kill -INT "$WPID" 2>/dev/null
-	waitfor 10 "! kill -0 $WPID 2>/dev/null" || { fail "watch did not stop"; kill -9 "$WPID"; }
-	wait "$WPID" 2>/dev/null
-	sancheck "$T/watch.err"
-}
-
 # evalmake ARGS under strace: $nstat is how many stat calls named a file
 # of tasks/ or data/, $asked 1 when it connected to a watch's socket
 emstat() {
@@ -276,7 +257,7 @@ emstat() {
 try "with watch running, a plain run asks it and stats no task file; a touch, an edit it does not cover, a symlink's target are still seen"
 mknoopproject
 settle
-startwatch
+bg_watch
 emstat -s
 assert_rc 0
 checks "it asked the watch" '[ "$asked" = 1 ]'
@@ -312,17 +293,17 @@ printf '{"input": "e5", "expected": "e5"}\n' >data/t5.json
 emt -s
 assert_planned 1
 assert_calls_are "t5"
-stopwatch
+bg_watch_stop
 rm -f calls
 rm tasks/t5.json
 settle
 # a watch of suite q alone does not watch tasks/: it cannot vouch
-startwatch q
+bg_watch q
 printf '{"input": "b1", "expected": "b1"}\n' >tasks/t1.json
 emstat -s
 assert_rc 0
 assert_calls_are "t1"
 checks "it stat-ed the task files itself" '[ "$nstat" -ge 4 ]'
-stopwatch
+bg_watch_stop
 
 summary

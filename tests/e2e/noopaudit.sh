@@ -87,39 +87,26 @@ emv -s
 assert_rc 0
 assert_calls_are "t1"
 
-# `evalmake watch --jsonl ARGS` in the background: wait for its first line
-WPID=""
-startwatch() {
-	set -m
-	"$E" watch --jsonl "$@" >"$T/watch.out" 2>"$T/watch.err" &
-	WPID=$!
-	set +m
-	BGPIDS+=("$WPID")
-	waitfor 30 "[ -s '$T/watch.out' ]" || fail "watch printed no first line within 30 s"
-	sleep 0.2
-}
-
-stopwatch() {
-	kill -INT "$WPID" 2>/dev/null
-	waitfor 10 "! kill -0 $WPID 2>/dev/null" || { fail "watch did not stop"; kill -9 "$WPID"; }
-	wait "$WPID" 2>/dev/null
-	sancheck "$T/watch.err"
-}
-
 # wait (up to 10 s) for the watch to report more than $1 lines
 watchlines() { wc -l <"$T/watch.out" | tr -d ' '; }
 waitwatch() { waitfor 10 "[ \$(watchlines) -gt $1 ]" || true; }
+
+# a record kept and the watch started on it: its first answer stats,
+# then a record the watch vouches for
+watched_record() {
+	emv -s
+	bg_watch
+	emv -s
+	emv -s
+	assert_rc 0
+	assert_record
+}
 
 try "with watch running: a watched tasks folder renamed away and another put in its place is watched anew"
 mkauditproject
 mkdir other
 printf '{"input": "b1", "expected": "b1"}\n' >other/t1.json
-emv -s
-startwatch
-emv -s
-emv -s
-assert_rc 0
-assert_record
+watched_record
 n=$(watchlines)
 mv tasks tasks.old
 mv other tasks
@@ -135,7 +122,7 @@ waitwatch "$n"
 emv
 assert_rc 0
 check "the table has the task's new score" grep -qE '^s +1\.000 ' "$T/out"
-stopwatch
+bg_watch_stop
 
 try "with watch running: a prompt in a folder named by a symbolic link, the link retargeted, then the new target edited"
 mkauditproject
@@ -145,12 +132,7 @@ echo 'B {{input}}' >B/prompt.md
 ln -s A pd
 sed -i 's|tasks: tasks/\*.json|&\n    prompt: pd/prompt.md|' Evalfile
 sed -i 's/type: exact, trim: true/type: contains/' Evalfile
-emv -s
-startwatch
-emv -s
-emv -s
-assert_rc 0
-assert_record
+watched_record
 n=$(watchlines)
 ln -sfn B pd
 waitwatch "$n"
@@ -165,16 +147,11 @@ sleep 0.3
 emv -s
 assert_rc 0
 checks "the prompt's edit ran the task again" 'grep -qx t1 calls'
-stopwatch
+bg_watch_stop
 
 try "with watch running: the project folder moved away and a copy put in its place is not vouched for"
 mkauditproject
-emv -s
-startwatch
-emv -s
-emv -s
-assert_rc 0
-assert_record
+watched_record
 cd "$T" || exit 2
 mv p p.old
 cp -a p.old p
@@ -184,7 +161,7 @@ emv
 assert_rc 0
 check "the copy's edited task fails" grep -q 'FAIL s/t1' "$T/out"
 cd "$T/p.old" || exit 2
-stopwatch
+bg_watch_stop
 
 try "inputs found sound: each change below is planned, never replayed stale"
 mkauditproject
