@@ -20,6 +20,7 @@ static struct {
 	size_t np, capp;
 	struct seenvar *v;
 	size_t nv, capv;
+	size_t nracy;
 } rec;
 
 static long long ns(struct timespec ts)
@@ -37,7 +38,7 @@ void seenfree(void)
 	free(rec.v);
 	rec.p = NULL;
 	rec.v = NULL;
-	rec.np = rec.capp = rec.nv = rec.capv = 0;
+	rec.np = rec.capp = rec.nv = rec.capv = rec.nracy = 0;
 	rec.on = 0;
 }
 
@@ -100,6 +101,19 @@ void seenstat(const char *path, int follow, int rc, const struct stat *st)
 	errno = err;
 }
 
+void seenput(const struct seenpath *p)
+{
+	if (!rec.on)
+		return;
+	if (rec.np == rec.capp) {
+		rec.capp = rec.capp ? rec.capp * 2 : 256;
+		rec.p = xrealloc(rec.p, rec.capp * sizeof(*rec.p));
+	}
+	rec.p[rec.np] = *p;
+	rec.p[rec.np].path = xstrdup(p->path);
+	rec.p[rec.np++].racy = 0;
+}
+
 void seenpath(const char *path, int follow)
 {
 	struct stat st;
@@ -140,7 +154,7 @@ hash seenvarhash(const char *name, const char *value)
 	return hashend(&h);
 }
 
-void seenenv(const char *name, const char *value)
+void seenputvar(const char *name, hash value)
 {
 	if (!rec.on)
 		return;
@@ -148,7 +162,12 @@ void seenenv(const char *name, const char *value)
 		rec.capv = rec.capv ? rec.capv * 2 : 16;
 		rec.v = xrealloc(rec.v, rec.capv * sizeof(*rec.v));
 	}
-	rec.v[rec.nv++] = (struct seenvar){xstrdup(name), seenvarhash(name, value)};
+	rec.v[rec.nv++] = (struct seenvar){xstrdup(name), value};
+}
+
+void seenenv(const char *name, const char *value)
+{
+	seenputvar(name, seenvarhash(name, value));
 }
 
 static int cmppath(const void *a, const void *b)
@@ -175,11 +194,18 @@ const char *seenwhy(void)
 	return rec.why;
 }
 
+size_t seenracy(void)
+{
+	return rec.nracy;
+}
+
 int seenrecord(struct seenpath **paths, size_t *npaths, struct seenvar **vars, size_t *nvars)
 {
 	size_t n = 0;
 	int ok = 1;
 
+	rec.nracy = 0;
+	rec.why[0] = '\0';
 	if (rec.np)
 		qsort(rec.p, rec.np, sizeof(*rec.p), cmppath);
 	for (size_t i = 0; i < rec.np; i++) {
@@ -194,10 +220,9 @@ int seenrecord(struct seenpath **paths, size_t *npaths, struct seenvar **vars, s
 		}
 		/* a second's margin, as the stat cache takes (state.h) */
 		long long margin = rec.margin ? rec.margin : 1000000000LL;
-		if (!p->err && (p->mtime > rec.t0 - margin || p->ctime > rec.t0 - margin) && ok) {
+		p->racy = !p->err && (p->mtime > rec.t0 - margin || p->ctime > rec.t0 - margin);
+		if (p->racy && !rec.nracy++ && ok)
 			snprintf(rec.why, sizeof(rec.why), "%s was written within %.2f s before", p->path, margin / 1e9);
-			ok = 0;
-		}
 		rec.p[n++] = *p;
 	}
 	rec.np = n;

@@ -23,6 +23,7 @@
 struct seenpath {
 	char *path;
 	int follow, err;
+	int racy;  /* seenrecord: written within the margin before the start */
 	long long mode, size, mtime, ctime, ino, dev;
 };
 
@@ -52,12 +53,21 @@ DIR *opendirseen(const char *path);
 void seenenv(const char *name, const char *value);
 /* the record, sorted by path and follow with duplicates merged; -1 when a
  * path was seen twice with different stat data (it changed while being
- * used) or a file changed within a second of the recording's start (a
- * write in the same clock tick could hide behind the same stat data, as
- * git's "racy" files): such a record must not be trusted later */
+ * used): such a record must not be trusted later. A file changed within
+ * a second of the recording's start is marked racy (a write in the same
+ * clock tick could hide behind the same stat data, as git's "racy"
+ * files): its stat data alone must not be trusted later */
 int seenrecord(struct seenpath **paths, size_t *npaths, struct seenvar **vars, size_t *nvars);
-/* after seenrecord returned -1: the first reason, in words */
+/* after seenrecord: how many paths it marked racy */
+size_t seenracy(void);
+/* after seenrecord returned -1, or marked a path racy: the first reason,
+ * in words */
 const char *seenwhy(void);
+/* record p as it was seen by an earlier process (a no-op record's path
+ * that still holds), as if seen now */
+void seenput(const struct seenpath *p);
+/* the same for a variable, with the hash seenenv made of its value */
+void seenputvar(const char *name, hash value);
 /* the hash of a variable's value as seenenv records it */
 hash seenvarhash(const char *name, const char *value);
 /* fill p's stat fields from st (err 0) */

@@ -622,6 +622,25 @@ static void prefixpositions(struct tasklist *tl, size_t first)
 	}
 }
 
+struct task *keptjsontask(struct tasklist *tl, const struct suite *s, const char *id, const char *path, hash full,
+                          hash content)
+{
+	struct task *t = addtask(tl);
+
+	t->kind = TASK_JSON;
+	t->id = xstrdup(id);
+	t->path = xstrdup(path);
+	t->full = full;
+	t->content = content;
+	t->map = &s->fields;
+	return t;
+}
+
+int jsonholdslist(struct state *st, const char *path, hash h, char **err)
+{
+	return jsonarray(st, path, h, err);
+}
+
 int listtasks(const struct suite *s, struct state *st, struct tasklist *out, char **err)
 {
 	size_t first = out->n;

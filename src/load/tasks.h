@@ -58,6 +58,13 @@ struct tasklist {
 /* list the tasks of suite s; -1 and *err (naming file and line) on a bad
  * .jsonl line, an unreadable file or a duplicate id */
 int listtasks(const struct suite *s, struct state *st, struct tasklist *out, char **err);
+/* a .json task of suite s as a listing found it before (a no-op record,
+ * report/noop.h): id, path and hashes given, nothing read */
+struct task *keptjsontask(struct tasklist *tl, const struct suite *s, const char *id, const char *path, hash full,
+                          hash content);
+/* is the .json file at path, with content hash h, a list of tasks now
+ * (1), one task (0)? -1 and *err when it cannot be read */
+int jsonholdslist(struct state *st, const char *path, hash h, char **err);
 /* parse a task's fields; -1 and *err on a bad file, or one that changed
  * since its hash was taken */
 int loadtask(struct task *t, char **err);

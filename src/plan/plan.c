@@ -355,7 +355,10 @@ static size_t promptslot(const struct suiteplan *sp, size_t ti, int iteration)
 	return sp->suite->shuffle_choices ? ti * (size_t)sp->iterations + (size_t)(iteration - 1) : ti;
 }
 
-static int setupsuite(struct plan *p, struct suiteplan *sp, struct suite *s, const struct planopts *o, char **err)
+/* the suite's config and iterations (tasks: kept is NULL, listed; else
+ * the n kept) */
+static int setupsuite(struct plan *p, struct suiteplan *sp, struct suite *s, const struct planopts *o,
+                      const struct kepttask *kept, size_t n, char **err)
 {
 	sp->suite = s;
 	sp->iterations = o->iterations > 0 ? o->iterations : s->iterations;
@@ -367,8 +370,10 @@ static int setupsuite(struct plan *p, struct suiteplan *sp, struct suite *s, con
 		                 sp->iterations);
 		return -1;
 	}
-	if (listtasks(s, p->st, &sp->tasks, err) < 0)
+	if (!kept && listtasks(s, p->st, &sp->tasks, err) < 0)
 		return -1;
+	for (size_t i = 0; kept && i < n; i++)
+		keptjsontask(&sp->tasks, s, kept[i].id, kept[i].path, kept[i].full, (hash){0, 0});
 	/* a cap no real suite reaches, so a typo cannot plan for minutes
 	 * and gigabytes before anything runs */
 	if ((double)sp->tasks.n * sp->iterations > MAX_CELLS) {
@@ -699,6 +704,7 @@ static void resolve(struct plan *p, struct cell *c, int rebuild)
 {
 	const struct runrec *r = rebuild ? NULL : findrun(p->store, c->runkey);
 
+	c->keptrun = NULL;
 	free(c->why);
 	c->why = NULL;
 	c->scored = 0;
@@ -789,6 +795,19 @@ int rekeysuite(struct plan *p, struct suiteplan *sp, char **err)
 	return 0;
 }
 
+/* list cell i under its task */
+static void addcellof(struct plan *p, size_t i)
+{
+	struct cell *c = &p->cells[i];
+	struct suiteplan *sp = c->sp;
+
+	if (!sp->cellsof)
+		sp->cellsof = xcalloc(sp->tasks.n + 1, sizeof(*sp->cellsof));
+	struct idxlist *il = &sp->cellsof[c->taskno];
+	xgrow(&il->v, &il->cap, il->n + 1, sizeof(*il->v));
+	il->v[il->n++] = i;
+}
+
 struct plan *makeplan(struct evalfile *ef, struct state *st, struct store *store, const struct planopts *o, char **err)
 {
 	struct plan *p = xcalloc(1, sizeof(*p));
@@ -812,7 +831,7 @@ struct plan *makeplan(struct evalfile *ef, struct state *st, struct store *store
 		if (!wanted)
 			continue;
 		struct suiteplan *sp = &p->sp[p->nsp++];
-		if (setupsuite(p, sp, &ef->suites[i], o, err) < 0)
+		if (setupsuite(p, sp, &ef->suites[i], o, NULL, 0, err) < 0)
 			goto fail;
 		if (sp->iterations > maxiter)
 			maxiter = sp->iterations;
@@ -881,14 +900,8 @@ struct plan *makeplan(struct evalfile *ef, struct state *st, struct store *store
 		goto fail;
 
 	for (size_t i = 0; i < p->ncells; i++) {
-		struct cell *c = &p->cells[i];
-		struct suiteplan *sp = c->sp;
-		if (!sp->cellsof)
-			sp->cellsof = xcalloc(sp->tasks.n + 1, sizeof(*sp->cellsof));
-		struct idxlist *il = &sp->cellsof[c->taskno];
-		xgrow(&il->v, &il->cap, il->n + 1, sizeof(*il->v));
-		il->v[il->n++] = i;
-		resolve(p, c, o->rebuild);
+		addcellof(p, i);
+		resolve(p, &p->cells[i], o->rebuild);
 	}
 	for (int i = 0; i < o->ntargets; i++)
 		free(tg[i].task);
@@ -900,6 +913,82 @@ fail:
 	free(tg);
 	freeplan(p);
 	return NULL;
+}
+
+struct plan *plankept(struct evalfile *ef, struct state *st, struct store *store, const struct planopts *o,
+                      const struct keptplan *k, char **err)
+{
+	struct plan *p = xcalloc(1, sizeof(*p));
+	size_t nruns = 0;
+
+	*err = NULL;
+	p->ef = ef;
+	p->st = st;
+	p->store = store;
+	if (k->nsuites != ef->nsuites || o->ntargets || o->sample || o->rebuild) {
+		*err = xstrdup("the record's suites are not the Evalfile's");
+		goto fail;
+	}
+	p->sp = xcalloc(ef->nsuites + 1, sizeof(*p->sp));
+	for (size_t i = 0; i < ef->nsuites; i++) {
+		const struct keptsuite *ks = &k->suites[i];
+		if (strcmp(ks->name, ef->suites[i].name)) {
+			*err = xasprintf("the record's suite '%s' is not the Evalfile's '%s'", ks->name, ef->suites[i].name);
+			goto fail;
+		}
+		if (setupsuite(p, &p->sp[p->nsp++], &ef->suites[i], o, ks->tasks, ks->ntasks, err) < 0)
+			goto fail;
+	}
+	p->cells = xcalloc(k->ncells + 1, sizeof(*p->cells));
+	for (size_t i = 0; i < k->ncells; i++)
+		nruns += k->cells[i].intokens >= 0 && k->cells[i].outtokens >= 0;
+	p->keptruns = xcalloc(nruns + 1, sizeof(*p->keptruns));
+	nruns = 0;
+	for (size_t i = 0; i < k->ncells; i++) {
+		const struct keptcell *kc = &k->cells[i];
+		struct suiteplan *sp = kc->suite < p->nsp ? &p->sp[kc->suite] : NULL;
+		if (!sp || kc->taskno >= sp->tasks.n || kc->iteration < 1 || kc->iteration > sp->iterations
+		    || (sp->suite->ngraders > 1) != (kc->scores != NULL)) {
+			*err = xstrdup("a cell of the record is not in the plan");
+			goto fail;
+		}
+		struct cell *c = &p->cells[p->ncells++];
+		c->sp = sp;
+		c->taskno = kc->taskno;
+		c->task = &sp->tasks.v[kc->taskno];
+		c->iteration = kc->iteration;
+		c->id = xasprintf("%s/%s#%d", sp->suite->name, c->task->id, kc->iteration);
+		c->runkey = kc->runkey;
+		if (kc->scores) {
+			c->scores = xcalloc(sp->suite->ngraders, sizeof(double));
+			memcpy(c->scores, kc->scores, sp->suite->ngraders * sizeof(double));
+		}
+		c->need = NEED_NOTHING;
+		c->status = CELL_CACHED;
+		c->scored = kc->scored;
+		c->score = kc->score;
+		c->seconds = kc->seconds;
+		static const struct runrec none = {.intokens = -1, .outtokens = -1};
+		c->keptrun = &none;
+		if (kc->intokens >= 0 && kc->outtokens >= 0) {
+			struct runrec *r = &p->keptruns[nruns++];
+			r->intokens = kc->intokens;
+			r->outtokens = kc->outtokens;
+			snprintf(r->model, sizeof(r->model), "%s", kc->model ? kc->model : "");
+			c->keptrun = r;
+		}
+		sp->ncells++;
+		addcellof(p, i);
+	}
+	return p;
+fail:
+	freeplan(p);
+	return NULL;
+}
+
+const struct runrec *cellrun(struct plan *p, const struct cell *c)
+{
+	return c->keptrun ? c->keptrun : findrun(p->store, c->runkey);
 }
 
 const char *cellprompt(struct plan *p, struct cell *c, char **err)
@@ -950,5 +1039,6 @@ void freeplan(struct plan *p)
 		free(sp->system);
 	}
 	free(p->sp);
+	free(p->keptruns);
 	free(p);
 }

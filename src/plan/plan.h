@@ -91,6 +91,8 @@ struct cell {
 	void *job;                /* the scheduler's job working on it */
 	int othershard;           /* left to another shard or to the job array
 	                           * (plan/shard.h): pending here, not run */
+	const struct runrec *keptrun; /* plankept: its run's usage as the record
+	                           * kept it (cellrun); NULL: the store's */
 };
 
 struct plan {
@@ -102,6 +104,7 @@ struct plan {
 	struct cell *cells;
 	size_t ncells;
 	int rebuild;              /* -B: fresh results replace stored ones */
+	struct runrec *keptruns;  /* plankept: the cells' keptrun */
 };
 
 struct planopts {
@@ -115,6 +118,48 @@ struct planopts {
 /* plan the targeted cells; NULL and *err (exit 2 material) on bad targets,
  * bad task files or templates */
 struct plan *makeplan(struct evalfile *ef, struct state *st, struct store *store, const struct planopts *o, char **err);
+/* A plan as a no-op record kept it (report/noop.h): every suite of the
+ * Evalfile, each of .json tasks (a listing found them before), every
+ * cell up to date with the run key and scores the store gave it then
+ * (what the table and the record read: a kept cell's grade key and its
+ * task's content hash are zero, a task keyed again gets both). The
+ * record's paths all hold but its changed tasks', which rekeytask keys
+ * again; nothing else is read but the suites' config (prompt, deps,
+ * graders), as makeplan does. Strings are copied. */
+struct kepttask {
+	const char *id, *path;
+	hash full;                /* its content's hash (content: not kept) */
+};
+
+struct keptsuite {
+	const char *name;
+	const struct kepttask *tasks;
+	size_t ntasks;
+};
+
+struct keptcell {
+	size_t suite, taskno;     /* suite: index in the Evalfile's suites */
+	int iteration, scored;
+	hash runkey;              /* (its grade key is not kept: zero) */
+	double score, seconds;
+	const double *scores;     /* several graders: each one's; else NULL */
+	long long intokens, outtokens; /* the run's usage; -1: none reported */
+	const char *model;
+};
+
+struct keptplan {
+	const struct keptsuite *suites;
+	size_t nsuites;
+	const struct keptcell *cells;
+	size_t ncells;
+};
+
+/* NULL and *err (what disagrees with the Evalfile, or a suite's config
+ * error: makeplan would say it) */
+struct plan *plankept(struct evalfile *ef, struct state *st, struct store *store, const struct planopts *o,
+                      const struct keptplan *k, char **err);
+/* a cell's stored run, for its usage: the one kept, else the store's */
+const struct runrec *cellrun(struct plan *p, const struct cell *c);
 /* the rendered prompt of a cell (loading its task); NULL and *err */
 const char *cellprompt(struct plan *p, struct cell *c, char **err);
 /* compute a cell's grade key from its output hash (every grader's, and

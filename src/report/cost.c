@@ -30,7 +30,7 @@ void tallyusage(struct plan *p, struct usagesum *v)
 		const struct cell *c = &p->cells[i];
 		if (c->status != CELL_RAN && c->status != CELL_CACHED)
 			continue;
-		addusage(p->ef, c->sp->suite, findrun(p->store, c->runkey), &v[c->sp - p->sp]);
+		addusage(p->ef, c->sp->suite, cellrun(p, c), &v[c->sp - p->sp]);
 	}
 }
 

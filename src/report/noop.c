@@ -1,15 +1,31 @@
 /* noop: see noop.h. The record's body, in the byte order of the machine
  * that made it (a marker says which; another is not read):
- *   "evalmake-noop 1\n", u32 0x01020304
+ *   "evalmake-noop 2\n", u32 0x01020304
  *   u64 n, then n paths:  u32 len, the path, u8 follow, i32 errno,
  *                         i64 mode, size, mtime, ctime, ino, dev
+ *                         (errno -1: a racy task file, never the same)
  *   u64 n, then n variables: u32 len, the name, 16 bytes of hash
  *   u64 len, the plain table; u64 len, the coloured table
  *   u64 n, then n history lines: u32 len, the suite, u32 len, the line
- * Paths are sorted, so the files of one folder follow each other: they are
- * stat-ed relative to the folder, opened once. */
+ *   u8 1 when the plan follows (else 0, the end):
+ * and, in a row of its own (the plan's key: plankey), read only when
+ * task files changed:
+ *   "evalmake-noop 2\n", u32 0x01020304
+ *   u64 n, then n suites: Z name, u32 graders, u64 tasks, then each
+ *                         task: Z id, Z path, 16 bytes of its hash (full)
+ *   u64 n, then n cells: u32 suite, u32 task, u32 iteration, u8 scored,
+ *                        16 bytes run key, f64 score, f64 seconds,
+ *                        f64 per grader (several), i64 in and out
+ *                        tokens, Z model
+ * (Z: u32 len, the bytes and a NUL, read in place.) Only what the table
+ * reads of a cell that stays up to date is kept: not its grade key, nor
+ * its task's hash as the agent sees it (a task keyed again has both
+ * anew). Rows are packed (pack). Paths are sorted, so
+ * the files of one folder follow each other: they are stat-ed relative to
+ * the folder, opened once. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <fcntl.h>
@@ -21,7 +37,10 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <pthread.h>
 #include <unistd.h>
+
+#include <zstd.h>
 
 #include "report/noop.h"
 #include "core/fswatch.h"
@@ -31,11 +50,15 @@
 #include "store/db.h"
 #include "store/history.h"
 
-#define MAGIC "evalmake-noop 1\n"
+#define MAGIC "evalmake-noop 2\n"
 #define ORDER 0x01020304u
 #define PLACEHOLDER "0000-00-00T00:00:00Z"
 /* a request to a watch: MAGIC KEY BODYHASH CWD; the reply "yes" or "no" */
 #define ASKMAGIC "evalmake-noop-ask 1"
+/* a racy task file's errno in a record: no stat gives it */
+#define SUSPECT (-1)
+/* at most this many changed task files are planned alone */
+#define MAXCHANGED 64
 
 struct noop {
 	struct store *st;
@@ -50,7 +73,21 @@ struct noop {
 	size_t plainlen, colorlen;
 	size_t nlines;
 	char **suites, **lines;
+	int plainplan;      /* no targets, --sample or -B: a record may keep its plan */
+	/* a record that holds but for some task files (noopholds 1) */
+	char *changed[MAXCHANGED];
+	size_t nchanged;
+	const char *pathsat; /* its paths, in body */
+	void *pbody;         /* the plan's record (its own row) */
+	struct keptplan kp;
+	struct keptsuite *ks;
+	struct kepttask *kt;
+	struct keptcell *kc;
+	double *kscores;
 };
+
+static char *table(struct plan *p, struct suitesum *sum, int color, size_t *len);
+static hash plankey(hash key);
 
 /* EVALMAKE_NOOP_DEBUG: say on stderr why a record was not replayed or
  * not kept (as ninja -d explain) */
@@ -118,7 +155,66 @@ struct noop *noopopen(struct store *st, const char *cachedir, const char *evalfi
 	n->cachedir = cachedir;
 	n->key = hashend(&h);
 	n->results = results;
+	n->plainplan = !po->ntargets && !po->sample && !po->rebuild;
+	storefollow(st, results);
 	return n;
+}
+
+/* A record is kept packed: its magic and byte-order marker as they are,
+ * the rest as one zstd frame (paths share their folders, stat data
+ * their devices and modes: a tenth of the bytes to write and read) */
+#define HEAD (sizeof(MAGIC) - 1 + sizeof(uint32_t))
+
+static void pack(struct buf *b)
+{
+	if (b->len < HEAD)
+		return;
+	size_t cap = ZSTD_compressBound(b->len - HEAD);
+	char *z = xmalloc(HEAD + cap + 1);
+	memcpy(z, b->s, HEAD);
+	size_t n = ZSTD_compress(z + HEAD, cap, b->s + HEAD, b->len - HEAD, 1);
+	if (ZSTD_isError(n))
+		fatal(EXIT_GATE, "cannot compress a no-op record: %s", ZSTD_getErrorName(n));
+	free(b->s);
+	b->s = z;
+	b->len = HEAD + n;
+	b->cap = HEAD + cap + 1;
+	z[b->len] = '\0';
+}
+
+/* a record as packed: its body unpacked (malloc'd), or NULL */
+static void *unpack(void *z, size_t zlen, size_t *len)
+{
+	void *out = NULL;
+
+	if (zlen >= HEAD && !memcmp(z, MAGIC, strlen(MAGIC))) {
+		unsigned long long n = ZSTD_getFrameContentSize((char *)z + HEAD, zlen - HEAD);
+		if (n != ZSTD_CONTENTSIZE_ERROR && n != ZSTD_CONTENTSIZE_UNKNOWN && n < ((size_t)1 << 40)) {
+			out = xmalloc(HEAD + (size_t)n + 1);
+			memcpy(out, z, HEAD);
+			size_t got = ZSTD_decompress((char *)out + HEAD, (size_t)n, (char *)z + HEAD, zlen - HEAD);
+			if (ZSTD_isError(got) || got != n) {
+				free(out);
+				out = NULL;
+			} else {
+				*len = HEAD + (size_t)n;
+			}
+		}
+	}
+	free(z);
+	return out;
+}
+
+/* the record of key at generation results today, unpacked; 0, else -1 */
+static int getrecord(struct store *st, hash key, long long results, void **body, size_t *len)
+{
+	void *z;
+	size_t zlen;
+
+	if (storenoopget(st, key, results, &z, &zlen) < 0)
+		return -1;
+	*body = unpack(z, zlen, len);
+	return *body ? 0 : -1;
 }
 
 /* reading a body: every read checks the bounds */
@@ -180,6 +276,39 @@ static char *cstr(struct rd *r, size_t len)
 	return c;
 }
 
+/* a Z string: in place, NUL-terminated */
+static const char *zstr(struct rd *r)
+{
+	uint32_t len = u32(r);
+	const char *s = take(r, (size_t)len + 1);
+
+	if (!s || s[len] || memchr(s, '\0', len)) {
+		r->bad = 1;
+		return NULL;
+	}
+	return s;
+}
+
+static hash takehash(struct rd *r)
+{
+	hash h = {0, 0};
+	const void *p = take(r, sizeof(h));
+
+	if (p)
+		memcpy(&h, p, sizeof(h));
+	return h;
+}
+
+static double f64(struct rd *r)
+{
+	double v = 0;
+	const void *p = take(r, sizeof(v));
+
+	if (p)
+		memcpy(&v, p, sizeof(v));
+	return v;
+}
+
 /* does the folder part of path equal dir (len dl)? */
 static size_t dirlen(const char *path)
 {
@@ -211,17 +340,35 @@ static int nextpath(struct rd *r, struct seenpath *sp, char **path)
 	return 0;
 }
 
-/* do the n paths read from r hold? 0 when every one is as recorded */
-static int pathshold(struct rd *r, uint64_t n)
+/* one part of the paths, checked by one thread */
+struct pathpart {
+	const char *const *at;  /* where each path's entry starts */
+	size_t from, to;
+	const char *end;
+	int collect;            /* keep up to MAXCHANGED changed paths */
+	int *stop;              /* set by a part that found a change it cannot keep */
+	char *changed[MAXCHANGED];
+	size_t nchanged;
+	char *bad;              /* the path that made it fail */
+	int broken;             /* the record is bad */
+};
+
+static void *checkpart(void *arg)
 {
-	int dfd = AT_FDCWD, ok = 1;
+	struct pathpart *pt = arg;
+	int dfd = AT_FDCWD;
 	char *dir = NULL, *path;
 	size_t dl = 0;
 
-	for (uint64_t i = 0; ok && i < n && !r->bad; i++) {
-		struct seenpath sp;
-		if (nextpath(r, &sp, &path) < 0)
+	for (size_t i = pt->from; i < pt->to && !pt->bad && !pt->broken; i++) {
+		if ((i & 1023) == 0 && __atomic_load_n(pt->stop, __ATOMIC_RELAXED))
 			break;
+		struct rd r = {pt->at[i], pt->end, 0};
+		struct seenpath sp;
+		if (nextpath(&r, &sp, &path) < 0) {
+			pt->broken = 1;
+			break;
+		}
 		/* a path in a folder: relative to the folder, opened once for
 		 * the files that follow in it ("/x" and "x" as they are) */
 		size_t l = dirlen(path);
@@ -243,15 +390,79 @@ static int pathshold(struct rd *r, uint64_t n)
 				name = path + l + 1;
 			}
 		}
-		ok = seensame(at, name, &sp);
-		if (!ok)
-			explain("%s changed", path);
-		free(path);
+		if (seensame(at, name, &sp)) {
+			free(path);
+		} else if (pt->collect && pt->nchanged < MAXCHANGED) {
+			pt->changed[pt->nchanged++] = path;
+		} else {
+			pt->bad = path;
+			__atomic_store_n(pt->stop, 1, __ATOMIC_RELAXED);
+		}
 	}
 	if (dfd != AT_FDCWD)
 		close(dfd);
 	free(dir);
-	return ok && !r->bad ? 0 : -1;
+	return NULL;
+}
+
+/* do the n paths read from r hold? 0 when every one is as recorded.
+ * With no given, up to MAXCHANGED paths that do not are kept in
+ * no->changed (then 0 too, when no more changed). Two threads stat them,
+ * each half of the paths (the kernel's lookups are most of the time) */
+static int pathshold(struct rd *r, uint64_t n, struct noop *no)
+{
+	if (n > (uint64_t)(r->end - r->p) / (4 + 1 + sizeof(int32_t) + 6 * sizeof(int64_t))) {
+		r->bad = 1;
+		return -1;
+	}
+	const char **at = xcalloc(n + 1, sizeof(*at));
+	for (uint64_t i = 0; i < n && !r->bad; i++) {
+		at[i] = r->p;
+		uint32_t len = u32(r);
+		take(r, (size_t)len + 1 + sizeof(int32_t) + 6 * sizeof(int64_t));
+	}
+	if (r->bad) {
+		free(at);
+		return -1;
+	}
+	int stop = 0;
+	struct pathpart pt[2] = {{.at = at, .from = 0, .to = n, .end = r->end, .collect = no != NULL, .stop = &stop},
+	                     {.at = at, .from = n, .to = n, .end = r->end, .collect = no != NULL, .stop = &stop}};
+	pthread_t th;
+	int two = n >= 8192;
+	if (two) {
+		pt[0].to = pt[1].from = n / 2;
+		if (pthread_create(&th, NULL, checkpart, &pt[1]) != 0) {
+			two = 0;
+			pt[0].to = n;
+			pt[1].from = n;
+		}
+	}
+	checkpart(&pt[0]);
+	if (two)
+		pthread_join(th, NULL);
+	free(at);
+	int ok = !pt[0].bad && !pt[1].bad && !pt[0].broken && !pt[1].broken;
+	for (int k = 0; k < 2; k++) {
+		for (size_t i = 0; i < pt[k].nchanged; i++) {
+			if (ok && no && no->nchanged < MAXCHANGED)
+				no->changed[no->nchanged++] = pt[k].changed[i];
+			else {
+				if (ok)
+					explain("%s changed", pt[k].changed[i]);
+				ok = 0;
+				free(pt[k].changed[i]);
+			}
+		}
+	}
+	for (int k = 0; k < 2; k++) {
+		if (pt[k].bad)
+			explain("%s changed", pt[k].bad);
+		free(pt[k].bad);
+	}
+	if (pt[0].broken || pt[1].broken)
+		r->bad = 1;
+	return ok ? 0 : -1;
 }
 
 /* skip the n paths (a watch vouched for them) */
@@ -261,6 +472,116 @@ static void skippaths(struct rd *r, uint64_t n)
 		uint32_t len = u32(r);
 		take(r, len + 1 + sizeof(int32_t) + 6 * sizeof(int64_t));
 	}
+}
+
+static void freekept(struct noop *n)
+{
+	for (size_t i = 0; i < n->nchanged; i++)
+		free(n->changed[i]);
+	n->nchanged = 0;
+	free(n->ks);
+	free(n->kt);
+	free(n->kc);
+	free(n->kscores);
+	free(n->pbody);
+	n->pbody = NULL;
+	n->ks = NULL;
+	n->kt = NULL;
+	n->kc = NULL;
+	n->kscores = NULL;
+	memset(&n->kp, 0, sizeof(n->kp));
+}
+
+/* read the record's plan (its pointers into the body); 0, else -1 */
+static int readkept(struct noop *n, struct rd *r)
+{
+	uint64_t ns = u64(r);
+
+	if (r->bad || ns > (uint64_t)(r->end - r->p))
+		return -1;
+	n->ks = xcalloc(ns + 1, sizeof(*n->ks));
+	uint32_t *ngraders = xcalloc(ns + 1, sizeof(*ngraders));
+	size_t cap = 0, nt = 0;
+	for (uint64_t i = 0; i < ns && !r->bad; i++) {
+		n->ks[i].name = zstr(r);
+		ngraders[i] = u32(r);
+		uint64_t k = u64(r);
+		if (r->bad || k > (uint64_t)(r->end - r->p) / sizeof(hash)) {
+			r->bad = 1;
+			break;
+		}
+		n->ks[i].ntasks = k;
+		xgrow(&n->kt, &cap, nt + k + 1, sizeof(*n->kt));
+		for (uint64_t j = 0; j < k && !r->bad; j++) {
+			struct kepttask *t = &n->kt[nt + j];
+			t->id = zstr(r);
+			t->path = zstr(r);
+			t->full = takehash(r);
+		}
+		nt += k;
+	}
+	/* the tasks array is whole now: point the suites into it */
+	for (uint64_t i = 0, at = 0; i < ns && !r->bad; i++) {
+		n->ks[i].tasks = n->kt + at;
+		at += n->ks[i].ntasks;
+	}
+	uint64_t nc = u64(r);
+	if (r->bad || nc > (uint64_t)(r->end - r->p) / 64) {
+		free(ngraders);
+		return -1;
+	}
+	n->kc = xcalloc(nc + 1, sizeof(*n->kc));
+	size_t scap = 0, nsc = 0;
+	size_t *scoreat = xcalloc(nc + 1, sizeof(*scoreat));
+	for (uint64_t i = 0; i < nc && !r->bad; i++) {
+		struct keptcell *c = &n->kc[i];
+		c->suite = u32(r);
+		c->taskno = u32(r);
+		c->iteration = (int)u32(r);
+		const unsigned char *scored = take(r, 1);
+		c->scored = scored && *scored;
+		c->runkey = takehash(r);
+		c->score = f64(r);
+		c->seconds = f64(r);
+		if (c->suite >= ns) {
+			r->bad = 1;
+			break;
+		}
+		scoreat[i] = SIZE_MAX;
+		if (ngraders[c->suite] > 1) {
+			if (ngraders[c->suite] > (uint64_t)(r->end - r->p) / sizeof(double)) {
+				r->bad = 1;
+				break;
+			}
+			xgrow(&n->kscores, &scap, nsc + ngraders[c->suite] + 1, sizeof(double));
+			scoreat[i] = nsc;
+			for (uint32_t g = 0; g < ngraders[c->suite]; g++)
+				n->kscores[nsc++] = f64(r);
+		}
+		c->intokens = (long long)u64(r);
+		c->outtokens = (long long)u64(r);
+		c->model = zstr(r);
+	}
+	for (uint64_t i = 0; i < nc && !r->bad; i++)
+		if (scoreat[i] != SIZE_MAX)
+			n->kc[i].scores = n->kscores + scoreat[i];
+	free(scoreat);
+	free(ngraders);
+	n->kp = (struct keptplan){n->ks, ns, n->kc, nc};
+	return r->bad ? -1 : 0;
+}
+
+/* the kept task a changed path is, as (suite, task); -1 when none */
+static int changedtask(const struct noop *n, const char *path, size_t *suite, size_t *task)
+{
+	for (size_t i = 0; i < n->kp.nsuites; i++)
+		for (size_t j = 0; j < n->ks[i].ntasks; j++)
+			if (!strcmp(n->ks[i].tasks[j].path, path)) {
+				*suite = i;
+				*task = j;
+				return 0;
+			}
+	return -1;
 }
 
 static void freelines(struct noop *n)
@@ -336,7 +657,7 @@ int noopholds(struct noop *n)
 	void *body;
 	size_t len;
 
-	if (storenoopget(n->st, n->key, n->results, &body, &len) < 0) {
+	if (getrecord(n->st, n->key, n->results, &body, &len) < 0) {
 		explain("none for this command, or results stored, changed or removed since, or another day");
 		return -1;
 	}
@@ -348,11 +669,12 @@ int noopholds(struct noop *n)
 		goto bad;
 	/* the variables come after the paths: a watch running on the cache
 	 * may vouch for the paths, else each is stat-ed */
+	n->pathsat = r.p;
 	uint64_t np = u64(&r);
 	if (askwatch(n)) {
 		n->vouched = 1;
 		skippaths(&r, np);
-	} else if (pathshold(&r, np) < 0) {
+	} else if (pathshold(&r, np, n) < 0) {
 		goto bad;
 	}
 	uint64_t nv = u64(&r);
@@ -387,15 +709,139 @@ int noopholds(struct noop *n)
 	}
 	if (r.bad)
 		goto bad;
+	if (n->nchanged) {
+		/* the record holds but for these: are they all task files of
+		 * its plan? Then they alone are planned again (noopplan) */
+		const unsigned char *kept = take(&r, 1);
+		size_t plen;
+		if (!kept || !*kept || getrecord(n->st, plankey(n->key), n->results, &n->pbody, &plen) < 0) {
+			explain("%s changed", n->changed[0]);
+			goto bad;
+		}
+		struct rd pr = {n->pbody, (const char *)n->pbody + plen, 0};
+		const char *pmagic = bytes(&pr, strlen(MAGIC));
+		if (!pmagic || memcmp(pmagic, MAGIC, strlen(MAGIC)) || u32(&pr) != ORDER || readkept(n, &pr) < 0) {
+			explain("%s changed (the plan's record cannot be read)", n->changed[0]);
+			goto bad;
+		}
+		for (size_t i = 0; i < n->nchanged; i++) {
+			size_t su, t;
+			if (changedtask(n, n->changed[i], &su, &t) < 0) {
+				explain("%s changed", n->changed[i]);
+				goto bad;
+			}
+		}
+		return 1;
+	}
 	n->held = 1;
 	return 0;
 bad:
+	freekept(n);
 	freelines(n);
 	free(n->body);
 	n->body = NULL;
 	n->len = 0;
 	n->vouched = 0;
 	return -1;
+}
+
+/* the key of the row that keeps the plan of record key */
+static hash plankey(hash key)
+{
+	struct hasher h;
+
+	hashstart(&h, "noop-plan");
+	hashaddhash(&h, key);
+	return hashend(&h);
+}
+
+/* is path one of the changed ones? */
+static int ischanged(const struct noop *n, const char *path)
+{
+	for (size_t i = 0; i < n->nchanged; i++)
+		if (!strcmp(n->changed[i], path))
+			return 1;
+	return 0;
+}
+
+struct plan *noopplan(struct noop *n, struct evalfile *ef, struct state *st, struct store *store,
+                      const struct planopts *po)
+{
+	char *err = NULL, *path;
+
+	if (!n || !n->nchanged || !n->body)
+		return NULL;
+	/* what the record saw, but the changed files, holds: as if seen now */
+	struct rd r = {n->pathsat, n->body + n->len, 0};
+	uint64_t np = u64(&r);
+	for (uint64_t i = 0; i < np && !r.bad; i++) {
+		struct seenpath sp;
+		if (nextpath(&r, &sp, &path) < 0)
+			break;
+		sp.path = path;
+		if (!ischanged(n, path))
+			seenput(&sp);
+		free(path);
+	}
+	uint64_t nv = u64(&r);
+	for (uint64_t i = 0; i < nv && !r.bad; i++) {
+		char *name = cstr(&r, u32(&r));
+		hash h = takehash(&r);
+		if (name)
+			seenputvar(name, h);
+		free(name);
+	}
+	struct plan *p = r.bad ? NULL : plankept(ef, st, store, po, &n->kp, &err);
+	for (size_t i = 0; p && i < n->nchanged; i++) {
+		size_t su, t;
+		int list = 0;
+		if (changedtask(n, n->changed[i], &su, &t) < 0 || rekeytask(p, &p->sp[su], t, &err) < 0
+		    || (list = jsonholdslist(st, n->changed[i], p->sp[su].tasks.v[t].full, &err)) != 0) {
+			if (list > 0)
+				err = xasprintf("%s holds a list of tasks now", n->changed[i]);
+			freeplan(p);
+			p = NULL;
+		}
+	}
+	if (!p) {
+		explain("planned in full: %s", err ? err : "the record cannot be read");
+		free(err);
+		return NULL;
+	}
+	explain("planned the tasks of %zu changed file%s alone (%s%s)", n->nchanged, n->nchanged == 1 ? "" : "s",
+	        n->changed[0], n->nchanged > 1 ? ", ..." : "");
+	return p;
+}
+
+void noopcompare(struct plan *kept, struct plan *full)
+{
+	const char *why = kept->ncells != full->ncells ? "another number of cells" : NULL;
+
+	for (size_t i = 0; !why && i < kept->ncells; i++) {
+		const struct cell *a = &kept->cells[i], *b = &full->cells[i];
+		if (strcmp(a->id, b->id))
+			why = "another cell";
+		else if (!hasheq(a->runkey, b->runkey) || a->need != b->need || a->status != b->status)
+			why = a->id;
+		else if (a->need == NEED_NOTHING && (a->scored != b->scored
+		                                     || (a->score != b->score && !(isnan(a->score) && isnan(b->score)))))
+			why = a->id;
+		else if (a->need == NEED_NOTHING && !hashzero(a->gradekey) && !hasheq(a->gradekey, b->gradekey))
+			why = a->id;
+	}
+	if (!why) {
+		struct suitesum *sa = summarize(kept), *sb = summarize(full);
+		size_t la, lb;
+		char *ta = table(kept, sa, 0, &la), *tb = table(full, sb, 0, &lb);
+		if (la != lb || memcmp(ta, tb, la))
+			why = "another table";
+		free(ta);
+		free(tb);
+		freesummary(kept, sa);
+		freesummary(full, sb);
+	}
+	if (why)
+		fatal(70, "internal error: the plan a no-op record kept disagrees with planning (%s)", why);
 }
 
 int noopvouched(const struct noop *n)
@@ -461,49 +907,171 @@ static char *table(struct plan *p, struct suitesum *sum, int color, size_t *len)
 	return text;
 }
 
+/* may the record keep the plan (noopplan)? Every suite of the Evalfile,
+ * every task a .json file */
+static int keepsplan(const struct noop *n, const struct plan *p)
+{
+	if (!n->plainplan || p->nsp != p->ef->nsuites)
+		return 0;
+	for (size_t i = 0; i < p->nsp; i++)
+		for (size_t j = 0; j < p->sp[i].tasks.n; j++)
+			if (p->sp[i].tasks.v[j].kind != TASK_JSON)
+				return 0;
+	return 1;
+}
+
+/* is path a task file of the plan? */
+static int taskfile(const struct plan *p, const char *path)
+{
+	for (size_t i = 0; i < p->nsp; i++)
+		for (size_t j = 0; j < p->sp[i].tasks.n; j++)
+			if (!strcmp(p->sp[i].tasks.v[j].path, path))
+				return 1;
+	return 0;
+}
+
+static void putz(struct buf *b, const char *s)
+{
+	size_t len = strlen(s);
+
+	put32(b, (uint32_t)len);
+	put(b, s, len + 1);
+}
+
+static void putf64(struct buf *b, double v)
+{
+	put(b, &v, sizeof(v));
+}
+
+/* the plan, for noopplan (see the body's layout at the top) */
+static void putplan(struct buf *b, struct plan *p)
+{
+	put64(b, p->nsp);
+	for (size_t i = 0; i < p->nsp; i++) {
+		const struct suiteplan *sp = &p->sp[i];
+		putz(b, sp->suite->name);
+		put32(b, (uint32_t)sp->suite->ngraders);
+		put64(b, sp->tasks.n);
+		for (size_t j = 0; j < sp->tasks.n; j++) {
+			const struct task *t = &sp->tasks.v[j];
+			putz(b, t->id);
+			putz(b, t->path);
+			put(b, &t->full, sizeof(t->full));
+		}
+	}
+	put64(b, p->ncells);
+	for (size_t i = 0; i < p->ncells; i++) {
+		const struct cell *c = &p->cells[i];
+		unsigned char scored = (unsigned char)!!c->scored;
+		put32(b, (uint32_t)(c->sp - p->sp));
+		put32(b, (uint32_t)c->taskno);
+		put32(b, (uint32_t)c->iteration);
+		put(b, &scored, 1);
+		put(b, &c->runkey, sizeof(c->runkey));
+		putf64(b, c->score);
+		putf64(b, c->seconds);
+		for (size_t g = 0; c->sp->suite->ngraders > 1 && g < c->sp->suite->ngraders; g++)
+			putf64(b, scoreof(c, g));
+		const struct runrec *r = cellrun(p, c);
+		put64(b, (uint64_t)(r ? r->intokens : -1));
+		put64(b, (uint64_t)(r ? r->outtokens : -1));
+		putz(b, r ? r->model : "");
+	}
+}
+
+/* the cells that ran or were graded now as a later run finds them: cached
+ * (put back by asbefore) */
+struct was {
+	enum cellstatus status;
+	int graded_now, fetched;
+};
+
+static struct was *ascached(struct plan *p)
+{
+	struct was *w = xcalloc(p->ncells + 1, sizeof(*w));
+
+	for (size_t i = 0; i < p->ncells; i++) {
+		struct cell *c = &p->cells[i];
+		w[i] = (struct was){c->status, c->graded_now, c->fetched};
+		c->status = CELL_CACHED;
+		c->graded_now = c->fetched = 0;
+	}
+	return w;
+}
+
+static void asbefore(struct plan *p, struct was *w)
+{
+	for (size_t i = 0; i < p->ncells; i++) {
+		p->cells[i].status = w[i].status;
+		p->cells[i].graded_now = w[i].graded_now;
+		p->cells[i].fetched = w[i].fetched;
+	}
+	free(w);
+}
+
 void noopsave(struct noop *n, struct plan *p, struct suitesum *sum, int partial, int ok)
 {
 	struct seenpath *paths;
 	struct seenvar *vars;
 	size_t np, nv;
-	int uptodate = ok;
+	int uptodate = ok, now = 0;
 
 	seenstop();
-	for (size_t i = 0; i < p->ncells && uptodate; i++)
-		uptodate = p->cells[i].need == NEED_NOTHING && p->cells[i].status == CELL_CACHED;
+	/* up to date: found so, or run and graded by this command */
+	for (size_t i = 0; i < p->ncells && uptodate; i++) {
+		const struct cell *c = &p->cells[i];
+		uptodate = c->need == NEED_NOTHING && (c->status == CELL_CACHED || c->status == CELL_RAN);
+		now |= c->status == CELL_RAN || c->graded_now || c->fetched;
+	}
+	if (n->held && noopverifying() && (!uptodate || now))
+		fatal(70, "internal error: a no-op record held that planning disagrees with (a cell is not up to date)");
+	if (!uptodate) {
+		explain("not kept: not every cell was up to date");
+		return;
+	}
+	/* the record's table is the one a later run prints, finding the
+	 * cells that ran now in the cache */
+	struct was *was = now ? ascached(p) : NULL;
+	struct suitesum *later = now ? summarize(p) : sum;
 	size_t plainlen, colorlen;
 	/* the table reads more than the plan did: a failing task's output,
 	 * from its run's entry, which may be a folder or file under runs/
 	 * (deleted, it shows as "?") */
-	if (uptodate)
-		seenresume();
-	char *plain = table(p, sum, 0, &plainlen);
+	seenresume();
+	char *plain = table(p, later, 0, &plainlen);
 	seenstop();
-	if (n->held && noopverifying()) {
-		/* the record said up to date: planning must agree */
-		if (!uptodate || plainlen != n->plainlen || memcmp(plain, n->plain, plainlen))
-			fatal(70, "internal error: a no-op record held that planning disagrees with (%s)",
-			      uptodate ? "another table" : "a cell is not up to date");
-	}
-	if (!uptodate) {
-		explain("not kept: not every cell was up to date");
-		free(plain);
-		return;
-	}
+	if (n->held && noopverifying() && (plainlen != n->plainlen || memcmp(plain, n->plain, plainlen)))
+		fatal(70, "internal error: a no-op record held that planning disagrees with (another table)");
+	char *color = NULL;
+	struct buf b = {0}, pb = {0};
+	long long gen = storemine(n->st);
+	int keep = keepsplan(n, p);
 	if (seenrecord(&paths, &np, &vars, &nv) < 0) {
 		explain("not kept: %s", seenwhy());
-		free(plain);
-		return;
+		goto done;
 	}
-	char *color = table(p, sum, 1, &colorlen);
-	struct buf b = {0};
+	/* a file written within the margin: only a task file, which the
+	 * record marks to be read again (noopplan) */
+	for (size_t i = 0, racy = 0; i < np; i++) {
+		if (!paths[i].racy)
+			continue;
+		if (!keep || ++racy > MAXCHANGED || !taskfile(p, paths[i].path)) {
+			explain("not kept: %s", seenwhy());
+			goto done;
+		}
+	}
+	if (gen < 0) {
+		explain("not kept: results were stored, changed or removed by another process meanwhile");
+		goto done;
+	}
+	color = table(p, later, 1, &colorlen);
 	put(&b, MAGIC, strlen(MAGIC));
 	put32(&b, ORDER);
 	put64(&b, np);
 	for (size_t i = 0; i < np; i++) {
 		struct seenpath *s = &paths[i];
 		unsigned char follow = (unsigned char)s->follow;
-		int32_t err = s->err;
+		int32_t err = s->racy ? SUSPECT : s->err;
 		int64_t v[6] = {s->mode, s->size, s->mtime, s->ctime, s->ino, s->dev};
 		putstr(&b, s->path, strlen(s->path));
 		put(&b, &follow, 1);
@@ -522,22 +1090,40 @@ void noopsave(struct noop *n, struct plan *p, struct suitesum *sum, int partial,
 	put64(&b, p->nsp);
 	for (size_t i = 0; i < p->nsp; i++) {
 		const char *name = p->sp[i].suite->name;
-		char *line = historyline(PLACEHOLDER, name, &sum[i], "evalmake", partial);
+		char *line = historyline(PLACEHOLDER, name, &later[i], "evalmake", partial);
 		putstr(&b, name, strlen(name));
 		putstr(&b, line, strlen(line));
 		free(line);
 	}
-	if (storenoopput(n->st, n->key, n->results, b.s, b.len) < 0)
+	unsigned char kept = (unsigned char)keep;
+	put(&b, &kept, 1);
+	if (keep) {
+		/* in a row of its own: a replay does not read it */
+		put(&pb, MAGIC, strlen(MAGIC));
+		put32(&pb, ORDER);
+		putplan(&pb, p);
+	}
+	pack(&b);
+	if (keep)
+		pack(&pb);
+	if (storenoopput2(n->st, n->key, gen, b.s, b.len, plankey(n->key), keep ? pb.s : NULL, pb.len) < 0)
 		explain("not kept: results were stored, changed or removed while it planned");
+done:
 	buffree(&b);
+	buffree(&pb);
 	free(plain);
 	free(color);
+	if (was) {
+		freesummary(p, later);
+		asbefore(p, was);
+	}
 }
 
 void noopfree(struct noop *n)
 {
 	if (!n)
 		return;
+	freekept(n);
 	freelines(n);
 	free(n->body);
 	free(n);
@@ -605,7 +1191,7 @@ static int vouch(struct noopserver *s, hash key, hash bh)
 	unsigned long long e0 = fswatchepoch(s->fw);
 	if (s->valid && hasheq(s->vkey, key) && hasheq(s->vhash, bh) && s->vepoch == e0)
 		return 1;
-	if (storenoopbody(s->st, key, &body, &len) < 0)
+	if (storenoopbody(s->st, key, &body, &len) < 0 || !(body = unpack(body, len, &len)))
 		return 0;
 	if (!hasheq(hashbytes(body, len), bh)) {
 		free(body);
@@ -631,7 +1217,7 @@ static int vouch(struct noopserver *s, hash key, hash bh)
 		/* every path as recorded, now: from here on, events tell */
 		r.p = paths;
 		np = u64(&r);
-		ok = pathshold(&r, np) == 0;
+		ok = pathshold(&r, np, NULL) == 0;
 	}
 	free(body);
 	if (!ok || r.bad)

@@ -46,10 +46,21 @@ struct noop;
  * (the Evalfile's), the Evalfile's name and the plan options; the results
  * generation is read now, before any lookup. NULL when there is no index */
 struct noop *noopopen(struct store *st, const char *cachedir, const char *evalfile, const struct planopts *po);
-/* is there a record that holds now? 0 (it is loaded), else -1. A watch
+/* is there a record that holds now? 0 (it is loaded), 1 when it holds
+ * but for some task files (noopplan), else -1. A watch
  * running on the cache (noopserve) is asked first: when it vouches for
  * the record's paths, none is stat-ed */
 int noopholds(struct noop *n);
+/* 1 from noopholds: the record holds but for some task files (.json,
+ * at most 64, changed in place: their folders did not). The plan as the
+ * record kept it, those tasks keyed again (rekeytask), every other cell
+ * up to date as it was; NULL when it cannot be made (then plan as ever:
+ * a task file that is bad now says so there) */
+struct plan *noopplan(struct noop *n, struct evalfile *ef, struct state *st, struct store *store,
+                      const struct planopts *po);
+/* under EVALMAKE_NOOP_VERIFY: exit 70 unless noopplan's plan has the
+ * cells, keys, needs, scores and table of planning everything */
+void noopcompare(struct plan *kept, struct plan *full);
 /* did a watch vouch for the record that holds? */
 int noopvouched(const struct noop *n);
 /* what the recorded command printed: the table, coloured or not */

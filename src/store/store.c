@@ -89,6 +89,9 @@ struct store {
 	int syncerup, syncwant, syncstop;
 	pthread_mutex_t syncmu;
 	pthread_cond_t synccv;
+	/* storefollow: the generation our last commit left, -1 when lost */
+	int follow;
+	long long genwas, gennext;
 };
 
 static unsigned dayof(time_t t)
@@ -230,11 +233,57 @@ static void clearops(struct store *s)
 	s->nops = 0;
 }
 
+/* the generation as this connection sees it, in its write transaction */
+static long long genread(struct store *s)
+{
+	sqlite3_stmt *st = trystmt(s, ST_RESULTS);
+	long long v = -1;
+
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	if (st)
+		sqlite3_reset(st);
+	return v;
+}
+
+/* storefollow's check, at the start of a write transaction: another
+ * process wrote results since our last commit */
+static void genbegin(struct store *s)
+{
+	if (s->follow && s->genwas >= 0 && genread(s) != s->genwas)
+		s->genwas = -1;
+}
+
+static void genbeforecommit(struct store *s)
+{
+	if (s->follow)
+		s->gennext = genread(s);
+}
+
+/* after the commit (ok) or a failure: a write not made loses the thread */
+static void genafter(struct store *s, int ok)
+{
+	if (s->follow && s->genwas >= 0)
+		s->genwas = ok ? s->gennext : -1;
+}
+
+void storefollow(struct store *s, long long results)
+{
+	s->follow = 1;
+	s->genwas = results;
+}
+
+long long storemine(struct store *s)
+{
+	return s->follow ? s->genwas : -1;
+}
+
 void storeflush(struct store *s)
 {
 	if (!s->nops)
 		return;
 	if (ready(s) < 0) {
+		genafter(s, 0);
 		clearops(s);
 		return;
 	}
@@ -242,10 +291,15 @@ void storeflush(struct store *s)
 	/* a shared flock: gc takes it exclusively to see a still index */
 	flock(s->lockfd, LOCK_SH);
 	int ok = dbexec(s->db, "BEGIN IMMEDIATE") == 0;
+	if (ok)
+		genbegin(s);
 	for (size_t i = 0; ok && i < s->nops; i++)
 		ok = runop(s, &s->ops[i]) == 0;
 	if (ok)
+		genbeforecommit(s);
+	if (ok)
 		ok = dbexec(s->db, "COMMIT") == 0;
+	genafter(s, ok);
 	if (!ok) {
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		warn("cannot write the index in %s: what was not written is found again on disk", s->dir);
@@ -1212,13 +1266,18 @@ static int putinlines(struct store *s, struct pending *e, size_t n, int replace)
 	dbendread(s->db, &s->reads);
 	flock(s->lockfd, LOCK_SH);
 	ok = dbexec(s->db, "BEGIN IMMEDIATE") == 0;
+	if (ok)
+		genbegin(s);
 	for (size_t i = 0; ok && i < n; i++) {
 		int k;
 		ok = writeinline(s, &e[i], replace, &k) == 0;
 		kept[i] = (unsigned char)k;
 	}
 	if (ok)
+		genbeforecommit(s);
+	if (ok)
 		ok = dbexec(s->db, "COMMIT") == 0;
+	genafter(s, ok);
 	if (!ok)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	flock(s->lockfd, LOCK_UN);
@@ -2434,6 +2493,12 @@ int storenoopbody(struct store *s, hash key, void **body, size_t *len)
 
 int storenoopput(struct store *s, hash key, long long results, const void *body, size_t len)
 {
+	return storenoopput2(s, key, results, body, len, key, NULL, 0);
+}
+
+int storenoopput2(struct store *s, hash key, long long results, const void *body, size_t len, hash key2,
+                  const void *body2, size_t len2)
+{
 	sqlite3_stmt *st;
 
 	if (!s->db || results < 0 || sqlite3_db_readonly(s->db, "main") == 1)
@@ -2456,6 +2521,14 @@ int storenoopput(struct store *s, hash key, long long results, const void *body,
 		sqlite3_bind_int64(st, 2, results);
 		sqlite3_bind_int64(st, 3, s->today);
 		sqlite3_bind_blob(st, 4, body, (int)len, SQLITE_STATIC);
+		ok = dbdone(s->db, st, "storing a no-op record") == 0;
+	}
+	if (ok && body2) {
+		st = stmt(s, ST_NOOPPUT);
+		bindhash(st, 1, key2);
+		sqlite3_bind_int64(st, 2, results);
+		sqlite3_bind_int64(st, 3, s->today);
+		sqlite3_bind_blob(st, 4, body2, (int)len2, SQLITE_STATIC);
 		ok = dbdone(s->db, st, "storing a no-op record") == 0;
 	}
 	if (!ok || dbexec(s->db, "COMMIT") < 0) {

@@ -215,6 +215,14 @@ void storeresync(struct store *s);
  * Read in the lookups' read transaction, so what they find is of it or
  * newer */
 long long storeresults(struct store *s);
+/* follow the results generation from results (read by storeresults):
+ * each transaction of this store that writes results checks that the
+ * generation is still the one its last commit left (no other process
+ * wrote between) and moves it on by its own writes. storemine: the
+ * generation now when every change since results was this store's and
+ * every write it tried was committed, else -1 */
+void storefollow(struct store *s, long long results);
+long long storemine(struct store *s);
 /* the no-op record of key (plan/noop.h), when one was made at the results
  * generation results today (UTC): 0 and *body (malloc'd), else -1 */
 int storenoopget(struct store *s, hash key, long long results, void **body, size_t *len);
@@ -225,6 +233,9 @@ int storenoopbody(struct store *s, hash key, void **body, size_t *len);
  * generation results (then nothing is written: -1); the records of older
  * generations are dropped in the same transaction */
 int storenoopput(struct store *s, hash key, long long results, const void *body, size_t len);
+/* the same, and a second record (key2, body2) in the same transaction */
+int storenoopput2(struct store *s, hash key, long long results, const void *body, size_t len, hash key2,
+                  const void *body2, size_t len2);
 struct gcopts {
 	int dryrun;        /* change nothing: count (and list) what would go */
 	double keep;       /* keep unreferenced entries used within this many

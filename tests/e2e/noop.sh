@@ -242,6 +242,120 @@ EVALMAKE_NOOP_VERIFY=1 emt -s
 assert_rc 70
 check "it says the record disagrees" grep -q 'internal error: a no-op record held that planning disagrees with' "$T/err"
 
+# suite s: four .json tasks, 2 iterations; suite m: two .json tasks and
+# two graders. Every task a .json file: a record keeps its plan
+mkdeltaproject() {
+	local i
+	mkdir -p tasks more
+	for i in 1 2 3 4; do
+		printf '{"input": "a%s", "expected": "a%s"}\n' "$i" "$i" >"tasks/t$i.json"
+	done
+	for i in 1 2; do
+		printf '{"input": "m%s", "expected": "m%s"}\n' "$i" "$i" >"more/u$i.json"
+	done
+	cat >agent.sh <<'EOF'
+echo "$EVAL_TASK" >>calls
+cat
+EOF
+	cat >Evalfile <<'EOF'
+suites:
+  s:
+    tasks: tasks/*.json
+    iterations: 2
+    agent: {command: sh agent.sh}
+    grader: {type: exact, trim: true}
+  m:
+    tasks: more/*.json
+    agent: {command: sh agent.sh}
+    graders:
+      - {name: same, type: exact, trim: true}
+      - {name: has, type: contains}
+EOF
+	em -s
+	assert_rc 0
+	rm -f calls
+}
+
+# the table planning everything prints now (--json: no record is used)
+fulltable() {
+	"$E" --json "$T/full.json" >"$T/full.txt" 2>"$T/full.err"
+}
+
+try "a task file changed in place: its cells alone are planned and run, no folder listed, and the table is planning's"
+mkdeltaproject
+settle
+printf '{"input": "b2", "expected": "a2"}\n' >tasks/t2.json
+EVALMAKE_NOOP_DEBUG=1 emt
+assert_rc 0
+assert_planned 0
+assert_calls_are "$(printf 't2\nt2')"
+check "it says it planned one changed file alone" grep -q 'planned the tasks of 1 changed file alone (tasks/t2.json)' "$T/err"
+check "the table shows the new failure" grep -q 'FAIL s/t2  0.00  expected "a2", got "b2"' "$T/out"
+rm -f calls
+# the file was written within the second: the next run reads it again
+# (its content, not its stat data) and runs nothing
+EVALMAKE_NOOP_DEBUG=1 emt
+assert_rc 0
+assert_planned 0
+assert_calls 0
+cp "$T/out" "$T/delta.txt"
+fulltable
+check "the same table as planning everything" cmp "$T/delta.txt" "$T/full.txt"
+printf '{"input": "m2 too", "expected": "m2"}\n' >more/u2.json
+printf '{"input": "a1 again", "expected": "a1 again"}\n' >tasks/t1.json
+emt
+assert_planned 0
+assert_calls_are "$(printf 'u2\nt1\nt1')"
+emt
+cp "$T/out" "$T/delta.txt"
+fulltable
+check "two suites, two graders: the same table as planning" cmp "$T/delta.txt" "$T/full.txt"
+check "each grader's score is there" grep -qE '^m .* same 0\.500 +has 1\.000' "$T/delta.txt"
+sleep 1.1
+em -s
+EVALMAKE_NOOP_DEBUG=1 emt -s
+assert_planned 0
+check "then it replays: nothing said changed" ! grep -q 'changed' "$T/err"
+
+try "a task file that is bad now, a list of tasks, or a new task: planned in full as ever"
+mkdeltaproject
+settle
+echo '{bad' >tasks/t3.json
+emt -s
+assert_rc 2
+check "planning's error, naming the file" grep -q 'tasks/t3.json:1: expected one JSON object' "$T/err"
+printf '{"input": "a3", "expected": "a3"}\n' >tasks/t3.json
+em -s
+assert_calls 0
+settle
+printf '[{"id": "x", "input": "a3", "expected": "a3"}, {"id": "y", "input": "y", "expected": "y"}]\n' >tasks/t3.json
+emt -s
+assert_rc 0
+assert_planned 1
+em
+check "the list's tasks are planned: 5 tasks, 10 cells" grep -qE '^s +1\.000 .* 5 +10 ' "$T/out"
+rm -f calls
+printf '{"input": "a3", "expected": "a3"}\n' >tasks/t3.json
+settle
+printf '{"input": "a5", "expected": "a5"}\n' >tasks/t5.json
+emt -s
+assert_planned 1
+assert_calls_are "$(printf 't5\nt5')"
+
+try "EVALMAKE_NOOP_VERIFY checks a kept plan against planning: a result removed behind the counter's back is caught"
+mkdeltaproject
+settle
+printf '{"input": "b1", "expected": "b1"}\n' >tasks/t1.json
+EVALMAKE_NOOP_VERIFY=1 EVALMAKE_NOOP_DEBUG=1 emt -s
+assert_rc 0
+check "the kept plan was made (and agreed)" grep -q 'planned the tasks of 1 changed file alone' "$T/err"
+settle
+sqlite3 cache/index.db "DROP TRIGGER grades_DELETE; DELETE FROM grades WHERE key = (SELECT grade FROM cells WHERE id = 's/t3#1');"
+printf '{"input": "c1", "expected": "c1"}\n' >tasks/t1.json
+EVALMAKE_NOOP_VERIFY=1 emt -s
+assert_rc 70
+check "it says the kept plan disagrees" grep -q 'internal error: the plan a no-op record kept disagrees with planning' "$T/err"
+
 # evalmake ARGS under strace: $nstat is how many stat calls named a file
 # of tasks/ or data/, $asked 1 when it connected to a watch's socket
 emstat() {
