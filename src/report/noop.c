@@ -11,12 +11,13 @@
  * and, in a row of its own (the plan's key: plankey), read only when
  * task files changed:
  *   "evalmake-noop 2\n", u32 0x01020304
- *   u64 n, then n suites: Z name, u32 graders, u64 tasks, then each
- *                         task: Z id, Z path, 16 bytes of its hash (full)
- *   u64 n, then n cells: u32 suite, u32 task, u32 iteration, u8 scored,
- *                        16 bytes run key, f64 score, f64 seconds,
- *                        f64 per grader (several), i64 in and out
- *                        tokens, Z model
+ *   u64 n, then n suites: Z name, u32 graders, u64 tasks
+ *   the tasks, in the suites' order: each one's Z id, then each one's
+ *   Z path, then each one's 16 bytes of hash (full)
+ *   u64 n, then the n cells a column at a time: u32 suite, u32 task,
+ *   u32 iteration, u8 scored, 16 bytes run key, f64 score, f64 seconds,
+ *   i64 in tokens, i64 out tokens; u64 n, n f64 scores (several graders:
+ *   each one's, cell after cell); then each cell's Z model
  * (Z: u32 len, the bytes and a NUL, read in place.) Only what the table
  * reads of a cell that stays up to date is kept: not its grade key, nor
  * its task's hash as the agent sees it (a task keyed again has both
@@ -299,16 +300,6 @@ static hash takehash(struct rd *r)
 	return h;
 }
 
-static double f64(struct rd *r)
-{
-	double v = 0;
-	const void *p = take(r, sizeof(v));
-
-	if (p)
-		memcpy(&v, p, sizeof(v));
-	return v;
-}
-
 /* does the folder part of path equal dir (len dl)? */
 static size_t dirlen(const char *path)
 {
@@ -492,80 +483,104 @@ static void freekept(struct noop *n)
 	memset(&n->kp, 0, sizeof(n->kp));
 }
 
-/* read the record's plan (its pointers into the body); 0, else -1 */
+/* n values of size bytes each, in place (a column of the plan) */
+static const char *column(struct rd *r, uint64_t n, size_t size)
+{
+	if (r->bad || n > (uint64_t)(r->end - r->p) / size) {
+		r->bad = 1;
+		return NULL;
+	}
+	return take(r, (size_t)n * size);
+}
+
+static uint32_t u32at(const char *col, size_t i)
+{
+	uint32_t v;
+
+	memcpy(&v, col + i * sizeof(v), sizeof(v));
+	return v;
+}
+
+static uint64_t u64at(const char *col, size_t i)
+{
+	uint64_t v;
+
+	memcpy(&v, col + i * sizeof(v), sizeof(v));
+	return v;
+}
+
+/* read the record's plan (its strings in place); 0, else -1 */
 static int readkept(struct noop *n, struct rd *r)
 {
-	uint64_t ns = u64(r);
+	uint64_t ns = u64(r), nt = 0;
 
 	if (r->bad || ns > (uint64_t)(r->end - r->p))
 		return -1;
 	n->ks = xcalloc(ns + 1, sizeof(*n->ks));
 	uint32_t *ngraders = xcalloc(ns + 1, sizeof(*ngraders));
-	size_t cap = 0, nt = 0;
 	for (uint64_t i = 0; i < ns && !r->bad; i++) {
 		n->ks[i].name = zstr(r);
 		ngraders[i] = u32(r);
-		uint64_t k = u64(r);
-		if (r->bad || k > (uint64_t)(r->end - r->p) / sizeof(hash)) {
+		n->ks[i].ntasks = u64(r);
+		nt += n->ks[i].ntasks;
+		if (nt > (uint64_t)(r->end - r->p))
 			r->bad = 1;
-			break;
-		}
-		n->ks[i].ntasks = k;
-		xgrow(&n->kt, &cap, nt + k + 1, sizeof(*n->kt));
-		for (uint64_t j = 0; j < k && !r->bad; j++) {
-			struct kepttask *t = &n->kt[nt + j];
-			t->id = zstr(r);
-			t->path = zstr(r);
-			t->full = takehash(r);
-		}
-		nt += k;
 	}
-	/* the tasks array is whole now: point the suites into it */
-	for (uint64_t i = 0, at = 0; i < ns && !r->bad; i++) {
-		n->ks[i].tasks = n->kt + at;
-		at += n->ks[i].ntasks;
+	if (!r->bad) {
+		n->kt = xcalloc(nt + 1, sizeof(*n->kt));
+		for (uint64_t j = 0; j < nt && !r->bad; j++)
+			n->kt[j].id = zstr(r);
+		for (uint64_t j = 0; j < nt && !r->bad; j++)
+			n->kt[j].path = zstr(r);
+		const char *full = column(r, nt, sizeof(hash));
+		for (uint64_t j = 0; full && j < nt; j++)
+			memcpy(&n->kt[j].full, full + j * sizeof(hash), sizeof(hash));
+		for (uint64_t i = 0, at = 0; i < ns; i++) {
+			n->ks[i].tasks = n->kt + at;
+			at += n->ks[i].ntasks;
+		}
 	}
 	uint64_t nc = u64(r);
-	if (r->bad || nc > (uint64_t)(r->end - r->p) / 64) {
+	const char *su = column(r, nc, 4), *ta = column(r, nc, 4), *it = column(r, nc, 4);
+	const char *sc = column(r, nc, 1), *rk = column(r, nc, sizeof(hash)), *score = column(r, nc, 8);
+	const char *secs = column(r, nc, 8), *in = column(r, nc, 8), *out = column(r, nc, 8);
+	uint64_t ng = u64(r);
+	const char *gs = column(r, ng, 8);
+	if (r->bad) {
 		free(ngraders);
 		return -1;
 	}
 	n->kc = xcalloc(nc + 1, sizeof(*n->kc));
-	size_t scap = 0, nsc = 0;
-	size_t *scoreat = xcalloc(nc + 1, sizeof(*scoreat));
+	if (ng) {
+		n->kscores = xcalloc(ng, sizeof(double));
+		memcpy(n->kscores, gs, ng * sizeof(double));
+	}
+	uint64_t gat = 0;
 	for (uint64_t i = 0; i < nc && !r->bad; i++) {
 		struct keptcell *c = &n->kc[i];
-		c->suite = u32(r);
-		c->taskno = u32(r);
-		c->iteration = (int)u32(r);
-		const unsigned char *scored = take(r, 1);
-		c->scored = scored && *scored;
-		c->runkey = takehash(r);
-		c->score = f64(r);
-		c->seconds = f64(r);
+		c->suite = u32at(su, i);
+		c->taskno = u32at(ta, i);
+		c->iteration = (int)u32at(it, i);
+		c->scored = sc[i] != 0;
+		memcpy(&c->runkey, rk + i * sizeof(hash), sizeof(hash));
+		memcpy(&c->score, score + i * 8, 8);
+		memcpy(&c->seconds, secs + i * 8, 8);
+		c->intokens = (long long)u64at(in, i);
+		c->outtokens = (long long)u64at(out, i);
+		c->model = zstr(r);
 		if (c->suite >= ns) {
 			r->bad = 1;
 			break;
 		}
-		scoreat[i] = SIZE_MAX;
 		if (ngraders[c->suite] > 1) {
-			if (ngraders[c->suite] > (uint64_t)(r->end - r->p) / sizeof(double)) {
+			if (ngraders[c->suite] > ng - gat) {
 				r->bad = 1;
 				break;
 			}
-			xgrow(&n->kscores, &scap, nsc + ngraders[c->suite] + 1, sizeof(double));
-			scoreat[i] = nsc;
-			for (uint32_t g = 0; g < ngraders[c->suite]; g++)
-				n->kscores[nsc++] = f64(r);
+			c->scores = n->kscores + gat;
+			gat += ngraders[c->suite];
 		}
-		c->intokens = (long long)u64(r);
-		c->outtokens = (long long)u64(r);
-		c->model = zstr(r);
 	}
-	for (uint64_t i = 0; i < nc && !r->bad; i++)
-		if (scoreat[i] != SIZE_MAX)
-			n->kc[i].scores = n->kscores + scoreat[i];
-	free(scoreat);
 	free(ngraders);
 	n->kp = (struct keptplan){n->ks, ns, n->kc, nc};
 	return r->bad ? -1 : 0;
@@ -791,14 +806,28 @@ struct plan *noopplan(struct noop *n, struct evalfile *ef, struct state *st, str
 			seenputvar(name, h);
 		free(name);
 	}
+	size_t su[MAXCHANGED], tn[MAXCHANGED];
+	for (size_t i = 0; i < n->nchanged && !r.bad; i++)
+		if (changedtask(n, n->changed[i], &su[i], &tn[i]) < 0)
+			r.bad = 1;
 	struct plan *p = r.bad ? NULL : plankept(ef, st, store, po, &n->kp, &err);
-	for (size_t i = 0; p && i < n->nchanged; i++) {
-		size_t su, t;
+	/* the plan has its own copies: the records are done with */
+	char **changed = n->changed;
+	size_t nchanged = n->nchanged;
+	n->nchanged = 0;
+	freekept(n);
+	free(n->body);
+	n->body = NULL;
+	n->len = 0;
+	n->plain = n->color = NULL;
+	n->plainlen = n->colorlen = 0;
+	n->nchanged = nchanged;
+	for (size_t i = 0; p && i < nchanged; i++) {
 		int list = 0;
-		if (changedtask(n, n->changed[i], &su, &t) < 0 || rekeytask(p, &p->sp[su], t, &err) < 0
-		    || (list = jsonholdslist(st, n->changed[i], p->sp[su].tasks.v[t].full, &err)) != 0) {
+		if (rekeytask(p, &p->sp[su[i]], tn[i], &err) < 0
+		    || (list = jsonholdslist(st, changed[i], p->sp[su[i]].tasks.v[tn[i]].full, &err)) != 0) {
 			if (list > 0)
-				err = xasprintf("%s holds a list of tasks now", n->changed[i]);
+				err = xasprintf("%s holds a list of tasks now", changed[i]);
 			freeplan(p);
 			p = NULL;
 		}
@@ -943,40 +972,80 @@ static void putf64(struct buf *b, double v)
 	put(b, &v, sizeof(v));
 }
 
-/* the plan, for noopplan (see the body's layout at the top) */
+/* the plan, for noopplan (see the body's layout at the top), a column
+ * at a time: most columns are one value repeated, which packs to nothing */
 static void putplan(struct buf *b, struct plan *p)
 {
+	size_t ng = 0;
+
 	put64(b, p->nsp);
 	for (size_t i = 0; i < p->nsp; i++) {
 		const struct suiteplan *sp = &p->sp[i];
 		putz(b, sp->suite->name);
 		put32(b, (uint32_t)sp->suite->ngraders);
 		put64(b, sp->tasks.n);
-		for (size_t j = 0; j < sp->tasks.n; j++) {
-			const struct task *t = &sp->tasks.v[j];
-			putz(b, t->id);
-			putz(b, t->path);
-			put(b, &t->full, sizeof(t->full));
-		}
 	}
-	put64(b, p->ncells);
-	for (size_t i = 0; i < p->ncells; i++) {
-		const struct cell *c = &p->cells[i];
-		unsigned char scored = (unsigned char)!!c->scored;
-		put32(b, (uint32_t)(c->sp - p->sp));
-		put32(b, (uint32_t)c->taskno);
-		put32(b, (uint32_t)c->iteration);
-		put(b, &scored, 1);
-		put(b, &c->runkey, sizeof(c->runkey));
-		putf64(b, c->score);
-		putf64(b, c->seconds);
-		for (size_t g = 0; c->sp->suite->ngraders > 1 && g < c->sp->suite->ngraders; g++)
-			putf64(b, scoreof(c, g));
-		const struct runrec *r = cellrun(p, c);
-		put64(b, (uint64_t)(r ? r->intokens : -1));
-		put64(b, (uint64_t)(r ? r->outtokens : -1));
-		putz(b, r ? r->model : "");
+	for (size_t i = 0; i < p->nsp; i++)
+		for (size_t j = 0; j < p->sp[i].tasks.n; j++)
+			putz(b, p->sp[i].tasks.v[j].id);
+	for (size_t i = 0; i < p->nsp; i++)
+		for (size_t j = 0; j < p->sp[i].tasks.n; j++)
+			putz(b, p->sp[i].tasks.v[j].path);
+	for (size_t i = 0; i < p->nsp; i++)
+		for (size_t j = 0; j < p->sp[i].tasks.n; j++)
+			put(b, &p->sp[i].tasks.v[j].full, sizeof(hash));
+	size_t nc = p->ncells;
+	put64(b, nc);
+	uint32_t *u = xcalloc(nc + 1, sizeof(*u));
+	for (size_t i = 0; i < nc; i++)
+		u[i] = (uint32_t)(p->cells[i].sp - p->sp);
+	put(b, u, nc * sizeof(*u));
+	for (size_t i = 0; i < nc; i++)
+		u[i] = (uint32_t)p->cells[i].taskno;
+	put(b, u, nc * sizeof(*u));
+	for (size_t i = 0; i < nc; i++)
+		u[i] = (uint32_t)p->cells[i].iteration;
+	put(b, u, nc * sizeof(*u));
+	free(u);
+	unsigned char *sc = xcalloc(nc + 1, 1);
+	for (size_t i = 0; i < nc; i++)
+		sc[i] = (unsigned char)!!p->cells[i].scored;
+	put(b, sc, nc);
+	free(sc);
+	hash *h = xcalloc(nc + 1, sizeof(*h));
+	for (size_t i = 0; i < nc; i++)
+		h[i] = p->cells[i].runkey;
+	put(b, h, nc * sizeof(*h));
+	free(h);
+	double *d = xcalloc(nc + 1, sizeof(*d));
+	for (size_t i = 0; i < nc; i++)
+		d[i] = p->cells[i].score;
+	put(b, d, nc * sizeof(*d));
+	for (size_t i = 0; i < nc; i++)
+		d[i] = p->cells[i].seconds;
+	put(b, d, nc * sizeof(*d));
+	free(d);
+	const struct runrec **runs = xcalloc(nc + 1, sizeof(*runs));
+	int64_t *t = xcalloc(nc + 1, sizeof(*t));
+	for (size_t i = 0; i < nc; i++) {
+		runs[i] = cellrun(p, &p->cells[i]);
+		t[i] = runs[i] ? runs[i]->intokens : -1;
 	}
+	put(b, t, nc * sizeof(*t));
+	for (size_t i = 0; i < nc; i++)
+		t[i] = runs[i] ? runs[i]->outtokens : -1;
+	put(b, t, nc * sizeof(*t));
+	free(t);
+	for (size_t i = 0; i < nc; i++)
+		if (p->cells[i].sp->suite->ngraders > 1)
+			ng += p->cells[i].sp->suite->ngraders;
+	put64(b, ng);
+	for (size_t i = 0; i < nc; i++)
+		for (size_t g = 0; p->cells[i].sp->suite->ngraders > 1 && g < p->cells[i].sp->suite->ngraders; g++)
+			putf64(b, scoreof(&p->cells[i], g));
+	for (size_t i = 0; i < nc; i++)
+		putz(b, runs[i] ? runs[i]->model : "");
+	free(runs);
 }
 
 /* the cells that ran or were graded now as a later run finds them: cached
