@@ -561,10 +561,10 @@ void setgradekey(struct plan *p, struct cell *c, hash out)
 		c->gradekey = graderkey(c, 0, out, hidden);
 		return;
 	}
-	if (!c->gradekeys) {
+	if (!c->gradekeys)
 		c->gradekeys = xcalloc(n, sizeof(*c->gradekeys));
+	if (!c->scores) /* a kept cell has its scores, not its keys (plankept) */
 		c->scores = xcalloc(n, sizeof(*c->scores));
-	}
 	hashstart(&h, "grades");
 	for (size_t i = 0; i < n; i++) {
 		c->gradekeys[i] = graderkey(c, i, out, hidden);

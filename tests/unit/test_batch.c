@@ -203,3 +203,32 @@ TEST(batch_closestore_commits_what_it_holds)
 	checkout(s, "a", "alpha");
 	closestore(s);
 }
+
+/* storefollow: a store tells whether every change to the results since a
+ * generation was its own (report/noop.h keeps a record only then) */
+TEST(batch_follow_sees_only_its_own_writes)
+{
+	const char *d = tmpdir();
+	char *err = NULL;
+	struct store *s = openstore(d, &err), *other = openstore(d, &err);
+
+	REQUIRE(s && other);
+	long long g0 = storeresults(s);
+	REQUIRE(g0 >= 0);
+	storefollow(s, g0);
+	CHECK(storemine(s) == g0);
+	REQUIRE(put1(s, "k1", "one") == 0);
+	storeflush(s);
+	long long g1 = storemine(s);
+	CHECK(g1 > g0);
+	CHECK(g1 == storeresults(other));
+	/* another connection writes: the next write of ours sees it */
+	REQUIRE(put1(other, "k2", "two") == 0);
+	storeflush(other);
+	CHECK(storemine(s) == g1); /* not known until ours writes again */
+	REQUIRE(put1(s, "k3", "three") == 0);
+	storeflush(s);
+	CHECK(storemine(s) == -1);
+	closestore(other);
+	closestore(s);
+}
