@@ -372,6 +372,8 @@ static int setupsuite(struct plan *p, struct suiteplan *sp, struct suite *s, con
 	}
 	if (!kept && listtasks(s, p->st, &sp->tasks, err) < 0)
 		return -1;
+	if (kept)
+		xgrow(&sp->tasks.v, &sp->tasks.cap, n + 1, sizeof(*sp->tasks.v));
 	for (size_t i = 0; kept && i < n; i++)
 		keptjsontask(&sp->tasks, s, kept[i].id, kept[i].path, kept[i].full, (hash){0, 0});
 	/* a cap no real suite reaches, so a typo cannot plan for minutes
@@ -915,6 +917,22 @@ fail:
 	return NULL;
 }
 
+/* "SUITE/TASK#K", as makeplan names a cell */
+static char *cellname(const char *suite, const char *task, int k)
+{
+	size_t ls = strlen(suite), lt = strlen(task);
+	char num[16];
+	int ln = snprintf(num, sizeof(num), "%d", k);
+	char *id = xmalloc(ls + lt + (size_t)ln + 3);
+
+	memcpy(id, suite, ls);
+	id[ls] = '/';
+	memcpy(id + ls + 1, task, lt);
+	id[ls + 1 + lt] = '#';
+	memcpy(id + ls + 2 + lt, num, (size_t)ln + 1);
+	return id;
+}
+
 struct plan *plankept(struct evalfile *ef, struct state *st, struct store *store, const struct planopts *o,
                       const struct keptplan *k, char **err)
 {
@@ -957,7 +975,7 @@ struct plan *plankept(struct evalfile *ef, struct state *st, struct store *store
 		c->taskno = kc->taskno;
 		c->task = &sp->tasks.v[kc->taskno];
 		c->iteration = kc->iteration;
-		c->id = xasprintf("%s/%s#%d", sp->suite->name, c->task->id, kc->iteration);
+		c->id = cellname(sp->suite->name, c->task->id, kc->iteration);
 		c->runkey = kc->runkey;
 		if (kc->scores) {
 			c->scores = xcalloc(sp->suite->ngraders, sizeof(double));
@@ -978,6 +996,13 @@ struct plan *plankept(struct evalfile *ef, struct state *st, struct store *store
 			c->keptrun = r;
 		}
 		sp->ncells++;
+		if (!sp->cellsof) /* each task's cells, room for all its iterations */
+			sp->cellsof = xcalloc(sp->tasks.n + 1, sizeof(*sp->cellsof));
+		struct idxlist *il = &sp->cellsof[c->taskno];
+		if (!il->cap) {
+			il->cap = (size_t)sp->iterations;
+			il->v = xcalloc(il->cap, sizeof(*il->v));
+		}
 		addcellof(p, i);
 	}
 	return p;

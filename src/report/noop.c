@@ -959,6 +959,16 @@ static int taskfile(const struct plan *p, const char *path)
 	return 0;
 }
 
+/* room for n more bytes at once (a record is megabytes: growing by
+ * doubling would copy it over and over) */
+static void reserve(struct buf *b, size_t n)
+{
+	if (b->cap >= b->len + n + 1)
+		return;
+	b->s = xrealloc(b->s, b->len + n + 1);
+	b->cap = b->len + n + 1;
+}
+
 static void putz(struct buf *b, const char *s)
 {
 	size_t len = strlen(s);
@@ -976,8 +986,12 @@ static void putf64(struct buf *b, double v)
  * at a time: most columns are one value repeated, which packs to nothing */
 static void putplan(struct buf *b, struct plan *p)
 {
-	size_t ng = 0;
+	size_t ng = 0, size = 64 + p->ncells * 80;
 
+	for (size_t i = 0; i < p->nsp; i++)
+		for (size_t j = 0; j < p->sp[i].tasks.n; j++)
+			size += strlen(p->sp[i].tasks.v[j].id) + strlen(p->sp[i].tasks.v[j].path) + 32;
+	reserve(b, size);
 	put64(b, p->nsp);
 	for (size_t i = 0; i < p->nsp; i++) {
 		const struct suiteplan *sp = &p->sp[i];
@@ -1134,6 +1148,10 @@ void noopsave(struct noop *n, struct plan *p, struct suitesum *sum, int partial,
 		goto done;
 	}
 	color = table(p, later, 1, &colorlen);
+	size_t size = 64 + plainlen + colorlen;
+	for (size_t i = 0; i < np; i++)
+		size += strlen(paths[i].path) + 64;
+	reserve(&b, size);
 	put(&b, MAGIC, strlen(MAGIC));
 	put32(&b, ORDER);
 	put64(&b, np);
