@@ -101,19 +101,6 @@ void seenstat(const char *path, int follow, int rc, const struct stat *st)
 	errno = err;
 }
 
-void seenput(const struct seenpath *p)
-{
-	if (!rec.on)
-		return;
-	if (rec.np == rec.capp) {
-		rec.capp = rec.capp ? rec.capp * 2 : 256;
-		rec.p = xrealloc(rec.p, rec.capp * sizeof(*rec.p));
-	}
-	rec.p[rec.np] = *p;
-	rec.p[rec.np].path = xstrdup(p->path);
-	rec.p[rec.np++].racy = 0;
-}
-
 void seenpath(const char *path, int follow)
 {
 	struct stat st;

@@ -63,10 +63,8 @@ size_t seenracy(void);
 /* after seenrecord returned -1, or marked a path racy: the first reason,
  * in words */
 const char *seenwhy(void);
-/* record p as it was seen by an earlier process (a no-op record's path
- * that still holds), as if seen now */
-void seenput(const struct seenpath *p);
-/* the same for a variable, with the hash seenenv made of its value */
+/* record a variable as an earlier process saw it (a no-op record's, that
+ * still holds), with the hash seenenv made of its value */
 void seenputvar(const char *name, hash value);
 /* the hash of a variable's value as seenenv records it */
 hash seenvarhash(const char *name, const char *value);

@@ -75,6 +75,7 @@ struct noop {
 	size_t nlines;
 	char **suites, **lines;
 	int plainplan;      /* no targets, --sample or -B: a record may keep its plan */
+	int planned;        /* noopplan made the plan: body's paths go on */
 	/* a record that holds but for some task files (noopholds 1) */
 	char *changed[MAXCHANGED];
 	size_t nchanged;
@@ -770,11 +771,11 @@ static hash plankey(hash key)
 	return hashend(&h);
 }
 
-/* is path one of the changed ones? */
-static int ischanged(const struct noop *n, const char *path)
+/* is the path of len bytes at p one of the changed ones? */
+static int ischangedn(const struct noop *n, const char *p, size_t len)
 {
 	for (size_t i = 0; i < n->nchanged; i++)
-		if (!strcmp(n->changed[i], path))
+		if (strlen(n->changed[i]) == len && !memcmp(n->changed[i], p, len))
 			return 1;
 	return 0;
 }
@@ -782,22 +783,15 @@ static int ischanged(const struct noop *n, const char *path)
 struct plan *noopplan(struct noop *n, struct evalfile *ef, struct state *st, struct store *store,
                       const struct planopts *po)
 {
-	char *err = NULL, *path;
+	char *err = NULL;
 
 	if (!n || !n->nchanged || !n->body)
 		return NULL;
-	/* what the record saw, but the changed files, holds: as if seen now */
+	/* what the record saw, but the changed files, holds: its paths are
+	 * merged into the next record (mergepaths), its variables are as if
+	 * read now */
 	struct rd r = {n->pathsat, n->body + n->len, 0};
-	uint64_t np = u64(&r);
-	for (uint64_t i = 0; i < np && !r.bad; i++) {
-		struct seenpath sp;
-		if (nextpath(&r, &sp, &path) < 0)
-			break;
-		sp.path = path;
-		if (!ischanged(n, path))
-			seenput(&sp);
-		free(path);
-	}
+	skippaths(&r, u64(&r));
 	uint64_t nv = u64(&r);
 	for (uint64_t i = 0; i < nv && !r.bad; i++) {
 		char *name = cstr(&r, u32(&r));
@@ -816,12 +810,8 @@ struct plan *noopplan(struct noop *n, struct evalfile *ef, struct state *st, str
 	size_t nchanged = n->nchanged;
 	n->nchanged = 0;
 	freekept(n);
-	free(n->body);
-	n->body = NULL;
-	n->len = 0;
-	n->plain = n->color = NULL;
-	n->plainlen = n->colorlen = 0;
 	n->nchanged = nchanged;
+	n->planned = p != NULL;
 	for (size_t i = 0; p && i < nchanged; i++) {
 		int list = 0;
 		if (rekeytask(p, &p->sp[su[i]], tn[i], &err) < 0
@@ -1062,6 +1052,93 @@ static void putplan(struct buf *b, struct plan *p)
 	free(runs);
 }
 
+static void putpath(struct buf *b, const struct seenpath *s)
+{
+	unsigned char follow = (unsigned char)s->follow;
+	int32_t err = s->racy ? SUSPECT : s->err;
+	int64_t v[6] = {s->mode, s->size, s->mtime, s->ctime, s->ino, s->dev};
+
+	putstr(b, s->path, strlen(s->path));
+	put(b, &follow, 1);
+	put(b, &err, sizeof(err));
+	put(b, v, sizeof(v));
+}
+
+/* the paths of a plan noopplan made: the record's (they held), but the
+ * changed ones, merged with the np seen now (both sorted by path and
+ * follow, as seenrecord sorts), the record's copied as they are. -1 when
+ * one was seen with other stat data than the record's: it changed */
+static int mergepaths(struct buf *b, struct noop *n, const struct seenpath *paths, size_t np)
+{
+	struct rd r = {n->pathsat, n->body + n->len, 0};
+	uint64_t nold = u64(&r), count = 0;
+	size_t at = b->len, i = 0;
+
+	put64(b, 0); /* the count, filled in below */
+	for (uint64_t k = 0; k <= nold && !r.bad; k++) {
+		const char *start = r.p, *old = NULL;
+		uint32_t len = 0;
+		const unsigned char *follow = NULL;
+		const char *rest = NULL;
+		if (k < nold) {
+			len = u32(&r);
+			old = bytes(&r, len);
+			follow = take(&r, 1);
+			rest = take(&r, sizeof(int32_t) + 6 * sizeof(int64_t));
+			if (r.bad)
+				break;
+		}
+		/* the paths seen now that sort before this one */
+		for (; i < np; i++) {
+			int c = -1; /* past the record's last: all that is left */
+			if (old) {
+				size_t l = strlen(paths[i].path);
+				c = memcmp(paths[i].path, old, l < len ? l : len);
+				if (!c)
+					c = l < len ? -1 : l > len ? 1 : paths[i].follow - *follow;
+			}
+			if (c > 0)
+				break;
+			if (c == 0) {
+				/* seen again: it must be as the record has it */
+				struct seenpath was = {0};
+				int32_t err;
+				int64_t v[6];
+				memcpy(&err, rest, sizeof(err));
+				memcpy(v, rest + sizeof(err), sizeof(v));
+				was = (struct seenpath){.follow = *follow, .err = err, .mode = v[0], .size = v[1], .mtime = v[2],
+				                        .ctime = v[3], .ino = v[4], .dev = v[5]};
+				int same = was.err == paths[i].err
+				           && (was.err || (was.mode == paths[i].mode && was.size == paths[i].size
+				                           && was.mtime == paths[i].mtime && was.ctime == paths[i].ctime
+				                           && was.ino == paths[i].ino && was.dev == paths[i].dev));
+				int changed = ischangedn(n, old, len);
+				if (!same && !changed) {
+					explain("not kept: %s changed while it was planned", paths[i].path);
+					return -1;
+				}
+				if (changed) { /* read again: as seen now, not as it was */
+					putpath(b, &paths[i]);
+					count++;
+					old = NULL;
+				}
+				i++;
+				break; /* else the record's entry follows */
+			}
+			putpath(b, &paths[i]);
+			count++;
+		}
+		if (!old || ischangedn(n, old, len))
+			continue;
+		put(b, start, (size_t)(r.p - start));
+		count++;
+	}
+	if (r.bad)
+		return -1;
+	memcpy(b->s + at, &count, sizeof(count));
+	return 0;
+}
+
 /* the cells that ran or were graded now as a later run finds them: cached
  * (put back by asbefore) */
 struct was {
@@ -1148,22 +1225,19 @@ void noopsave(struct noop *n, struct plan *p, struct suitesum *sum, int partial,
 		goto done;
 	}
 	color = table(p, later, 1, &colorlen);
-	size_t size = 64 + plainlen + colorlen;
+	size_t size = 64 + plainlen + colorlen + (n->planned ? n->len : 0);
 	for (size_t i = 0; i < np; i++)
 		size += strlen(paths[i].path) + 64;
 	reserve(&b, size);
 	put(&b, MAGIC, strlen(MAGIC));
 	put32(&b, ORDER);
-	put64(&b, np);
-	for (size_t i = 0; i < np; i++) {
-		struct seenpath *s = &paths[i];
-		unsigned char follow = (unsigned char)s->follow;
-		int32_t err = s->racy ? SUSPECT : s->err;
-		int64_t v[6] = {s->mode, s->size, s->mtime, s->ctime, s->ino, s->dev};
-		putstr(&b, s->path, strlen(s->path));
-		put(&b, &follow, 1);
-		put(&b, &err, sizeof(err));
-		put(&b, v, sizeof(v));
+	if (n->planned) {
+		if (mergepaths(&b, n, paths, np) < 0)
+			goto done;
+	} else {
+		put64(&b, np);
+		for (size_t i = 0; i < np; i++)
+			putpath(&b, &paths[i]);
 	}
 	put64(&b, nv);
 	for (size_t i = 0; i < nv; i++) {
