@@ -185,6 +185,21 @@ void loopstep(struct loop *l, double maxwait)
 	}
 }
 
+int loopbusy(struct loop *l)
+{
+	double t = now();
+	size_t n = l->nw + 1;
+
+	for (size_t i = 0; i < l->nt; i++)
+		if (l->t[i].at <= t)
+			return 1;
+	xgrow(&l->pfd, &l->pfdcap, n, sizeof(*l->pfd));
+	l->pfd[0] = (struct pollfd){sigpipe[0], POLLIN, 0};
+	for (size_t i = 0; i < l->nw; i++)
+		l->pfd[i + 1] = (struct pollfd){l->w[i].fd, (short)l->w[i].events, 0};
+	return poll(l->pfd, n, 0) > 0;
+}
+
 int loopinterrupted(struct loop *l)
 {
 	if (gotint)

@@ -21,6 +21,9 @@ void loopcancel(struct loop *l, long id);
 void loopchild(struct loop *l, void (*fn)(void *), void *arg);
 /* wait at most maxwait seconds (< 0: until something happens), dispatch */
 void loopstep(struct loop *l, double maxwait);
+/* is anything ready now (an fd's event, a signal, a due timer)? A
+ * poll() that does not wait and dispatches nothing */
+int loopbusy(struct loop *l);
 /* SIGINT, SIGTERM or SIGHUP once received, else 0 */
 int loopinterrupted(struct loop *l);
 /* the exit status of a run the loop saw interrupted: 128 + the signal

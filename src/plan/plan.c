@@ -707,6 +707,7 @@ static void resolve(struct plan *p, struct cell *c, int rebuild)
 	const struct runrec *r = rebuild ? NULL : findrun(p->store, c->runkey);
 
 	c->keptrun = NULL;
+	c->recorded = 0;
 	free(c->why);
 	c->why = NULL;
 	c->scored = 0;

@@ -91,6 +91,7 @@ struct cell {
 	void *job;                /* the scheduler's job working on it */
 	int othershard;           /* left to another shard or to the job array
 	                           * (plan/shard.h): pending here, not run */
+	int recorded;             /* its cell record is written (recordcells) */
 	const struct runrec *keptrun; /* plankept: its run's usage as the record
 	                           * kept it (cellrun); NULL: the store's */
 };

@@ -38,6 +38,10 @@
 
 /* bytes: an artifact larger than this is kept as the agent wrote it */
 #define ARTIFACT_REDACT_MAX ((size_t)64 << 20)
+/* results held before they are committed together (runplan): at most so
+ * long after the first of them finished, so many bytes */
+#define BATCH_WAIT 0.1
+#define BATCH_BYTES ((size_t)16 << 20)
 
 struct queue {
 	struct cell **v;
@@ -136,11 +140,15 @@ static void progress(struct sched *s, const struct cell *c)
 	fflush(stderr);
 }
 
+static void recordcell(struct plan *p, struct cell *c);
+
 static void celldone(struct sched *s, struct cell *c)
 {
 	c->queued = 0;
 	c->job = NULL;
 	s->done++;
+	/* written with the results of its batch, not all at the end */
+	recordcell(s->p, c);
 	estimateadd(s->est, c);
 	if (c->status != CELL_ERROR && s->o->estimated)
 		s->o->estimated(s->o->estimatedarg, c->sp, estimateof(s->est, (size_t)(c->sp - s->p->sp)));
@@ -1408,18 +1416,35 @@ int runplan(struct plan *p, struct loop *l, const struct runopts *o)
 	for (size_t i = 0; i < p->ncells; i++)
 		schedqueue(s, &p->cells[i], 0);
 	progress(s, NULL);
-	/* the cells that finish in one step of the loop are stored in one
-	 * transaction (store.h: batches) */
+	/* finished cells' results are held and stored together (store.h:
+	 * batches): a commit costs about the same for one result as for
+	 * hundreds. They are committed when the loop has nothing else ready
+	 * (between waves of responses, when it would wait anyway), and at
+	 * the latest BATCH_WAIT after the first of them finished: a kill -9
+	 * loses at most that long of results (those cells run again) */
 	storebatch(p->store, 1);
 	schedpump(s);
+	/* what planning learnt of the files (hashes, memos), written while
+	 * the first cells run rather than after the last */
+	savestate(p->st);
+	double first = -1; /* when the oldest held result was seen */
 	while (schedbusy(s)) {
 		if (loopinterrupted(l)) {
 			schedabort(s);
 			break;
 		}
-		loopstep(l, -1);
-		storecommitbatch(p->store);
-		schedpump(s);
+		loopstep(l, first < 0 ? -1 : fmax(0, first + BATCH_WAIT - now()));
+		schedpump(s); /* the next requests go out first */
+		size_t bytes;
+		if (storebatched(p->store, &bytes)) {
+			if (first < 0)
+				first = now();
+			if (now() - first >= BATCH_WAIT || bytes >= BATCH_BYTES || !schedbusy(s) || !loopbusy(l)) {
+				storecommitbatch(p->store);
+				first = -1;
+				schedpump(s); /* run locks released by the commit */
+			}
+		}
 	}
 	storebatch(p->store, 0);
 	if (o->progress && !o->silent && s->total)
@@ -1429,15 +1454,19 @@ int runplan(struct plan *p, struct loop *l, const struct runopts *o)
 	return rc;
 }
 
+/* a cell's record holds the inputs it last ran (or was graded) with */
+static void recordcell(struct plan *p, struct cell *c)
+{
+	if (c->recorded || !c->scored || (c->status != CELL_RAN && !c->graded_now))
+		return;
+	struct cellrec r = {.run = c->runkey, .grade = c->gradekey, .iteration = c->iteration};
+	memcpy(r.parts, c->parts, sizeof(r.parts));
+	setcell(p->store, c->id, &r);
+	c->recorded = 1;
+}
+
 void recordcells(struct plan *p)
 {
-	for (size_t i = 0; i < p->ncells; i++) {
-		struct cell *c = &p->cells[i];
-		/* a cell's record holds the inputs it last ran (or was graded) with */
-		if (!c->scored || (c->status != CELL_RAN && !c->graded_now))
-			continue;
-		struct cellrec r = {.run = c->runkey, .grade = c->gradekey, .iteration = c->iteration};
-		memcpy(r.parts, c->parts, sizeof(r.parts));
-		setcell(p->store, c->id, &r);
-	}
+	for (size_t i = 0; i < p->ncells; i++)
+		recordcell(p, &p->cells[i]);
 }

@@ -1261,13 +1261,17 @@ static int putinlines(struct store *s, struct pending *e, size_t n, int replace)
 {
 	int ok;
 	unsigned char *kept = xcalloc(n ? n : 1, 1);
+	size_t nops = s->nops;
 
-	storeflush(s); /* what is queued goes first, in its own transaction */
 	dbendread(s->db, &s->reads);
 	flock(s->lockfd, LOCK_SH);
 	ok = dbexec(s->db, "BEGIN IMMEDIATE") == 0;
 	if (ok)
 		genbegin(s);
+	/* what is queued goes first, in the same transaction (one commit
+	 * where there were two) */
+	for (size_t i = 0; ok && i < nops; i++)
+		ok = runop(s, &s->ops[i]) == 0;
 	for (size_t i = 0; ok && i < n; i++) {
 		int k;
 		ok = writeinline(s, &e[i], replace, &k) == 0;
@@ -1281,6 +1285,10 @@ static int putinlines(struct store *s, struct pending *e, size_t n, int replace)
 	if (!ok)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	flock(s->lockfd, LOCK_UN);
+	if (nops && !ok)
+		warn("cannot write the index in %s: what was not written is found again on disk", s->dir);
+	if (nops)
+		clearops(s);
 	if (ok) {
 		/* a commit is whole at once (a kill -9 loses nothing committed);
 		 * on the disk, results are synced in groups (storesync) */

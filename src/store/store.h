@@ -173,9 +173,12 @@ int unpackrun(struct store *s, hash key, const char *blob, size_t len, const cha
  * writer wins per key as one at a time. 0, or -1 with a warning when the
  * transaction failed: none was written (the cells run here). storebatch(s,
  * 0) commits and ends the batch; closestore commits too. Entries that are
- * folders are stored at once, as outside a batch. The scheduler batches
- * the cells that finish in one step of the loop; the remote cache, the
- * entries it fetches. */
+ * folders are stored at once, as outside a batch. The scheduler commits
+ * its batch when the loop has nothing else ready, at the latest 0.1 s
+ * after the first result it holds (run.c: BATCH_WAIT); the watch, the
+ * cells that finish in one step of the loop; the remote cache, the
+ * entries it fetches. A commit also writes what was queued (grades, cell
+ * records, uses) in the same transaction. */
 void storebatch(struct store *s, int on);
 int storecommitbatch(struct store *s);
 /* the inline entries held in the batch, and in *bytes their size */
