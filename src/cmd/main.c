@@ -700,7 +700,15 @@ static int cmdbuild(struct opts *o, int statusonly)
 		return 0;
 	}
 	/* the record holds but for some task files: plan those alone */
-	struct plan *p = held == 1 ? noopplan(nr, pr.ef, pr.st, pr.store, &po) : NULL;
+	char *experr = NULL;
+	struct plan *p = held == 1 ? noopplan(nr, pr.ef, pr.st, pr.store, &po, &experr) : NULL;
+	if (experr) {
+		fprintf(stderr, "evalmake: %s\n", experr);
+		free(experr);
+		noopfree(nr);
+		closeproject(&pr);
+		return EXIT_USAGE;
+	}
 	if (p && noopverifying()) {
 		/* tests: planning everything must agree */
 		struct plan *full = planall(o, &pr, &po, nr);

@@ -934,6 +934,21 @@ static char *cellname(const char *suite, const char *task, int k)
 	return id;
 }
 
+void keptconfig(const struct suiteplan *sp, hash out[NKEPT])
+{
+	struct hasher h;
+
+	hashstart(&h, "kept-prompt");
+	hashaddhash(&h, sp->tmplhash);
+	hashaddu64(&h, sp->tmpl != NULL);
+	hashaddu64(&h, (uint64_t)sp->iterations);
+	out[KEPT_AGENT] = sp->agenthash;
+	out[KEPT_PROMPT] = hashend(&h);
+	out[KEPT_DEPS] = sp->depshash;
+	out[KEPT_ENV] = sp->envhash;
+	out[KEPT_GRADERS] = gradershash(sp);
+}
+
 struct plan *plankept(struct evalfile *ef, struct state *st, struct store *store, const struct planopts *o,
                       const struct keptplan *k, char **err)
 {
@@ -957,6 +972,15 @@ struct plan *plankept(struct evalfile *ef, struct state *st, struct store *store
 		}
 		if (setupsuite(p, &p->sp[p->nsp++], &ef->suites[i], o, ks->tasks, ks->ntasks, err) < 0)
 			goto fail;
+		hash now[NKEPT];
+		keptconfig(&p->sp[i], now);
+		for (int k = 0; k < NKEPT; k++) {
+			if (!hasheq(now[k], ks->config[k])) {
+				*err = xasprintf("suite '%s': its agent, prompt, deps, env_inputs or graders are not the record's",
+				                 ks->name);
+				goto fail;
+			}
+		}
 	}
 	p->cells = xcalloc(k->ncells + 1, sizeof(*p->cells));
 	for (size_t i = 0; i < k->ncells; i++)

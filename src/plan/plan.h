@@ -132,11 +132,19 @@ struct kepttask {
 	hash full;                /* its content's hash (content: not kept) */
 };
 
+/* a suite's part of its cells' keys, as planning has it: plankept plans
+ * only when they are the record's */
+enum { KEPT_AGENT, KEPT_PROMPT, KEPT_DEPS, KEPT_ENV, KEPT_GRADERS, NKEPT };
+
 struct keptsuite {
 	const char *name;
 	const struct kepttask *tasks;
 	size_t ntasks;
+	hash config[NKEPT];
 };
+
+/* the suite's config hashes (KEPT_*), to keep with its plan */
+void keptconfig(const struct suiteplan *sp, hash out[NKEPT]);
 
 struct keptcell {
 	size_t suite, taskno;     /* suite: index in the Evalfile's suites */

@@ -11,7 +11,8 @@
  * and, in a row of its own (the plan's key: plankey), read only when
  * task files changed:
  *   "evalmake-noop 2\n", u32 0x01020304
- *   u64 n, then n suites: Z name, u32 graders, u64 tasks
+ *   u64 n, then n suites: Z name, u32 graders, u64 tasks, 5 hashes of
+ *                         16 bytes (its part of the keys: keptconfig)
  *   the tasks, in the suites' order: each one's Z id, then each one's
  *   Z path, then each one's 16 bytes of hash (full)
  *   u64 n, then the n cells a column at a time: u32 suite, u32 task,
@@ -78,6 +79,7 @@ struct noop {
 	int planned;        /* noopplan made the plan: body's paths go on */
 	/* a record that holds but for some task files (noopholds 1) */
 	char *changed[MAXCHANGED];
+	int changeddir[MAXCHANGED]; /* that path was a folder (a glob listed it?) */
 	size_t nchanged;
 	const char *pathsat; /* its paths, in body */
 	void *pbody;         /* the plan's record (its own row) */
@@ -340,6 +342,7 @@ struct pathpart {
 	int collect;            /* keep up to MAXCHANGED changed paths */
 	int *stop;              /* set by a part that found a change it cannot keep */
 	char *changed[MAXCHANGED];
+	int changeddir[MAXCHANGED]; /* recorded as a folder */
 	size_t nchanged;
 	char *bad;              /* the path that made it fail */
 	int broken;             /* the record is bad */
@@ -385,6 +388,7 @@ static void *checkpart(void *arg)
 		if (seensame(at, name, &sp)) {
 			free(path);
 		} else if (pt->collect && pt->nchanged < MAXCHANGED) {
+			pt->changeddir[pt->nchanged] = !sp.err && S_ISDIR(sp.mode);
 			pt->changed[pt->nchanged++] = path;
 		} else {
 			pt->bad = path;
@@ -437,8 +441,10 @@ static int pathshold(struct rd *r, uint64_t n, struct noop *no)
 	int ok = !pt[0].bad && !pt[1].bad && !pt[0].broken && !pt[1].broken;
 	for (int k = 0; k < 2; k++) {
 		for (size_t i = 0; i < pt[k].nchanged; i++) {
-			if (ok && no && no->nchanged < MAXCHANGED)
+			if (ok && no && no->nchanged < MAXCHANGED) {
+				no->changeddir[no->nchanged] = pt[k].changeddir[i];
 				no->changed[no->nchanged++] = pt[k].changed[i];
+			}
 			else {
 				if (ok)
 					explain("%s changed", pt[k].changed[i]);
@@ -523,6 +529,8 @@ static int readkept(struct noop *n, struct rd *r)
 		n->ks[i].name = zstr(r);
 		ngraders[i] = u32(r);
 		n->ks[i].ntasks = u64(r);
+		for (int k = 0; k < NKEPT; k++)
+			n->ks[i].config[k] = takehash(r);
 		nt += n->ks[i].ntasks;
 		if (nt > (uint64_t)(r->end - r->p))
 			r->bad = 1;
@@ -740,9 +748,11 @@ int noopholds(struct noop *n)
 			explain("%s changed (the plan's record cannot be read)", n->changed[0]);
 			goto bad;
 		}
+		/* a folder: one a task glob lists, noopplan checks, after
+		 * listing it again */
 		for (size_t i = 0; i < n->nchanged; i++) {
 			size_t su, t;
-			if (changedtask(n, n->changed[i], &su, &t) < 0) {
+			if (!n->changeddir[i] && changedtask(n, n->changed[i], &su, &t) < 0) {
 				explain("%s changed", n->changed[i]);
 				goto bad;
 			}
@@ -780,10 +790,37 @@ static int ischangedn(const struct noop *n, const char *p, size_t len)
 	return 0;
 }
 
+/* do the task globs, listed again, find exactly the record's tasks, and
+ * list each folder that changed? */
+static int samelisting(const struct noop *n, const struct evalfile *ef)
+{
+	if (ef->nsuites != n->kp.nsuites)
+		return 0;
+	for (size_t i = 0; i < ef->nsuites; i++) {
+		const struct strv *paths = &ef->suites[i].taskpaths;
+		if (paths->n != n->ks[i].ntasks)
+			return 0;
+		for (size_t j = 0; j < paths->n; j++)
+			if (strcmp(paths->v[j], n->ks[i].tasks[j].path))
+				return 0;
+	}
+	for (size_t c = 0; c < n->nchanged; c++) {
+		int listed = !n->changeddir[c];
+		for (size_t i = 0; !listed && i < ef->nsuites; i++)
+			for (size_t j = 0; !listed && j < ef->suites[i].taskdirs.n; j++)
+				listed = !strcmp(ef->suites[i].taskdirs.v[j], n->changed[c]);
+		if (!listed)
+			return 0;
+	}
+	return 1;
+}
+
 struct plan *noopplan(struct noop *n, struct evalfile *ef, struct state *st, struct store *store,
-                      const struct planopts *po)
+                      const struct planopts *po, char **experr)
 {
 	char *err = NULL;
+
+	*experr = NULL;
 
 	if (!n || !n->nchanged || !n->body)
 		return NULL;
@@ -800,10 +837,29 @@ struct plan *noopplan(struct noop *n, struct evalfile *ef, struct state *st, str
 			seenputvar(name, h);
 		free(name);
 	}
-	size_t su[MAXCHANGED], tn[MAXCHANGED];
-	for (size_t i = 0; i < n->nchanged && !r.bad; i++)
-		if (changedtask(n, n->changed[i], &su[i], &tn[i]) < 0)
+	size_t su[MAXCHANGED], tn[MAXCHANGED], nfiles = 0;
+	const char *files[MAXCHANGED];
+	int relist = 0;
+	for (size_t i = 0; i < n->nchanged && !r.bad; i++) {
+		if (n->changeddir[i]) {
+			relist = 1;
+			continue;
+		}
+		if (changedtask(n, n->changed[i], &su[nfiles], &tn[nfiles]) < 0)
 			r.bad = 1;
+		files[nfiles++] = n->changed[i];
+	}
+	/* a folder changed (a file came, went or was renamed over: an
+	 * editor's save): the task globs list again, and must find the tasks
+	 * the record has, and each changed folder must be one they list */
+	if (relist && !r.bad) {
+		if (expandtasks(ef, experr) < 0)
+			return NULL;
+		if (!samelisting(n, ef)) {
+			explain("planned in full: a task file came or went");
+			return NULL;
+		}
+	}
 	struct plan *p = r.bad ? NULL : plankept(ef, st, store, po, &n->kp, &err);
 	/* the plan has its own copies: the records are done with */
 	char **changed = n->changed;
@@ -812,12 +868,13 @@ struct plan *noopplan(struct noop *n, struct evalfile *ef, struct state *st, str
 	freekept(n);
 	n->nchanged = nchanged;
 	n->planned = p != NULL;
-	for (size_t i = 0; p && i < nchanged; i++) {
+	(void)changed;
+	for (size_t i = 0; p && i < nfiles; i++) {
 		int list = 0;
 		if (rekeytask(p, &p->sp[su[i]], tn[i], &err) < 0
-		    || (list = jsonholdslist(st, changed[i], p->sp[su[i]].tasks.v[tn[i]].full, &err)) != 0) {
+		    || (list = jsonholdslist(st, files[i], p->sp[su[i]].tasks.v[tn[i]].full, &err)) != 0) {
 			if (list > 0)
-				err = xasprintf("%s holds a list of tasks now", changed[i]);
+				err = xasprintf("%s holds a list of tasks now", files[i]);
 			freeplan(p);
 			p = NULL;
 		}
@@ -827,8 +884,11 @@ struct plan *noopplan(struct noop *n, struct evalfile *ef, struct state *st, str
 		free(err);
 		return NULL;
 	}
-	explain("planned the tasks of %zu changed file%s alone (%s%s)", n->nchanged, n->nchanged == 1 ? "" : "s",
-	        n->changed[0], n->nchanged > 1 ? ", ..." : "");
+	if (nfiles)
+		explain("planned the tasks of %zu changed file%s alone (%s%s)%s", nfiles, nfiles == 1 ? "" : "s", files[0],
+		        nfiles > 1 ? ", ..." : "", relist ? ", the task globs listed again" : "");
+	else
+		explain("the task globs listed again: the same tasks, none changed");
 	return p;
 }
 
@@ -985,9 +1045,12 @@ static void putplan(struct buf *b, struct plan *p)
 	put64(b, p->nsp);
 	for (size_t i = 0; i < p->nsp; i++) {
 		const struct suiteplan *sp = &p->sp[i];
+		hash config[NKEPT];
 		putz(b, sp->suite->name);
 		put32(b, (uint32_t)sp->suite->ngraders);
 		put64(b, sp->tasks.n);
+		keptconfig(sp, config);
+		put(b, config, sizeof(config));
 	}
 	for (size_t i = 0; i < p->nsp; i++)
 		for (size_t j = 0; j < p->sp[i].tasks.n; j++)

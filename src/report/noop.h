@@ -51,13 +51,17 @@ struct noop *noopopen(struct store *st, const char *cachedir, const char *evalfi
  * running on the cache (noopserve) is asked first: when it vouches for
  * the record's paths, none is stat-ed */
 int noopholds(struct noop *n);
-/* 1 from noopholds: the record holds but for some task files (.json,
- * at most 64, changed in place: their folders did not). The plan as the
- * record kept it, those tasks keyed again (rekeytask), every other cell
- * up to date as it was; NULL when it cannot be made (then plan as ever:
- * a task file that is bad now says so there) */
+/* 1 from noopholds: the record holds but for some task files (.json, at
+ * most 64 paths) and the folders the task globs list (a save by rename,
+ * a stray file). The plan as the record kept it, those tasks keyed again
+ * (rekeytask), every other cell up to date as it was, after checking
+ * that the globs, listed again, find the same tasks and that each
+ * suite's config hashes (agent, prompt, deps, env_inputs, graders) are
+ * the record's; NULL when it cannot be made (then plan as ever: a task
+ * file that is bad now says so there), with *experr set when listing the
+ * task globs failed (exit 2 material, as planning says it) */
 struct plan *noopplan(struct noop *n, struct evalfile *ef, struct state *st, struct store *store,
-                      const struct planopts *po);
+                      const struct planopts *po, char **experr);
 /* under EVALMAKE_NOOP_VERIFY: exit 70 unless noopplan's plan has the
  * cells, keys, needs, scores and table of planning everything */
 void noopcompare(struct plan *kept, struct plan *full);

@@ -342,6 +342,47 @@ emt -s
 assert_planned 1
 assert_calls_are "$(printf 't5\nt5')"
 
+try "a task saved by rename, a stray file beside the tasks: the globs list again, find the same tasks, and only the saved task runs"
+mkdeltaproject
+settle
+printf '{"input": "r2", "expected": "r2"}\n' >tasks/.t2.json.tmp
+mv tasks/.t2.json.tmp tasks/t2.json
+EVALMAKE_NOOP_DEBUG=1 em
+assert_rc 0
+assert_calls_are "$(printf 't2\nt2')"
+check "it planned that task alone, listing the folder again" grep -q 'planned the tasks of 1 changed file alone (tasks/t2.json), the task globs listed again' "$T/err"
+rm -f calls
+settle
+echo "a note" >tasks/notes.txt
+EVALMAKE_NOOP_DEBUG=1 em
+assert_rc 0
+assert_calls 0
+check "the same tasks: nothing planned again" grep -q 'the task globs listed again: the same tasks, none changed' "$T/err"
+cp "$T/out" "$T/delta.txt"
+fulltable
+check "the same table as planning everything" cmp "$T/delta.txt" "$T/full.txt"
+rm tasks/t4.json
+EVALMAKE_NOOP_DEBUG=1 em
+check "a task gone: planned in full" grep -q 'planned in full: a task file came or went' "$T/err"
+check "the table has 3 tasks" grep -qE '^s +1\.000 .* 3 +6 ' "$T/out"
+
+try "a folder the tasks share with the agent's deps: a new file there changes the deps, and every cell runs again"
+mkdeltaproject
+sed -i 's#agent: {command: sh agent.sh}#agent: {command: sh agent.sh, deps: [tasks]}#' Evalfile
+em -s
+rm -f calls
+# (the deps walk lists tasks/ at every load: no settle, which tells a
+# replay by the folder not being listed)
+sleep 1.1
+em -s
+EVALMAKE_NOOP_DEBUG=1 em -s
+check "a record is kept and replayed" ! grep -q 'changed\|planned' "$T/err"
+echo "more context" >tasks/context.txt
+EVALMAKE_NOOP_DEBUG=1 em -s
+assert_rc 0
+check "the record's plan is refused: the suite's deps changed" grep -q "planned in full: suite 's': its agent, prompt, deps, env_inputs or graders are not the record's" "$T/err"
+assert_calls_are "$(printf 't1\nt1\nt2\nt2\nt3\nt3\nt4\nt4\nu1\nu2')"
+
 try "EVALMAKE_NOOP_VERIFY checks a kept plan against planning: a result removed behind the counter's back is caught"
 mkdeltaproject
 settle
