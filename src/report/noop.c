@@ -388,7 +388,7 @@ static void *checkpart(void *arg)
 		if (seensame(at, name, &sp)) {
 			free(path);
 		} else if (pt->collect && pt->nchanged < MAXCHANGED) {
-			pt->changeddir[pt->nchanged] = !sp.err && S_ISDIR(sp.mode);
+			pt->changeddir[pt->nchanged] = (!sp.err || sp.err == SUSPECT) && S_ISDIR(sp.mode);
 			pt->changed[pt->nchanged++] = path;
 		} else {
 			pt->bad = path;
@@ -999,12 +999,17 @@ static int keepsplan(const struct noop *n, const struct plan *p)
 	return 1;
 }
 
-/* is path a task file of the plan? */
+/* is path a task file of the plan, or a folder its task globs list
+ * (noopplan lists it again)? */
 static int taskfile(const struct plan *p, const char *path)
 {
 	for (size_t i = 0; i < p->nsp; i++)
 		for (size_t j = 0; j < p->sp[i].tasks.n; j++)
 			if (!strcmp(p->sp[i].tasks.v[j].path, path))
+				return 1;
+	for (size_t i = 0; i < p->ef->nsuites; i++)
+		for (size_t j = 0; j < p->ef->suites[i].taskdirs.n; j++)
+			if (!strcmp(p->ef->suites[i].taskdirs.v[j], path))
 				return 1;
 	return 0;
 }
@@ -1273,8 +1278,8 @@ void noopsave(struct noop *n, struct plan *p, struct suitesum *sum, int partial,
 		explain("not kept: %s", seenwhy());
 		goto done;
 	}
-	/* a file written within the margin: only a task file, which the
-	 * record marks to be read again (noopplan) */
+	/* a file written within the margin: only a task file or a task
+	 * folder, which the record marks to be read again (noopplan) */
 	for (size_t i = 0, racy = 0; i < np; i++) {
 		if (!paths[i].racy)
 			continue;
