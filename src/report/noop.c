@@ -472,11 +472,9 @@ static void skippaths(struct rd *r, uint64_t n)
 	}
 }
 
-static void freekept(struct noop *n)
+/* the record's plan as read (readkept) */
+static void freekeptplan(struct noop *n)
 {
-	for (size_t i = 0; i < n->nchanged; i++)
-		free(n->changed[i]);
-	n->nchanged = 0;
 	free(n->ks);
 	free(n->kt);
 	free(n->kc);
@@ -488,6 +486,15 @@ static void freekept(struct noop *n)
 	n->kc = NULL;
 	n->kscores = NULL;
 	memset(&n->kp, 0, sizeof(n->kp));
+}
+
+/* that, and the changed paths noopholds found */
+static void freekept(struct noop *n)
+{
+	for (size_t i = 0; i < n->nchanged; i++)
+		free(n->changed[i]);
+	n->nchanged = 0;
+	freekeptplan(n);
 }
 
 /* n values of size bytes each, in place (a column of the plan) */
@@ -821,7 +828,6 @@ struct plan *noopplan(struct noop *n, struct evalfile *ef, struct state *st, str
 	char *err = NULL;
 
 	*experr = NULL;
-
 	if (!n || !n->nchanged || !n->body)
 		return NULL;
 	/* what the record saw, but the changed files, holds: its paths are
@@ -861,14 +867,9 @@ struct plan *noopplan(struct noop *n, struct evalfile *ef, struct state *st, str
 		}
 	}
 	struct plan *p = r.bad ? NULL : plankept(ef, st, store, po, &n->kp, &err);
-	/* the plan has its own copies: the records are done with */
-	char **changed = n->changed;
-	size_t nchanged = n->nchanged;
-	n->nchanged = 0;
-	freekept(n);
-	n->nchanged = nchanged;
-	n->planned = p != NULL;
-	(void)changed;
+	/* the plan has its own copies: the record's is done with (the
+	 * changed paths stay: the next record's merge skips them) */
+	freekeptplan(n);
 	for (size_t i = 0; p && i < nfiles; i++) {
 		int list = 0;
 		if (rekeytask(p, &p->sp[su[i]], tn[i], &err) < 0
@@ -884,6 +885,7 @@ struct plan *noopplan(struct noop *n, struct evalfile *ef, struct state *st, str
 		free(err);
 		return NULL;
 	}
+	n->planned = 1;
 	if (nfiles)
 		explain("planned the tasks of %zu changed file%s alone (%s%s)%s", nfiles, nfiles == 1 ? "" : "s", files[0],
 		        nfiles > 1 ? ", ..." : "", relist ? ", the task globs listed again" : "");
