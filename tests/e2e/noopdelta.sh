@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# An adversarial audit of the record's plan (report/noop.h): a run after
+# a few task files changed builds its plan from the record and re-keys
+# only them. Each case checks the table against planning everything
+# (--json: no record used) and, with EVALMAKE_NOOP_VERIFY, that both
+# plans agree.
+#
+#   EVALMAKE=/abs/path/to/evalmake bash tests/e2e/noopdelta.sh
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+unset EVALMAKE_NOOP_VERIFY
+
+# wait out the second within which a write may hide (seen.h) and keep a
+# record that the next run replays
+settle() {
+	sleep 1.1
+	em -s
+	assert_rc 0
+	em -s
+	assert_rc 0
+}
+
+# the table planning everything prints now (--json: no record is used)
+fulltable() {
+	"$E" --json "$T/full.json" >"$T/full.txt" 2>"$T/full.err"
+}
+
+# a run now (from the record) prints planning's table
+assert_full() {
+	em
+	assert_rc 0
+	cp "$T/out" "$T/delta.txt"
+	fulltable
+	check "the same table as planning everything" cmp "$T/delta.txt" "$T/full.txt"
+}
+
+mkagent() {
+	cat >agent.sh <<'AGENT'
+echo "$EVAL_TASK" >>calls
+cat
+AGENT
+}
+
+try "one task file in two suites (globs that overlap): a change re-keys it in both"
+mkdir tasks
+for i in 1 2 3; do
+	printf '{"input": "a%s", "expected": "a%s"}\n' "$i" "$i" >"tasks/t$i.json"
+done
+mkagent
+cat >Evalfile <<'EOF2'
+suites:
+  s:
+    tasks: tasks/*.json
+    agent: {command: sh agent.sh}
+    grader: {type: exact, trim: true}
+  u:
+    tasks: tasks/t*.json
+    agent: {command: sh agent.sh}
+    grader: {type: contains}
+EOF2
+settle
+printf '{"input": "b2", "expected": "a2"}\n' >tasks/t2.json
+EVALMAKE_NOOP_DEBUG=1 em
+assert_rc 0
+check "it planned from the record" grep -q 'planned the tasks of 1 changed file alone' "$T/err"
+check "suite u sees the change too" grep -q 'FAIL u/t2' "$T/out"
+assert_full
+settle
+printf '{"input": "c2", "expected": "a2"}\n' >tasks/t2.json
+EVALMAKE_NOOP_VERIFY=1 em
+assert_rc 0
+
+summary
