@@ -1289,6 +1289,10 @@ void noopsave(struct noop *n, struct plan *p, struct suitesum *sum, int partial,
 		fatal(70, "internal error: a no-op record held that planning disagrees with (another table)");
 	char *color = NULL;
 	struct buf b = {0}, pb = {0};
+	/* this run's own writes still queued (a regrade's grades) go
+	 * first: else the generation moves on under the record, which is
+	 * then never kept */
+	storeflush(n->st);
 	long long gen = storemine(n->st);
 	int keep = keepsplan(n, p);
 	if (seenrecord(&paths, &np, &vars, &nv) < 0) {

@@ -72,4 +72,33 @@ printf '{"input": "c2", "expected": "a2"}\n' >tasks/t2.json
 EVALMAKE_NOOP_VERIFY=1 em
 assert_rc 0
 
+try "an expected answer changed: the task is graded again, and the record kept is replayed next"
+mkdir tasks
+for i in 1 2 3; do
+	printf '{"input": "a%s", "expected": "a%s"}\n' "$i" "$i" >"tasks/t$i.json"
+done
+mkagent
+cat >Evalfile <<'EOF2'
+suites:
+  s:
+    tasks: tasks/*.json
+    agent: {command: sh agent.sh}
+    grader: {type: exact, trim: true}
+EOF2
+settle
+rm -f calls
+printf '{"input": "a2", "expected": "zz"}\n' >tasks/t2.json
+sleep 1.1 # not a racy file: the record holds as it is
+EVALMAKE_NOOP_DEBUG=1 em
+assert_rc 0
+assert_calls 0
+check "it planned from the record" grep -q 'planned the tasks of 1 changed file alone' "$T/err"
+check "it regraded t2" grep -qE '^s .* 1 +0 .*' "$T/out"
+check "a record was kept" ! grep -q 'not kept' "$T/err"
+EVALMAKE_NOOP_DEBUG=1 em
+assert_rc 0
+check "the next run replays it" ! grep -q 'none for this command' "$T/err"
+check "the new failure is in it" grep -q 'FAIL s/t2  0.00  expected "zz", got "a2"' "$T/out"
+assert_full
+
 summary
