@@ -101,4 +101,35 @@ check "the next run replays it" ! grep -q 'none for this command' "$T/err"
 check "the new failure is in it" grep -q 'FAIL s/t2  0.00  expected "zz", got "a2"' "$T/out"
 assert_full
 
+try "status after a task of a suite of several graders changed: its cells wait to run, their old graders' scores not shown"
+mkdir tasks
+for i in 1 2 3; do
+	printf '{"input": "a%s", "expected": "a%s"}\n' "$i" "$i" >"tasks/t$i.json"
+done
+mkagent
+cat >Evalfile <<'EOF2'
+suites:
+  s:
+    tasks: tasks/*.json
+    iterations: 2
+    agent: {command: sh agent.sh}
+    graders:
+      - {name: same, type: exact, trim: true, weight: 3}
+      - {name: has, type: contains, weight: 1}
+EOF2
+printf '{"input": "b2", "expected": "a2"}\n' >tasks/t2.json
+em
+sleep 1.1
+em status
+em status
+assert_rc 0
+printf '{"input": "c2", "expected": "a2"}\n' >tasks/t2.json
+sleep 1.1
+EVALMAKE_NOOP_DEBUG=1 em status
+assert_rc 0
+check "it planned from the record" grep -q 'planned the tasks of 1 changed file alone' "$T/err"
+check "t2 waits; the graders' scores are of the others" grep -qE '^s .* 2 +same 1\.000 +has 1\.000' "$T/out"
+"$E" status --json "$T/full.json" >"$T/full.txt" 2>"$T/full.err"
+check "the same table as planning everything" cmp "$T/out" "$T/full.txt"
+
 summary
