@@ -59,7 +59,7 @@ E2E = tests/e2e/run.sh tests/e2e/watch.sh tests/e2e/http.sh tests/e2e/check.sh t
       tests/e2e/reduce.sh tests/e2e/export.sh \
       tests/e2e/remote.sh \
       tests/e2e/shard.sh tests/e2e/slurm.sh \
-      tests/e2e/probe.sh tests/e2e/noop.sh tests/e2e/noopaudit.sh \
+      tests/e2e/probe.sh tests/e2e/noop.sh tests/e2e/noopaudit.sh tests/e2e/noopdelta.sh \
       $(STRESS)
 # short runs in make test; make stress runs them long
 STRESS = tests/stress/crash.sh tests/stress/egress.sh tests/stress/resources.sh

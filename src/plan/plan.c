@@ -713,6 +713,10 @@ static void resolve(struct plan *p, struct cell *c, int rebuild)
 	c->scored = 0;
 	c->status = CELL_PENDING;
 	if (!r) {
+		/* a kept cell (plankept) re-keyed: its graders' scores were
+		 * of the old key (they would show while it waits to run) */
+		for (size_t i = 0; c->scores && i < c->sp->suite->ngraders; i++)
+			c->scores[i] = NAN;
 		c->need = NEED_RUN;
 		c->why = rebuild ? xstrdup("rebuild (-B)") : whyrun(p, c);
 		return;

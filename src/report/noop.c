@@ -843,26 +843,46 @@ struct plan *noopplan(struct noop *n, struct evalfile *ef, struct state *st, str
 			seenputvar(name, h);
 		free(name);
 	}
-	size_t su[MAXCHANGED], tn[MAXCHANGED], nfiles = 0;
-	const char *files[MAXCHANGED];
+	/* each task a changed file is: one file may be a task of several
+	 * suites (globs that overlap), each planned again */
+	size_t *su = NULL, *tn = NULL, nfiles = 0, ntasks = 0, cap = 0;
+	const char **files = NULL;
 	int relist = 0;
 	for (size_t i = 0; i < n->nchanged && !r.bad; i++) {
 		if (n->changeddir[i]) {
 			relist = 1;
 			continue;
 		}
-		if (changedtask(n, n->changed[i], &su[nfiles], &tn[nfiles]) < 0)
+		size_t found = 0;
+		for (size_t a = 0; a < n->kp.nsuites; a++)
+			for (size_t b = 0; b < n->ks[a].ntasks; b++) {
+				if (strcmp(n->ks[a].tasks[b].path, n->changed[i]))
+					continue;
+				if (ntasks == cap) {
+					cap = cap ? 2 * cap : 16;
+					su = xrealloc(su, cap * sizeof(*su));
+					tn = xrealloc(tn, cap * sizeof(*tn));
+					files = xrealloc(files, cap * sizeof(*files));
+				}
+				su[ntasks] = a;
+				tn[ntasks] = b;
+				files[ntasks++] = n->changed[i];
+				found++;
+			}
+		if (!found)
 			r.bad = 1;
-		files[nfiles++] = n->changed[i];
+		nfiles++;
 	}
 	/* a folder changed (a file came, went or was renamed over: an
 	 * editor's save): the task globs list again, and must find the tasks
 	 * the record has, and each changed folder must be one they list */
 	if (relist && !r.bad) {
-		if (expandtasks(ef, experr) < 0)
-			return NULL;
-		if (!samelisting(n, ef)) {
-			explain("planned in full: a task file came or went");
+		if (expandtasks(ef, experr) < 0 || !samelisting(n, ef)) {
+			if (!*experr)
+				explain("planned in full: a task file came or went");
+			free(su);
+			free(tn);
+			free(files);
 			return NULL;
 		}
 	}
@@ -870,7 +890,7 @@ struct plan *noopplan(struct noop *n, struct evalfile *ef, struct state *st, str
 	/* the plan has its own copies: the record's is done with (the
 	 * changed paths stay: the next record's merge skips them) */
 	freekeptplan(n);
-	for (size_t i = 0; p && i < nfiles; i++) {
+	for (size_t i = 0; p && i < ntasks; i++) {
 		int list = 0;
 		if (rekeytask(p, &p->sp[su[i]], tn[i], &err) < 0
 		    || (list = jsonholdslist(st, files[i], p->sp[su[i]].tasks.v[tn[i]].full, &err)) != 0) {
@@ -883,14 +903,17 @@ struct plan *noopplan(struct noop *n, struct evalfile *ef, struct state *st, str
 	if (!p) {
 		explain("planned in full: %s", err ? err : "the record cannot be read");
 		free(err);
-		return NULL;
-	}
-	n->planned = 1;
-	if (nfiles)
+	} else if (nfiles) {
+		n->planned = 1;
 		explain("planned the tasks of %zu changed file%s alone (%s%s)%s", nfiles, nfiles == 1 ? "" : "s", files[0],
 		        nfiles > 1 ? ", ..." : "", relist ? ", the task globs listed again" : "");
-	else
+	} else {
+		n->planned = 1;
 		explain("the task globs listed again: the same tasks, none changed");
+	}
+	free(su);
+	free(tn);
+	free(files);
 	return p;
 }
 
@@ -1274,6 +1297,10 @@ void noopsave(struct noop *n, struct plan *p, struct suitesum *sum, int partial,
 		fatal(70, "internal error: a no-op record held that planning disagrees with (another table)");
 	char *color = NULL;
 	struct buf b = {0}, pb = {0};
+	/* this run's own writes still queued (a regrade's grades) go
+	 * first: else the generation moves on under the record, which is
+	 * then never kept */
+	storeflush(n->st);
 	long long gen = storemine(n->st);
 	int keep = keepsplan(n, p);
 	if (seenrecord(&paths, &np, &vars, &nv) < 0) {
