@@ -801,7 +801,6 @@ static int cmdbuild(struct opts *o, int statusonly)
 	}
 	freesummary(p, sum);
 	free(title);
-	closeproject(&pr);
 	/* the process ends here: freeing a plan of 100,000 cells one
 	 * allocation at a time is a tenth of a run that changed one task
 	 * (as compilers do, the memory goes back with the process); the
@@ -809,6 +808,7 @@ static int cmdbuild(struct opts *o, int statusonly)
 #if defined(__SANITIZE_ADDRESS__) || defined(EVALMAKE_FREE_AT_EXIT)
 	freeplan(p);
 #endif
+	closeproject(&pr);
 	return rc;
 }
 
