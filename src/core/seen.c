@@ -170,7 +170,7 @@ static int cmpvar(const void *a, const void *b)
 	return strcmp(((const struct seenvar *)a)->name, ((const struct seenvar *)b)->name);
 }
 
-static int samedata(const struct seenpath *a, const struct seenpath *b)
+int seeneq(const struct seenpath *a, const struct seenpath *b)
 {
 	return a->err == b->err && (a->err || (a->mode == b->mode && a->size == b->size && a->mtime == b->mtime
 	                                       && a->ctime == b->ctime && a->ino == b->ino && a->dev == b->dev));
@@ -198,7 +198,7 @@ int seenrecord(struct seenpath **paths, size_t *npaths, struct seenvar **vars, s
 	for (size_t i = 0; i < rec.np; i++) {
 		struct seenpath *p = &rec.p[i];
 		if (n && !cmppath(&rec.p[n - 1], p)) {
-			if (ok && !samedata(&rec.p[n - 1], p)) {
+			if (ok && !seeneq(&rec.p[n - 1], p)) {
 				snprintf(rec.why, sizeof(rec.why), "%s changed while it was planned", p->path);
 				ok = 0;
 			}
@@ -244,5 +244,5 @@ int seensame(int dirfd, const char *path, const struct seenpath *p)
 		now.err = errno ? errno : EIO;
 	else
 		seenfill(&now, &st);
-	return samedata(&now, p);
+	return seeneq(&now, p);
 }

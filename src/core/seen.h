@@ -70,6 +70,9 @@ void seenputvar(const char *name, hash value);
 hash seenvarhash(const char *name, const char *value);
 /* fill p's stat fields from st (err 0) */
 void seenfill(struct seenpath *p, const struct stat *st);
+/* do two records of a path say the same (the same errno, or the same
+ * stat data)? */
+int seeneq(const struct seenpath *a, const struct seenpath *b);
 /* is path (relative to dirfd, or AT_FDCWD) as p says? */
 int seensame(int dirfd, const char *path, const struct seenpath *p);
 /* drop what was recorded */

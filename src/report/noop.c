@@ -312,6 +312,19 @@ static size_t dirlen(const char *path)
 }
 
 /* one recorded path as read from r; 0, or -1 at the end of the body */
+/* a recorded path's follow byte and the stat data after it (rest: i32
+ * errno, then i64 mode, size, mtime, ctime, ino, dev) */
+static struct seenpath entrydata(unsigned char follow, const void *rest)
+{
+	int32_t err;
+	int64_t v[6];
+
+	memcpy(&err, rest, sizeof(err));
+	memcpy(v, (const char *)rest + sizeof(err), sizeof(v));
+	return (struct seenpath){.follow = follow, .err = err, .mode = v[0], .size = v[1], .mtime = v[2],
+	                         .ctime = v[3], .ino = v[4], .dev = v[5]};
+}
+
 static int nextpath(struct rd *r, struct seenpath *sp, char **path)
 {
 	uint32_t len = u32(r);
@@ -325,12 +338,7 @@ static int nextpath(struct rd *r, struct seenpath *sp, char **path)
 		r->bad = 1;
 		return -1;
 	}
-	int32_t err;
-	int64_t v[6];
-	memcpy(&err, rest, sizeof(err));
-	memcpy(v, (const char *)rest + sizeof(err), sizeof(v));
-	*sp = (struct seenpath){.follow = *follow, .err = err, .mode = v[0], .size = v[1], .mtime = v[2],
-	                        .ctime = v[3], .ino = v[4], .dev = v[5]};
+	*sp = entrydata(*follow, rest);
 	return 0;
 }
 
@@ -1194,17 +1202,8 @@ static int mergepaths(struct buf *b, struct noop *n, const struct seenpath *path
 				break;
 			if (c == 0) {
 				/* seen again: it must be as the record has it */
-				struct seenpath was = {0};
-				int32_t err;
-				int64_t v[6];
-				memcpy(&err, rest, sizeof(err));
-				memcpy(v, rest + sizeof(err), sizeof(v));
-				was = (struct seenpath){.follow = *follow, .err = err, .mode = v[0], .size = v[1], .mtime = v[2],
-				                        .ctime = v[3], .ino = v[4], .dev = v[5]};
-				int same = was.err == paths[i].err
-				           && (was.err || (was.mode == paths[i].mode && was.size == paths[i].size
-				                           && was.mtime == paths[i].mtime && was.ctime == paths[i].ctime
-				                           && was.ino == paths[i].ino && was.dev == paths[i].dev));
+				struct seenpath was = entrydata(*follow, rest);
+				int same = seeneq(&was, &paths[i]);
 				int changed = ischangedn(n, old, len);
 				if (!same && !changed) {
 					explain("not kept: %s changed while it was planned", paths[i].path);

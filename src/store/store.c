@@ -2499,6 +2499,18 @@ int storenoopbody(struct store *s, hash key, void **body, size_t *len)
 	return stepblob(st, body, len);
 }
 
+/* one no-op record's row, in the caller's transaction */
+static int putnoop(struct store *s, hash key, long long results, const void *body, size_t len)
+{
+	sqlite3_stmt *st = stmt(s, ST_NOOPPUT);
+
+	bindhash(st, 1, key);
+	sqlite3_bind_int64(st, 2, results);
+	sqlite3_bind_int64(st, 3, s->today);
+	sqlite3_bind_blob(st, 4, body, (int)len, SQLITE_STATIC);
+	return dbdone(s->db, st, "storing a no-op record");
+}
+
 int storenoopput(struct store *s, hash key, long long results, const void *body, size_t len)
 {
 	return storenoopput2(s, key, results, body, len, key, NULL, 0);
@@ -2523,22 +2535,8 @@ int storenoopput2(struct store *s, hash key, long long results, const void *body
 		sqlite3_bind_int64(st, 2, s->today);
 		ok = dbdone(s->db, st, "dropping old no-op records") == 0;
 	}
-	if (ok) {
-		st = stmt(s, ST_NOOPPUT);
-		bindhash(st, 1, key);
-		sqlite3_bind_int64(st, 2, results);
-		sqlite3_bind_int64(st, 3, s->today);
-		sqlite3_bind_blob(st, 4, body, (int)len, SQLITE_STATIC);
-		ok = dbdone(s->db, st, "storing a no-op record") == 0;
-	}
-	if (ok && body2) {
-		st = stmt(s, ST_NOOPPUT);
-		bindhash(st, 1, key2);
-		sqlite3_bind_int64(st, 2, results);
-		sqlite3_bind_int64(st, 3, s->today);
-		sqlite3_bind_blob(st, 4, body2, (int)len2, SQLITE_STATIC);
-		ok = dbdone(s->db, st, "storing a no-op record") == 0;
-	}
+	ok = ok && putnoop(s, key, results, body, len) == 0;
+	ok = ok && (!body2 || putnoop(s, key2, results, body2, len2) == 0);
 	if (!ok || dbexec(s->db, "COMMIT") < 0) {
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;

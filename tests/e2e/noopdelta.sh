@@ -36,7 +36,14 @@ assert_full() {
 	check "the same table as planning everything" cmp "$T/delta.txt" "$T/full.txt"
 }
 
+# tasks/t1..t3.json (input aN, expected aN) and an agent that logs each
+# call and echoes its input; the Evalfile is the case's
 mkagent() {
+	local i
+	mkdir tasks
+	for i in 1 2 3; do
+		printf '{"input": "a%s", "expected": "a%s"}\n' "$i" "$i" >"tasks/t$i.json"
+	done
 	cat >agent.sh <<'AGENT'
 echo "$EVAL_TASK" >>calls
 cat
@@ -44,10 +51,6 @@ AGENT
 }
 
 try "one task file in two suites (globs that overlap): a change re-keys it in both"
-mkdir tasks
-for i in 1 2 3; do
-	printf '{"input": "a%s", "expected": "a%s"}\n' "$i" "$i" >"tasks/t$i.json"
-done
 mkagent
 cat >Evalfile <<'EOF2'
 suites:
@@ -73,10 +76,6 @@ EVALMAKE_NOOP_VERIFY=1 em
 assert_rc 0
 
 try "an expected answer changed: the task is graded again, and the record kept is replayed next"
-mkdir tasks
-for i in 1 2 3; do
-	printf '{"input": "a%s", "expected": "a%s"}\n' "$i" "$i" >"tasks/t$i.json"
-done
 mkagent
 cat >Evalfile <<'EOF2'
 suites:
@@ -102,10 +101,6 @@ check "the new failure is in it" grep -q 'FAIL s/t2  0.00  expected "zz", got "a
 assert_full
 
 try "status after a task of a suite of several graders changed: its cells wait to run, their old graders' scores not shown"
-mkdir tasks
-for i in 1 2 3; do
-	printf '{"input": "a%s", "expected": "a%s"}\n' "$i" "$i" >"tasks/t$i.json"
-done
 mkagent
 cat >Evalfile <<'EOF2'
 suites:
